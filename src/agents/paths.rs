@@ -1,0 +1,1 @@
+//! The one check every path a runner writes goes through.

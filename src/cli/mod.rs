@@ -1,0 +1,54 @@
+//! The command line. Each subcommand lives in its own module with its own clap
+//! `Args` and a `run` that returns the process exit code:
+//! 0 success, 1 the work failed (invalid workflow, failed task), 2 usage error.
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+pub mod plan;
+pub mod sim;
+pub mod templates;
+pub mod validate;
+
+#[derive(Parser)]
+#[command(
+    name = "prflow",
+    version,
+    about = "Turn multi-agent workflow files into reviewable git history",
+    long_about = "prflow runs a claude-flow workflow file: every phase becomes a branch, every task one \
+commit, every phase a pull request; checkpoints wait for an approving review and quality gates become \
+check runs.\n\nStart with `prflow demo` (no GitHub account needed) or `prflow run WORKFLOW`."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Check a workflow file and print a summary (exit 1 with every problem if invalid).
+    Validate(validate::Args),
+    /// Show the phases, their tasks in run order and the checkpoints.
+    Plan(plan::Args),
+    /// Start the GitHub simulator (for trying prflow and for tests).
+    Sim(sim::Args),
+    /// List and describe template packs.
+    #[command(subcommand)]
+    Templates(templates::Command),
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match cli.command {
+        Command::Validate(a) => validate::run(a),
+        Command::Plan(a) => plan::run(a),
+        Command::Sim(a) => sim::run(a),
+        Command::Templates(c) => templates::run(c),
+    }
+}

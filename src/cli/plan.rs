@@ -1,0 +1,11 @@
+//! `prflow plan`.
+
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> ExitCode {
+    eprintln!("prflow plan: not implemented yet");
+    ExitCode::from(1)
+}
