@@ -212,6 +212,22 @@ export function createApi({ baseUrl = '', fetchImpl, storage } = {}) {
     updateUser: (id, patch) => request('PUT', `/api/users/${encodeURIComponent(id)}`, patch),
     deleteUser: (id) => request('DELETE', `/api/users/${encodeURIComponent(id)}`),
     listProducts: (params) => request('GET', `/api/products${query(params)}`),
+    /**
+     * Full-text search (`/api/products/search?q=`) when the product service has it;
+     * a service without the search feature answers 404, and then the list is
+     * filtered here by name, so the page works either way.
+     */
+    async searchProducts(q, params = {}) {
+      try {
+        return await request('GET', `/api/products/search${query({ ...params, q })}`);
+      } catch (e) {
+        if (!(e instanceof ApiError) || e.status !== 404) throw e;
+        const all = extractList(await request('GET', `/api/products${query(params)}`), 'products');
+        const needle = String(q).toLowerCase();
+        const items = all.filter((p) => String(p.name || '').toLowerCase().includes(needle));
+        return { items, total: items.length };
+      }
+    },
     createProduct: (product) => request('POST', '/api/products', product),
     deleteProduct: (id) => request('DELETE', `/api/products/${encodeURIComponent(id)}`),
   };

@@ -127,3 +127,30 @@ test('logout clears the session', async () => {
   assert.equal(api.isLoggedIn(), false);
   assert.equal(storage.getItem('app.user'), null);
 });
+
+test('searchProducts uses /api/products/search, and filters the list when search is absent', async () => {
+  const withSearch = stubFetch({
+    'POST /api/auth/login': () => [200, { accessToken: 't' }],
+    'GET /api/products/search': () => [200, { items: [{ name: 'Lamp' }], total: 1 }],
+  });
+  const a = createApi({ baseUrl: BASE, fetchImpl: withSearch.fetchImpl, storage: createMemoryStorage() });
+  await a.login('e', 'p');
+  assert.deepEqual(await a.searchProducts('lam', { category: 'home' }), { items: [{ name: 'Lamp' }], total: 1 });
+  assert.equal(withSearch.calls[1].path, '/api/products/search?category=home&q=lam');
+
+  const noSearch = stubFetch({
+    'POST /api/auth/login': () => [200, { accessToken: 't' }],
+    'GET /api/products': () => [200, { items: [{ name: 'Desk Lamp' }, { name: 'Chair' }], total: 2 }],
+  });
+  const b = createApi({ baseUrl: BASE, fetchImpl: noSearch.fetchImpl, storage: createMemoryStorage() });
+  await b.login('e', 'p');
+  assert.deepEqual(await b.searchProducts('LAMP'), { items: [{ name: 'Desk Lamp' }], total: 1 });
+
+  const broken = stubFetch({
+    'POST /api/auth/login': () => [200, { accessToken: 't' }],
+    'GET /api/products/search': () => [500, { error: { message: 'boom' } }],
+  });
+  const c = createApi({ baseUrl: BASE, fetchImpl: broken.fetchImpl, storage: createMemoryStorage() });
+  await c.login('e', 'p');
+  await assert.rejects(c.searchProducts('x'), { status: 500, message: 'boom' });
+});
