@@ -1,0 +1,18 @@
+'use strict';
+// Access tokens: short-lived HS256 JWTs the gateway and services verify on their own.
+const jsonwebtoken = require('jsonwebtoken');
+
+function createAccessTokens({ secret, ttlSeconds }) {
+  return {
+    ttlSeconds,
+    issue(user) {
+      return jsonwebtoken.sign({ typ: 'access', email: user.email, name: user.name }, secret, {
+        algorithm: 'HS256',
+        subject: user.id,
+        expiresIn: ttlSeconds,
+      });
+    },
+  };
+}
+
+module.exports = { createAccessTokens };
