@@ -1,0 +1,274 @@
+//! Rendering packs with minijinja: one environment for every pack, the filters pack
+//! authors can use, and the turn from a pack plus a context into files.
+//!
+//! Settings chosen so generated source looks hand-written and is reproducible:
+//! `trim_blocks` and `lstrip_blocks` (a line holding only a `{% tag %}` leaves no
+//! blank line), trailing newlines kept, no auto-escaping (use `tojson`), undefined
+//! variables an error when printed (`semi-strict`), and no clock or randomness.
+
+use super::context::{self, ContextInput};
+use super::pack::{Origin, Pack};
+use crate::agents::FileChange;
+use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value as JValue};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+
+/// Template names inside the environment are `<pack>/<path in pack>`.
+pub fn template_name(pack: &str, rel: &str) -> String {
+    format!("{pack}/{rel}")
+}
+
+/// Creates the environment with prflow's settings and filters (no templates yet).
+pub fn new_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(true);
+    env.set_undefined_behavior(UndefinedBehavior::SemiStrict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    // `{% import "lib/x.j2" %}` is relative to the importing template's pack;
+    // `@other-pack/lib/x.j2` names a file of another pack.
+    env.set_path_join_callback(|name, parent| {
+        if let Some(rest) = name.strip_prefix('@') {
+            return rest.to_string().into();
+        }
+        let pack = parent.split('/').next().unwrap_or("");
+        format!("{pack}/{name}").into()
+    });
+    env.add_filter("slug", |s: &str| words(s).join("-"));
+    env.add_filter("kebab", |s: &str| words(s).join("-"));
+    env.add_filter("snake", |s: &str| words(s).join("_"));
+    env.add_filter("screaming_snake", |s: &str| words(s).join("_").to_ascii_uppercase());
+    env.add_filter("camel", |s: &str| {
+        let w = words(s);
+        let mut out = String::new();
+        for (i, word) in w.iter().enumerate() {
+            if i == 0 {
+                out.push_str(word);
+            } else {
+                out.push_str(&capitalize(word));
+            }
+        }
+        out
+    });
+    env.add_filter("pascal", |s: &str| words(s).iter().map(|w| capitalize(w)).collect::<String>());
+    env.add_filter("plural", |s: &str| context::plural(s));
+    env.add_filter("toyaml", |v: JValue| -> Result<String, Error> {
+        serde_yaml::to_string(&v)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("toyaml: {e}")))
+    });
+    env
+}
+
+/// Splits an identifier or phrase into lowercase words: `createAuthService`,
+/// `create-auth service` and `CREATE_AUTH_SERVICE` all give `create auth service`.
+pub fn words(s: &str) -> Vec<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            continue;
+        }
+        if c.is_uppercase() && !cur.is_empty() {
+            let prev = chars[i - 1];
+            let next_lower = chars.get(i + 1).is_some_and(|n| n.is_lowercase());
+            if prev.is_lowercase() || prev.is_ascii_digit() || (prev.is_uppercase() && next_lower) {
+                out.push(std::mem::take(&mut cur));
+            }
+        }
+        cur.extend(c.to_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn capitalize(w: &str) -> String {
+    let mut c = w.chars();
+    match c.next() {
+        Some(f) => f.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+/// Turns a minijinja error into `FILE:LINE: message`, naming the pack file.
+pub fn describe_error(e: &Error, origins: &HashMap<String, Origin>, fallback: &str) -> String {
+    let location = match e.name() {
+        Some(name) if name.contains('/') => {
+            let (pack, rel) = name.split_once('/').unwrap_or((name, ""));
+            match origins.get(pack) {
+                Some(o) => o.display_path(pack, rel),
+                None => name.to_string(),
+            }
+        }
+        _ => fallback.to_string(),
+    };
+    let location = match e.line() {
+        Some(l) if !location.contains(':') || e.name().is_some_and(|n| n.contains('/')) => {
+            format!("{location}:{l}")
+        }
+        _ => location,
+    };
+    let mut msg = e.kind().to_string();
+    if let Some(d) = e.detail() {
+        msg.push_str(": ");
+        msg.push_str(d);
+    }
+    let mut src = std::error::Error::source(e);
+    while let Some(inner) = src {
+        msg.push_str(&format!(" (caused by: {inner})"));
+        src = inner.source();
+    }
+    format!("{location}: {msg}")
+}
+
+/// What rendering a pack produced.
+pub struct Rendered {
+    pub files: Vec<FileChange>,
+    pub outputs: Map<String, Value>,
+}
+
+fn has_markup(s: &str) -> bool {
+    s.contains("{{") || s.contains("{%")
+}
+
+/// Makes `dest` a clean relative path, or says why it cannot be one.
+fn clean_path(p: &str) -> Result<String, String> {
+    let parts: Vec<&str> = p.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    if p.starts_with('/') || p.contains('\\') || parts.contains(&"..") || parts.is_empty() {
+        return Err(format!("`{p}` is not a relative path inside the repository"));
+    }
+    Ok(parts.join("/"))
+}
+
+/// Joins `rel` under the workflow's output root (`.` and empty mean the repository root).
+pub fn under_output_dir(output_dir: &str, rel: &str) -> String {
+    let root = output_dir.trim_matches('/');
+    if root.is_empty() || root == "." {
+        rel.to_string()
+    } else {
+        format!("{}/{rel}", root.trim_start_matches("./"))
+    }
+}
+
+/// Renders `pack` for one task.
+pub fn render(
+    env: &Environment<'static>,
+    origins: &HashMap<String, Origin>,
+    pack: &Pack,
+    ci: &ContextInput<'_>,
+) -> Result<Rendered, String> {
+    let manifest = pack.manifest_path();
+    let err_at = |line: usize, what: &str, e: &Error| {
+        let at = if line > 0 { format!("{manifest}:{line}") } else { manifest.clone() };
+        format!("{}", describe_error(e, origins, &format!("{at} ({what})")))
+    };
+
+    let defaults: Vec<(String, Value)> =
+        pack.variables.iter().map(|v| (v.name.clone(), v.default.clone())).collect();
+    let mut ctx = context::build(ci, &defaults);
+    // Defaults that are templates themselves (`"{{ task.id | slug }}"`) are rendered,
+    // in manifest order, unless the workflow or the task gave the variable a value.
+    for v in &pack.variables {
+        let Value::String(text) = &v.default else { continue };
+        if !has_markup(text) || ctx.get(&v.name) != Some(&v.default) {
+            continue;
+        }
+        let value = env
+            .render_str(text, JValue::from_serialize(&ctx))
+            .map_err(|e| err_at(pack.line_of(&format!("{}:", v.name)), &format!("variable {}", v.name), &e))?;
+        let value = Value::String(value);
+        if v.name.contains('-') {
+            ctx.insert(v.name.replace('-', "_"), value.clone());
+        }
+        ctx.insert(v.name.clone(), value);
+    }
+    let jctx = JValue::from_serialize(&ctx);
+
+    let mut files: Vec<FileChange> = Vec::new();
+    let mut index: HashMap<String, usize> = HashMap::new();
+    for (i, spec) in pack.files.iter().enumerate() {
+        let what = format!("files[{i}]");
+        if let Some(when) = &spec.when {
+            let expr = env
+                .compile_expression(when)
+                .map_err(|e| err_at(spec.line, &format!("{what}.when"), &e))?;
+            let on = expr.eval(&jctx).map_err(|e| err_at(spec.line, &format!("{what}.when"), &e))?;
+            if !on.is_true() {
+                continue;
+            }
+        }
+        let dest = env
+            .render_str(&spec.dest, &jctx)
+            .map_err(|e| err_at(spec.line, &format!("{what}.dest"), &e))?;
+        for (src, suffix) in pack.entry_sources(spec) {
+            let source = &pack.sources[src];
+            let is_template = src.ends_with(".j2");
+            let rel = if suffix.is_empty() {
+                if dest.ends_with('/') {
+                    let file = src.rsplit('/').next().unwrap_or(src);
+                    format!("{dest}{}", file.strip_suffix(".j2").unwrap_or(file))
+                } else {
+                    dest.clone()
+                }
+            } else {
+                let suffix = if has_markup(&suffix) {
+                    env.render_str(&suffix, &jctx)
+                        .map_err(|e| err_at(spec.line, &format!("{what} file name {suffix}"), &e))?
+                } else {
+                    suffix
+                };
+                let suffix = suffix.strip_suffix(".j2").unwrap_or(&suffix).to_string();
+                format!("{}/{suffix}", dest.trim_end_matches('/'))
+            };
+            let rel = clean_path(&rel).map_err(|m| {
+                format!("{manifest}:{}: {what}.dest renders to {m}", spec.line)
+            })?;
+            let content = if is_template {
+                let tmpl = env
+                    .get_template(&template_name(&pack.name, src))
+                    .map_err(|e| err_at(spec.line, &what, &e))?;
+                tmpl.render(&jctx).map_err(|e| err_at(spec.line, &what, &e))?.into_bytes()
+            } else {
+                source.bytes.clone()
+            };
+            let path = under_output_dir(ci.output_dir, &rel);
+            let change = FileChange {
+                path: path.clone(),
+                content: Some(content),
+                executable: spec.executable || source.executable,
+            };
+            match index.get(&path) {
+                Some(&at) => files[at] = change,
+                None => {
+                    index.insert(path, files.len());
+                    files.push(change);
+                }
+            }
+        }
+    }
+
+    let mut outputs = Map::new();
+    for (key, template) in &pack.outputs {
+        if !ci.task.output_keys.iter().any(|k| k == key) {
+            continue;
+        }
+        let text = env
+            .render_str(template, &jctx)
+            .map_err(|e| err_at(pack.line_of(&format!("{key}:")), &format!("outputs.{key}"), &e))?;
+        let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        outputs.insert(key.clone(), value);
+    }
+    if ci.task.output_keys.iter().any(|k| k == "artifacts") && !outputs.contains_key("artifacts") {
+        outputs.insert(
+            "artifacts".into(),
+            Value::Array(files.iter().map(|f| Value::String(f.path.clone())).collect()),
+        );
+    }
+    Ok(Rendered { files, outputs })
+}

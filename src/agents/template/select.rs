@@ -1,0 +1,190 @@
+//! Which pack carries out a task: match rules, priority, and what a pack supports.
+//!
+//! Comparisons ignore ASCII case (`PostgreSQL` matches `postgresql`). A value that is
+//! still an unresolved `${task.output.key}` reference matches anything: it is only
+//! known at run time.
+
+use super::pack::Pack;
+use crate::workflow::{Agent, RunnerSpec, Task, Workflow};
+use serde_json::Value;
+
+/// The scalar values of an input entry: the value itself, or every element of an array.
+fn values_of(v: &Value) -> Vec<String> {
+    match v {
+        Value::Array(items) => items.iter().flat_map(values_of).collect(),
+        Value::String(s) => vec![s.clone()],
+        Value::Null => vec![],
+        other => vec![other.to_string()],
+    }
+}
+
+fn is_reference(s: &str) -> bool {
+    (s.starts_with("${") && s.ends_with('}')) || s.starts_with("output:")
+}
+
+fn one_of(value: &str, allowed: &[String]) -> bool {
+    allowed.iter().any(|a| a.eq_ignore_ascii_case(value))
+}
+
+fn input_get<'v>(input: &'v Value, key: &str) -> Option<&'v Value> {
+    input.as_object().and_then(|m| m.get(key)).filter(|v| !v.is_null())
+}
+
+/// Why `pack` does not match (`None` when it does).
+pub fn mismatch(pack: &Pack, agent: &Agent, task: &Task) -> Option<String> {
+    let r = &pack.rules;
+    if !r.agent_type.is_empty() && !one_of(&agent.kind, &r.agent_type) {
+        return Some(format!("agent type `{}` is not {}", agent.kind, r.agent_type.join("|")));
+    }
+    if !r.capabilities.is_empty() && !agent.capabilities.iter().any(|c| one_of(c, &r.capabilities)) {
+        return Some(format!("agent has none of the capabilities {}", r.capabilities.join("|")));
+    }
+    if !r.task_type.is_empty() {
+        match &task.kind {
+            Some(k) if one_of(k, &r.task_type) => {}
+            other => {
+                return Some(format!(
+                    "task type `{}` is not {}",
+                    other.as_deref().unwrap_or("(none)"),
+                    r.task_type.join("|")
+                ))
+            }
+        }
+    }
+    if !r.task_id.is_empty() && !one_of(&task.id, &r.task_id) {
+        return Some(format!("task id is not {}", r.task_id.join("|")));
+    }
+    for key in &r.requires_input {
+        if input_get(&task.input, key).is_none() {
+            return Some(format!("input has no `{key}`"));
+        }
+    }
+    for (key, allowed) in &r.input {
+        if let Some(v) = input_get(&task.input, key) {
+            for value in values_of(v) {
+                if !is_reference(&value) && !one_of(&value, allowed) {
+                    return Some(format!("input.{key} `{value}` is not {}", allowed.join("|")));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// The task input values `pack` cannot honour, as `(key, value)` pairs.
+pub fn unsupported(pack: &Pack, task: &Task) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (key, allowed) in &pack.supports {
+        if let Some(v) = input_get(&task.input, key) {
+            for value in values_of(v) {
+                if !is_reference(&value) && !one_of(&value, allowed) {
+                    out.push((key.clone(), value));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// What a task asks for, for messages: `agent `x` (type developer, capabilities a, b), …`.
+pub fn describe_request(workflow: &Workflow, task: &Task) -> String {
+    let agent = workflow.agent(&task.agent);
+    let mut s = match agent {
+        Some(a) => format!(
+            "agent `{}` (type {}, capabilities [{}])",
+            a.id,
+            a.kind,
+            a.capabilities.join(", ")
+        ),
+        None => format!("agent `{}` (not declared)", task.agent),
+    };
+    s.push_str(&format!(", task type {}", task.kind.as_deref().unwrap_or("(none)")));
+    if let Some(map) = task.input.as_object() {
+        let parts: Vec<String> = map
+            .iter()
+            .filter(|(_, v)| matches!(v, Value::String(_) | Value::Array(_) | Value::Number(_) | Value::Bool(_)))
+            .map(|(k, v)| format!("{k}={}", values_of(v).join(",")))
+            .collect();
+        if !parts.is_empty() {
+            s.push_str(&format!(", input {}", parts.join(" ")));
+        }
+    }
+    s
+}
+
+fn list_packs(packs: &[Pack]) -> String {
+    if packs.is_empty() {
+        return "none".into();
+    }
+    packs
+        .iter()
+        .map(|p| format!("`{}` ({})", p.name, p.rules.summary()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Picks the pack for `task` (see templates/README.md, "How a pack is chosen").
+pub fn select<'p>(packs: &'p [Pack], workflow: &Workflow, task: &Task) -> Result<&'p Pack, String> {
+    let Some(agent) = workflow.agent(&task.agent) else {
+        return Err(format!("task `{}` names agent `{}`, which the workflow does not declare", task.id, task.agent));
+    };
+    let pinned = match workflow.runner_for(task) {
+        RunnerSpec::Template { pack } => pack,
+        _ => None,
+    };
+    let chosen = if let Some(name) = pinned {
+        packs.iter().find(|p| p.name == name).ok_or_else(|| {
+            format!(
+                "task `{}` asks for template pack `{name}`, which does not exist; packs: {}",
+                task.id,
+                packs.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        })?
+    } else {
+        let mut matching: Vec<&Pack> = packs.iter().filter(|p| mismatch(p, agent, task).is_none()).collect();
+        matching.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.name.cmp(&b.name)));
+        match matching.as_slice() {
+            [] => {
+                return Err(format!(
+                    "no template pack matches task `{}`: it asks for {}. Packs: {}. \
+                     Add a pack under .prflow/templates/ (templates/README.md), pin one with \
+                     \"runner\": {{\"template\": \"NAME\"}}, or give the agent a command or llm runner",
+                    task.id,
+                    describe_request(workflow, task),
+                    list_packs(packs)
+                ))
+            }
+            [first, second, ..] if first.priority == second.priority => {
+                return Err(format!(
+                    "task `{}` matches packs `{}` and `{}` with the same priority {}: raise one's \
+                     priority, narrow its match rules, or pin one with \"runner\": {{\"template\": \"NAME\"}}",
+                    task.id, first.name, second.name, first.priority
+                ))
+            }
+            [first, ..] => *first,
+        }
+    };
+    let missing = unsupported(chosen, task);
+    if !missing.is_empty() {
+        let mut by_key: Vec<String> = Vec::new();
+        for (key, allowed) in &chosen.supports {
+            let asked: Vec<&str> =
+                missing.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect();
+            if !asked.is_empty() {
+                by_key.push(format!(
+                    "{key} {} (supported: {})",
+                    asked.join(", "),
+                    allowed.join(", ")
+                ));
+            }
+        }
+        return Err(format!(
+            "task `{}` asks for {}, which template pack `{}` does not support; remove it from the \
+             task's input or use a pack that supports it",
+            task.id,
+            by_key.join("; "),
+            chosen.name
+        ));
+    }
+    Ok(chosen)
+}
