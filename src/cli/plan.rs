@@ -1,11 +1,85 @@
-//! `prflow plan`.
+//! `prflow plan FILE [--format text|json]`: the phases, their tasks in run order
+//! and the checkpoints, without running anything.
 
+use crate::workflow::plan::{self, Plan};
+use crate::workflow::Workflow;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args)]
-pub struct Args {}
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
 
-pub fn run(_args: Args) -> ExitCode {
-    eprintln!("prflow plan: not implemented yet");
-    ExitCode::from(1)
+#[derive(clap::Args)]
+pub struct Args {
+    /// The workflow file (JSON or YAML).
+    pub file: PathBuf,
+    /// `json` prints {"workflow", "concurrency", "phases": [{"index", "name", "tasks", "checkpoint"}]}.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let Some(loaded) = super::validate::load_reporting(&args.file) else { return ExitCode::from(1) };
+    let p = plan::plan(&loaded.workflow);
+    let out = match args.format {
+        Format::Json => {
+            let mut s = serde_json::to_string_pretty(&p).expect("a plan is plain data");
+            s.push('\n');
+            s
+        }
+        Format::Text => text(&loaded.workflow, &p),
+    };
+    use std::io::Write as _;
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`prflow plan … | head`) is not an error worth a panic.
+    let _ = stdout.write_all(out.as_bytes());
+    ExitCode::SUCCESS
+}
+
+/// The plan as text: each phase with its tasks in run order, and the graph as
+/// steps (tasks on the same step may run at the same time) with their dependencies.
+pub fn text(w: &Workflow, p: &Plan) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "workflow: {}", p.workflow);
+    let _ = writeln!(s, "concurrency: {}", p.concurrency);
+    let _ = writeln!(s, "phases: {}", p.phases.len());
+    let tasks: HashMap<&str, &crate::workflow::Task> = w.tasks.iter().map(|t| (t.id.as_str(), t)).collect();
+    let mut phase_of: HashMap<&str, usize> = HashMap::with_capacity(w.tasks.len());
+    for ph in &p.phases {
+        for t in &ph.tasks {
+            phase_of.insert(t.as_str(), ph.index);
+        }
+    }
+    for ph in &p.phases {
+        let _ = writeln!(s);
+        let wait = match &ph.checkpoint {
+            Some(c) => format!(" -- checkpoint: waits for approval after `{c}`"),
+            None => String::new(),
+        };
+        let _ = writeln!(s, "phase {}: {} [{}]{wait}", ph.index, ph.name, ph.slug);
+        // Step = 1 + the deepest same-phase dependency; run order puts deps first.
+        let mut step: HashMap<&str, usize> = HashMap::with_capacity(ph.tasks.len());
+        let width = ph.tasks.iter().map(|t| t.len()).max().unwrap_or(0);
+        for id in &ph.tasks {
+            let t = tasks[id.as_str()];
+            let st = t.dependencies.iter().filter_map(|d| step.get(d.as_str())).max().map_or(1, |m| m + 1);
+            step.insert(id.as_str(), st);
+            let deps: Vec<String> = t
+                .dependencies
+                .iter()
+                .map(|d| match phase_of.get(d.as_str()) {
+                    Some(&n) if n != ph.index => format!("{d} (phase {n})"),
+                    _ => d.clone(),
+                })
+                .collect();
+            let arrow = if deps.is_empty() { String::new() } else { format!("  <- {}", deps.join(", ")) };
+            let _ = writeln!(s, "  step {st:>2}  {id:<width$}  [{}]{arrow}", t.agent);
+        }
+    }
+    s
 }

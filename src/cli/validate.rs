@@ -1,11 +1,119 @@
-//! `prflow validate`.
+//! `prflow validate FILE`: check a workflow and print a one-screen summary.
+//!
+//! Valid: the summary on stdout, warnings on stderr, exit 0. Invalid: every problem
+//! on stderr, one per line (`FILE:LINE:COL: error: MESSAGE (at /pointer)`), exit 1.
 
+use crate::workflow::{self, plan, Loaded, Workflow};
+use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The workflow file (JSON or YAML).
+    pub file: PathBuf,
+}
 
-pub fn run(_args: Args) -> ExitCode {
-    eprintln!("prflow validate: not implemented yet");
-    ExitCode::from(1)
+pub fn run(args: Args) -> ExitCode {
+    match load_reporting(&args.file) {
+        Some(loaded) => {
+            print!("{}", summary(&loaded));
+            ExitCode::SUCCESS
+        }
+        None => ExitCode::from(1),
+    }
+}
+
+/// Loads a workflow, printing warnings (or every problem) to stderr.
+/// Shared by `validate` and `plan` so both report problems the same way.
+pub fn load_reporting(file: &std::path::Path) -> Option<Loaded> {
+    match workflow::load(file) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("{w}");
+            }
+            Some(loaded)
+        }
+        Err(problems) => {
+            eprint!("{problems}");
+            None
+        }
+    }
+}
+
+/// Joins names on one line, cut with "… and N more" to keep the summary one screen.
+fn names<'a>(items: impl ExactSizeIterator<Item = &'a str>, max: usize) -> String {
+    let total = items.len();
+    let shown: Vec<&str> = items.take(max).collect();
+    let mut s = shown.join(", ");
+    if total > max {
+        let _ = write!(s, " … and {} more", total - max);
+    }
+    if s.is_empty() {
+        s.push_str("(none)");
+    }
+    s
+}
+
+/// The summary printed for a valid workflow.
+pub fn summary(loaded: &Loaded) -> String {
+    let w: &Workflow = &loaded.workflow;
+    let p = plan::plan(w);
+    let mut s = String::new();
+    let _ = writeln!(s, "{}: valid workflow \"{}\"", loaded.path.display(), w.name);
+    let _ = writeln!(s, "  agents ({}): {}", w.agents.len(), names(w.agents.iter().map(|a| a.id.as_str()), 8));
+    let _ = writeln!(s, "  tasks ({}): {}", w.tasks.len(), names(w.tasks.iter().map(|t| t.id.as_str()), 8));
+    let _ = writeln!(
+        s,
+        "  concurrency: {}{}",
+        w.concurrency,
+        if w.concurrency == 1 { " (one task at a time)" } else { " tasks at once per phase" }
+    );
+    let _ = writeln!(s, "  phases ({}):", p.phases.len());
+    const MAX_PHASES: usize = 10;
+    for ph in p.phases.iter().take(MAX_PHASES) {
+        let wait = match &ph.checkpoint {
+            Some(c) => format!(", then waits for approval (checkpoint `{c}`)"),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "    {}. {} ({} task{}{wait}): {}",
+            ph.index,
+            ph.name,
+            ph.tasks.len(),
+            if ph.tasks.len() == 1 { "" } else { "s" },
+            names(ph.tasks.iter().map(String::as_str), 6)
+        );
+    }
+    if p.phases.len() > MAX_PHASES {
+        let _ = writeln!(s, "    … and {} more (see `prflow plan`)", p.phases.len() - MAX_PHASES);
+    }
+    let gates: Vec<String> = w
+        .gates
+        .iter()
+        .map(|g| match (&g.run, g.name.as_str(), &w.quality.performance) {
+            (Some(run), _, _) => format!("{} (`{run}`)", g.name),
+            (None, "performance", Some(t)) => {
+                let mut parts = Vec::new();
+                if t.response_time_ms != u64::MAX {
+                    parts.push(format!("p95 <= {} ms", t.response_time_ms));
+                }
+                if t.throughput > 0 {
+                    parts.push(format!(">= {} req/s", t.throughput));
+                }
+                format!("performance ({})", parts.join(", "))
+            }
+            (None, name, _) => name.to_string(),
+        })
+        .collect();
+    let _ = writeln!(s, "  gates: {}", names(gates.iter().map(String::as_str), 8));
+    if !w.reviewers.is_empty() {
+        let _ = writeln!(s, "  reviewers: {}", names(w.reviewers.iter().map(String::as_str), 8));
+    }
+    if !loaded.warnings.is_empty() {
+        let n = loaded.warnings.len();
+        let _ = writeln!(s, "  {n} warning{} (on stderr)", if n == 1 { "" } else { "s" });
+    }
+    s
 }

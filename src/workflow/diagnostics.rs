@@ -89,3 +89,48 @@ impl fmt::Display for Diagnostics {
 }
 
 impl std::error::Error for Diagnostics {}
+
+/// Collects the problems of one file while it is checked, placing each by pointer.
+///
+/// Checks know pointers (`/tasks/3/agentId`); the positions recorded by the reader
+/// turn them into line and column, so no check ever counts lines itself.
+pub(crate) struct Report<'a> {
+    pub file: String,
+    pub positions: &'a super::locate::Positions,
+    pub errors: Vec<Diagnostic>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl<'a> Report<'a> {
+    pub fn new(file: String, positions: &'a super::locate::Positions) -> Self {
+        Report { file, positions, errors: Vec::new(), warnings: Vec::new() }
+    }
+
+    /// An error about the value at `pointer`.
+    pub fn error(&mut self, pointer: &str, message: impl Into<String>) {
+        let p = self.positions.value(pointer);
+        self.errors.push(Diagnostic::error(&self.file, p.line, p.col, pointer, message));
+    }
+
+    /// An error about the key of the member at `pointer` (unknown or misplaced keys).
+    pub fn error_at_key(&mut self, pointer: &str, message: impl Into<String>) {
+        let p = self.positions.key(pointer);
+        self.errors.push(Diagnostic::error(&self.file, p.line, p.col, pointer, message));
+    }
+
+    pub fn warning(&mut self, pointer: &str, message: impl Into<String>) {
+        let p = self.positions.value(pointer);
+        self.warnings.push(Diagnostic::warning(&self.file, p.line, p.col, pointer, message));
+    }
+
+    pub fn warning_at_key(&mut self, pointer: &str, message: impl Into<String>) {
+        let p = self.positions.key(pointer);
+        self.warnings.push(Diagnostic::warning(&self.file, p.line, p.col, pointer, message));
+    }
+
+    /// Sorts both lists into file order (stable, so checks keep their order on one spot).
+    pub fn sort(&mut self) {
+        self.errors.sort_by_key(|d| (d.line, d.col));
+        self.warnings.sort_by_key(|d| (d.line, d.col));
+    }
+}

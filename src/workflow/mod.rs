@@ -6,10 +6,16 @@
 //! - [`vars::output_refs`] / [`vars::resolve_outputs`]: `${task.output.key}` at run time.
 
 pub mod diagnostics;
+mod json;
+mod keys;
+pub mod locate;
 pub mod model;
 pub mod parse;
 pub mod plan;
+mod runner;
+mod validate;
 pub mod vars;
+mod yaml;
 
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
 pub use model::*;

@@ -1,5 +1,15 @@
 //! `${name}` variables and `${task-id.output.key}` references.
+//!
+//! Substitution works on parsed values, never on the raw text (claude-flow replaces
+//! text, which turns arrays into `a,b` and objects into `[object Object]`). A string
+//! that is exactly `${name}` becomes the variable's value with its type; inside a
+//! longer string the value is formatted (strings as they are, anything else as
+//! compact JSON). `$${` writes a literal `${`.
+//!
+//! `${task-id.output.key}` references are left in place at parse time and resolved
+//! by the engine with [`resolve_outputs`] once the referenced task has run.
 
+use super::locate::{child, index};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -10,15 +20,264 @@ pub struct OutputRef {
     pub key: String,
 }
 
+/// One part of a string: text, a variable, or an output reference.
+#[derive(Debug, PartialEq)]
+enum Piece<'a> {
+    Text(&'a str),
+    /// `$${` — a literal `${`.
+    Dollar,
+    Var(&'a str),
+    Ref { task: &'a str, key: &'a str, raw: &'a str },
+}
+
+/// Splits a string into pieces; unterminated or malformed `${…}` stays text.
+fn pieces(s: &str) -> Vec<Piece<'_>> {
+    let mut out = Vec::new();
+    let mut rest = s;
+    while let Some(i) = rest.find("${") {
+        if i > 0 && rest.as_bytes()[i - 1] == b'$' {
+            if i > 1 {
+                out.push(Piece::Text(&rest[..i - 1]));
+            }
+            out.push(Piece::Dollar);
+            rest = &rest[i + 2..];
+            continue;
+        }
+        let Some(len) = rest[i + 2..].find('}') else { break };
+        let inner = rest[i + 2..i + 2 + len].trim();
+        let raw = &rest[i..i + 3 + len];
+        let piece = classify(inner, raw);
+        if i > 0 {
+            out.push(Piece::Text(&rest[..i]));
+        }
+        out.push(piece.unwrap_or(Piece::Text(raw)));
+        rest = &rest[i + 3 + len..];
+    }
+    if !rest.is_empty() {
+        out.push(Piece::Text(rest));
+    }
+    out
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && !s.starts_with(['.', '-'])
+}
+
+fn classify<'a>(inner: &'a str, raw: &'a str) -> Option<Piece<'a>> {
+    if let Some((task, key)) = inner.split_once(".output.") {
+        if is_name(task) && is_name(key) && !task.contains('.') {
+            return Some(Piece::Ref { task, key, raw });
+        }
+        return None;
+    }
+    is_name(inner).then_some(Piece::Var(inner))
+}
+
 /// Every output reference inside `value` (strings at any depth).
 pub fn output_refs(value: &Value) -> Vec<OutputRef> {
-    let _ = value;
-    unimplemented!("vars::output_refs")
+    let mut out = Vec::new();
+    output_refs_at(value, "", &mut |_, r| out.push(r));
+    out
+}
+
+/// Every output reference inside `value` with the pointer of the string holding it.
+pub(crate) fn output_refs_at(value: &Value, pointer: &str, f: &mut dyn FnMut(&str, OutputRef)) {
+    match value {
+        Value::String(s) => {
+            for p in pieces(s) {
+                if let Piece::Ref { task, key, .. } = p {
+                    f(pointer, OutputRef { task: task.to_string(), key: key.to_string() });
+                }
+            }
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                output_refs_at(v, &index(pointer, i), f);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                output_refs_at(v, &child(pointer, k), f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// How a value is written when it appears inside a longer string.
+fn format_inline(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// Replaces output references with the outputs of earlier tasks. A string that is
 /// exactly one reference becomes the referenced value itself (objects stay objects).
+/// A reference whose output is missing is left as written.
 pub fn resolve_outputs(value: &Value, outputs: &HashMap<String, Map<String, Value>>) -> Value {
-    let _ = (value, outputs);
-    unimplemented!("vars::resolve_outputs")
+    let lookup = |task: &str, key: &str| outputs.get(task).and_then(|o| o.get(key));
+    match value {
+        Value::String(s) => {
+            if !s.contains("${") {
+                return value.clone();
+            }
+            let ps = pieces(s);
+            if let [Piece::Ref { task, key, .. }] = ps.as_slice() {
+                if let Some(v) = lookup(task, key) {
+                    return v.clone();
+                }
+            }
+            let mut out = String::with_capacity(s.len());
+            for p in ps {
+                match p {
+                    Piece::Text(t) => out.push_str(t),
+                    Piece::Dollar => out.push_str("${"),
+                    // Variables were substituted at parse time; what is left is literal
+                    // text (written as `$${name}`).
+                    Piece::Var(name) => {
+                        out.push_str("${");
+                        out.push_str(name);
+                        out.push('}');
+                    }
+                    Piece::Ref { task, key, raw } => match lookup(task, key) {
+                        Some(v) => out.push_str(&format_inline(v)),
+                        None => out.push_str(raw),
+                    },
+                }
+            }
+            Value::String(out)
+        }
+        Value::Array(items) => Value::Array(items.iter().map(|v| resolve_outputs(v, outputs)).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), resolve_outputs(v, outputs))).collect())
+        }
+        other => other.clone(),
+    }
+}
+
+/// A `${name}` that names no variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Undeclared {
+    pub pointer: String,
+    pub name: String,
+}
+
+/// Substitutes `${name}` variables in every string of `value` (in place).
+///
+/// `shell(pointer)` says whether the string is read by a shell (a runner's command or
+/// env, a gate's `run`): there an undeclared `${HOME}` is left for the shell instead
+/// of being an error. Output references are left in place everywhere.
+pub(crate) fn substitute(
+    value: &mut Value,
+    pointer: &str,
+    vars: &Map<String, Value>,
+    shell: &dyn Fn(&str) -> bool,
+    undeclared: &mut Vec<Undeclared>,
+) {
+    match value {
+        Value::String(s) => {
+            if !s.contains("${") {
+                return;
+            }
+            let ps = pieces(s);
+            if let [Piece::Var(name)] = ps.as_slice() {
+                if let Some(v) = vars.get(*name) {
+                    *value = v.clone();
+                    return;
+                }
+            }
+            let mut out = String::with_capacity(s.len());
+            for p in &ps {
+                match p {
+                    Piece::Text(t) => out.push_str(t),
+                    Piece::Dollar => out.push_str("${"),
+                    Piece::Ref { raw, .. } => out.push_str(raw),
+                    Piece::Var(name) => match vars.get(*name) {
+                        Some(v) => out.push_str(&format_inline(v)),
+                        None => {
+                            if !shell(pointer) {
+                                undeclared.push(Undeclared {
+                                    pointer: pointer.to_string(),
+                                    name: name.to_string(),
+                                });
+                            }
+                            out.push_str("${");
+                            out.push_str(name);
+                            out.push('}');
+                        }
+                    },
+                }
+            }
+            *s = out;
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter_mut().enumerate() {
+                substitute(v, &index(pointer, i), vars, shell, undeclared);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map.iter_mut() {
+                substitute(v, &child(pointer, k), vars, shell, undeclared);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn vars() -> Map<String, Value> {
+        json!({"list": ["a", "b"], "port": 3000, "name": "api"}).as_object().unwrap().clone()
+    }
+
+    fn sub(v: Value) -> (Value, Vec<Undeclared>) {
+        let mut v = v;
+        let mut bad = Vec::new();
+        substitute(&mut v, "", &vars(), &|p| p.ends_with("/command"), &mut bad);
+        (v, bad)
+    }
+
+    #[test]
+    fn whole_string_keeps_type_inside_string_formats() {
+        let (v, bad) = sub(json!({"a": "${list}", "p": "${port}", "s": "on ${name}:${port} ${list}"}));
+        assert!(bad.is_empty());
+        assert_eq!(v, json!({"a": ["a", "b"], "p": 3000, "s": "on api:3000 [\"a\",\"b\"]"}));
+    }
+
+    #[test]
+    fn undeclared_and_shell_and_escape() {
+        let (v, bad) = sub(json!({"x": "${nope}", "command": "echo ${HOME}", "e": "$${name}"}));
+        assert_eq!(bad, vec![Undeclared { pointer: "/x".into(), name: "nope".into() }]);
+        assert_eq!(v["command"], "echo ${HOME}");
+        assert_eq!(v["e"], "${name}");
+    }
+
+    #[test]
+    fn output_refs_found_and_left_in_place() {
+        let (v, bad) = sub(json!({"i": ["${t1.output.k}", "x ${t2.output.j} y"], "o": "output:t.k"}));
+        assert!(bad.is_empty());
+        assert_eq!(v["i"][0], "${t1.output.k}");
+        assert_eq!(v["o"], "output:t.k");
+        assert_eq!(
+            output_refs(&v),
+            vec![
+                OutputRef { task: "t1".into(), key: "k".into() },
+                OutputRef { task: "t2".into(), key: "j".into() }
+            ]
+        );
+    }
+
+    #[test]
+    fn resolve_exact_and_inline() {
+        let mut outs = HashMap::new();
+        outs.insert("t".to_string(), json!({"k": {"a": 1}, "s": "str"}).as_object().unwrap().clone());
+        let v = resolve_outputs(&json!({"a": "${t.output.k}", "b": "see ${t.output.s} and ${t.output.k}", "c": "${u.output.z}"}), &outs);
+        assert_eq!(v, json!({"a": {"a": 1}, "b": "see str and {\"a\":1}", "c": "${u.output.z}"}));
+    }
 }
