@@ -24,7 +24,9 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let Some(loaded) = super::validate::load_reporting(&args.file) else { return ExitCode::from(1) };
+    let Some(loaded) = super::validate::load_reporting(&args.file) else {
+        return ExitCode::from(1);
+    };
     let p = plan::plan(&loaded.workflow);
     let out = match args.format {
         Format::Json => {
@@ -48,7 +50,8 @@ pub fn text(w: &Workflow, p: &Plan) -> String {
     let _ = writeln!(s, "workflow: {}", p.workflow);
     let _ = writeln!(s, "concurrency: {}", p.concurrency);
     let _ = writeln!(s, "phases: {}", p.phases.len());
-    let tasks: HashMap<&str, &crate::workflow::Task> = w.tasks.iter().map(|t| (t.id.as_str(), t)).collect();
+    let tasks: HashMap<&str, &crate::workflow::Task> =
+        w.tasks.iter().map(|t| (t.id.as_str(), t)).collect();
     let mut phase_of: HashMap<&str, usize> = HashMap::with_capacity(w.tasks.len());
     for ph in &p.phases {
         for t in &ph.tasks {
@@ -67,7 +70,12 @@ pub fn text(w: &Workflow, p: &Plan) -> String {
         let width = ph.tasks.iter().map(|t| t.len()).max().unwrap_or(0);
         for id in &ph.tasks {
             let t = tasks[id.as_str()];
-            let st = t.dependencies.iter().filter_map(|d| step.get(d.as_str())).max().map_or(1, |m| m + 1);
+            let st = t
+                .dependencies
+                .iter()
+                .filter_map(|d| step.get(d.as_str()))
+                .max()
+                .map_or(1, |m| m + 1);
             step.insert(id.as_str(), st);
             let deps: Vec<String> = t
                 .dependencies
@@ -77,7 +85,11 @@ pub fn text(w: &Workflow, p: &Plan) -> String {
                     _ => d.clone(),
                 })
                 .collect();
-            let arrow = if deps.is_empty() { String::new() } else { format!("  <- {}", deps.join(", ")) };
+            let arrow = if deps.is_empty() {
+                String::new()
+            } else {
+                format!("  <- {}", deps.join(", "))
+            };
             let _ = writeln!(s, "  step {st:>2}  {id:<width$}  [{}]{arrow}", t.agent);
         }
     }

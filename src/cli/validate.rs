@@ -60,14 +60,33 @@ pub fn summary(loaded: &Loaded) -> String {
     let w: &Workflow = &loaded.workflow;
     let p = plan::plan(w);
     let mut s = String::new();
-    let _ = writeln!(s, "{}: valid workflow \"{}\"", loaded.path.display(), w.name);
-    let _ = writeln!(s, "  agents ({}): {}", w.agents.len(), names(w.agents.iter().map(|a| a.id.as_str()), 8));
-    let _ = writeln!(s, "  tasks ({}): {}", w.tasks.len(), names(w.tasks.iter().map(|t| t.id.as_str()), 8));
+    let _ = writeln!(
+        s,
+        "{}: valid workflow \"{}\"",
+        loaded.path.display(),
+        w.name
+    );
+    let _ = writeln!(
+        s,
+        "  agents ({}): {}",
+        w.agents.len(),
+        names(w.agents.iter().map(|a| a.id.as_str()), 8)
+    );
+    let _ = writeln!(
+        s,
+        "  tasks ({}): {}",
+        w.tasks.len(),
+        names(w.tasks.iter().map(|t| t.id.as_str()), 8)
+    );
     let _ = writeln!(
         s,
         "  concurrency: {}{}",
         w.concurrency,
-        if w.concurrency == 1 { " (one task at a time)" } else { " tasks at once per phase" }
+        if w.concurrency == 1 {
+            " (one task at a time)"
+        } else {
+            " tasks at once per phase"
+        }
     );
     let _ = writeln!(s, "  phases ({}):", p.phases.len());
     const MAX_PHASES: usize = 10;
@@ -87,33 +106,47 @@ pub fn summary(loaded: &Loaded) -> String {
         );
     }
     if p.phases.len() > MAX_PHASES {
-        let _ = writeln!(s, "    … and {} more (see `prflow plan`)", p.phases.len() - MAX_PHASES);
+        let _ = writeln!(
+            s,
+            "    … and {} more (see `prflow plan`)",
+            p.phases.len() - MAX_PHASES
+        );
     }
     let gates: Vec<String> = w
         .gates
         .iter()
-        .map(|g| match (&g.run, g.name.as_str(), &w.quality.performance) {
-            (Some(run), _, _) => format!("{} (`{run}`)", g.name),
-            (None, "performance", Some(t)) => {
-                let mut parts = Vec::new();
-                if t.response_time_ms != u64::MAX {
-                    parts.push(format!("p95 <= {} ms", t.response_time_ms));
+        .map(
+            |g| match (&g.run, g.name.as_str(), &w.quality.performance) {
+                (Some(run), _, _) => format!("{} (`{run}`)", g.name),
+                (None, "performance", Some(t)) => {
+                    let mut parts = Vec::new();
+                    if t.response_time_ms != u64::MAX {
+                        parts.push(format!("p95 <= {} ms", t.response_time_ms));
+                    }
+                    if t.throughput > 0 {
+                        parts.push(format!(">= {} req/s", t.throughput));
+                    }
+                    format!("performance ({})", parts.join(", "))
                 }
-                if t.throughput > 0 {
-                    parts.push(format!(">= {} req/s", t.throughput));
-                }
-                format!("performance ({})", parts.join(", "))
-            }
-            (None, name, _) => name.to_string(),
-        })
+                (None, name, _) => name.to_string(),
+            },
+        )
         .collect();
     let _ = writeln!(s, "  gates: {}", names(gates.iter().map(String::as_str), 8));
     if !w.reviewers.is_empty() {
-        let _ = writeln!(s, "  reviewers: {}", names(w.reviewers.iter().map(String::as_str), 8));
+        let _ = writeln!(
+            s,
+            "  reviewers: {}",
+            names(w.reviewers.iter().map(String::as_str), 8)
+        );
     }
     if !loaded.warnings.is_empty() {
         let n = loaded.warnings.len();
-        let _ = writeln!(s, "  {n} warning{} (on stderr)", if n == 1 { "" } else { "s" });
+        let _ = writeln!(
+            s,
+            "  {n} warning{} (on stderr)",
+            if n == 1 { "" } else { "s" }
+        );
     }
     s
 }

@@ -61,7 +61,11 @@ impl fmt::Display for Diagnostic {
             Severity::Error => "error",
             Severity::Warning => "warning",
         };
-        write!(f, "{}:{}:{}: {}: {}", self.file, self.line, self.col, sev, self.message)?;
+        write!(
+            f,
+            "{}:{}:{}: {}: {}",
+            self.file, self.line, self.col, sev, self.message
+        )?;
         if !self.pointer.is_empty() {
             write!(f, " (at {})", self.pointer)?;
         }
@@ -103,29 +107,42 @@ pub(crate) struct Report<'a> {
 
 impl<'a> Report<'a> {
     pub fn new(file: String, positions: &'a super::locate::Positions) -> Self {
-        Report { file, positions, errors: Vec::new(), warnings: Vec::new() }
+        Report {
+            file,
+            positions,
+            errors: Vec::new(),
+            warnings: Vec::new(),
+        }
     }
 
     /// An error about the value at `pointer`.
     pub fn error(&mut self, pointer: &str, message: impl Into<String>) {
         let p = self.positions.value(pointer);
-        self.errors.push(Diagnostic::error(&self.file, p.line, p.col, pointer, message));
+        self.errors.push(Diagnostic::error(
+            &self.file, p.line, p.col, pointer, message,
+        ));
     }
 
     /// An error about the key of the member at `pointer` (unknown or misplaced keys).
     pub fn error_at_key(&mut self, pointer: &str, message: impl Into<String>) {
         let p = self.positions.key(pointer);
-        self.errors.push(Diagnostic::error(&self.file, p.line, p.col, pointer, message));
+        self.errors.push(Diagnostic::error(
+            &self.file, p.line, p.col, pointer, message,
+        ));
     }
 
     pub fn warning(&mut self, pointer: &str, message: impl Into<String>) {
         let p = self.positions.value(pointer);
-        self.warnings.push(Diagnostic::warning(&self.file, p.line, p.col, pointer, message));
+        self.warnings.push(Diagnostic::warning(
+            &self.file, p.line, p.col, pointer, message,
+        ));
     }
 
     pub fn warning_at_key(&mut self, pointer: &str, message: impl Into<String>) {
         let p = self.positions.key(pointer);
-        self.warnings.push(Diagnostic::warning(&self.file, p.line, p.col, pointer, message));
+        self.warnings.push(Diagnostic::warning(
+            &self.file, p.line, p.col, pointer, message,
+        ));
     }
 
     /// Sorts both lists into file order (stable, so checks keep their order on one spot).

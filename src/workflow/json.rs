@@ -34,7 +34,12 @@ pub fn parse(text: &str) -> Result<(Value, Positions), SyntaxError> {
 
 fn line_starts(text: &str) -> Vec<usize> {
     let mut v = vec![0];
-    v.extend(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i + 1));
+    v.extend(
+        text.bytes()
+            .enumerate()
+            .filter(|(_, b)| *b == b'\n')
+            .map(|(i, _)| i + 1),
+    );
     v
 }
 
@@ -54,12 +59,22 @@ impl Reader<'_> {
         };
         let start = self.line_starts[line];
         let end = at.min(self.src.len());
-        let col = self.src.get(start..end).map(|s| s.chars().count()).unwrap_or(end - start);
-        Pos { line: line + 1, col: col + 1 }
+        let col = self
+            .src
+            .get(start..end)
+            .map(|s| s.chars().count())
+            .unwrap_or(end - start);
+        Pos {
+            line: line + 1,
+            col: col + 1,
+        }
     }
 
     fn error_at(&self, at: usize, message: impl Into<String>) -> SyntaxError {
-        SyntaxError { pos: self.pos_of(at), message: message.into() }
+        SyntaxError {
+            pos: self.pos_of(at),
+            message: message.into(),
+        }
     }
 
     fn error_here(&self, message: impl Into<String>) -> SyntaxError {
@@ -106,7 +121,9 @@ impl Reader<'_> {
             Some(b't') => self.literal("true", Value::Bool(true)),
             Some(b'f') => self.literal("false", Value::Bool(false)),
             Some(b'n') => self.literal("null", Value::Null),
-            Some(b'\'') => Err(self.error_here("JSON strings use double quotes (\"), not single quotes")),
+            Some(b'\'') => {
+                Err(self.error_here("JSON strings use double quotes (\"), not single quotes"))
+            }
             _ => Err(self.error_here(format!("expected a value, found {}", self.describe_here()))),
         }
     }
@@ -137,7 +154,9 @@ impl Reader<'_> {
             match self.peek() {
                 Some(b'"') => {}
                 Some(b'}') => {
-                    return Err(self.error_here("trailing comma before `}`: JSON does not allow one"))
+                    return Err(
+                        self.error_here("trailing comma before `}`: JSON does not allow one")
+                    )
                 }
                 _ => {
                     return Err(self.error_here(format!(
@@ -160,7 +179,9 @@ impl Reader<'_> {
             self.skip_ws()?;
             let v = self.value(&member, depth + 1)?;
             if map.contains_key(&key) {
-                self.positions.duplicate_keys.push((member.clone(), key_pos));
+                self.positions
+                    .duplicate_keys
+                    .push((member.clone(), key_pos));
             }
             self.positions.set_key(&member, key_pos);
             map.insert(key.clone(), v);
@@ -228,7 +249,9 @@ impl Reader<'_> {
             }
             out.push_str(&self.src[run_start..self.at]);
             match self.peek() {
-                None => return Err(self.error_at(open, "this string is never closed (missing `\"`)")),
+                None => {
+                    return Err(self.error_at(open, "this string is never closed (missing `\"`)"))
+                }
                 Some(b'"') => {
                     self.at += 1;
                     return Ok(out);
@@ -249,7 +272,9 @@ impl Reader<'_> {
                             let hi = self.hex4()?;
                             let c = if (0xD800..0xDC00).contains(&hi) {
                                 if !self.bytes[self.at..].starts_with(b"\\u") {
-                                    return Err(self.error_here("a \\u surrogate must come in a pair"));
+                                    return Err(
+                                        self.error_here("a \\u surrogate must come in a pair")
+                                    );
                                 }
                                 self.at += 2;
                                 let lo = self.hex4()?;
@@ -263,20 +288,16 @@ impl Reader<'_> {
                             out.push(c.ok_or_else(|| self.error_here("invalid \\u escape"))?);
                             continue;
                         }
-                        _ => {
-                            return Err(self.error_here(
-                                "unknown escape: JSON knows \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX",
-                            ))
-                        }
+                        _ => return Err(self.error_here(
+                            "unknown escape: JSON knows \\\" \\\\ \\/ \\b \\f \\n \\r \\t \\uXXXX",
+                        )),
                     };
                     self.at += 1;
                     out.push(c);
                 }
-                Some(_) => {
-                    return Err(self.error_here(
-                        "control character inside a string: write a line break as \\n and a tab as \\t",
-                    ))
-                }
+                Some(_) => return Err(self.error_here(
+                    "control character inside a string: write a line break as \\n and a tab as \\t",
+                )),
             }
         }
     }
@@ -335,6 +356,9 @@ mod tests {
     #[test]
     fn duplicate_keys_are_recorded() {
         let (_, p) = parse("{\"a\": 1, \"a\": 2}").unwrap();
-        assert_eq!(p.duplicate_keys, vec![("/a".to_string(), Pos { line: 1, col: 10 })]);
+        assert_eq!(
+            p.duplicate_keys,
+            vec![("/a".to_string(), Pos { line: 1, col: 10 })]
+        );
     }
 }

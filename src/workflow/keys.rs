@@ -62,8 +62,14 @@ pub const TASK: &[&str] = &[
     "configuration",
 ];
 
-pub const EXECUTION: &[&str] =
-    &["mode", "parallelism", "maxConcurrency", "checkpoints", "rollback", "timeout"];
+pub const EXECUTION: &[&str] = &[
+    "mode",
+    "parallelism",
+    "maxConcurrency",
+    "checkpoints",
+    "rollback",
+    "timeout",
+];
 pub const PARALLELISM: &[&str] = &["max", "strategy"];
 pub const QUALITY: &[&str] = &["codeReview", "securityScan", "performanceThreshold"];
 pub const PERFORMANCE: &[&str] = &["responseTime", "throughput"];
@@ -116,7 +122,13 @@ where
 }
 
 /// Warns about keys of a claude-flow object that look like misspelt known keys.
-pub fn warn_near_misses(obj: &Map<String, Value>, pointer: &str, known: &[&str], what: &str, r: &mut Report) {
+pub fn warn_near_misses(
+    obj: &Map<String, Value>,
+    pointer: &str,
+    known: &[&str],
+    what: &str,
+    r: &mut Report,
+) {
     for k in obj.keys() {
         if known.contains(&k.as_str()) {
             continue;
@@ -131,7 +143,13 @@ pub fn warn_near_misses(obj: &Map<String, Value>, pointer: &str, known: &[&str],
 }
 
 /// Errors for every key of one of prflow's own objects that prflow does not read.
-pub fn reject_unknown(obj: &Map<String, Value>, pointer: &str, known: &[&str], what: &str, r: &mut Report) {
+pub fn reject_unknown(
+    obj: &Map<String, Value>,
+    pointer: &str,
+    known: &[&str],
+    what: &str,
+    r: &mut Report,
+) {
     for k in obj.keys() {
         if known.contains(&k.as_str()) {
             continue;
@@ -140,7 +158,10 @@ pub fn reject_unknown(obj: &Map<String, Value>, pointer: &str, known: &[&str], w
             Some(m) => format!("did you mean `{m}`?"),
             None => format!("it takes {}", list(known)),
         };
-        r.error_at_key(&child(pointer, k), format!("unknown key `{k}` in {what}: {hint}"));
+        r.error_at_key(
+            &child(pointer, k),
+            format!("unknown key `{k}` in {what}: {hint}"),
+        );
     }
 }
 
@@ -161,12 +182,29 @@ mod tests {
     #[test]
     fn near_misses() {
         assert_eq!(did_you_mean("runer", AGENT.iter().copied()), Some("runner"));
-        assert_eq!(did_you_mean("agentID", TASK.iter().copied()), Some("agentId"));
-        assert_eq!(did_you_mean("dependecies", TASK.iter().copied()), Some("dependencies"));
+        assert_eq!(
+            did_you_mean("agentID", TASK.iter().copied()),
+            Some("agentId")
+        );
+        assert_eq!(
+            did_you_mean("dependecies", TASK.iter().copied()),
+            Some("dependencies")
+        );
         assert_eq!(did_you_mean("gate", TOP.iter().copied()), Some("gates"));
         // claude-flow keys that are not typos stay quiet.
-        for k in ["tools", "mode", "coverage", "skipPermissions", "orchestrator", "memory"] {
-            assert_eq!(did_you_mean(k, TASK.iter().chain(TOP).copied()), None, "{k}");
+        for k in [
+            "tools",
+            "mode",
+            "coverage",
+            "skipPermissions",
+            "orchestrator",
+            "memory",
+        ] {
+            assert_eq!(
+                did_you_mean(k, TASK.iter().chain(TOP).copied()),
+                None,
+                "{k}"
+            );
         }
     }
 

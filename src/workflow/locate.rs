@@ -53,7 +53,10 @@ impl Positions {
     /// Where the key naming the member at `pointer` starts (for "unknown key"
     /// errors); the value's position when there is no key (array items, the root).
     pub fn key(&self, pointer: &str) -> Pos {
-        self.keys.get(pointer).copied().unwrap_or_else(|| self.value(pointer))
+        self.keys
+            .get(pointer)
+            .copied()
+            .unwrap_or_else(|| self.value(pointer))
     }
 }
 
@@ -95,7 +98,11 @@ pub enum Format {
 /// (`{` or `[` means JSON; everything else is read as YAML, of which JSON is a subset
 /// anyway, but our JSON reader gives better messages).
 pub fn detect_format(path: &Path, text: &str) -> Format {
-    match path.extension().and_then(|e| e.to_str()).map(|e| e.to_ascii_lowercase()) {
+    match path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+    {
         Some(e) if e == "json" => return Format::Json,
         Some(e) if e == "yaml" || e == "yml" => return Format::Yaml,
         _ => {}
@@ -141,7 +148,10 @@ mod tests {
     fn format_from_extension_then_content() {
         assert_eq!(detect_format(Path::new("a.yml"), "{}"), Format::Yaml);
         assert_eq!(detect_format(Path::new("a.JSON"), "a: 1"), Format::Json);
-        assert_eq!(detect_format(Path::new("wf"), "# c\n  {\"a\": 1}"), Format::Json);
+        assert_eq!(
+            detect_format(Path::new("wf"), "# c\n  {\"a\": 1}"),
+            Format::Json
+        );
         assert_eq!(detect_format(Path::new("wf"), "name: x"), Format::Yaml);
     }
 }

@@ -21,8 +21,17 @@ use std::path::Path;
 pub const DEFAULT_CONCURRENCY: usize = 4;
 
 /// Keys that only a claude-flow configuration file (not a workflow) has at the top.
-const CONFIG_KEYS: &[&str] =
-    &["orchestrator", "terminal", "memory", "coordination", "mcp", "loadBalancing", "logging", "monitoring", "security"];
+const CONFIG_KEYS: &[&str] = &[
+    "orchestrator",
+    "terminal",
+    "memory",
+    "coordination",
+    "mcp",
+    "loadBalancing",
+    "logging",
+    "monitoring",
+    "security",
+];
 
 /// Built-in gates (DESIGN.md, "Gates are check runs"): they need no `run`.
 pub const BUILTIN_GATES: &[&str] = &["code-review", "security-scan", "performance", "coverage"];
@@ -30,8 +39,11 @@ pub const BUILTIN_GATES: &[&str] = &["code-review", "security-scan", "performanc
 pub fn parse_workflow(path: &Path, text: &str) -> Result<Loaded, Diagnostics> {
     let file = path.display().to_string();
     let format = locate::detect_format(path, text);
-    let (mut doc, positions) = locate::read_document(format, text)
-        .map_err(|e| Diagnostics::single(Diagnostic::error(&file, e.pos.line, e.pos.col, "", e.message)))?;
+    let (mut doc, positions) = locate::read_document(format, text).map_err(|e| {
+        Diagnostics::single(Diagnostic::error(
+            &file, e.pos.line, e.pos.col, "", e.message,
+        ))
+    })?;
     let mut r = Report::new(file, &positions);
     let workflow = build(path, &mut doc, &mut r);
     r.sort();
@@ -59,7 +71,12 @@ fn read_by_shell(pointer: &str) -> bool {
 
 fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
     for (pointer, pos) in r.positions.duplicate_keys.clone() {
-        let key = pointer.rsplit('/').next().unwrap_or_default().replace("~1", "/").replace("~0", "~");
+        let key = pointer
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .replace("~1", "/")
+            .replace("~0", "~");
         r.errors.push(Diagnostic::error(
             &r.file,
             pos.line,
@@ -69,7 +86,10 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
         ));
     }
     let Value::Object(root) = doc else {
-        r.error("", "a workflow is an object with `tasks` and `agents` at the top level");
+        r.error(
+            "",
+            "a workflow is an object with `tasks` and `agents` at the top level",
+        );
         return None;
     };
     if !root.contains_key("tasks") {
@@ -82,32 +102,50 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m.clone(),
         Some(_) => {
-            r.error("/variables", "`variables` is an object of names to values, e.g. {\"port\": 3000}");
+            r.error(
+                "/variables",
+                "`variables` is an object of names to values, e.g. {\"port\": 3000}",
+            );
             Map::new()
         }
     };
     let mut undeclared = Vec::new();
     for (k, v) in root.iter_mut() {
         if k != "variables" {
-            vars::substitute(v, &child("", k), &variables, &read_by_shell, &mut undeclared);
+            vars::substitute(
+                v,
+                &child("", k),
+                &variables,
+                &read_by_shell,
+                &mut undeclared,
+            );
         }
     }
     for u in undeclared {
         let declared: Vec<&str> = variables.keys().map(String::as_str).collect();
         let hint = match keys::did_you_mean(&u.name, declared.iter().copied()) {
             Some(m) => format!("did you mean `${{{m}}}`?"),
-            None if declared.is_empty() => "declare it in a top-level `variables` object".to_string(),
-            None => format!("declare it under `variables` (declared: {})", keys::list(&declared)),
+            None if declared.is_empty() => {
+                "declare it in a top-level `variables` object".to_string()
+            }
+            None => format!(
+                "declare it under `variables` (declared: {})",
+                keys::list(&declared)
+            ),
         };
-        r.error(&u.pointer, format!("`${{{}}}` is not a declared variable: {hint}", u.name));
+        r.error(
+            &u.pointer,
+            format!("`${{{}}}` is not a declared variable: {hint}", u.name),
+        );
     }
 
     keys::warn_near_misses(root, "", keys::TOP, "the workflow", r);
     let name = match root.get("name") {
         Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
-        None | Some(Value::Null) => {
-            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "workflow".into())
-        }
+        None | Some(Value::Null) => path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "workflow".into()),
         Some(_) => {
             r.error("/name", "`name` is the workflow's name, a non-empty string");
             "workflow".into()
@@ -127,8 +165,20 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
     let quality = quality(object(root, "quality", "", r), r);
     let gates = gates(root.get("gates"), &quality, r);
     let phases = phases(root.get("phases"), r);
-    let reviewers = strings(root.get("reviewers"), "/reviewers", "`reviewers` is a list of logins or org/team slugs", false, r);
-    let on = strings(root.get("on"), "/on", "`on` is an event name or a list of them, e.g. [\"push\"]", true, r);
+    let reviewers = strings(
+        root.get("reviewers"),
+        "/reviewers",
+        "`reviewers` is a list of logins or org/team slugs",
+        false,
+        r,
+    );
+    let on = strings(
+        root.get("on"),
+        "/on",
+        "`on` is an event name or a list of them, e.g. [\"push\"]",
+        true,
+        r,
+    );
     let allow_self_approval = opt_bool(root, "allowSelfApproval", "", r).unwrap_or(false);
     let output_dir = output_dir(root, r);
 
@@ -160,8 +210,11 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
         "on",
         "outputDir",
     ];
-    let extra: Map<String, Value> =
-        root.iter().filter(|(k, _)| !TYPED.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let extra: Map<String, Value> = root
+        .iter()
+        .filter(|(k, _)| !TYPED.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
 
     Some(Workflow {
         name,
@@ -185,8 +238,15 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
 
 /// The one error for a file without `tasks`: a claude-flow configuration, or not a workflow.
 fn not_a_workflow(path: &Path, root: &Map<String, Value>, r: &mut Report) {
-    let base = path.file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| r.file.clone());
-    let config_keys: Vec<&str> = CONFIG_KEYS.iter().copied().filter(|k| root.contains_key(*k)).collect();
+    let base = path
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| r.file.clone());
+    let config_keys: Vec<&str> = CONFIG_KEYS
+        .iter()
+        .copied()
+        .filter(|k| root.contains_key(*k))
+        .collect();
     if !config_keys.is_empty() {
         r.error(
             "",
@@ -196,8 +256,16 @@ fn not_a_workflow(path: &Path, root: &Map<String, Value>, r: &mut Report) {
                 keys::list(&config_keys)
             ),
         );
-    } else if let Some(k) = root.keys().find_map(|k| keys::did_you_mean(k, ["tasks"]).map(|_| k.clone())) {
-        r.error_at_key(&child("", &k), format!("unknown key `{k}`: did you mean `tasks`? A workflow lists its work in `tasks`"));
+    } else if let Some(k) = root
+        .keys()
+        .find_map(|k| keys::did_you_mean(k, ["tasks"]).map(|_| k.clone()))
+    {
+        r.error_at_key(
+            &child("", &k),
+            format!(
+                "unknown key `{k}`: did you mean `tasks`? A workflow lists its work in `tasks`"
+            ),
+        );
     } else {
         r.error("", format!("{base} has no `tasks`: a workflow lists its work in a `tasks` array (and its workers in `agents`)"));
     }
@@ -205,7 +273,12 @@ fn not_a_workflow(path: &Path, root: &Map<String, Value>, r: &mut Report) {
 
 // ----- small typed readers: each reports a wrong type with what would fix it -----
 
-fn object<'v>(obj: &'v Map<String, Value>, key: &str, at: &str, r: &mut Report) -> Option<&'v Map<String, Value>> {
+fn object<'v>(
+    obj: &'v Map<String, Value>,
+    key: &str,
+    at: &str,
+    r: &mut Report,
+) -> Option<&'v Map<String, Value>> {
     match obj.get(key) {
         None | Some(Value::Null) => None,
         Some(Value::Object(m)) => Some(m),
@@ -241,12 +314,22 @@ fn opt_bool(obj: &Map<String, Value>, key: &str, at: &str, r: &mut Report) -> Op
 /// A whole, non-negative number (floats are rounded: YAML and JS write `3.0`).
 fn as_count(v: &Value) -> Option<u64> {
     match v {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0 && f.is_finite()).map(|f| f.round() as u64)),
+        Value::Number(n) => n.as_u64().or_else(|| {
+            n.as_f64()
+                .filter(|f| *f >= 0.0 && f.is_finite())
+                .map(|f| f.round() as u64)
+        }),
         _ => None,
     }
 }
 
-fn opt_count(obj: &Map<String, Value>, key: &str, at: &str, what: &str, r: &mut Report) -> Option<u64> {
+fn opt_count(
+    obj: &Map<String, Value>,
+    key: &str,
+    at: &str,
+    what: &str,
+    r: &mut Report,
+) -> Option<u64> {
     match obj.get(key) {
         None | Some(Value::Null) => None,
         Some(v) => match as_count(v) {
@@ -282,7 +365,12 @@ fn strings(v: Option<&Value>, at: &str, what: &str, single: bool, r: &mut Report
 }
 
 /// Like [`strings`], keeping each item's pointer.
-fn ids_with_pointers(v: Option<&Value>, at: &str, what: &str, r: &mut Report) -> Vec<(String, String)> {
+fn ids_with_pointers(
+    v: Option<&Value>,
+    at: &str,
+    what: &str,
+    r: &mut Report,
+) -> Vec<(String, String)> {
     match v {
         None | Some(Value::Null) => Vec::new(),
         Some(Value::String(s)) => vec![(s.clone(), at.to_string())],
@@ -306,7 +394,10 @@ fn ids_with_pointers(v: Option<&Value>, at: &str, what: &str, r: &mut Report) ->
 
 fn check_id(id: &str, at: &str, what: &str, r: &mut Report) -> bool {
     if id.trim().is_empty() {
-        r.error(at, format!("the {what} id is empty: give it a short name such as \"build-api\""));
+        r.error(
+            at,
+            format!("the {what} id is empty: give it a short name such as \"build-api\""),
+        );
         false
     } else if id.chars().any(|c| c.is_whitespace() || c.is_control()) {
         r.error(at, format!("{what} id \"{id}\" contains spaces: ids appear in commits and references, use dashes"));
@@ -332,7 +423,10 @@ fn agents(v: Option<&Value>, r: &mut Report) -> (Vec<Agent>, Vec<AgentSrc>) {
     for (i, item) in items.iter().enumerate() {
         let at = index("/agents", i);
         let Value::Object(obj) = item else {
-            r.error(&at, "each agent is an object with an `id`, a `type` and `capabilities`");
+            r.error(
+                &at,
+                "each agent is an object with an `id`, a `type` and `capabilities`",
+            );
             continue;
         };
         let id = match obj.get("id") {
@@ -342,7 +436,10 @@ fn agents(v: Option<&Value>, r: &mut Report) -> (Vec<Agent>, Vec<AgentSrc>) {
                 continue;
             }
             None => {
-                r.error(&at, "this agent has no `id`: add \"id\": \"…\" so tasks can name it");
+                r.error(
+                    &at,
+                    "this agent has no `id`: add \"id\": \"…\" so tasks can name it",
+                );
                 continue;
             }
         };
@@ -359,19 +456,46 @@ fn agents(v: Option<&Value>, r: &mut Report) -> (Vec<Agent>, Vec<AgentSrc>) {
             false,
             r,
         );
-        let runner = obj.get("runner").and_then(|v| runner::parse(v, &child(&at, "runner"), r));
-        let assigned = ids_with_pointers(obj.get("assignedTasks"), &child(&at, "assignedTasks"), "`assignedTasks`", r);
-        const TYPED: &[&str] = &["id", "name", "type", "capabilities", "runner", "assignedTasks"];
-        let mut extra: Map<String, Value> =
-            obj.iter().filter(|(k, _)| !TYPED.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let runner = obj
+            .get("runner")
+            .and_then(|v| runner::parse(v, &child(&at, "runner"), r));
+        let assigned = ids_with_pointers(
+            obj.get("assignedTasks"),
+            &child(&at, "assignedTasks"),
+            "`assignedTasks`",
+            r,
+        );
+        const TYPED: &[&str] = &[
+            "id",
+            "name",
+            "type",
+            "capabilities",
+            "runner",
+            "assignedTasks",
+        ];
+        let mut extra: Map<String, Value> = obj
+            .iter()
+            .filter(|(k, _)| !TYPED.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         // claude-flow writes both; agents always find it as `config`.
         if !extra.contains_key("config") {
             if let Some(c) = obj.get("configuration") {
                 extra.insert("config".to_string(), c.clone());
             }
         }
-        agents.push(Agent { id, name, kind, capabilities, runner, extra });
-        srcs.push(AgentSrc { pointer: at, assigned });
+        agents.push(Agent {
+            id,
+            name,
+            kind,
+            capabilities,
+            runner,
+            extra,
+        });
+        srcs.push(AgentSrc {
+            pointer: at,
+            assigned,
+        });
     }
     (agents, srcs)
 }
@@ -380,12 +504,18 @@ fn tasks(v: Option<&Value>, r: &mut Report) -> (Vec<Task>, Vec<TaskSrc>) {
     let items = match v {
         Some(Value::Array(items)) => items,
         _ => {
-            r.error("/tasks", "`tasks` is a list of tasks, each with an `id` and an agent");
+            r.error(
+                "/tasks",
+                "`tasks` is a list of tasks, each with an `id` and an agent",
+            );
             return (Vec::new(), Vec::new());
         }
     };
     if items.is_empty() {
-        r.error("/tasks", "the workflow has no tasks: add at least one to `tasks`");
+        r.error(
+            "/tasks",
+            "the workflow has no tasks: add at least one to `tasks`",
+        );
     }
     let mut tasks = Vec::new();
     let mut srcs = Vec::new();
@@ -402,7 +532,10 @@ fn tasks(v: Option<&Value>, r: &mut Report) -> (Vec<Task>, Vec<TaskSrc>) {
 fn priority(v: Option<&Value>, at: &str, r: &mut Report) -> i64 {
     match v {
         None | Some(Value::Null) => 50,
-        Some(Value::Number(n)) => n.as_i64().or_else(|| n.as_f64().map(|f| f.round() as i64)).unwrap_or(50),
+        Some(Value::Number(n)) => n
+            .as_i64()
+            .or_else(|| n.as_f64().map(|f| f.round() as i64))
+            .unwrap_or(50),
         Some(Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
             "critical" | "urgent" | "highest" => 100,
             "high" => 75,
@@ -418,7 +551,10 @@ fn priority(v: Option<&Value>, at: &str, r: &mut Report) -> i64 {
             },
         },
         Some(_) => {
-            r.error(at, "`priority` is a number or one of critical, high, medium, low");
+            r.error(
+                at,
+                "`priority` is a number or one of critical, high, medium, low",
+            );
             50
         }
     }
@@ -466,7 +602,10 @@ fn task(i: usize, item: &Value, r: &mut Report) -> Option<(Task, TaskSrc)> {
             Value::Array(list) => {
                 let first = list.first().map(|f| (f, index(&p, 0)));
                 if list.len() > 1 {
-                    let names: Vec<String> = list.iter().map(|v| v.as_str().unwrap_or("?").to_string()).collect();
+                    let names: Vec<String> = list
+                        .iter()
+                        .map(|v| v.as_str().unwrap_or("?").to_string())
+                        .collect();
                     r.warning(
                         &p,
                         format!(
@@ -509,7 +648,11 @@ fn task(i: usize, item: &Value, r: &mut Report) -> Option<(Task, TaskSrc)> {
     for key in ["dependencies", "depends"] {
         let p = child(&at, key);
         for (dep, dp) in ids_with_pointers(obj.get(key), &p, &format!("`{key}`"), r) {
-            deps.push(Dep { id: dep, pointer: dp, implied_by: None });
+            deps.push(Dep {
+                id: dep,
+                pointer: dp,
+                implied_by: None,
+            });
         }
     }
 
@@ -517,23 +660,40 @@ fn task(i: usize, item: &Value, r: &mut Report) -> Option<(Task, TaskSrc)> {
     let output_keys = match &output {
         Value::Null => Vec::new(),
         Value::Object(m) => m.keys().cloned().collect(),
-        Value::Array(items) => items.iter().filter_map(|v| v.as_str().map(str::to_string)).collect(),
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect(),
         Value::String(s) => vec![s.clone()],
         _ => {
-            r.error(&child(&at, "output"), "`output` is an object (keys the task produces) or a list of names");
+            r.error(
+                &child(&at, "output"),
+                "`output` is an object (keys the task produces) or a list of names",
+            );
             Vec::new()
         }
     };
-    let timeout_ms = opt_count(obj, "timeout", &at, "a number of milliseconds, e.g. 300000 for five minutes", r);
+    let timeout_ms = opt_count(
+        obj,
+        "timeout",
+        &at,
+        "a number of milliseconds, e.g. 300000 for five minutes",
+        r,
+    );
     let retries = opt_count(obj, "retries", &at, "a whole number of retries, e.g. 2", r)
         .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
         .unwrap_or(0);
-    let runner = obj.get("runner").and_then(|v| runner::parse(v, &child(&at, "runner"), r));
+    let runner = obj
+        .get("runner")
+        .and_then(|v| runner::parse(v, &child(&at, "runner"), r));
     let name = opt_string(obj, "name", &at, r).unwrap_or_else(|| id.clone());
     let description = opt_string(obj, "description", &at, r);
     let kind = opt_string(obj, "type", &at, r);
     let priority = priority(obj.get("priority"), &child(&at, "priority"), r);
-    let input = obj.get("input").cloned().unwrap_or_else(|| Value::Object(Map::new()));
+    let input = obj
+        .get("input")
+        .cloned()
+        .unwrap_or_else(|| Value::Object(Map::new()));
     const TYPED: &[&str] = &[
         "id",
         "name",
@@ -550,8 +710,11 @@ fn task(i: usize, item: &Value, r: &mut Report) -> Option<(Task, TaskSrc)> {
         "retries",
         "priority",
     ];
-    let mut extra: Map<String, Value> =
-        obj.iter().filter(|(k, _)| !TYPED.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let mut extra: Map<String, Value> = obj
+        .iter()
+        .filter(|(k, _)| !TYPED.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     if !extra.contains_key("config") {
         if let Some(c) = obj.get("configuration") {
             extra.insert("config".to_string(), c.clone());
@@ -573,7 +736,15 @@ fn task(i: usize, item: &Value, r: &mut Report) -> Option<(Task, TaskSrc)> {
         priority,
         extra,
     };
-    Some((task, TaskSrc { pointer: at, index: i, agent_pointer, deps }))
+    Some((
+        task,
+        TaskSrc {
+            pointer: at,
+            index: i,
+            agent_pointer,
+            deps,
+        },
+    ))
 }
 
 /// The top-level `dependencies` map: `{"task": ["dep", …]}`.
@@ -592,12 +763,21 @@ fn top_level_dependencies(v: Option<&Value>, tasks: &[Task], srcs: &mut [TaskSrc
             let ids = tasks.iter().map(|t| t.id.as_str());
             r.error_at_key(
                 &at,
-                format!("`dependencies` names task `{task}`, which does not exist{}", keys::suggestion(task, ids)),
+                format!(
+                    "`dependencies` names task `{task}`, which does not exist{}",
+                    keys::suggestion(task, ids)
+                ),
             );
             continue;
         };
-        for (dep, dp) in ids_with_pointers(Some(deps), &at, &format!("the dependencies of `{task}`"), r) {
-            srcs[pos].deps.push(Dep { id: dep, pointer: dp, implied_by: None });
+        for (dep, dp) in
+            ids_with_pointers(Some(deps), &at, &format!("the dependencies of `{task}`"), r)
+        {
+            srcs[pos].deps.push(Dep {
+                id: dep,
+                pointer: dp,
+                implied_by: None,
+            });
         }
     }
 }
@@ -628,11 +808,20 @@ fn concurrency(
     if let Some(e) = exec {
         match e.get("parallelism") {
             Some(Value::Object(p)) => {
-                keys::warn_near_misses(p, "/execution/parallelism", keys::PARALLELISM, "`parallelism`", r);
+                keys::warn_near_misses(
+                    p,
+                    "/execution/parallelism",
+                    keys::PARALLELISM,
+                    "`parallelism`",
+                    r,
+                );
                 take(p, "max", "/execution/parallelism", r);
             }
             None | Some(Value::Null) => {}
-            Some(_) => r.error("/execution/parallelism", "`parallelism` is an object such as {\"max\": 4}"),
+            Some(_) => r.error(
+                "/execution/parallelism",
+                "`parallelism` is an object such as {\"max\": 4}",
+            ),
         }
         take(e, "maxConcurrency", "/execution", r);
     }
@@ -661,20 +850,32 @@ fn concurrency(
 
 fn checkpoints(exec: Option<&Map<String, Value>>, r: &mut Report) -> Vec<(String, String)> {
     let Some(e) = exec else { return Vec::new() };
-    let list = ids_with_pointers(e.get("checkpoints"), "/execution/checkpoints", "`checkpoints`", r);
+    let list = ids_with_pointers(
+        e.get("checkpoints"),
+        "/execution/checkpoints",
+        "`checkpoints`",
+        r,
+    );
     let mut seen = std::collections::HashSet::new();
     let mut out = Vec::new();
     for (id, p) in list {
         if seen.insert(id.clone()) {
             out.push((id, p));
         } else {
-            r.warning(&p, format!("checkpoint `{id}` is listed twice; the second one is ignored"));
+            r.warning(
+                &p,
+                format!("checkpoint `{id}` is listed twice; the second one is ignored"),
+            );
         }
     }
     out
 }
 
-fn settings(exec: Option<&Map<String, Value>>, obj: Option<&Map<String, Value>>, r: &mut Report) -> Settings {
+fn settings(
+    exec: Option<&Map<String, Value>>,
+    obj: Option<&Map<String, Value>>,
+    r: &mut Report,
+) -> Settings {
     let mut s = Settings::default();
     let ms = "a number of milliseconds, e.g. 1800000 for 30 minutes";
     if let Some(o) = obj {
@@ -682,7 +883,9 @@ fn settings(exec: Option<&Map<String, Value>>, obj: Option<&Map<String, Value>>,
         s.timeout_ms = opt_count(o, "timeout", "/settings", ms, r);
         if let Some(p) = opt_string(o, "failurePolicy", "/settings", r) {
             s.failure_policy = match p.as_str() {
-                "fail-fast" | "failFast" | "fail_fast" | "stop" | "abort" => FailurePolicy::FailFast,
+                "fail-fast" | "failFast" | "fail_fast" | "stop" | "abort" => {
+                    FailurePolicy::FailFast
+                }
                 "continue" | "continue-on-error" | "ignore" => FailurePolicy::Continue,
                 other => {
                     r.warning(
@@ -704,7 +907,9 @@ fn settings(exec: Option<&Map<String, Value>>, obj: Option<&Map<String, Value>>,
 }
 
 fn quality(obj: Option<&Map<String, Value>>, r: &mut Report) -> Quality {
-    let Some(q) = obj else { return Quality::default() };
+    let Some(q) = obj else {
+        return Quality::default();
+    };
     keys::warn_near_misses(q, "/quality", keys::QUALITY, "`quality`", r);
     let mut out = Quality {
         code_review: opt_bool(q, "codeReview", "/quality", r).unwrap_or(false),
@@ -716,7 +921,13 @@ fn quality(obj: Option<&Map<String, Value>>, r: &mut Report) -> Quality {
         Some(Value::Object(p)) => {
             let at = "/quality/performanceThreshold";
             keys::warn_near_misses(p, at, keys::PERFORMANCE, "`performanceThreshold`", r);
-            let rt = opt_count(p, "responseTime", at, "a p95 latency in milliseconds, e.g. 200", r);
+            let rt = opt_count(
+                p,
+                "responseTime",
+                at,
+                "a p95 latency in milliseconds, e.g. 200",
+                r,
+            );
             let tp = opt_count(p, "throughput", at, "requests per second, e.g. 1000", r);
             if rt.is_none() && tp.is_none() {
                 r.error(at, "`performanceThreshold` needs `responseTime` (ms) and/or `throughput` (requests/s)");
@@ -743,7 +954,10 @@ fn gates(v: Option<&Value>, quality: &Quality, r: &mut Report) -> Vec<GateSpec> 
             for (i, item) in items.iter().enumerate() {
                 let at = index("/gates", i);
                 let Value::Object(g) = item else {
-                    r.error(&at, "a gate is an object: {\"name\": \"unit-tests\", \"run\": \"npm test\"}");
+                    r.error(
+                        &at,
+                        "a gate is an object: {\"name\": \"unit-tests\", \"run\": \"npm test\"}",
+                    );
                     continue;
                 };
                 keys::reject_unknown(g, &at, keys::GATE, "a gate", r);
@@ -766,19 +980,41 @@ fn gates(v: Option<&Value>, quality: &Quality, r: &mut Report) -> Vec<GateSpec> 
                     );
                 }
                 if out.iter().any(|o| o.name == name) {
-                    r.error(&child(&at, "name"), format!("duplicate gate name `{name}`: each gate is one check run"));
+                    r.error(
+                        &child(&at, "name"),
+                        format!("duplicate gate name `{name}`: each gate is one check run"),
+                    );
                     continue;
                 }
-                let paths = strings(g.get("paths"), &child(&at, "paths"), "`paths` is a list of path prefixes", true, r);
+                let paths = strings(
+                    g.get("paths"),
+                    &child(&at, "paths"),
+                    "`paths` is a list of path prefixes",
+                    true,
+                    r,
+                );
                 let required = opt_bool(g, "required", &at, r).unwrap_or(true);
-                out.push(GateSpec { name, run, paths, required });
+                out.push(GateSpec {
+                    name,
+                    run,
+                    paths,
+                    required,
+                });
             }
         }
-        Some(_) => r.error("/gates", "`gates` is a list: [{\"name\": \"unit-tests\", \"run\": \"npm test\"}]"),
+        Some(_) => r.error(
+            "/gates",
+            "`gates` is a list: [{\"name\": \"unit-tests\", \"run\": \"npm test\"}]",
+        ),
     }
     let mut builtin = |on: bool, name: &str| {
         if on && !out.iter().any(|g| g.name == name) {
-            out.push(GateSpec { name: name.to_string(), run: None, paths: Vec::new(), required: true });
+            out.push(GateSpec {
+                name: name.to_string(),
+                run: None,
+                paths: Vec::new(),
+                required: true,
+            });
         }
     };
     builtin(quality.code_review, "code-review");
@@ -808,7 +1044,10 @@ fn phases(v: Option<&Value>, r: &mut Report) -> Option<(Vec<PhaseSpec>, PhaseSou
     for (i, item) in items.iter().enumerate() {
         let at = index("/phases", i);
         let Value::Object(p) = item else {
-            r.error(&at, "a phase is an object: {\"name\": \"…\", \"tasks\": [\"…\"], \"checkpoint\": true}");
+            r.error(
+                &at,
+                "a phase is an object: {\"name\": \"…\", \"tasks\": [\"…\"], \"checkpoint\": true}",
+            );
             continue;
         };
         keys::reject_unknown(p, &at, keys::PHASE, "a phase", r);
@@ -816,7 +1055,10 @@ fn phases(v: Option<&Value>, r: &mut Report) -> Option<(Vec<PhaseSpec>, PhaseSou
             None | Some(Value::Null) => format!("phase-{}", i + 1),
             Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
             Some(_) => {
-                r.error(&child(&at, "name"), "a phase's `name` is a non-empty string");
+                r.error(
+                    &child(&at, "name"),
+                    "a phase's `name` is a non-empty string",
+                );
                 format!("phase-{}", i + 1)
             }
         };
@@ -825,24 +1067,36 @@ fn phases(v: Option<&Value>, r: &mut Report) -> Option<(Vec<PhaseSpec>, PhaseSou
                 ids_with_pointers(Some(v), &child(&at, "tasks"), "a phase's `tasks`", r)
             }
             _ => {
-                r.error(&at, format!("phase `{name}` needs `tasks`: a non-empty list of task ids"));
+                r.error(
+                    &at,
+                    format!("phase `{name}` needs `tasks`: a non-empty list of task ids"),
+                );
                 Vec::new()
             }
         };
         let checkpoint = opt_bool(p, "checkpoint", &at, r).unwrap_or(false);
-        specs.push(PhaseSpec { name, tasks: tasks.iter().map(|(t, _)| t.clone()).collect(), checkpoint });
+        specs.push(PhaseSpec {
+            name,
+            tasks: tasks.iter().map(|(t, _)| t.clone()).collect(),
+            checkpoint,
+        });
         srcs.push((at, tasks));
     }
     Some((specs, srcs))
 }
 
 fn output_dir(root: &Map<String, Value>, r: &mut Report) -> String {
-    let Some(dir) = opt_string(root, "outputDir", "", r) else { return ".".to_string() };
+    let Some(dir) = opt_string(root, "outputDir", "", r) else {
+        return ".".to_string();
+    };
     let p = Path::new(&dir);
     let bad = p.is_absolute()
         || dir.starts_with('/')
-        || p.components().any(|c| matches!(c, std::path::Component::ParentDir))
-        || p.components().next().is_some_and(|c| c.as_os_str() == ".git");
+        || p.components()
+            .any(|c| matches!(c, std::path::Component::ParentDir))
+        || p.components()
+            .next()
+            .is_some_and(|c| c.as_os_str() == ".git");
     if bad || dir.trim().is_empty() {
         r.error(
             "/outputDir",

@@ -110,13 +110,24 @@ pub(crate) fn cut_by_checkpoints(deps: &[Vec<usize>], checkpoints: &[usize]) -> 
         }
         count += 1;
     }
-    Cut { phase_of, count, conflicts, ends }
+    Cut {
+        phase_of,
+        count,
+        conflicts,
+        ends,
+    }
 }
 
 /// Orders `members` so dependencies come first; among ready tasks the higher
 /// priority, then the earlier one in the file, goes first. Dependencies outside
 /// `members` count as done (they ran in an earlier phase).
-pub(crate) fn run_order(members: &[usize], deps: &[Vec<usize>], dependents: &[Vec<usize>], priority: &[i64], in_set: &mut [bool]) -> Vec<usize> {
+pub(crate) fn run_order(
+    members: &[usize],
+    deps: &[Vec<usize>],
+    dependents: &[Vec<usize>],
+    priority: &[i64],
+    in_set: &mut [bool],
+) -> Vec<usize> {
     for &m in members {
         in_set[m] = true;
     }
@@ -159,9 +170,20 @@ pub(crate) fn run_order(members: &[usize], deps: &[Vec<usize>], dependents: &[Ve
 pub fn plan(workflow: &Workflow) -> Plan {
     let tasks = &workflow.tasks;
     let n = tasks.len();
-    let ix: HashMap<&str, usize> = tasks.iter().enumerate().map(|(i, t)| (t.id.as_str(), i)).collect();
-    let deps: Vec<Vec<usize>> =
-        tasks.iter().map(|t| t.dependencies.iter().filter_map(|d| ix.get(d.as_str()).copied()).collect()).collect();
+    let ix: HashMap<&str, usize> = tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id.as_str(), i))
+        .collect();
+    let deps: Vec<Vec<usize>> = tasks
+        .iter()
+        .map(|t| {
+            t.dependencies
+                .iter()
+                .filter_map(|d| ix.get(d.as_str()).copied())
+                .collect()
+        })
+        .collect();
     let mut dependents = vec![Vec::new(); n];
     for (i, ds) in deps.iter().enumerate() {
         for &d in ds {
@@ -169,9 +191,14 @@ pub fn plan(workflow: &Workflow) -> Plan {
         }
     }
     let priority: Vec<i64> = tasks.iter().map(|t| t.priority).collect();
-    let checkpoints: Vec<usize> = workflow.checkpoints.iter().filter_map(|c| ix.get(c.as_str()).copied()).collect();
+    let checkpoints: Vec<usize> = workflow
+        .checkpoints
+        .iter()
+        .filter_map(|c| ix.get(c.as_str()).copied())
+        .collect();
     let mut in_set = vec![false; n];
-    let mut order = |members: &[usize]| run_order(members, &deps, &dependents, &priority, &mut in_set);
+    let mut order =
+        |members: &[usize]| run_order(members, &deps, &dependents, &priority, &mut in_set);
 
     // (name, members in run order, checkpoint)
     let mut cut: Vec<(String, Vec<usize>, Option<usize>)> = Vec::new();
@@ -184,7 +211,11 @@ pub fn plan(workflow: &Workflow) -> Plan {
             v
         };
         for spec in specs {
-            let members: Vec<usize> = spec.tasks.iter().filter_map(|t| ix.get(t.as_str()).copied()).collect();
+            let members: Vec<usize> = spec
+                .tasks
+                .iter()
+                .filter_map(|t| ix.get(t.as_str()).copied())
+                .collect();
             let ordered = order(&members);
             let listed = ordered.iter().rev().find(|&&t| is_cp[t]).copied();
             let checkpoint = match (listed, spec.checkpoint) {
@@ -221,7 +252,11 @@ pub fn plan(workflow: &Workflow) -> Plan {
             checkpoint: checkpoint.map(|c| tasks[c].id.clone()),
         })
         .collect();
-    Plan { workflow: workflow.name.clone(), concurrency: workflow.concurrency, phases }
+    Plan {
+        workflow: workflow.name.clone(),
+        concurrency: workflow.concurrency,
+        phases,
+    }
 }
 
 #[cfg(test)]
@@ -252,7 +287,13 @@ mod tests {
         let mut dependents = vec![Vec::new(); 4];
         dependents[0].push(2);
         let mut in_set = vec![false; 4];
-        let order = run_order(&[0, 1, 2, 3], &deps, &dependents, &[50, 75, 100, 50], &mut in_set);
+        let order = run_order(
+            &[0, 1, 2, 3],
+            &deps,
+            &dependents,
+            &[50, 75, 100, 50],
+            &mut in_set,
+        );
         assert_eq!(order, vec![1, 0, 2, 3]);
     }
 }

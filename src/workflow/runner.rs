@@ -29,35 +29,51 @@ pub fn parse(v: &Value, pointer: &str, r: &mut Report) -> Option<RunnerSpec> {
             None
         }
         Value::Object(obj) => {
-            let kinds: Vec<&str> =
-                ["template", "command", "llm"].into_iter().filter(|k| obj.contains_key(*k)).collect();
+            let kinds: Vec<&str> = ["template", "command", "llm"]
+                .into_iter()
+                .filter(|k| obj.contains_key(*k))
+                .collect();
             match kinds.as_slice() {
                 [] => {
-                    let hint = obj
-                        .keys()
-                        .find_map(|k| keys::did_you_mean(k, ["template", "command", "llm"]).map(|m| (k, m)));
+                    let hint = obj.keys().find_map(|k| {
+                        keys::did_you_mean(k, ["template", "command", "llm"]).map(|m| (k, m))
+                    });
                     match hint {
                         Some((k, m)) => r.error_at_key(
                             &child(pointer, k),
                             format!("unknown key `{k}` in a runner: did you mean `{m}`?"),
                         ),
-                        None => r.error(pointer, format!("a runner needs one of `template`, `command` or `llm`; {SYNTAX}")),
+                        None => r.error(
+                            pointer,
+                            format!(
+                                "a runner needs one of `template`, `command` or `llm`; {SYNTAX}"
+                            ),
+                        ),
                     }
                     None
                 }
                 [_, _, ..] => {
                     r.error(
                         pointer,
-                        format!("a runner is one kind: it has {}; keep one", keys::list(&kinds)),
+                        format!(
+                            "a runner is one kind: it has {}; keep one",
+                            keys::list(&kinds)
+                        ),
                     );
                     None
                 }
                 ["template"] => {
-                    keys::reject_unknown(obj, pointer, keys::TEMPLATE_RUNNER, "a template runner", r);
+                    keys::reject_unknown(
+                        obj,
+                        pointer,
+                        keys::TEMPLATE_RUNNER,
+                        "a template runner",
+                        r,
+                    );
                     match &obj["template"] {
-                        Value::String(p) if !p.trim().is_empty() => {
-                            Some(RunnerSpec::Template { pack: Some(p.clone()) })
-                        }
+                        Value::String(p) if !p.trim().is_empty() => Some(RunnerSpec::Template {
+                            pack: Some(p.clone()),
+                        }),
                         Value::Null => Some(RunnerSpec::Template { pack: None }),
                         _ => {
                             r.error(
@@ -73,13 +89,20 @@ pub fn parse(v: &Value, pointer: &str, r: &mut Report) -> Option<RunnerSpec> {
             }
         }
         _ => {
-            r.error(pointer, format!("a runner is a string or an object; {SYNTAX}"));
+            r.error(
+                pointer,
+                format!("a runner is a string or an object; {SYNTAX}"),
+            );
             None
         }
     }
 }
 
-fn command(obj: &serde_json::Map<String, Value>, pointer: &str, r: &mut Report) -> Option<RunnerSpec> {
+fn command(
+    obj: &serde_json::Map<String, Value>,
+    pointer: &str,
+    r: &mut Report,
+) -> Option<RunnerSpec> {
     let before = r.errors.len();
     keys::reject_unknown(obj, pointer, keys::COMMAND_RUNNER, "a command runner", r);
     let cp = child(pointer, "command");
@@ -90,7 +113,10 @@ fn command(obj: &serde_json::Map<String, Value>, pointer: &str, r: &mut Report) 
             for (i, a) in items.iter().enumerate() {
                 match a {
                     Value::String(s) => argv.push(s.clone()),
-                    _ => r.error(&index(&cp, i), "every argument of `command` must be a string"),
+                    _ => r.error(
+                        &index(&cp, i),
+                        "every argument of `command` must be a string",
+                    ),
                 }
             }
             Some(CommandLine::Argv(argv))
@@ -107,7 +133,10 @@ fn command(obj: &serde_json::Map<String, Value>, pointer: &str, r: &mut Report) 
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) if n.as_u64().is_some_and(|t| t > 0) => n.as_u64(),
         Some(_) => {
-            r.error(&child(pointer, "timeout"), "`timeout` of a command runner is a whole number of seconds above 0");
+            r.error(
+                &child(pointer, "timeout"),
+                "`timeout` of a command runner is a whole number of seconds above 0",
+            );
             None
         }
     };
@@ -118,7 +147,10 @@ fn command(obj: &serde_json::Map<String, Value>, pointer: &str, r: &mut Report) 
             for (k, v) in vars {
                 let vp = child(&child(pointer, "env"), k);
                 if k.is_empty() || k.contains('=') || k.contains('\0') {
-                    r.error_at_key(&vp, format!("`{k}` is not a valid environment variable name"));
+                    r.error_at_key(
+                        &vp,
+                        format!("`{k}` is not a valid environment variable name"),
+                    );
                 }
                 match v {
                     Value::String(s) => {
@@ -131,12 +163,19 @@ fn command(obj: &serde_json::Map<String, Value>, pointer: &str, r: &mut Report) 
                 }
             }
         }
-        Some(_) => r.error(&child(pointer, "env"), "`env` is an object of variable names to strings"),
+        Some(_) => r.error(
+            &child(pointer, "env"),
+            "`env` is an object of variable names to strings",
+        ),
     }
     if r.errors.len() != before {
         return None;
     }
-    Some(RunnerSpec::Command { command: command?, timeout_s, env })
+    Some(RunnerSpec::Command {
+        command: command?,
+        timeout_s,
+        env,
+    })
 }
 
 fn llm(obj: &serde_json::Map<String, Value>, pointer: &str, r: &mut Report) -> Option<RunnerSpec> {
@@ -144,7 +183,10 @@ fn llm(obj: &serde_json::Map<String, Value>, pointer: &str, r: &mut Report) -> O
     keys::reject_unknown(obj, pointer, keys::LLM_RUNNER, "an llm runner", r);
     let lp = child(pointer, "llm");
     let Value::Object(cfg) = &obj["llm"] else {
-        r.error(&lp, "`llm` is an object: {\"provider\": \"openai\" or \"anthropic\", \"model\": \"…\"}");
+        r.error(
+            &lp,
+            "`llm` is an object: {\"provider\": \"openai\" or \"anthropic\", \"model\": \"…\"}",
+        );
         return None;
     };
     keys::reject_unknown(cfg, &lp, keys::LLM, "an llm runner", r);
@@ -153,7 +195,10 @@ fn llm(obj: &serde_json::Map<String, Value>, pointer: &str, r: &mut Report) -> O
             None | Some(Value::Null) => None,
             Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
             Some(_) => {
-                r.error(&child(&lp, key), format!("`{key}` must be a non-empty string"));
+                r.error(
+                    &child(&lp, key),
+                    format!("`{key}` must be a non-empty string"),
+                );
                 None
             }
         }
@@ -176,7 +221,10 @@ fn llm(obj: &serde_json::Map<String, Value>, pointer: &str, r: &mut Report) -> O
         _ => {}
     }
     if model.is_none() && !cfg.contains_key("model") {
-        r.error(&lp, "an llm runner needs `model`, e.g. \"gpt-4o-mini\" or \"claude-sonnet-4-5\"");
+        r.error(
+            &lp,
+            "an llm runner needs `model`, e.g. \"gpt-4o-mini\" or \"claude-sonnet-4-5\"",
+        );
     }
     if let Some(name) = &api_key_env {
         let valid = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -192,5 +240,10 @@ fn llm(obj: &serde_json::Map<String, Value>, pointer: &str, r: &mut Report) -> O
     if r.errors.len() != before {
         return None;
     }
-    Some(RunnerSpec::Llm { provider: provider?, model: model?, base_url, api_key_env })
+    Some(RunnerSpec::Llm {
+        provider: provider?,
+        model: model?,
+        base_url,
+        api_key_env,
+    })
 }

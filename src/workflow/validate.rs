@@ -87,7 +87,12 @@ pub fn check(tasks: &mut [Task], agents: &[Agent], s: &Sources, r: &mut Report) 
             agent_ix.insert(&a.id, i);
         }
     }
-    let agent_ids: Vec<&str> = agents.iter().map(|a| a.id.as_str()).collect();
+    let mut seen = HashSet::new();
+    let agent_ids: Vec<&str> = agents
+        .iter()
+        .map(|a| a.id.as_str())
+        .filter(|id| seen.insert(*id))
+        .collect();
 
     assign_agents(tasks, agents, &agent_ids, &task_ix, s, r);
 
@@ -101,12 +106,19 @@ pub fn check(tasks: &mut [Task], agents: &[Agent], s: &Sources, r: &mut Report) 
                     let hint = keys::suggestion(&d.id, tasks.iter().map(|t| t.id.as_str()));
                     r.error(
                         &d.pointer,
-                        format!("task `{}` depends on `{}`, which is not a task{hint}", tasks[i].id, d.id),
+                        format!(
+                            "task `{}` depends on `{}`, which is not a task{hint}",
+                            tasks[i].id, d.id
+                        ),
                     );
                 }
-                Some(&j) if j == i => {
-                    r.error(&d.pointer, format!("task `{}` depends on itself: remove it from its dependencies", d.id))
-                }
+                Some(&j) if j == i => r.error(
+                    &d.pointer,
+                    format!(
+                        "task `{}` depends on itself: remove it from its dependencies",
+                        d.id
+                    ),
+                ),
                 Some(&j) => {
                     if !deps[i].contains(&j) {
                         deps[i].push(j);
@@ -121,12 +133,11 @@ pub fn check(tasks: &mut [Task], agents: &[Agent], s: &Sources, r: &mut Report) 
         t.dependencies = dep_src[i].iter().map(|d| d.id.clone()).collect();
     }
 
-    if report_cycles(tasks, &deps, &dep_src, r) {
-        return; // phases are meaningless on a cyclic graph
-    }
-    checkpoints(tasks, &task_ix, &deps, s, r);
+    // Phase order is meaningless on a cyclic graph: then only the ids are checked.
+    let acyclic = !report_cycles(tasks, &deps, &dep_src, r);
+    checkpoints(tasks, &task_ix, &deps, acyclic, s, r);
     if let Some(phases) = s.phases {
-        explicit_phases(tasks, &task_ix, &deps, &dep_src, phases, r);
+        explicit_phases(tasks, &task_ix, &deps, &dep_src, acyclic, phases, r);
     }
 }
 
@@ -187,12 +198,18 @@ fn assign_agents(
             }
             continue;
         }
-        let at = src.agent_pointer.clone().unwrap_or_else(|| src.pointer.clone());
+        let at = src
+            .agent_pointer
+            .clone()
+            .unwrap_or_else(|| src.pointer.clone());
         if !agent_ids.contains(&t.agent.as_str()) {
             let hint = keys::suggestion(&t.agent, agent_ids.iter().copied());
             r.error(
                 &at,
-                format!("task `{}` is assigned to agent `{}`, which is not defined{hint}: {known}", t.id, t.agent),
+                format!(
+                    "task `{}` is assigned to agent `{}`, which is not defined{hint}: {known}",
+                    t.id, t.agent
+                ),
             );
         } else if let Some((a, p)) = from_list {
             if agents[*a].id != t.agent {
@@ -215,14 +232,24 @@ fn output_references(
     r: &mut Report,
 ) {
     for (i, src) in s.tasks.iter().enumerate() {
-        let Some(value) = s.task_values.get(src.index) else { continue };
+        let Some(value) = s.task_values.get(src.index) else {
+            continue;
+        };
         let mut found = Vec::new();
-        vars::output_refs_at(value, &src.pointer, &mut |p, rf| found.push((p.to_string(), rf)));
+        vars::output_refs_at(value, &src.pointer, &mut |p, rf| {
+            found.push((p.to_string(), rf))
+        });
         for (p, rf) in found {
             let text = format!("${{{}.output.{}}}", rf.task, rf.key);
             let Some(&j) = task_ix.get(&rf.task) else {
                 let hint = keys::suggestion(&rf.task, tasks.iter().map(|t| t.id.as_str()));
-                r.error(&p, format!("`{text}` refers to task `{}`, which does not exist{hint}", rf.task));
+                r.error(
+                    &p,
+                    format!(
+                        "`{text}` refers to task `{}`, which does not exist{hint}",
+                        rf.task
+                    ),
+                );
                 continue;
             };
             if j == i {
@@ -257,14 +284,23 @@ fn output_references(
             }
             if !deps[i].contains(&j) {
                 deps[i].push(j);
-                dep_src[i].push(Dep { id: rf.task.clone(), pointer: p.clone(), implied_by: Some(text) });
+                dep_src[i].push(Dep {
+                    id: rf.task.clone(),
+                    pointer: p.clone(),
+                    implied_by: Some(text),
+                });
             }
         }
     }
 }
 
 /// Reports each dependency cycle once, as the cycle itself. Returns whether any exists.
-fn report_cycles(tasks: &[Task], deps: &[Vec<usize>], dep_src: &[Vec<Dep>], r: &mut Report) -> bool {
+fn report_cycles(
+    tasks: &[Task],
+    deps: &[Vec<usize>],
+    dep_src: &[Vec<Dep>],
+    r: &mut Report,
+) -> bool {
     let sccs = strongly_connected(deps);
     let mut any = false;
     for comp in sccs.into_iter().filter(|c| c.len() > 1) {
@@ -300,16 +336,26 @@ fn report_cycles(tasks: &[Task], deps: &[Vec<usize>], dep_src: &[Vec<Dep>], r: &
         path.extend(back.into_iter().rev());
         path.push(start);
         let names: Vec<&str> = path.iter().map(|&i| tasks[i].id.as_str()).collect();
-        let first_edge = dep_src[start].iter().find(|d| d.id == names[1]).expect("edge in the cycle");
+        let first_edge = dep_src[start]
+            .iter()
+            .find(|d| d.id == names[1])
+            .expect("edge in the cycle");
         let mut implied = Vec::new();
         for w in path.windows(2) {
             if let Some(d) = dep_src[w[0]].iter().find(|d| d.id == tasks[w[1]].id) {
                 if let Some(text) = &d.implied_by {
-                    implied.push(format!("`{}` needs `{}` because it uses `{text}`", tasks[w[0]].id, tasks[w[1]].id));
+                    implied.push(format!(
+                        "`{}` needs `{}` because it uses `{text}`",
+                        tasks[w[0]].id, tasks[w[1]].id
+                    ));
                 }
             }
         }
-        let note = if implied.is_empty() { String::new() } else { format!(" ({})", implied.join("; ")) };
+        let note = if implied.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", implied.join("; "))
+        };
         r.error(
             &first_edge.pointer,
             format!(
@@ -376,7 +422,14 @@ fn strongly_connected(deps: &[Vec<usize>]) -> Vec<Vec<usize>> {
     out
 }
 
-fn checkpoints(tasks: &[Task], task_ix: &HashMap<String, usize>, deps: &[Vec<usize>], s: &Sources, r: &mut Report) {
+fn checkpoints(
+    tasks: &[Task],
+    task_ix: &HashMap<String, usize>,
+    deps: &[Vec<usize>],
+    acyclic: bool,
+    s: &Sources,
+    r: &mut Report,
+) {
     let mut cps = Vec::new();
     for (id, p) in s.checkpoints {
         match task_ix.get(id) {
@@ -386,6 +439,9 @@ fn checkpoints(tasks: &[Task], task_ix: &HashMap<String, usize>, deps: &[Vec<usi
                 r.error(p, format!("checkpoint `{id}` names no task{hint}: a checkpoint is the id of the task after which the run waits for approval"));
             }
         }
+    }
+    if !acyclic {
+        return;
     }
     let order: Vec<usize> = cps.iter().map(|(i, _)| *i).collect();
     let cut = plan::cut_by_checkpoints(deps, &order);
@@ -407,6 +463,7 @@ fn explicit_phases(
     task_ix: &HashMap<String, usize>,
     deps: &[Vec<usize>],
     dep_src: &[Vec<Dep>],
+    acyclic: bool,
     phases: &[(String, Vec<(String, String)>)],
     r: &mut Report,
 ) {
@@ -428,8 +485,12 @@ fn explicit_phases(
             }
         }
     }
-    let missing: Vec<&str> =
-        tasks.iter().enumerate().filter(|(i, _)| phase_of[*i].is_none()).map(|(_, t)| t.id.as_str()).collect();
+    let missing: Vec<&str> = tasks
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| phase_of[*i].is_none())
+        .map(|(_, t)| t.id.as_str())
+        .collect();
     if !missing.is_empty() {
         r.error(
             "/phases",
@@ -441,10 +502,17 @@ fn explicit_phases(
             ),
         );
     }
+    if !acyclic {
+        return;
+    }
     for (i, t) in tasks.iter().enumerate() {
-        let Some((pi, p)) = &phase_of[i] else { continue };
+        let Some((pi, p)) = &phase_of[i] else {
+            continue;
+        };
         for (n, &j) in deps[i].iter().enumerate() {
-            let Some((pj, _)) = &phase_of[j] else { continue };
+            let Some((pj, _)) = &phase_of[j] else {
+                continue;
+            };
             if pj > pi {
                 let why = match &dep_src[i][n].implied_by {
                     Some(text) => format!("uses `{text}`"),
@@ -476,7 +544,10 @@ mod tests {
     fn sccs_find_cycles_only() {
         // 0 -> 1 -> 2 -> 0, 3 -> 0
         let deps = vec![vec![1], vec![2], vec![0], vec![0]];
-        let mut comps: Vec<Vec<usize>> = strongly_connected(&deps).into_iter().filter(|c| c.len() > 1).collect();
+        let mut comps: Vec<Vec<usize>> = strongly_connected(&deps)
+            .into_iter()
+            .filter(|c| c.len() > 1)
+            .collect();
         for c in &mut comps {
             c.sort();
         }
@@ -486,7 +557,9 @@ mod tests {
     #[test]
     fn long_chain_does_not_overflow() {
         let n = 100_000;
-        let deps: Vec<Vec<usize>> = (0..n).map(|i| if i == 0 { vec![] } else { vec![i - 1] }).collect();
+        let deps: Vec<Vec<usize>> = (0..n)
+            .map(|i| if i == 0 { vec![] } else { vec![i - 1] })
+            .collect();
         assert_eq!(strongly_connected(&deps).len(), n);
     }
 }

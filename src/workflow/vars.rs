@@ -27,7 +27,11 @@ enum Piece<'a> {
     /// `$${` — a literal `${`.
     Dollar,
     Var(&'a str),
-    Ref { task: &'a str, key: &'a str, raw: &'a str },
+    Ref {
+        task: &'a str,
+        key: &'a str,
+        raw: &'a str,
+    },
 }
 
 /// Splits a string into pieces; unterminated or malformed `${…}` stays text.
@@ -43,7 +47,9 @@ fn pieces(s: &str) -> Vec<Piece<'_>> {
             rest = &rest[i + 2..];
             continue;
         }
-        let Some(len) = rest[i + 2..].find('}') else { break };
+        let Some(len) = rest[i + 2..].find('}') else {
+            break;
+        };
         let inner = rest[i + 2..i + 2 + len].trim();
         let raw = &rest[i..i + 3 + len];
         let piece = classify(inner, raw);
@@ -61,7 +67,8 @@ fn pieces(s: &str) -> Vec<Piece<'_>> {
 
 fn is_name(s: &str) -> bool {
     !s.is_empty()
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
         && !s.starts_with(['.', '-'])
 }
 
@@ -88,7 +95,13 @@ pub(crate) fn output_refs_at(value: &Value, pointer: &str, f: &mut dyn FnMut(&st
         Value::String(s) => {
             for p in pieces(s) {
                 if let Piece::Ref { task, key, .. } = p {
-                    f(pointer, OutputRef { task: task.to_string(), key: key.to_string() });
+                    f(
+                        pointer,
+                        OutputRef {
+                            task: task.to_string(),
+                            key: key.to_string(),
+                        },
+                    );
                 }
             }
         }
@@ -150,10 +163,14 @@ pub fn resolve_outputs(value: &Value, outputs: &HashMap<String, Map<String, Valu
             }
             Value::String(out)
         }
-        Value::Array(items) => Value::Array(items.iter().map(|v| resolve_outputs(v, outputs)).collect()),
-        Value::Object(map) => {
-            Value::Object(map.iter().map(|(k, v)| (k.clone(), resolve_outputs(v, outputs))).collect())
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| resolve_outputs(v, outputs)).collect())
         }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), resolve_outputs(v, outputs)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -233,7 +250,10 @@ mod tests {
     use serde_json::json;
 
     fn vars() -> Map<String, Value> {
-        json!({"list": ["a", "b"], "port": 3000, "name": "api"}).as_object().unwrap().clone()
+        json!({"list": ["a", "b"], "port": 3000, "name": "api"})
+            .as_object()
+            .unwrap()
+            .clone()
     }
 
     fn sub(v: Value) -> (Value, Vec<Undeclared>) {
@@ -245,30 +265,47 @@ mod tests {
 
     #[test]
     fn whole_string_keeps_type_inside_string_formats() {
-        let (v, bad) = sub(json!({"a": "${list}", "p": "${port}", "s": "on ${name}:${port} ${list}"}));
+        let (v, bad) =
+            sub(json!({"a": "${list}", "p": "${port}", "s": "on ${name}:${port} ${list}"}));
         assert!(bad.is_empty());
-        assert_eq!(v, json!({"a": ["a", "b"], "p": 3000, "s": "on api:3000 [\"a\",\"b\"]"}));
+        assert_eq!(
+            v,
+            json!({"a": ["a", "b"], "p": 3000, "s": "on api:3000 [\"a\",\"b\"]"})
+        );
     }
 
     #[test]
     fn undeclared_and_shell_and_escape() {
         let (v, bad) = sub(json!({"x": "${nope}", "command": "echo ${HOME}", "e": "$${name}"}));
-        assert_eq!(bad, vec![Undeclared { pointer: "/x".into(), name: "nope".into() }]);
+        assert_eq!(
+            bad,
+            vec![Undeclared {
+                pointer: "/x".into(),
+                name: "nope".into()
+            }]
+        );
         assert_eq!(v["command"], "echo ${HOME}");
         assert_eq!(v["e"], "${name}");
     }
 
     #[test]
     fn output_refs_found_and_left_in_place() {
-        let (v, bad) = sub(json!({"i": ["${t1.output.k}", "x ${t2.output.j} y"], "o": "output:t.k"}));
+        let (v, bad) =
+            sub(json!({"i": ["${t1.output.k}", "x ${t2.output.j} y"], "o": "output:t.k"}));
         assert!(bad.is_empty());
         assert_eq!(v["i"][0], "${t1.output.k}");
         assert_eq!(v["o"], "output:t.k");
         assert_eq!(
             output_refs(&v),
             vec![
-                OutputRef { task: "t1".into(), key: "k".into() },
-                OutputRef { task: "t2".into(), key: "j".into() }
+                OutputRef {
+                    task: "t1".into(),
+                    key: "k".into()
+                },
+                OutputRef {
+                    task: "t2".into(),
+                    key: "j".into()
+                }
             ]
         );
     }
@@ -276,8 +313,20 @@ mod tests {
     #[test]
     fn resolve_exact_and_inline() {
         let mut outs = HashMap::new();
-        outs.insert("t".to_string(), json!({"k": {"a": 1}, "s": "str"}).as_object().unwrap().clone());
-        let v = resolve_outputs(&json!({"a": "${t.output.k}", "b": "see ${t.output.s} and ${t.output.k}", "c": "${u.output.z}"}), &outs);
-        assert_eq!(v, json!({"a": {"a": 1}, "b": "see str and {\"a\":1}", "c": "${u.output.z}"}));
+        outs.insert(
+            "t".to_string(),
+            json!({"k": {"a": 1}, "s": "str"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        let v = resolve_outputs(
+            &json!({"a": "${t.output.k}", "b": "see ${t.output.s} and ${t.output.k}", "c": "${u.output.z}"}),
+            &outs,
+        );
+        assert_eq!(
+            v,
+            json!({"a": {"a": 1}, "b": "see str and {\"a\":1}", "c": "${u.output.z}"})
+        );
     }
 }

@@ -15,7 +15,10 @@ pub fn parse(text: &str) -> Result<(Value, Positions), SyntaxError> {
     let mut b = Builder::default();
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut b, false) {
-        return Err(SyntaxError { pos: pos(e.marker()), message: format!("YAML: {}", e.info()) });
+        return Err(SyntaxError {
+            pos: pos(e.marker()),
+            message: format!("YAML: {}", e.info()),
+        });
     }
     if let Some(e) = b.error {
         return Err(e);
@@ -30,12 +33,24 @@ pub fn parse(text: &str) -> Result<(Value, Positions), SyntaxError> {
 }
 
 fn pos(m: &Marker) -> Pos {
-    Pos { line: m.line().max(1), col: m.col() + 1 }
+    Pos {
+        line: m.line().max(1),
+        col: m.col() + 1,
+    }
 }
 
 enum Frame {
-    Seq { pointer: String, items: Vec<Value>, anchor: usize },
-    Map { pointer: String, map: Map<String, Value>, key: Option<String>, anchor: usize },
+    Seq {
+        pointer: String,
+        items: Vec<Value>,
+        anchor: usize,
+    },
+    Map {
+        pointer: String,
+        map: Map<String, Value>,
+        key: Option<String>,
+        anchor: usize,
+    },
 }
 
 #[derive(Default)]
@@ -50,7 +65,10 @@ struct Builder {
 impl Builder {
     fn fail(&mut self, at: Pos, message: impl Into<String>) {
         if self.error.is_none() {
-            self.error = Some(SyntaxError { pos: at, message: message.into() });
+            self.error = Some(SyntaxError {
+                pos: at,
+                message: message.into(),
+            });
         }
     }
 
@@ -59,7 +77,11 @@ impl Builder {
         match self.stack.last() {
             None => Some(String::new()),
             Some(Frame::Seq { pointer, items, .. }) => Some(index(pointer, items.len())),
-            Some(Frame::Map { pointer, key: Some(k), .. }) => Some(child(pointer, k)),
+            Some(Frame::Map {
+                pointer,
+                key: Some(k),
+                ..
+            }) => Some(child(pointer, k)),
             Some(Frame::Map { key: None, .. }) => None,
         }
     }
@@ -73,7 +95,9 @@ impl Builder {
                 }
             }
             Some(Frame::Seq { items, .. }) => items.push(v),
-            Some(Frame::Map { pointer, map, key, .. }) => match key.take() {
+            Some(Frame::Map {
+                pointer, map, key, ..
+            }) => match key.take() {
                 Some(k) => {
                     map.insert(k, v);
                 }
@@ -85,7 +109,10 @@ impl Builder {
                         Value::Bool(b) => b.to_string(),
                         Value::Number(n) => n.to_string(),
                         _ => {
-                            self.fail(at, "a mapping key must be a plain value, not a list or mapping");
+                            self.fail(
+                                at,
+                                "a mapping key must be a plain value, not a list or mapping",
+                            );
                             return;
                         }
                     };
@@ -136,14 +163,23 @@ impl MarkedEventReceiver for Builder {
                     return self.fail(at, "a mapping key must be a plain value, not a list");
                 }
                 let pointer = self.start_node(at);
-                self.stack.push(Frame::Seq { pointer, items: Vec::new(), anchor });
+                self.stack.push(Frame::Seq {
+                    pointer,
+                    items: Vec::new(),
+                    anchor,
+                });
             }
             Event::MappingStart(anchor, _) => {
                 if self.next_pointer().is_none() {
                     return self.fail(at, "a mapping key must be a plain value, not a mapping");
                 }
                 let pointer = self.start_node(at);
-                self.stack.push(Frame::Map { pointer, map: Map::new(), key: None, anchor });
+                self.stack.push(Frame::Map {
+                    pointer,
+                    map: Map::new(),
+                    key: None,
+                    anchor,
+                });
             }
             Event::SequenceEnd | Event::MappingEnd => {
                 let (v, anchor) = match self.stack.pop() {
@@ -197,7 +233,9 @@ fn scalar(text: String, style: TScalarStyle, tag: Option<&Tag>) -> Value {
         }
     }
     let looks_float = digits.starts_with(|c: char| c.is_ascii_digit() || c == '.')
-        && digits.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
+        && digits
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'-' | b'+'));
     if looks_float {
         if let Some(n) = text.parse::<f64>().ok().and_then(Number::from_f64) {
             return Value::Number(n);

@@ -1,0 +1,822 @@
+//! The workflow layer: every claude-flow dialect, diagnostics with exact positions,
+//! variables and output references, the phase rule, and the `validate` / `plan` CLI.
+
+use prflow::workflow::{self, plan, vars, CommandLine, Diagnostics, Loaded, RunnerSpec, Severity};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+fn claude_flow(name: &str) -> PathBuf {
+    fixtures().join("claude-flow").join(name)
+}
+
+fn load(path: &Path) -> Loaded {
+    match workflow::load(path) {
+        Ok(l) => l,
+        Err(d) => panic!("{} should be valid, got:\n{d}", path.display()),
+    }
+}
+
+/// Parses inline text under a short file name so messages are stable.
+fn parse(name: &str, text: &str) -> Result<Loaded, Diagnostics> {
+    workflow::parse(Path::new(name), text)
+}
+
+fn errors(name: &str, text: &str) -> Vec<String> {
+    match parse(name, text) {
+        Ok(_) => panic!("{name} should be invalid"),
+        Err(d) => {
+            d.0.iter()
+                .filter(|d| d.severity == Severity::Error)
+                .map(|d| d.to_string())
+                .collect()
+        }
+    }
+}
+
+fn phases(l: &Loaded) -> Vec<Vec<String>> {
+    plan::plan(&l.workflow)
+        .phases
+        .into_iter()
+        .map(|p| p.tasks)
+        .collect()
+}
+
+// ----- every claude-flow file -----
+
+#[test]
+fn every_claude_flow_workflow_validates() {
+    let mut checked = 0;
+    let mut dirs = vec![fixtures().join("claude-flow")];
+    // The upstream copies in ../shared, when this checkout has them beside it.
+    let shared = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/claude-flow"
+    ));
+    if shared.is_dir() {
+        dirs.push(shared);
+    }
+    for dir in dirs {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json")
+                && !path.ends_with("production-config.json")
+            {
+                let l = load(&path);
+                assert!(!l.workflow.tasks.is_empty());
+                assert!(!plan::plan(&l.workflow).phases.is_empty());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked >= 8, "only {checked} workflow files found");
+}
+
+#[test]
+fn fixture_copies_match_upstream_when_present() {
+    let shared = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/claude-flow"
+    ));
+    if !shared.is_dir() {
+        return;
+    }
+    for entry in std::fs::read_dir(&shared).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let ours =
+                std::fs::read(claude_flow(path.file_name().unwrap().to_str().unwrap())).unwrap();
+            assert_eq!(
+                ours,
+                std::fs::read(&path).unwrap(),
+                "{} differs from the fixture",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn production_config_is_recognised_as_a_configuration() {
+    let err = workflow::load(&claude_flow("production-config.json")).unwrap_err();
+    assert_eq!(err.0.len(), 1, "{err}");
+    let line = err.0[0].to_string();
+    assert!(line.ends_with(".json:1:1: error: production-config.json is a claude-flow configuration file, not a workflow: a workflow has `tasks` (and `agents`), while this file configures claude-flow itself (`orchestrator`, `terminal`, `memory`, `coordination`, `loadBalancing`, `logging`, `monitoring` and `security`); give prflow a workflow file instead"), "{line}");
+}
+
+#[test]
+fn agent_dialects() {
+    // agents[].assignedTasks
+    let l = load(&claude_flow("claude-workflow.json"));
+    let by_task: Vec<(&str, &str)> = l
+        .workflow
+        .tasks
+        .iter()
+        .map(|t| (t.id.as_str(), t.agent.as_str()))
+        .collect();
+    assert_eq!(
+        by_task,
+        [
+            ("research-task", "research-agent"),
+            ("backend-task", "backend-agent"),
+            ("frontend-task", "frontend-agent"),
+            ("testing-task", "test-agent")
+        ]
+    );
+    // Agents without a name are named by id; unknown keys are kept for agents.
+    assert_eq!(l.workflow.agents[0].name, "research-agent");
+    assert_eq!(l.workflow.tasks[0].extra["config"], ".roo/mcp.json");
+    assert_eq!(l.workflow.tasks[0].extra["skipPermissions"], true);
+    // assignTo (string), numeric priority, timeouts in ms, depends.
+    let l = load(&claude_flow("research-workflow.json"));
+    let t = l.workflow.task("deep-dive-research").unwrap();
+    assert_eq!(
+        (t.agent.as_str(), t.priority, t.timeout_ms),
+        ("researcher", 8, Some(600_000))
+    );
+    assert_eq!(t.dependencies, ["initial-research"]);
+    // `output:task.key` strings are claude-flow text, kept literally.
+    assert_eq!(t.input["focus_areas"], "output:initial-research.key_areas");
+    assert_eq!(
+        l.workflow.settings.failure_policy,
+        workflow::FailurePolicy::Continue
+    );
+    assert_eq!(l.workflow.settings.timeout_ms, Some(1_800_000));
+    // `configuration` is seen as `config` too.
+    let l = load(&claude_flow("hello-world-workflow.json"));
+    assert_eq!(
+        l.workflow.agents[0].extra["config"],
+        json!({"temperature": 0.7})
+    );
+}
+
+#[test]
+fn assign_to_list_takes_the_first_and_warns() {
+    let l = parse(
+        "w.json",
+        r#"{"agents": [{"id": "a"}, {"id": "b"}],
+  "tasks": [{"id": "t", "assignTo": ["b", "a"]}]}"#,
+    )
+    .unwrap();
+    assert_eq!(l.workflow.tasks[0].agent, "b");
+    assert_eq!(l.warnings.len(), 1);
+    assert_eq!(
+        l.warnings[0].to_string(),
+        "w.json:2:37: warning: task `t` is assigned to 2 agents (b, a); a task is done by one agent, so prflow uses the first (at /tasks/0/assignTo)"
+    );
+}
+
+#[test]
+fn dependency_dialects_merge() {
+    let l = parse(
+        "w.json",
+        r#"{"agents": [{"id": "a"}],
+  "tasks": [{"id": "x", "agentId": "a"}, {"id": "y", "agentId": "a"},
+            {"id": "z", "agentId": "a", "dependencies": ["x"], "depends": ["x", "y"]},
+            {"id": "w", "agentId": "a"}],
+  "dependencies": {"w": ["z"]}}"#,
+    )
+    .unwrap();
+    assert_eq!(l.workflow.task("z").unwrap().dependencies, ["x", "y"]);
+    assert_eq!(l.workflow.task("w").unwrap().dependencies, ["z"]);
+    assert_eq!(phases(&l), [["x", "y", "z", "w"]]);
+}
+
+#[test]
+fn concurrency_from_every_dialect() {
+    let cases = [
+        ("microservices-workflow.json", 4),   // execution.parallelism.max
+        ("hello-world-workflow.json", 1),     // execution.mode sequential
+        ("blog-platform-workflow.json", 1),   // sequential
+        ("data-processing-workflow.json", 3), // execution.maxConcurrency
+        ("research-workflow.json", 3),        // settings.maxConcurrency
+        ("api-development-workflow.json", 3),
+        ("claude-workflow.json", 4), // parallel: true, nothing else: the default
+        ("machine-learning-workflow.json", 4),
+    ];
+    for (file, n) in cases {
+        assert_eq!(load(&claude_flow(file)).workflow.concurrency, n, "{file}");
+    }
+    let l = parse(
+        "w.json",
+        r#"{"parallel": false, "agents": [{"id": "a"}], "tasks": [{"id": "t", "agentId": "a"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(l.workflow.concurrency, 1);
+}
+
+#[test]
+fn unknown_execution_mode_is_a_warning() {
+    let l = load(&claude_flow("machine-learning-workflow.json"));
+    assert_eq!(l.warnings.len(), 1);
+    let w = l.warnings[0].to_string();
+    assert!(w.ends_with(":114:13: warning: unknown execution mode \"pipeline\" (claude-flow's modes are sequential, parallel and smart); prflow runs it as \"smart\": each task as soon as its dependencies are done (at /execution/mode)"), "{w}");
+}
+
+#[test]
+fn quality_becomes_gates() {
+    let l = load(&claude_flow("microservices-workflow.json"));
+    let w = &l.workflow;
+    let names: Vec<&str> = w.gates.iter().map(|g| g.name.as_str()).collect();
+    assert_eq!(names, ["code-review", "security-scan", "performance"]);
+    let perf = w.quality.performance.as_ref().unwrap();
+    assert_eq!((perf.response_time_ms, perf.throughput), (200, 1000));
+    assert_eq!(w.task("design-architecture").unwrap().priority, 75);
+    assert_eq!(
+        w.task("design-architecture").unwrap().output_keys,
+        ["artifacts"]
+    );
+    assert!(
+        w.extra.contains_key("execution"),
+        "execution.rollback stays available"
+    );
+}
+
+// ----- phases -----
+
+#[test]
+fn microservices_plans_to_the_three_phases_of_the_design() {
+    let l = load(&claude_flow("microservices-workflow.json"));
+    let p = plan::plan(&l.workflow);
+    let got: Vec<(String, Vec<String>, Option<String>)> = p
+        .phases
+        .iter()
+        .map(|ph| (ph.name.clone(), ph.tasks.clone(), ph.checkpoint.clone()))
+        .collect();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        got,
+        vec![
+            (
+                "design-architecture".into(),
+                s(&["design-architecture"]),
+                Some("design-architecture".into())
+            ),
+            (
+                "create-api-gateway".into(),
+                s(&[
+                    "create-auth-service",
+                    "create-user-service",
+                    "create-product-service",
+                    "create-api-gateway"
+                ]),
+                Some("create-api-gateway".into())
+            ),
+            (
+                "integration-tests".into(),
+                s(&[
+                    "create-frontend",
+                    "containerize-services",
+                    "integration-tests"
+                ]),
+                Some("integration-tests".into())
+            ),
+        ]
+    );
+    assert_eq!(
+        p.phases.iter().map(|p| p.index).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert_eq!(p.phases[1].slug, "create-api-gateway");
+    assert_eq!(p.concurrency, 4);
+}
+
+#[test]
+fn yaml_and_json_plan_alike() {
+    let y = load(&fixtures().join("workflows/microservices.yaml"));
+    let j = load(&claude_flow("microservices-workflow.json"));
+    assert_eq!(
+        serde_json::to_value(plan::plan(&y.workflow)).unwrap(),
+        serde_json::to_value(plan::plan(&j.workflow)).unwrap()
+    );
+    assert_eq!(y.workflow.tasks[4].input, j.workflow.tasks[4].input);
+}
+
+const RULE: &str = r#"{"name": "Rule", "agents": [{"id": "a"}],
+  "tasks": [
+    {"id": "t1", "agentId": "a"},
+    {"id": "t2", "agentId": "a", "dependencies": ["t1"]},
+    {"id": "t3", "agentId": "a"},
+    {"id": "t4", "agentId": "a", "dependencies": ["t2"]},
+    {"id": "t5", "agentId": "a", "dependencies": ["t3"], "priority": "low"},
+    {"id": "t6", "agentId": "a", "priority": "critical"}
+  ],
+  "execution": {"checkpoints": ["t2", "t4"]}}"#;
+
+#[test]
+fn checkpoints_cut_the_run_and_leftovers_form_a_final_phase() {
+    let l = parse("rule.json", RULE).unwrap();
+    let p = plan::plan(&l.workflow);
+    let names: Vec<&str> = p.phases.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["t2", "t4", "final"]);
+    assert_eq!(
+        phases(&l),
+        vec![vec!["t1", "t2"], vec!["t4"], vec!["t6", "t3", "t5"]]
+    );
+    assert_eq!(p.phases[2].checkpoint, None);
+}
+
+#[test]
+fn no_checkpoints_one_phase_named_after_the_workflow_ordered_by_priority() {
+    let l = parse(
+        "rule.json",
+        &RULE.replace(r#""checkpoints": ["t2", "t4"]"#, r#""mode": "smart""#),
+    )
+    .unwrap();
+    let p = plan::plan(&l.workflow);
+    assert_eq!(p.phases.len(), 1);
+    assert_eq!(
+        (p.phases[0].name.as_str(), p.phases[0].slug.as_str()),
+        ("Rule", "rule")
+    );
+    // Ready tasks: higher priority first, then file order; dependencies always first.
+    assert_eq!(p.phases[0].tasks, ["t6", "t1", "t2", "t3", "t4", "t5"]);
+}
+
+#[test]
+fn checkpoints_listed_out_of_run_order_are_an_error() {
+    let text = RULE.replace(r#"["t2", "t4"]"#, r#"["t4", "t2"]"#);
+    assert_eq!(
+        errors("rule.json", &text),
+        ["rule.json:10:39: error: checkpoint `t2` runs before checkpoint `t4`, which depends on it, yet is listed after it: list checkpoints in run order (at /execution/checkpoints/1)"]
+    );
+}
+
+const PHASED: &str = r#"{"name": "Phased", "agents": [{"id": "a"}],
+  "tasks": [
+    {"id": "design", "agentId": "a"},
+    {"id": "build", "agentId": "a", "dependencies": ["design"]},
+    {"id": "docs", "agentId": "a"}
+  ],
+  "phases": [
+    {"name": "Design & Docs", "tasks": ["docs", "design"], "checkpoint": true},
+    {"name": "Build", "tasks": ["build"]}
+  ]}"#;
+
+#[test]
+fn explicit_phases_are_the_phases() {
+    let l = parse("p.json", PHASED).unwrap();
+    let p = plan::plan(&l.workflow);
+    assert_eq!(phases(&l), vec![vec!["design", "docs"], vec!["build"]]);
+    assert_eq!(p.phases[0].slug, "design-docs");
+    assert_eq!(p.phases[0].checkpoint.as_deref(), Some("docs"));
+    assert_eq!(p.phases[1].checkpoint, None);
+}
+
+#[test]
+fn explicit_phases_must_cover_each_task_once_and_respect_dependencies() {
+    let text = PHASED
+        .replace(r#"["docs", "design"]"#, r#"["build", "docs"]"#)
+        .replace(
+            r#""tasks": ["build"]"#,
+            r#""tasks": ["design", "docs", "biuld"]"#,
+        );
+    assert_eq!(
+        errors("p.json", &text),
+        [
+            "p.json:8:41: error: task `build` (phase 1) depends on `design`, but `design` is in the later phase 2: move `design` to phase 1 or earlier, or `build` later (at /phases/0/tasks/0)",
+            "p.json:9:43: error: task `docs` is already in phase 1: each task belongs to exactly one phase (at /phases/1/tasks/1)",
+            "p.json:9:51: error: phase 2 lists `biuld`, which is not a task (did you mean `build`?) (at /phases/1/tasks/2)",
+        ]
+    );
+    let missing = PHASED
+        .replace(r#"["docs", "design"]"#, r#"["design"]"#)
+        .replace(r#""tasks": ["build"]"#, r#""tasks": ["design"]"#);
+    assert_eq!(
+        errors("p.json", &missing),
+        [
+            "p.json:7:13: error: every task must be in one phase, and `build` and `docs` are in none: add them to `phases` (at /phases)",
+            "p.json:9:33: error: task `design` is already in phase 1: each task belongs to exactly one phase (at /phases/1/tasks/0)",
+        ]
+    );
+}
+
+// ----- every error kind, with exact positions -----
+
+#[test]
+fn every_error_is_reported_with_line_column_and_pointer() {
+    let path = fixtures().join("workflows/errors.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let got: Vec<String> = parse("errors.json", &text)
+        .unwrap_err()
+        .0
+        .iter()
+        .map(|d| d.to_string())
+        .collect();
+    assert_eq!(
+        got,
+        [
+            "errors.json:6:12: error: duplicate agent id `dev` (the first is on line 5): give each agent its own id (at /agents/1/id)",
+            "errors.json:7:82: error: unknown key `enviroment` in a command runner: it takes `command`, `timeout` and `env` (at /agents/2/runner/enviroment)",
+            "errors.json:11:31: error: task `test` is assigned to agent `tester`, which is not defined: agents are `dev` and `ops` (at /tasks/1/agentId)",
+            "errors.json:12:12: error: duplicate task id `build` (the first is on line 10): give each task its own id (at /tasks/2/id)",
+            "errors.json:13:57: error: task `deploy` depends on `tset`, which is not a task (did you mean `test`?) (at /tasks/3/dependencies/0)",
+            "errors.json:14:5: error: task `lonely` has no agent: add \"agentId\": \"…\" naming one of the agents, or list the task in an agent's `assignedTasks` (agents are `dev` and `ops`) (at /tasks/4)",
+            "errors.json:15:52: error: dependency cycle: a -> b -> a (each task depends on the next): remove one of these dependencies (at /tasks/5/dependencies/0)",
+            "errors.json:17:66: error: unknown provider \"openia\": use \"openai\" (also for Ollama, vLLM, llama.cpp with `baseUrl`) or \"anthropic\" (did you mean `openai`?) (at /tasks/7/runner/llm/provider)",
+            "errors.json:19:42: error: checkpoint `deploy-all` names no task: a checkpoint is the id of the task after which the run waits for approval (at /execution/checkpoints/1)",
+            "errors.json:3:3: warning: unknown key `gate` in the workflow; did you mean `gates`? (kept and passed to agents as is) (at /gate)",
+            "errors.json:5:40: warning: unknown key `runer` in agent `dev`; did you mean `runner`? (kept and passed to agents as is) (at /agents/0/runer)",
+        ]
+    );
+}
+
+#[test]
+fn yaml_errors_have_yaml_positions_and_cycles_print_as_cycles() {
+    let path = fixtures().join("workflows/cycle.yaml");
+    let err = workflow::load(&path).unwrap_err();
+    assert_eq!(err.0.len(), 1);
+    let line = err.0[0].to_string();
+    assert!(
+        line.ends_with("cycle.yaml:7:20: error: dependency cycle: one -> three -> two -> one (each task depends on the next): remove one of these dependencies (at /tasks/0/dependencies/0)"),
+        "{line}"
+    );
+    let yaml = "name: y\nagents:\n  - id: dev\ntasks:\n  - id: t\n    agentId: deev\n    dependecies: [x]\n";
+    let err = parse("y.yml", yaml).unwrap_err();
+    let got: Vec<String> = err.0.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        got,
+        [
+            "y.yml:6:14: error: task `t` is assigned to agent `deev`, which is not defined (did you mean `dev`?): agents are `dev` (at /tasks/0/agentId)",
+            "y.yml:7:5: warning: unknown key `dependecies` in task `t`; did you mean `dependencies`? (kept and passed to agents as is) (at /tasks/0/dependecies)",
+        ]
+    );
+}
+
+#[test]
+fn syntax_errors_have_positions() {
+    assert_eq!(
+        errors("s.json", "{\n  \"tasks\": [],\n}\n"),
+        ["s.json:3:1: error: trailing comma before `}`: JSON does not allow one"]
+    );
+    let e = errors("s.yaml", "tasks:\n  - id: a\n   bad: [1\n");
+    assert_eq!(e.len(), 1);
+    assert!(e[0].starts_with("s.yaml:3:"), "{}", e[0]);
+    // No extension: sniffed from the content.
+    assert_eq!(
+        errors("wf", "{\"tasks\": [1,]}"),
+        ["wf:1:14: error: trailing comma before `]`: JSON does not allow one"]
+    );
+}
+
+#[test]
+fn did_you_mean_inside_prflow_objects_is_an_error() {
+    let text = r#"{"agents": [{"id": "a"}], "tasks": [{"id": "t", "agentId": "a"}],
+  "gates": [{"name": "unit", "rnu": "cargo test"}],
+  "phases": [{"name": "all", "tasks": ["t"], "checkpiont": true}]}"#;
+    assert_eq!(
+        errors("g.json", text),
+        [
+            "g.json:2:13: error: gate `unit` has no `run` and is not a built-in gate (`code-review`, `security-scan`, `performance` and `coverage`): add \"run\": \"<shell command>\" (at /gates/0)",
+            "g.json:2:30: error: unknown key `rnu` in a gate: did you mean `run`? (at /gates/0/rnu)",
+            "g.json:3:46: error: unknown key `checkpiont` in a phase: did you mean `checkpoint`? (at /phases/0/checkpiont)",
+        ]
+    );
+}
+
+#[test]
+fn runners_parse_or_fail_loudly() {
+    let text = r#"{"agents": [
+    {"id": "t", "runner": "template"},
+    {"id": "p", "runner": {"template": "microservices"}},
+    {"id": "c", "runner": {"command": "claude -p \"$(cat $PRFLOW_PROMPT_FILE)\" ${HOME}", "timeout": 600, "env": {"A": "1"}}},
+    {"id": "v", "runner": {"command": ["codex", "exec"]}},
+    {"id": "l", "runner": {"llm": {"provider": "anthropic", "model": "claude-sonnet-4-5", "apiKeyEnv": "ANTHROPIC_API_KEY"}}}
+  ], "tasks": [{"id": "x", "agentId": "t", "runner": {"command": "make"}}]}"#;
+    let l = parse("r.json", text).unwrap();
+    let r: Vec<Option<RunnerSpec>> = l.workflow.agents.iter().map(|a| a.runner.clone()).collect();
+    assert_eq!(r[0], Some(RunnerSpec::Template { pack: None }));
+    assert_eq!(
+        r[1],
+        Some(RunnerSpec::Template {
+            pack: Some("microservices".into())
+        })
+    );
+    match &r[2] {
+        Some(RunnerSpec::Command {
+            command: CommandLine::Shell(s),
+            timeout_s: Some(600),
+            env,
+        }) => {
+            // `${HOME}` in a command belongs to the shell, not to `variables`.
+            assert!(s.ends_with("${HOME}"));
+            assert_eq!(env["A"], "1");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(&r[3], Some(RunnerSpec::Command { command: CommandLine::Argv(a), .. }) if a == &["codex", "exec"])
+    );
+    assert!(
+        matches!(&r[4], Some(RunnerSpec::Llm { provider, api_key_env: Some(k), .. }) if provider == "anthropic" && k == "ANTHROPIC_API_KEY")
+    );
+    let task = &l.workflow.tasks[0];
+    assert!(matches!(
+        l.workflow.runner_for(task),
+        RunnerSpec::Command { .. }
+    ));
+
+    let bad = r#"{"agents": [
+    {"id": "a", "runner": "docker"},
+    {"id": "b", "runner": {"command": ""}},
+    {"id": "c", "runner": {"command": "x", "llm": {}}},
+    {"id": "d", "runner": {"llm": {"provider": "openai", "apiKeyEnv": "sk-live-123"}}},
+    {"id": "e", "runner": 7}
+  ], "tasks": [{"id": "x", "agentId": "a"}]}"#;
+    let got = errors("r.json", bad);
+    assert_eq!(
+        got,
+        [
+            "r.json:2:27: error: unknown runner \"docker\"; use \"template\", {\"template\": \"pack\"}, {\"command\": \"…\"} or {\"llm\": {\"provider\": …, \"model\": …}} (at /agents/0/runner)",
+            "r.json:3:39: error: `command` is a shell command (a non-empty string) or an argv list such as [\"claude\", \"-p\"] (at /agents/1/runner/command)",
+            "r.json:4:27: error: a runner is one kind: it has `command` and `llm`; keep one (at /agents/2/runner)",
+            "r.json:5:35: error: an llm runner needs `model`, e.g. \"gpt-4o-mini\" or \"claude-sonnet-4-5\" (at /agents/3/runner/llm)",
+            "r.json:5:71: error: `apiKeyEnv` names the environment variable that holds the key (like OPENAI_API_KEY), not the key itself (at /agents/3/runner/llm/apiKeyEnv)",
+            "r.json:6:27: error: a runner is a string or an object; use \"template\", {\"template\": \"pack\"}, {\"command\": \"…\"} or {\"llm\": {\"provider\": …, \"model\": …}} (at /agents/4/runner)",
+        ]
+    );
+    assert!(
+        !got.iter().any(|e| e.contains("sk-live")),
+        "a pasted key must never be echoed"
+    );
+}
+
+#[test]
+fn wrong_types_where_prflow_needs_a_type() {
+    let text = r#"{"agents": [{"id": "a"}],
+  "tasks": [{"id": "t", "agentId": "a", "timeout": "5m", "retries": -1, "priority": []}],
+  "execution": {"maxConcurrency": 0}, "allowSelfApproval": "yes", "outputDir": "../out"}"#;
+    assert_eq!(
+        errors("t.json", text),
+        [
+            "t.json:2:52: error: `timeout` must be a number of milliseconds, e.g. 300000 for five minutes (at /tasks/0/timeout)",
+            "t.json:2:69: error: `retries` must be a whole number of retries, e.g. 2 (at /tasks/0/retries)",
+            "t.json:2:85: error: `priority` is a number or one of critical, high, medium, low (at /tasks/0/priority)",
+            "t.json:3:35: error: `maxConcurrency` must be a whole number of tasks above 0 (at /execution/maxConcurrency)",
+            "t.json:3:60: error: `allowSelfApproval` must be true or false (at /allowSelfApproval)",
+            "t.json:3:80: error: `outputDir` is a folder inside the repository: relative, without `..`, not under .git (e.g. \"services\") (at /outputDir)",
+        ]
+    );
+}
+
+// ----- variables and output references -----
+
+#[test]
+fn variables_are_substituted_on_parsed_values() {
+    let text = r#"{"variables": {"features": ["jwt", "oauth2"], "db": {"kind": "postgres"}, "port": 3000, "name": "api"},
+  "agents": [{"id": "a"}],
+  "tasks": [{"id": "t", "agentId": "a", "description": "build ${name} on ${port} with ${features}",
+    "input": {"features": "${features}", "db": "${db}", "port": "${port}", "literal": "$${name}"}}]}"#;
+    let l = parse("v.json", text).unwrap();
+    let t = &l.workflow.tasks[0];
+    assert_eq!(
+        t.input,
+        json!({"features": ["jwt", "oauth2"], "db": {"kind": "postgres"}, "port": 3000, "literal": "${name}"})
+    );
+    assert_eq!(
+        t.description.as_deref(),
+        Some("build api on 3000 with [\"jwt\",\"oauth2\"]")
+    );
+    assert_eq!(l.workflow.variables["port"], 3000);
+
+    let undeclared = text.replace(r#""${port}""#, r#""${prot}""#);
+    assert_eq!(
+        errors("v.json", &undeclared),
+        ["v.json:4:65: error: `${prot}` is not a declared variable: did you mean `${port}`? (at /tasks/0/input/port)"]
+    );
+}
+
+#[test]
+fn api_development_reference_implies_a_dependency() {
+    let l = load(&claude_flow("api-development-workflow.json"));
+    let w = &l.workflow;
+    let fc = w.task("frontend-client").unwrap();
+    // Declared `depends: [api-design]`; `${backend-implementation.output.endpoints}` adds the other.
+    assert_eq!(fc.dependencies, ["api-design", "backend-implementation"]);
+    assert_eq!(
+        fc.input["endpoints"],
+        "${backend-implementation.output.endpoints}"
+    );
+    let be = w.task("backend-implementation").unwrap();
+    assert_eq!(
+        be.input["port"], 3000,
+        "a variable that is a number stays a number"
+    );
+    assert!(be.extra["claudePrompt"]
+        .as_str()
+        .unwrap()
+        .starts_with("Implement the express REST API"));
+    assert_eq!(
+        phases(&l),
+        [[
+            "api-design",
+            "backend-implementation",
+            "frontend-client",
+            "testing-suite",
+            "deployment-setup"
+        ]]
+    );
+    // At run time the references resolve from the outputs of earlier tasks.
+    let mut outs = HashMap::new();
+    outs.insert(
+        "backend-implementation".to_string(),
+        json!({"endpoints": ["/users"]})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    outs.insert(
+        "api-design".to_string(),
+        json!({"api_spec": {"openapi": "3.1"}})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    assert_eq!(
+        vars::resolve_outputs(&fc.input, &outs),
+        json!({"api_spec": {"openapi": "3.1"}, "endpoints": ["/users"]})
+    );
+    assert_eq!(vars::output_refs(&fc.input).len(), 2);
+}
+
+const REFS: &str = r#"{"agents": [{"id": "a"}],
+  "tasks": [
+    {"id": "spec", "agentId": "a", "output": {"api": "object"}},
+    {"id": "list", "agentId": "a", "output": ["files"]},
+    {"id": "bare", "agentId": "a"},
+    {"id": "use", "agentId": "a", "input": {"x": "REF"}}
+  ]}"#;
+
+fn refs(reference: &str) -> Result<Loaded, Diagnostics> {
+    parse("refs.json", &REFS.replace("REF", reference))
+}
+
+#[test]
+fn output_references_are_checked() {
+    let l = refs("${spec.output.api} and ${list.output.files}").unwrap();
+    assert_eq!(
+        l.workflow.task("use").unwrap().dependencies,
+        ["spec", "list"]
+    );
+    let msg = |r: &str| refs(r).unwrap_err().0[0].to_string();
+    assert_eq!(
+        msg("${spec.output.apis}"),
+        "refs.json:6:50: error: `${spec.output.apis}`: task `spec` does not declare output `apis` (did you mean `api`?); it declares `api` (add `apis` to its `output`) (at /tasks/3/input/x)"
+    );
+    assert_eq!(
+        msg("${spek.output.api}"),
+        "refs.json:6:50: error: `${spek.output.api}` refers to task `spek`, which does not exist (did you mean `spec`?) (at /tasks/3/input/x)"
+    );
+    assert_eq!(
+        msg("${bare.output.x}"),
+        "refs.json:6:50: error: `${bare.output.x}`: task `bare` declares no `output`; add \"output\": {\"x\": \"…\"} to `bare` so it is known to produce `x` (at /tasks/3/input/x)"
+    );
+    assert_eq!(
+        msg("${use.output.x}"),
+        "refs.json:6:50: error: `${use.output.x}`: task `use` cannot use its own output; only outputs of earlier tasks (at /tasks/3/input/x)"
+    );
+}
+
+#[test]
+fn a_reference_that_closes_a_cycle_or_points_to_a_later_phase_is_an_error() {
+    let cyc = REFS.replace(
+        r#"{"id": "spec", "agentId": "a", "output""#,
+        r#"{"id": "spec", "agentId": "a", "dependencies": ["use"], "output""#,
+    );
+    let got = errors("refs.json", &cyc.replace("REF", "${spec.output.api}"));
+    assert_eq!(
+        got,
+        ["refs.json:3:53: error: dependency cycle: spec -> use -> spec (each task depends on the next) (`use` needs `spec` because it uses `${spec.output.api}`): remove one of these dependencies (at /tasks/0/dependencies/0)"]
+    );
+    let phased = REFS.replace("REF", "${spec.output.api}").replace(
+        "\n  ]}",
+        "\n  ], \"phases\": [{\"tasks\": [\"use\", \"list\", \"bare\"]}, {\"tasks\": [\"spec\"]}]}",
+    );
+    assert_eq!(
+        errors("refs.json", &phased),
+        ["refs.json:7:28: error: task `use` (phase 1) uses `${spec.output.api}`, but `spec` is in the later phase 2: move `spec` to phase 1 or earlier, or `use` later (at /phases/0/tasks/0)"]
+    );
+}
+
+// ----- the CLI -----
+
+fn prflow(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn path_str(p: PathBuf) -> String {
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn cli_validate_exit_codes_and_output() {
+    let good = path_str(claude_flow("microservices-workflow.json"));
+    let (code, out, err) = prflow(&["validate", &good]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("valid workflow \"Microservices Architecture Workflow\""),
+        "{out}"
+    );
+    assert!(out.contains("phases (3):"), "{out}");
+    assert!(out.contains("2. create-api-gateway (4 tasks, then waits for approval (checkpoint `create-api-gateway`))"), "{out}");
+    assert!(
+        out.contains("performance (p95 <= 200 ms, >= 1000 req/s)"),
+        "{out}"
+    );
+    assert!(err.is_empty(), "{err}");
+
+    let bad = path_str(fixtures().join("workflows/errors.json"));
+    let (code, out, err) = prflow(&["validate", &bad]);
+    assert_eq!(code, 1);
+    assert!(out.is_empty(), "{out}");
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 11, "{err}");
+    let shape =
+        regex::Regex::new(r"^.+errors\.json:\d+:\d+: (error|warning): .+ \(at /[^ ]*\)$").unwrap();
+    for l in &lines {
+        assert!(shape.is_match(l), "{l}");
+    }
+    assert_eq!(lines.iter().filter(|l| l.contains(": error: ")).count(), 9);
+
+    let (code, _, err) = prflow(&["validate", &path_str(claude_flow("production-config.json"))]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("is a claude-flow configuration file, not a workflow"),
+        "{err}"
+    );
+
+    let (code, _, err) = prflow(&["validate", "/nonexistent/wf.json"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot read the workflow file"), "{err}");
+
+    let (code, _, _) = prflow(&["validate"]);
+    assert_eq!(code, 2, "usage errors exit 2");
+    let (code, _, _) = prflow(&["plan", &good, "--format", "xml"]);
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn cli_plan_json_is_exact() {
+    let file = path_str(claude_flow("microservices-workflow.json"));
+    let (code, out, err) = prflow(&["plan", &file, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v,
+        json!({"workflow": "Microservices Architecture Workflow", "concurrency": 4, "phases": [
+            {"index": 1, "name": "design-architecture", "tasks": ["design-architecture"], "checkpoint": "design-architecture"},
+            {"index": 2, "name": "create-api-gateway", "tasks": ["create-auth-service", "create-user-service", "create-product-service", "create-api-gateway"], "checkpoint": "create-api-gateway"},
+            {"index": 3, "name": "integration-tests", "tasks": ["create-frontend", "containerize-services", "integration-tests"], "checkpoint": "integration-tests"}
+        ]})
+    );
+    let (code, out, _) = prflow(&[
+        "plan",
+        &path_str(claude_flow("hello-world-workflow.json")),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["phases"][0]["checkpoint"], Value::Null);
+    assert_eq!(v["concurrency"], 1);
+}
+
+#[test]
+fn cli_plan_text_shows_the_graph() {
+    let file = path_str(claude_flow("microservices-workflow.json"));
+    let (code, out, err) = prflow(&["plan", &file]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with(
+            "workflow: Microservices Architecture Workflow\nconcurrency: 4\nphases: 3\n"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("phase 2: create-api-gateway [create-api-gateway] -- checkpoint: waits for approval after `create-api-gateway`"), "{out}");
+    assert!(
+        out.contains(
+            "step  1  create-auth-service     [auth-dev]  <- design-architecture (phase 1)"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("step  2  create-api-gateway      [gateway-dev]  <- create-auth-service, create-user-service, create-product-service"), "{out}");
+    let (code, _, err) = prflow(&["plan", &path_str(fixtures().join("workflows/cycle.yaml"))]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("dependency cycle: one -> three -> two -> one"),
+        "{err}"
+    );
+}
