@@ -28,12 +28,13 @@ function parseBody(req) {
 }
 
 /**
- * createPipeline({ logger, metrics, verifyAccessToken }) -> { handle(route, req) }.
+ * createPipeline({ logger, metrics, verifyAccessToken, requestLogLevel }) -> { handle(route, req) }.
+ * `requestLogLevel` ('info' by default) is the level of the one line logged per request.
  * `req` is { method, url, params, headers, rawBody, ip }; the answer is
  * { status, headers, body } where body is an object (sent as JSON), a string, a Buffer
  * or undefined (no body).
  */
-function createPipeline({ logger, metrics, verifyAccessToken }) {
+function createPipeline({ logger, metrics, verifyAccessToken, requestLogLevel = 'info' }) {
   async function handle(route, incoming) {
     const started = process.hrtime.bigint();
     const supplied = incoming.headers['x-correlation-id'];
@@ -66,7 +67,7 @@ function createPipeline({ logger, metrics, verifyAccessToken }) {
     };
     if (req.user && req.user.sub) fields.userId = req.user.sub;
     if (QUIET_PATHS.has(path)) log.debug('request', fields);
-    else log.info('request', fields);
+    else log[requestLogLevel]('request', fields);
     return answer;
   }
 
