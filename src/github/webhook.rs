@@ -1,0 +1,622 @@
+//! Webhook deliveries: signature verification over the raw body and
+//! parsing into [`WebhookEvent`]s.
+//!
+//! Verification is HMAC-SHA256 of the exact bytes received, compared in
+//! constant time against every configured secret (several during a secret
+//! rotation). Parsing is lenient (GitHub's real payloads are older than its
+//! schemas): only the fields prflow uses are read, each optional unless
+//! the event is meaningless without it.
+
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use serde_json::Value;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
+
+use super::commands::parse_commands;
+use super::events::*;
+
+/// `X-Hub-Signature-256`.
+pub const SIGNATURE_HEADER: &str = "x-hub-signature-256";
+/// `X-GitHub-Event`.
+pub const EVENT_HEADER: &str = "x-github-event";
+/// `X-GitHub-Delivery`.
+pub const DELIVERY_HEADER: &str = "x-github-delivery";
+
+/// Why a delivery's signature was refused. Never holds a secret.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("no X-Hub-Signature-256 header: the delivery is unsigned (set the webhook secret in the App or repository settings)")]
+    Missing,
+    #[error("X-Hub-Signature-256 is not `sha256=<64 hex digits>`")]
+    Malformed,
+    #[error("X-Hub-Signature-256 does not match any configured webhook secret (WEBHOOK_SECRET)")]
+    Mismatch,
+    #[error("no webhook secret is configured; refusing every delivery")]
+    NoSecret,
+}
+
+/// Check `header` (`sha256=<hex>`) against HMAC-SHA256(secret, body) for
+/// each secret. Every secret is tried (no early exit), so timing does not
+/// reveal which one matched or how many there are.
+pub fn verify_signature(
+    secrets: &[String],
+    body: &[u8],
+    header: Option<&str>,
+) -> Result<(), SignatureError> {
+    let secrets: Vec<&String> = secrets.iter().filter(|s| !s.is_empty()).collect();
+    if secrets.is_empty() {
+        return Err(SignatureError::NoSecret);
+    }
+    let header = header.ok_or(SignatureError::Missing)?.trim();
+    let hex_sig = header
+        .strip_prefix("sha256=")
+        .ok_or(SignatureError::Malformed)?;
+    let given = hex::decode(hex_sig).map_err(|_| SignatureError::Malformed)?;
+    if given.len() != 32 {
+        return Err(SignatureError::Malformed);
+    }
+    let mut matched = subtle::Choice::from(0u8);
+    for secret in secrets {
+        let expected = hmac_sha256(secret.as_bytes(), body);
+        matched |= expected.as_slice().ct_eq(&given);
+    }
+    if bool::from(matched) {
+        Ok(())
+    } else {
+        Err(SignatureError::Mismatch)
+    }
+}
+
+/// `sha256=<hex>` for `body` under `secret`: what GitHub sends, and what
+/// the simulator and tests sign with.
+pub fn sign(secret: &str, body: &[u8]) -> String {
+    format!(
+        "sha256={}",
+        hex::encode(hmac_sha256(secret.as_bytes(), body))
+    )
+}
+
+fn hmac_sha256(key: &[u8], body: &[u8]) -> [u8; 32] {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes keys of any length");
+    mac.update(body);
+    mac.finalize().into_bytes().into()
+}
+
+/// A delivery whose body could not be read as the event it claims to be.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("webhook delivery {delivery_id} (`{event}`): {message}")]
+pub struct ParseError {
+    pub event: String,
+    pub delivery_id: String,
+    pub message: String,
+}
+
+/// Turn a verified delivery into a domain event. `Ok(None)`: an event or
+/// action prflow does not act on (acknowledge it and do nothing).
+pub fn parse_event(
+    event_name: &str,
+    delivery_id: &str,
+    body: &[u8],
+) -> Result<Option<WebhookEvent>, ParseError> {
+    let err = |message: String| ParseError {
+        event: event_name.to_string(),
+        delivery_id: delivery_id.to_string(),
+        message,
+    };
+    const HANDLED: &[&str] = &[
+        "ping",
+        "pull_request_review",
+        "issue_comment",
+        "pull_request",
+        "check_run",
+        "push",
+        "installation",
+        "installation_repositories",
+        "repository_dispatch",
+        "workflow_dispatch",
+    ];
+    let handled = HANDLED.contains(&event_name);
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        err(format!(
+            "the body is not JSON (line {}, column {}): {e}",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    if !value.is_object() {
+        return Err(err("the body is not a JSON object".into()));
+    }
+    if !handled {
+        return Ok(None);
+    }
+    let p: Payload = serde_json::from_value(value.clone()).map_err(|e| err(e.to_string()))?;
+    let need = |what: &str| err(format!("the payload has no `{what}`"));
+    let action = p.action.as_deref().unwrap_or("");
+    let installation_id = p.installation.as_ref().map(|i| i.id);
+    let sender = p
+        .sender
+        .as_ref()
+        .map(|s| s.login.clone())
+        .unwrap_or_default();
+
+    let event = match event_name {
+        "ping" => WebhookEvent::Ping {
+            zen: p.zen.unwrap_or_default(),
+            hook_id: p.hook_id,
+            app_id: p.hook.and_then(|h| h.app_id),
+        },
+        "pull_request_review" => {
+            if action != "submitted" {
+                return Ok(None);
+            }
+            let review = p.review.ok_or_else(|| need("review"))?;
+            let verdict = match review.state.to_ascii_lowercase().as_str() {
+                "approved" => Verdict::Approved,
+                "changes_requested" => Verdict::ChangesRequested,
+                _ => return Ok(None), // plain comments are not verdicts
+            };
+            let repo = event_repo(p.repository.as_ref()).ok_or_else(|| need("repository"))?;
+            let pull = p.pull_request.ok_or_else(|| need("pull_request"))?;
+            WebhookEvent::CheckpointReviewed(CheckpointReviewed {
+                from_fork: is_fork(&pull, &repo),
+                installation_id,
+                pull_number: pull.number,
+                head_ref: pull.head.git_ref,
+                head_sha: pull.head.sha,
+                base_ref: pull.base.git_ref,
+                review_id: review.id,
+                verdict,
+                reviewer: review.user.map(|u| u.login).unwrap_or(sender),
+                commit_id: review.commit_id.unwrap_or_default(),
+                body: review.body.unwrap_or_default(),
+                inline_comments: vec![],
+                repo,
+            })
+        }
+        "issue_comment" => {
+            if action != "created" {
+                return Ok(None);
+            }
+            let comment = p.comment.ok_or_else(|| need("comment"))?;
+            let user = comment.user.unwrap_or_default();
+            // Bots (ours included) never command prflow: our own status
+            // comment quotes commands.
+            if user.kind.as_deref() == Some("Bot") {
+                return Ok(None);
+            }
+            let commands = parse_commands(comment.body.as_deref().unwrap_or(""));
+            if commands.is_empty() {
+                return Ok(None);
+            }
+            let issue = p.issue.ok_or_else(|| need("issue"))?;
+            let repo = event_repo(p.repository.as_ref()).ok_or_else(|| need("repository"))?;
+            WebhookEvent::CommentCommand(CommentCommand {
+                repo,
+                installation_id,
+                issue_number: issue.number,
+                is_pull_request: issue.pull_request.is_some_and(|v| !v.is_null()),
+                comment_id: comment.id,
+                author: user.login,
+                author_association: comment.author_association.unwrap_or_default(),
+                commands,
+            })
+        }
+        "pull_request" => {
+            let repo = event_repo(p.repository.as_ref()).ok_or_else(|| need("repository"))?;
+            let pull = p.pull_request.ok_or_else(|| need("pull_request"))?;
+            match action {
+                "closed" => WebhookEvent::PullClosed(PullClosed {
+                    installation_id,
+                    number: pull.number,
+                    head_ref: pull.head.git_ref,
+                    head_sha: pull.head.sha,
+                    base_ref: pull.base.git_ref,
+                    merged: pull.merged.unwrap_or(false) || pull.merged_at.is_some(),
+                    body: pull.body.unwrap_or_default(),
+                    sender,
+                    repo,
+                }),
+                "synchronize" => WebhookEvent::PullSynchronize(PullSynchronize {
+                    from_fork: is_fork(&pull, &repo),
+                    installation_id,
+                    number: pull.number,
+                    head_ref: pull.head.git_ref,
+                    before: p.before.unwrap_or_default(),
+                    after: p.after.unwrap_or(pull.head.sha),
+                    body: pull.body.unwrap_or_default(),
+                    sender,
+                    repo,
+                }),
+                _ => return Ok(None),
+            }
+        }
+        "check_run" => {
+            if action != "rerequested" {
+                return Ok(None);
+            }
+            let run = p.check_run.ok_or_else(|| need("check_run"))?;
+            let repo = event_repo(p.repository.as_ref()).ok_or_else(|| need("repository"))?;
+            WebhookEvent::CheckRunRerequested(CheckRunRerequested {
+                repo,
+                installation_id,
+                check_run_id: run.id,
+                name: run.name,
+                head_sha: run.head_sha,
+                head_branch: run.check_suite.and_then(|s| s.head_branch),
+                external_id: run.external_id.filter(|s| !s.is_empty()),
+                sender,
+            })
+        }
+        "push" => {
+            let repo = event_repo(p.repository.as_ref()).ok_or_else(|| need("repository"))?;
+            let mut changed: Vec<String> = Vec::new();
+            for c in p.commits.iter().chain(p.head_commit.iter()) {
+                for path in c.added.iter().chain(&c.modified).chain(&c.removed) {
+                    if !changed.contains(path) {
+                        changed.push(path.clone());
+                    }
+                }
+            }
+            WebhookEvent::Push(Push {
+                repo,
+                installation_id,
+                git_ref: p.git_ref.ok_or_else(|| need("ref"))?,
+                before: p.before.unwrap_or_default(),
+                after: p.after.unwrap_or_default(),
+                created: p.created.unwrap_or(false),
+                deleted: p.deleted.unwrap_or(false),
+                forced: p.forced.unwrap_or(false),
+                changed_paths: changed,
+                sender: if sender.is_empty() {
+                    p.pusher.and_then(|u| u.name).unwrap_or_default()
+                } else {
+                    sender
+                },
+            })
+        }
+        "installation" | "installation_repositories" => {
+            let inst = p.installation.ok_or_else(|| need("installation"))?;
+            let action = match (event_name, action) {
+                ("installation", "created") => InstallationAction::Created,
+                ("installation", "deleted") => InstallationAction::Deleted,
+                ("installation", "suspend") => InstallationAction::Suspended,
+                ("installation", "unsuspend") => InstallationAction::Unsuspended,
+                ("installation", "new_permissions_accepted") => {
+                    InstallationAction::NewPermissionsAccepted
+                }
+                ("installation_repositories", "added") => InstallationAction::RepositoriesAdded,
+                ("installation_repositories", "removed") => InstallationAction::RepositoriesRemoved,
+                _ => return Ok(None),
+            };
+            let names = |v: &[MiniRepo]| v.iter().map(|r| r.full_name.clone()).collect::<Vec<_>>();
+            let mut added = names(&p.repositories_added);
+            if action == InstallationAction::Created {
+                added.extend(names(&p.repositories));
+            }
+            let mut removed = names(&p.repositories_removed);
+            if action == InstallationAction::Deleted {
+                removed.extend(names(&p.repositories));
+            }
+            WebhookEvent::Installation(Installation {
+                action,
+                installation_id: inst.id,
+                account: inst.account.map(|a| a.login).unwrap_or_default(),
+                repositories_added: added,
+                repositories_removed: removed,
+            })
+        }
+        "repository_dispatch" => {
+            let repo = event_repo(p.repository.as_ref()).ok_or_else(|| need("repository"))?;
+            WebhookEvent::RepositoryDispatch(RepositoryDispatch {
+                repo,
+                installation_id,
+                event_type: action.to_string(),
+                branch: p.branch,
+                client_payload: value.get("client_payload").cloned().unwrap_or(Value::Null),
+                sender,
+            })
+        }
+        "workflow_dispatch" => {
+            let repo = event_repo(p.repository.as_ref()).ok_or_else(|| need("repository"))?;
+            WebhookEvent::WorkflowDispatch(WorkflowDispatch {
+                repo,
+                installation_id,
+                git_ref: p.git_ref.unwrap_or_default(),
+                workflow: p.workflow.unwrap_or_default(),
+                inputs: value.get("inputs").cloned().unwrap_or(Value::Null),
+                sender,
+            })
+        }
+        _ => return Ok(None),
+    };
+    Ok(Some(event))
+}
+
+fn event_repo(r: Option<&PRepo>) -> Option<EventRepo> {
+    let r = r?;
+    let (owner, name) = match (&r.owner, &r.full_name) {
+        (Some(o), _) if !o.login.is_empty() || o.name.is_some() => (
+            if o.login.is_empty() {
+                o.name.clone().unwrap_or_default()
+            } else {
+                o.login.clone()
+            },
+            r.name.clone(),
+        ),
+        (_, Some(full)) => {
+            let (o, n) = full.split_once('/')?;
+            (o.to_string(), n.to_string())
+        }
+        _ => return None,
+    };
+    Some(EventRepo {
+        owner,
+        name,
+        default_branch: r
+            .default_branch
+            .clone()
+            .or_else(|| r.master_branch.clone())
+            .unwrap_or_else(|| "main".into()),
+        private: r.private.unwrap_or(false),
+        fork: r.fork.unwrap_or(false),
+    })
+}
+
+fn is_fork(pull: &PPull, repo: &EventRepo) -> bool {
+    match pull.head.repo.as_ref().and_then(|r| r.full_name.as_deref()) {
+        Some(head) => !head.eq_ignore_ascii_case(&repo.full_name()),
+        // A deleted fork leaves `head.repo` null: treat it as a fork.
+        None => pull.head.repo_is_null,
+    }
+}
+
+// ---- lenient payload shapes ---------------------------------------------
+
+#[derive(Deserialize)]
+struct Payload {
+    action: Option<String>,
+    installation: Option<PInstallation>,
+    sender: Option<PUser>,
+    repository: Option<PRepo>,
+    zen: Option<String>,
+    hook_id: Option<u64>,
+    hook: Option<PHook>,
+    review: Option<PReview>,
+    pull_request: Option<PPull>,
+    comment: Option<PComment>,
+    issue: Option<PIssue>,
+    check_run: Option<PCheckRun>,
+    #[serde(rename = "ref")]
+    git_ref: Option<String>,
+    before: Option<String>,
+    after: Option<String>,
+    created: Option<bool>,
+    deleted: Option<bool>,
+    forced: Option<bool>,
+    #[serde(default)]
+    commits: Vec<PCommit>,
+    head_commit: Option<PCommit>,
+    pusher: Option<PPusher>,
+    #[serde(default)]
+    repositories: Vec<MiniRepo>,
+    #[serde(default)]
+    repositories_added: Vec<MiniRepo>,
+    #[serde(default)]
+    repositories_removed: Vec<MiniRepo>,
+    branch: Option<String>,
+    workflow: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PInstallation {
+    id: u64,
+    account: Option<PUser>,
+}
+
+#[derive(Deserialize, Default)]
+struct PUser {
+    #[serde(default)]
+    login: String,
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PRepo {
+    #[serde(default)]
+    name: String,
+    full_name: Option<String>,
+    owner: Option<PUser>,
+    default_branch: Option<String>,
+    master_branch: Option<String>,
+    private: Option<bool>,
+    fork: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct PHook {
+    app_id: Option<u64>,
+}
+
+#[derive(Deserialize)]
+struct PReview {
+    id: u64,
+    #[serde(default)]
+    state: String,
+    user: Option<PUser>,
+    commit_id: Option<String>,
+    body: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PPull {
+    number: u64,
+    head: PBranch,
+    base: PBranch,
+    merged: Option<bool>,
+    merged_at: Option<String>,
+    body: Option<String>,
+}
+
+#[derive(Default)]
+struct PBranch {
+    git_ref: String,
+    sha: String,
+    repo: Option<MiniRepoOpt>,
+    repo_is_null: bool,
+}
+
+impl<'de> Deserialize<'de> for PBranch {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        struct Raw {
+            #[serde(rename = "ref", default)]
+            git_ref: String,
+            #[serde(default)]
+            sha: String,
+            #[serde(default)]
+            repo: Value,
+        }
+        let raw = Raw::deserialize(d)?;
+        let repo_is_null = raw.repo.is_null();
+        let repo = serde_json::from_value(raw.repo).ok();
+        Ok(PBranch {
+            git_ref: raw.git_ref,
+            sha: raw.sha,
+            repo,
+            repo_is_null,
+        })
+    }
+}
+
+#[derive(Deserialize)]
+struct MiniRepoOpt {
+    full_name: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct MiniRepo {
+    #[serde(default)]
+    full_name: String,
+}
+
+#[derive(Deserialize)]
+struct PComment {
+    id: u64,
+    body: Option<String>,
+    user: Option<PUser>,
+    author_association: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PIssue {
+    number: u64,
+    pull_request: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct PCheckRun {
+    id: u64,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    head_sha: String,
+    external_id: Option<String>,
+    check_suite: Option<PCheckSuite>,
+}
+
+#[derive(Deserialize)]
+struct PCheckSuite {
+    head_branch: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PCommit {
+    #[serde(default)]
+    added: Vec<String>,
+    #[serde(default)]
+    modified: Vec<String>,
+    #[serde(default)]
+    removed: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct PPusher {
+    name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signature_accepts_any_configured_secret() {
+        let body = br#"{"zen":"hi"}"#;
+        let secrets = vec!["old".to_string(), "new".to_string()];
+        assert_eq!(
+            verify_signature(&secrets, body, Some(&sign("new", body))),
+            Ok(())
+        );
+        assert_eq!(
+            verify_signature(&secrets, body, Some(&sign("old", body))),
+            Ok(())
+        );
+        assert_eq!(
+            verify_signature(&secrets, body, Some(&sign("other", body))),
+            Err(SignatureError::Mismatch)
+        );
+        // One byte changed in the body.
+        assert_eq!(
+            verify_signature(&secrets, br#"{"zen":"ho"}"#, Some(&sign("new", body))),
+            Err(SignatureError::Mismatch)
+        );
+    }
+
+    #[test]
+    fn signature_header_shapes() {
+        let s = vec!["k".to_string()];
+        assert_eq!(
+            verify_signature(&s, b"x", None),
+            Err(SignatureError::Missing)
+        );
+        assert_eq!(
+            verify_signature(&s, b"x", Some("sha1=abcd")),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify_signature(&s, b"x", Some("sha256=zz")),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify_signature(&s, b"x", Some("sha256=abcd")),
+            Err(SignatureError::Malformed)
+        );
+        assert_eq!(
+            verify_signature(&[], b"x", Some(&sign("k", b"x"))),
+            Err(SignatureError::NoSecret)
+        );
+        assert_eq!(
+            verify_signature(&[String::new()], b"x", Some(&sign("", b"x"))),
+            Err(SignatureError::NoSecret)
+        );
+    }
+
+    #[test]
+    fn github_documented_example() {
+        // From GitHub's "Validating webhook deliveries" page.
+        let sig = sign("It's a Secret to Everybody", b"Hello, World!");
+        assert_eq!(
+            sig,
+            "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+        );
+    }
+
+    #[test]
+    fn malformed_json_is_a_parse_error_naming_the_delivery() {
+        let e = parse_event("push", "d-1", b"{not json").unwrap_err();
+        assert!(e.to_string().contains("d-1"), "{e}");
+        assert_eq!(parse_event("star", "d-2", b"{}").unwrap(), None);
+    }
+}
