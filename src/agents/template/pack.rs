@@ -220,8 +220,8 @@ struct ManifestFile {
 enum OneOrMany {
     #[default]
     None,
-    One(serde_yaml::Value),
     Many(Vec<serde_yaml::Value>),
+    One(serde_yaml::Value),
 }
 
 impl OneOrMany {
