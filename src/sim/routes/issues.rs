@@ -1,0 +1,446 @@
+//! Issues, issue comments (on issues and pull requests), reactions and labels.
+//! Like GitHub, anyone who can read may open issues and comment; changing
+//! labels or someone else's comment needs write.
+
+use super::super::auth::Actor;
+use super::super::http::{created, no_content, ok, parse_body, req_str, ApiError, ApiResult};
+use super::super::shapes;
+use super::super::state::{now, Comment, Issue};
+use super::super::Inner;
+use super::{authorize, full, S};
+use axum::extract::{Path, State};
+use axum::routing::{get, post};
+use axum::{Extension, Router};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<Inner>> {
+    Router::new()
+        .route("/repos/{owner}/{repo}/issues", post(create_issue))
+        .route(
+            "/repos/{owner}/{repo}/issues/{n}",
+            get(get_issue).patch(update_issue),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{n}/comments",
+            get(list_comments).post(create_comment),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{n}/labels",
+            get(list_labels).post(add_labels),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/comments/{id}",
+            get(get_comment)
+                .patch(update_comment)
+                .delete(delete_comment),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/comments/{id}/reactions",
+            post(react),
+        )
+}
+
+/// Read access for people (they may comment and review), write for installations.
+pub fn participate(inner: &Inner, a: &Actor, f: &str, perm: &str) -> ApiResult<()> {
+    match a {
+        Actor::Person(_) => authorize(inner, a, f, perm, false),
+        _ => authorize(inner, a, f, perm, true),
+    }
+}
+
+pub fn issue_json(inner: &Inner, f: &str, n: u64) -> ApiResult<Value> {
+    let st = inner.st.lock().unwrap();
+    let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
+    let i = r.issues.get(&n).ok_or_else(ApiError::not_found)?;
+    Ok(shapes::issue(&inner.base, &st, r, i))
+}
+
+async fn create_issue(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r)): Path<(String, String)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    participate(&inner, &a, &f, "issues")?;
+    let b = parse_body(&body)?;
+    let title = req_str(&b, "title")?.to_string();
+    if title.trim().is_empty() {
+        return Err(ApiError::invalid("title can't be blank"));
+    }
+    let login = inner.login_of(&a);
+    let n = {
+        let mut st = inner.st.lock().unwrap();
+        let id = st.id();
+        let repo = st.repos.get_mut(&f).ok_or_else(ApiError::not_found)?;
+        let n = repo.next_number.max(1);
+        repo.next_number = n + 1;
+        let t = now();
+        let labels = b["labels"]
+            .as_array()
+            .map(|l| {
+                l.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+        repo.issues.insert(
+            n,
+            Issue {
+                id,
+                number: n,
+                title,
+                body: b["body"].as_str().map(str::to_string),
+                user: login.clone(),
+                state: "open".into(),
+                labels,
+                created_at: t.clone(),
+                updated_at: t,
+                closed_at: None,
+                pull: None,
+            },
+        );
+        n
+    };
+    let v = issue_json(&inner, &f, n)?;
+    let mut m = Map::new();
+    m.insert("action".into(), json!("opened"));
+    m.insert("issue".into(), v.clone());
+    inner.emit("issues", Some(&f), &login, m);
+    created(v)
+}
+
+async fn get_issue(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "issues", false)?;
+    ok(issue_json(&inner, &f, n)?)
+}
+
+async fn update_issue(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    let b = parse_body(&body)?;
+    let login = inner.login_of(&a);
+    let author = {
+        let st = inner.st.lock().unwrap();
+        st.repos
+            .get(&f)
+            .and_then(|r| r.issues.get(&n))
+            .map(|i| i.user.clone())
+    };
+    if author.as_deref() == Some(login.as_str()) && matches!(a, Actor::Person(_)) {
+        participate(&inner, &a, &f, "issues")?;
+    } else {
+        authorize(&inner, &a, &f, "issues", true)?;
+    }
+    {
+        let mut st = inner.st.lock().unwrap();
+        let i = st
+            .repos
+            .get_mut(&f)
+            .and_then(|r| r.issues.get_mut(&n))
+            .ok_or_else(ApiError::not_found)?;
+        if let Some(t) = b["title"].as_str() {
+            i.title = t.to_string();
+        }
+        if b.get("body").is_some() {
+            i.body = b["body"].as_str().map(str::to_string);
+        }
+        if let Some(s) = b["state"].as_str() {
+            if !matches!(s, "open" | "closed") {
+                return Err(ApiError::invalid("state must be open or closed"));
+            }
+            if s != i.state {
+                i.state = s.to_string();
+                i.closed_at = if s == "closed" { Some(now()) } else { None };
+            }
+        }
+        if let Some(l) = b["labels"].as_array() {
+            i.labels = l
+                .iter()
+                .filter_map(|x| x.as_str().or(x["name"].as_str()).map(str::to_string))
+                .collect();
+        }
+        i.updated_at = now();
+    }
+    ok(issue_json(&inner, &f, n)?)
+}
+
+fn comment_json(inner: &Inner, f: &str, id: u64) -> ApiResult<(Value, u64)> {
+    let st = inner.st.lock().unwrap();
+    let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
+    let c = r
+        .comments
+        .iter()
+        .find(|c| c.id == id)
+        .ok_or_else(ApiError::not_found)?;
+    Ok((shapes::comment(&inner.base, &st, r, c), c.issue))
+}
+
+async fn list_comments(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "issues", false)?;
+    let st = inner.st.lock().unwrap();
+    let r = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    if !r.issues.contains_key(&n) {
+        return Err(ApiError::not_found());
+    }
+    let v: Vec<Value> = r
+        .comments
+        .iter()
+        .filter(|c| c.issue == n)
+        .map(|c| shapes::comment(&inner.base, &st, r, c))
+        .collect();
+    ok(Value::Array(v))
+}
+
+fn comment_event(
+    inner: &Inner,
+    f: &str,
+    action: &str,
+    issue: u64,
+    comment: Value,
+    sender: &str,
+    changes: Option<Value>,
+) {
+    let Ok(i) = issue_json(inner, f, issue) else {
+        return;
+    };
+    let mut m = Map::new();
+    m.insert("action".into(), json!(action));
+    if let Some(c) = changes {
+        m.insert("changes".into(), c);
+    }
+    m.insert("issue".into(), i);
+    m.insert("comment".into(), comment);
+    inner.emit("issue_comment", Some(f), sender, m);
+}
+
+async fn create_comment(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    participate(&inner, &a, &f, "issues")?;
+    let b = parse_body(&body)?;
+    let text = req_str(&b, "body")?.to_string();
+    if text.len() > 65536 {
+        return Err(ApiError::invalid(
+            "Body is too long (maximum is 65536 characters)",
+        ));
+    }
+    let login = inner.login_of(&a);
+    let id = {
+        let mut st = inner.st.lock().unwrap();
+        let id = st.id();
+        let repo = st.repos.get_mut(&f).ok_or_else(ApiError::not_found)?;
+        if !repo.issues.contains_key(&n) {
+            return Err(ApiError::not_found());
+        }
+        let t = now();
+        repo.comments.push(Comment {
+            id,
+            issue: n,
+            user: login.clone(),
+            body: text,
+            created_at: t.clone(),
+            updated_at: t,
+            reactions: Default::default(),
+        });
+        id
+    };
+    let (v, _) = comment_json(&inner, &f, id)?;
+    comment_event(&inner, &f, "created", n, v.clone(), &login, None);
+    created(v)
+}
+
+async fn get_comment(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, id)): Path<(String, String, u64)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "issues", false)?;
+    ok(comment_json(&inner, &f, id)?.0)
+}
+
+/// The author may edit or delete their comment; anyone else needs write.
+fn may_change(inner: &Inner, a: &Actor, f: &str, id: u64) -> ApiResult<()> {
+    let login = inner.login_of(a);
+    let author = inner.st.lock().unwrap().repos.get(f).and_then(|r| {
+        r.comments
+            .iter()
+            .find(|c| c.id == id)
+            .map(|c| c.user.clone())
+    });
+    match author {
+        None => Err(ApiError::not_found()),
+        Some(u) if u == login => participate(inner, a, f, "issues"),
+        Some(_) => authorize(inner, a, f, "issues", true),
+    }
+}
+
+async fn update_comment(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, id)): Path<(String, String, u64)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    may_change(&inner, &a, &f, id)?;
+    let b = parse_body(&body)?;
+    let text = req_str(&b, "body")?.to_string();
+    let old = {
+        let mut st = inner.st.lock().unwrap();
+        let c = st
+            .repos
+            .get_mut(&f)
+            .and_then(|r| r.comments.iter_mut().find(|c| c.id == id))
+            .ok_or_else(ApiError::not_found)?;
+        let old = std::mem::replace(&mut c.body, text);
+        c.updated_at = now();
+        old
+    };
+    let (v, issue) = comment_json(&inner, &f, id)?;
+    let login = inner.login_of(&a);
+    comment_event(
+        &inner,
+        &f,
+        "edited",
+        issue,
+        v.clone(),
+        &login,
+        Some(json!({"body": {"from": old}})),
+    );
+    ok(v)
+}
+
+async fn delete_comment(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, id)): Path<(String, String, u64)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    may_change(&inner, &a, &f, id)?;
+    let (v, issue) = comment_json(&inner, &f, id)?;
+    inner
+        .st
+        .lock()
+        .unwrap()
+        .repos
+        .get_mut(&f)
+        .ok_or_else(ApiError::not_found)?
+        .comments
+        .retain(|c| c.id != id);
+    let login = inner.login_of(&a);
+    comment_event(&inner, &f, "deleted", issue, v, &login, None);
+    no_content()
+}
+
+const REACTIONS: [&str; 8] = [
+    "+1", "-1", "laugh", "confused", "heart", "hooray", "rocket", "eyes",
+];
+
+async fn react(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, id)): Path<(String, String, u64)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    participate(&inner, &a, &f, "issues")?;
+    let b = parse_body(&body)?;
+    let content = req_str(&b, "content")?.to_string();
+    if !REACTIONS.contains(&content.as_str()) {
+        return Err(ApiError::invalid(&format!(
+            "content {content:?} is not a reaction ({})",
+            REACTIONS.join(", ")
+        )));
+    }
+    let login = inner.login_of(&a);
+    let mut st = inner.st.lock().unwrap();
+    let rid = st.id();
+    let user = shapes::user_by_login(&inner.base, &st, &login);
+    let c = st
+        .repos
+        .get_mut(&f)
+        .and_then(|r| r.comments.iter_mut().find(|c| c.id == id))
+        .ok_or_else(ApiError::not_found)?;
+    let who = c.reactions.entry(content.clone()).or_default();
+    let existed = who.contains(&login);
+    if !existed {
+        who.push(login);
+    }
+    let v = json!({"id": rid, "node_id": shapes::node_id("Reaction", rid), "user": user, "content": content, "created_at": now()});
+    if existed {
+        ok(v)
+    } else {
+        created(v)
+    }
+}
+
+async fn list_labels(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "issues", false)?;
+    let st = inner.st.lock().unwrap();
+    let r = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    let i = r.issues.get(&n).ok_or_else(ApiError::not_found)?;
+    ok(shapes::labels(&inner.base, r, &i.labels))
+}
+
+/// `{"labels": ["a", …]}` or `["a", …]`; adds, never removes.
+async fn add_labels(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "issues", true)?;
+    let b = parse_body(&body)?;
+    let list = b["labels"]
+        .as_array()
+        .or(b.as_array())
+        .cloned()
+        .ok_or_else(|| ApiError::invalid("labels must be an array of names"))?;
+    let names: Vec<String> = list
+        .iter()
+        .filter_map(|x| x.as_str().or(x["name"].as_str()).map(str::to_string))
+        .collect();
+    if names.iter().any(|n| n.trim().is_empty() || n.len() > 50) {
+        return Err(ApiError::invalid(
+            "a label name is empty or longer than 50 characters",
+        ));
+    }
+    let mut st = inner.st.lock().unwrap();
+    let repo = st.repos.get_mut(&f).ok_or_else(ApiError::not_found)?;
+    let i = repo.issues.get_mut(&n).ok_or_else(ApiError::not_found)?;
+    for l in names {
+        if !i.labels.contains(&l) {
+            i.labels.push(l);
+        }
+    }
+    i.updated_at = now();
+    let labels = i.labels.clone();
+    let r = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    ok(shapes::labels(&inner.base, r, &labels))
+}

@@ -1,0 +1,983 @@
+//! Pull requests: create (with GitHub's 422s), list, get, update, merge,
+//! files and commits; reviews (approve, request changes, comment, inline
+//! comments, dismiss), review comments and requested reviewers.
+
+use super::super::auth::Actor;
+use super::super::git;
+use super::super::http::{created, ok, parse_body, ApiError, ApiResult};
+use super::super::shapes::{self, PullFacts};
+use super::super::state::{now, Issue, Pull, Review, ReviewComment};
+use super::super::Inner;
+use super::issues::participate;
+use super::repos::{commit_json, files_json, open};
+use super::{authorize, full, S};
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Extension, Router};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<Inner>> {
+    Router::new()
+        .route(
+            "/repos/{owner}/{repo}/pulls",
+            post(create_pull).get(list_pulls),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{n}",
+            get(get_pull).patch(update_pull),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{n}/merge",
+            put(merge).get(is_merged),
+        )
+        .route("/repos/{owner}/{repo}/pulls/{n}/files", get(files))
+        .route("/repos/{owner}/{repo}/pulls/{n}/commits", get(commits))
+        .route(
+            "/repos/{owner}/{repo}/pulls/{n}/reviews",
+            get(list_reviews).post(create_review),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{n}/reviews/{id}",
+            get(get_review),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{n}/reviews/{id}/dismissals",
+            put(dismiss),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{n}/comments",
+            get(list_review_comments),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{n}/requested_reviewers",
+            get(get_requested)
+                .post(request_reviewers)
+                .delete(remove_reviewers),
+        )
+}
+
+/// GitHub's "Validation Failed" with a `PullRequest` error.
+fn pr_invalid(field: Option<&str>, message: Option<&str>) -> ApiError {
+    let mut e = json!({"resource": "PullRequest"});
+    match (field, message) {
+        (Some(f), _) => {
+            e["field"] = json!(f);
+            e["code"] = json!("invalid");
+        }
+        (None, Some(m)) => {
+            e["code"] = json!("custom");
+            e["message"] = json!(m);
+        }
+        _ => {}
+    }
+    ApiError {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        body: json!({"message": "Validation Failed", "errors": [e], "documentation_url": "https://docs.github.com/rest/pulls/pulls#create-a-pull-request", "status": "422"}),
+    }
+}
+
+/// `{"message": "Unprocessable Entity", "errors": [msg]}`, GitHub's review refusal shape.
+fn review_refused(msg: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        body: json!({"message": "Unprocessable Entity", "errors": [msg], "documentation_url": "https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request", "status": "422"}),
+    }
+}
+
+/// The full pull request JSON of PR `n`, with git facts computed now.
+pub fn pull_json(inner: &Inner, f: &str, n: u64) -> ApiResult<Value> {
+    let (issue, db) = {
+        let st = inner.st.lock().unwrap();
+        let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
+        let i = r
+            .issues
+            .get(&n)
+            .filter(|i| i.pull.is_some())
+            .ok_or_else(ApiError::not_found)?;
+        (i.clone(), git::default_branch(&inner.bare(f)))
+    };
+    let p = issue.pull.as_ref().expect("filtered above");
+    let repo = open(inner, f)?;
+    let head = git2::Oid::from_str(&p.head_sha).ok();
+    let base = git::resolve(&repo, &p.base_ref);
+    let facts = match (base, head) {
+        (Some(b), Some(h)) => {
+            let files = git::changed_files(&repo, b, h).unwrap_or_default();
+            PullFacts {
+                base_sha: b.to_string(),
+                mergeable: if p.merged {
+                    None
+                } else {
+                    Some(git::mergeable(&repo, b, h))
+                },
+                commits: git::ahead_behind(&repo, b, h).0,
+                additions: files.iter().map(|x| x.additions).sum(),
+                deletions: files.iter().map(|x| x.deletions).sum(),
+                changed_files: files.len(),
+            }
+        }
+        _ => PullFacts {
+            base_sha: String::new(),
+            mergeable: None,
+            commits: 0,
+            additions: 0,
+            deletions: 0,
+            changed_files: 0,
+        },
+    };
+    let st = inner.st.lock().unwrap();
+    let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
+    Ok(shapes::pull(&inner.base, &st, r, &issue, &facts, &db))
+}
+
+fn emit_pull(
+    inner: &Inner,
+    f: &str,
+    n: u64,
+    action: &str,
+    sender: &str,
+    extra: Vec<(&str, Value)>,
+) {
+    if let Some(mut m) = inner.pull_payload(f, n, action) {
+        for (k, v) in extra {
+            m.insert(k.into(), v);
+        }
+        inner.emit("pull_request", Some(f), sender, m);
+    }
+}
+
+async fn create_pull(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r)): Path<(String, String)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", true)?;
+    let b = parse_body(&body)?;
+    let head_raw = b["head"]
+        .as_str()
+        .ok_or_else(|| pr_invalid(Some("head"), None))?;
+    let base_ref = b["base"]
+        .as_str()
+        .ok_or_else(|| pr_invalid(Some("base"), None))?
+        .to_string();
+    let head_ref = match head_raw.split_once(':') {
+        Some((owner, branch)) if owner == o => branch.to_string(),
+        Some(_) => return Err(pr_invalid(Some("head"), None)),
+        None => head_raw.to_string(),
+    };
+    let title = b["title"].as_str().map(str::to_string);
+    let Some(title) = title.filter(|t| !t.trim().is_empty()) else {
+        return Err(pr_invalid(None, Some("title is required (or pass issue)")));
+    };
+    let repo = open(&inner, &f)?;
+    let base_oid = repo
+        .find_reference(&format!("refs/heads/{base_ref}"))
+        .ok()
+        .and_then(|r| r.target())
+        .ok_or_else(|| pr_invalid(Some("base"), None))?;
+    let head_oid = repo
+        .find_reference(&format!("refs/heads/{head_ref}"))
+        .ok()
+        .and_then(|r| r.target())
+        .ok_or_else(|| pr_invalid(Some("head"), None))?;
+    if git::ahead_behind(&repo, base_oid, head_oid).0 == 0 {
+        return Err(pr_invalid(
+            None,
+            Some(&format!("No commits between {base_ref} and {head_ref}")),
+        ));
+    }
+    let login = inner.login_of(&a);
+    let n = {
+        let mut st = inner.st.lock().unwrap();
+        let (iid, pid) = (st.id(), st.id());
+        let rp = st.repos.get_mut(&f).ok_or_else(ApiError::not_found)?;
+        let dup = rp.issues.values().any(|i| {
+            i.state == "open"
+                && i.pull
+                    .as_ref()
+                    .is_some_and(|p| p.head_ref == head_ref && p.base_ref == base_ref)
+        });
+        if dup {
+            return Err(pr_invalid(
+                None,
+                Some(&format!(
+                    "A pull request already exists for {o}:{head_ref}."
+                )),
+            ));
+        }
+        let n = rp.next_number.max(1);
+        rp.next_number = n + 1;
+        let t = now();
+        rp.issues.insert(
+            n,
+            Issue {
+                id: iid,
+                number: n,
+                title,
+                body: b["body"].as_str().map(str::to_string),
+                user: login.clone(),
+                state: "open".into(),
+                labels: vec![],
+                created_at: t.clone(),
+                updated_at: t,
+                closed_at: None,
+                pull: Some(Pull {
+                    id: pid,
+                    head_ref,
+                    head_sha: head_oid.to_string(),
+                    base_ref,
+                    draft: b["draft"].as_bool().unwrap_or(false),
+                    merged: false,
+                    merged_at: None,
+                    merged_by: None,
+                    merge_commit_sha: None,
+                    requested_reviewers: vec![],
+                }),
+            },
+        );
+        n
+    };
+    let v = pull_json(&inner, &f, n)?;
+    emit_pull(&inner, &f, n, "opened", &login, vec![]);
+    created(v)
+}
+
+async fn list_pulls(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r)): Path<(String, String)>,
+    Query(q): Query<HashMap<String, String>>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", false)?;
+    let state = q.get("state").map(String::as_str).unwrap_or("open");
+    if !matches!(state, "open" | "closed" | "all") {
+        return Err(ApiError::invalid("state must be open, closed or all"));
+    }
+    let head = q.get("head").map(|h| match h.split_once(':') {
+        Some((owner, b)) => (Some(owner.to_string()), b.to_string()),
+        None => (None, h.clone()),
+    });
+    let mut numbers: Vec<u64> = {
+        let st = inner.st.lock().unwrap();
+        let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+        rp.issues
+            .values()
+            .filter(|i| i.pull.is_some() && (state == "all" || i.state == state))
+            .filter(|i| {
+                let p = i.pull.as_ref().expect("filtered");
+                let head_ok = head.as_ref().is_none_or(|(owner, b)| {
+                    owner.as_deref().is_none_or(|x| x == o) && *b == p.head_ref
+                });
+                head_ok && q.get("base").is_none_or(|b| *b == p.base_ref)
+            })
+            .map(|i| i.number)
+            .collect()
+    };
+    if q.get("direction").map(String::as_str) != Some("asc") {
+        numbers.reverse();
+    }
+    let per_page = q
+        .get("per_page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(30usize)
+        .clamp(1, 100);
+    let page = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1usize)
+        .max(1);
+    let mut v = vec![];
+    for n in numbers
+        .into_iter()
+        .skip((page - 1) * per_page)
+        .take(per_page)
+    {
+        v.push(pull_json(&inner, &f, n)?);
+    }
+    ok(Value::Array(v))
+}
+
+async fn get_pull(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", false)?;
+    ok(pull_json(&inner, &f, n)?)
+}
+
+async fn update_pull(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", true)?;
+    let b = parse_body(&body)?;
+    let repo = open(&inner, &f)?;
+    let login = inner.login_of(&a);
+    let mut changes = Map::new();
+    let mut action = None;
+    {
+        let mut st = inner.st.lock().unwrap();
+        let i = st
+            .repos
+            .get_mut(&f)
+            .and_then(|r| r.issues.get_mut(&n))
+            .filter(|i| i.pull.is_some())
+            .ok_or_else(ApiError::not_found)?;
+        if let Some(base) = b["base"].as_str() {
+            let p = i.pull.as_ref().expect("filtered");
+            if base != p.base_ref {
+                let Some(new_base) = git::resolve(&repo, base)
+                    .filter(|_| repo.find_reference(&format!("refs/heads/{base}")).is_ok())
+                else {
+                    return Err(pr_invalid(Some("base"), None));
+                };
+                let head = git2::Oid::from_str(&p.head_sha).map_err(|_| ApiError::not_found())?;
+                if git::ahead_behind(&repo, new_base, head).0 == 0 {
+                    return Err(pr_invalid(None, Some(&format!("There are no new commits between base branch '{base}' and head branch '{}'.", p.head_ref))));
+                }
+                let old_sha = git::resolve(&repo, &p.base_ref)
+                    .map(|o| o.to_string())
+                    .unwrap_or_default();
+                changes.insert(
+                    "base".into(),
+                    json!({"ref": {"from": p.base_ref}, "sha": {"from": old_sha}}),
+                );
+                i.pull.as_mut().expect("filtered").base_ref = base.to_string();
+            }
+        }
+        if let Some(t) = b["title"].as_str() {
+            if t != i.title {
+                changes.insert("title".into(), json!({"from": i.title}));
+                i.title = t.to_string();
+            }
+        }
+        if b.get("body").is_some() {
+            let nb = b["body"].as_str().map(str::to_string);
+            if nb != i.body {
+                changes.insert("body".into(), json!({"from": i.body}));
+                i.body = nb;
+            }
+        }
+        if let Some(s) = b["state"].as_str() {
+            if !matches!(s, "open" | "closed") {
+                return Err(ApiError::invalid("state must be open or closed"));
+            }
+            let merged = i.pull.as_ref().is_some_and(|p| p.merged);
+            if s != i.state {
+                if merged {
+                    return Err(ApiError::invalid(
+                        "state cannot be changed. The pull request has been merged.",
+                    ));
+                }
+                i.state = s.to_string();
+                i.closed_at = if s == "closed" { Some(now()) } else { None };
+                action = Some(if s == "closed" { "closed" } else { "reopened" });
+            }
+        }
+        i.updated_at = now();
+    }
+    if !changes.is_empty() {
+        emit_pull(
+            &inner,
+            &f,
+            n,
+            "edited",
+            &login,
+            vec![("changes", Value::Object(changes))],
+        );
+    }
+    if let Some(act) = action {
+        emit_pull(&inner, &f, n, act, &login, vec![]);
+    }
+    ok(pull_json(&inner, &f, n)?)
+}
+
+async fn is_merged(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", false)?;
+    let merged = inner
+        .st
+        .lock()
+        .unwrap()
+        .repos
+        .get(&f)
+        .and_then(|r| r.issues.get(&n))
+        .and_then(|i| i.pull.as_ref())
+        .is_some_and(|p| p.merged);
+    if merged {
+        super::super::http::no_content()
+    } else {
+        Err(ApiError::not_found())
+    }
+}
+
+async fn merge(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "contents", true)?;
+    let b = parse_body(&body)?;
+    let method = b["merge_method"].as_str().unwrap_or("merge").to_string();
+    if !matches!(method.as_str(), "merge" | "squash" | "rebase") {
+        return Err(ApiError::invalid(
+            "merge_method must be merge, squash or rebase",
+        ));
+    }
+    let (issue, p) = {
+        let st = inner.st.lock().unwrap();
+        let i = st
+            .repos
+            .get(&f)
+            .and_then(|r| r.issues.get(&n))
+            .filter(|i| i.pull.is_some())
+            .cloned()
+            .ok_or_else(ApiError::not_found)?;
+        let p = i.pull.clone().expect("filtered");
+        (i, p)
+    };
+    let not_mergeable = || {
+        ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Pull Request is not mergeable",
+        )
+    };
+    if issue.state != "open" || p.merged {
+        return Err(not_mergeable());
+    }
+    if let Some(sha) = b["sha"].as_str() {
+        if sha != p.head_sha {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "Head branch was modified. Review and try the merge again.",
+            ));
+        }
+    }
+    let repo = open(&inner, &f)?;
+    let head = git2::Oid::from_str(&p.head_sha).map_err(|_| not_mergeable())?;
+    let base_before = git::resolve(&repo, &p.base_ref).ok_or_else(not_mergeable)?;
+    if !git::mergeable(&repo, base_before, head) {
+        return Err(not_mergeable());
+    }
+    let login = inner.login_of(&a);
+    let title = b["commit_title"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| match method.as_str() {
+            "squash" => format!("{} (#{n})", issue.title),
+            _ => format!("Merge pull request #{n} from {o}/{}", p.head_ref),
+        });
+    let message = b["commit_message"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| {
+            if method == "merge" {
+                issue.title.clone()
+            } else {
+                String::new()
+            }
+        });
+    let email = format!("{login}@users.noreply.sim");
+    let tip = git::merge(
+        &repo,
+        &p.base_ref,
+        head,
+        &method,
+        &title,
+        &message,
+        (&login, &email),
+    )
+    .map_err(|_| not_mergeable())?;
+    {
+        let mut st = inner.st.lock().unwrap();
+        if let Some(i) = st.repos.get_mut(&f).and_then(|r| r.issues.get_mut(&n)) {
+            let t = now();
+            i.state = "closed".into();
+            i.closed_at = Some(t.clone());
+            i.updated_at = t.clone();
+            if let Some(pp) = i.pull.as_mut() {
+                pp.merged = true;
+                pp.merged_at = Some(t);
+                pp.merged_by = Some(login.clone());
+                pp.merge_commit_sha = Some(tip.to_string());
+            }
+        }
+    }
+    let base_ref = format!("refs/heads/{}", p.base_ref);
+    let inner2 = inner.clone();
+    let (f2, l2) = (f.clone(), login.clone());
+    let change = vec![(
+        base_ref,
+        Some(base_before.to_string()),
+        Some(tip.to_string()),
+    )];
+    let _ = tokio::task::spawn_blocking(move || inner2.after_ref_changes(&f2, &l2, &change)).await;
+    emit_pull(&inner, &f, n, "closed", &login, vec![]);
+    ok(
+        json!({"sha": tip.to_string(), "merged": true, "message": "Pull Request successfully merged"}),
+    )
+}
+
+fn head_base(
+    inner: &Inner,
+    f: &str,
+    n: u64,
+) -> ApiResult<(git2::Oid, git2::Oid, git2::Repository)> {
+    let p = inner
+        .st
+        .lock()
+        .unwrap()
+        .repos
+        .get(f)
+        .and_then(|r| r.issues.get(&n))
+        .and_then(|i| i.pull.clone())
+        .ok_or_else(ApiError::not_found)?;
+    let repo = open(inner, f)?;
+    let head = git2::Oid::from_str(&p.head_sha).map_err(|_| ApiError::not_found())?;
+    let base = git::resolve(&repo, &p.base_ref)
+        .or_else(|| {
+            p.merge_commit_sha
+                .as_deref()
+                .and_then(|s| git2::Oid::from_str(s).ok())
+        })
+        .ok_or_else(ApiError::not_found)?;
+    Ok((head, base, repo))
+}
+
+async fn files(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", false)?;
+    let (head, base, repo) = head_base(&inner, &f, n)?;
+    let files = git::changed_files(&repo, base, head).unwrap_or_default();
+    ok(files_json(&inner.base, &f, &head.to_string(), &files))
+}
+
+async fn commits(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", false)?;
+    let (head, base, repo) = head_base(&inner, &f, n)?;
+    let v: Vec<Value> = git::commits_between(&repo, Some(base), head, 250)
+        .into_iter()
+        .map(|c| commit_json(&inner, &f, &repo, c))
+        .collect();
+    ok(Value::Array(v))
+}
+
+async fn list_reviews(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", false)?;
+    let st = inner.st.lock().unwrap();
+    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    if rp.issues.get(&n).and_then(|i| i.pull.as_ref()).is_none() {
+        return Err(ApiError::not_found());
+    }
+    let v: Vec<Value> = rp
+        .reviews
+        .iter()
+        .filter(|x| x.pull == n)
+        .map(|x| shapes::review(&inner.base, &st, rp, x))
+        .collect();
+    ok(Value::Array(v))
+}
+
+async fn get_review(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n, id)): Path<(String, String, u64, u64)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", false)?;
+    let st = inner.st.lock().unwrap();
+    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    let rv = rp
+        .reviews
+        .iter()
+        .find(|x| x.pull == n && x.id == id)
+        .ok_or_else(ApiError::not_found)?;
+    ok(shapes::review(&inner.base, &st, rp, rv))
+}
+
+fn emit_review(inner: &Inner, f: &str, n: u64, review_id: u64, action: &str, sender: &str) {
+    let Ok(pr) = pull_json(inner, f, n) else {
+        return;
+    };
+    let rv = {
+        let st = inner.st.lock().unwrap();
+        let Some(rp) = st.repos.get(f) else { return };
+        let Some(rv) = rp.reviews.iter().find(|x| x.id == review_id) else {
+            return;
+        };
+        shapes::review_hook(&inner.base, &st, rp, rv)
+    };
+    let mut m = Map::new();
+    m.insert("action".into(), json!(action));
+    m.insert("review".into(), rv);
+    m.insert("pull_request".into(), pr);
+    inner.emit("pull_request_review", Some(f), sender, m);
+}
+
+/// `POST /pulls/{n}/reviews`: APPROVE, REQUEST_CHANGES or COMMENT, with inline
+/// `comments` on files the pull request changes. GitHub refuses approving or
+/// requesting changes on your own pull request, and an empty body for
+/// REQUEST_CHANGES / COMMENT.
+async fn create_review(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    participate(&inner, &a, &f, "pull_requests")?;
+    let b = parse_body(&body)?;
+    let login = inner.login_of(&a);
+    let (issue, p) = {
+        let st = inner.st.lock().unwrap();
+        let i = st
+            .repos
+            .get(&f)
+            .and_then(|r| r.issues.get(&n))
+            .filter(|i| i.pull.is_some())
+            .cloned()
+            .ok_or_else(ApiError::not_found)?;
+        let p = i.pull.clone().expect("filtered");
+        (i, p)
+    };
+    let event = b["event"].as_str().unwrap_or("").to_string();
+    let state = match event.as_str() {
+        "APPROVE" => "APPROVED",
+        "REQUEST_CHANGES" => "CHANGES_REQUESTED",
+        "COMMENT" => "COMMENTED",
+        "" => "PENDING",
+        other => {
+            return Err(review_refused(&format!(
+                "Unknown review event {other:?}: use APPROVE, REQUEST_CHANGES or COMMENT"
+            )))
+        }
+    };
+    let text = b["body"]
+        .as_str()
+        .map(str::to_string)
+        .filter(|s| !s.is_empty());
+    let inline = b["comments"].as_array().cloned().unwrap_or_default();
+    if issue.user == login && state == "APPROVED" {
+        return Err(review_refused(
+            "Review Can not approve your own pull request",
+        ));
+    }
+    if issue.user == login && state == "CHANGES_REQUESTED" {
+        return Err(review_refused(
+            "Review Can not request changes on your own pull request",
+        ));
+    }
+    if text.is_none()
+        && (state == "CHANGES_REQUESTED" || (state == "COMMENTED" && inline.is_empty()))
+    {
+        return Err(review_refused(&format!(
+            "Review body is required for {event}"
+        )));
+    }
+    if issue.state != "open" && state != "COMMENTED" {
+        return Err(review_refused("Can not review a closed pull request"));
+    }
+    let commit_id = b["commit_id"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| p.head_sha.clone());
+    let (head, base, repo) = head_base(&inner, &f, n)?;
+    let _ = head;
+    let cid = git2::Oid::from_str(&commit_id)
+        .ok()
+        .filter(|o| repo.find_commit(*o).is_ok())
+        .ok_or_else(|| review_refused("commit_id is not part of the pull request"))?;
+    let changed: Vec<String> = git::changed_files(&repo, base, cid)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|x| x.path)
+        .collect();
+    for c in &inline {
+        let path = c["path"].as_str().unwrap_or("");
+        if !changed.iter().any(|x| x == path) {
+            return Err(review_refused("Path could not be resolved"));
+        }
+        if c["body"].as_str().is_none_or(str::is_empty) {
+            return Err(review_refused("Review comment body is required"));
+        }
+        if c.get("line").is_some() && c["line"].as_u64().is_none_or(|l| l == 0) {
+            return Err(review_refused("Line could not be resolved"));
+        }
+    }
+    let id = {
+        let mut st = inner.st.lock().unwrap();
+        let id = st.id();
+        let ids: Vec<u64> = inline.iter().map(|_| st.id()).collect();
+        let rp = st.repos.get_mut(&f).ok_or_else(ApiError::not_found)?;
+        let t = now();
+        rp.reviews.push(Review {
+            id,
+            pull: n,
+            user: login.clone(),
+            body: text,
+            state: state.into(),
+            commit_id: cid.to_string(),
+            submitted_at: t.clone(),
+        });
+        for (c, cid2) in inline.iter().zip(ids) {
+            rp.review_comments.push(ReviewComment {
+                id: cid2,
+                review_id: id,
+                pull: n,
+                user: login.clone(),
+                path: c["path"].as_str().unwrap_or("").into(),
+                line: c["line"].as_u64().or(c["position"].as_u64()),
+                side: c["side"].as_str().unwrap_or("RIGHT").into(),
+                body: c["body"].as_str().unwrap_or("").into(),
+                commit_id: cid.to_string(),
+                created_at: t.clone(),
+            });
+        }
+        if state != "PENDING" && state != "COMMENTED" {
+            if let Some(pp) = rp.issues.get_mut(&n).and_then(|i| i.pull.as_mut()) {
+                pp.requested_reviewers.retain(|x| *x != login);
+            }
+        }
+        id
+    };
+    if state != "PENDING" {
+        emit_review(&inner, &f, n, id, "submitted", &login);
+    }
+    let st = inner.st.lock().unwrap();
+    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    let rv = rp
+        .reviews
+        .iter()
+        .find(|x| x.id == id)
+        .ok_or_else(ApiError::not_found)?;
+    ok(shapes::review(&inner.base, &st, rp, rv))
+}
+
+async fn dismiss(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n, id)): Path<(String, String, u64, u64)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", true)?;
+    let b = parse_body(&body)?;
+    if b["message"].as_str().is_none_or(str::is_empty) {
+        return Err(review_refused("message is required to dismiss a review"));
+    }
+    let login = inner.login_of(&a);
+    {
+        let mut st = inner.st.lock().unwrap();
+        let rv = st
+            .repos
+            .get_mut(&f)
+            .and_then(|r| r.reviews.iter_mut().find(|x| x.pull == n && x.id == id))
+            .ok_or_else(ApiError::not_found)?;
+        if rv.state != "APPROVED" && rv.state != "CHANGES_REQUESTED" {
+            return Err(review_refused(&format!(
+                "Can not dismiss a {} pull request review",
+                rv.state.to_lowercase()
+            )));
+        }
+        rv.state = "DISMISSED".into();
+    }
+    emit_review(&inner, &f, n, id, "dismissed", &login);
+    let st = inner.st.lock().unwrap();
+    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    let rv = rp
+        .reviews
+        .iter()
+        .find(|x| x.id == id)
+        .ok_or_else(ApiError::not_found)?;
+    ok(shapes::review(&inner.base, &st, rp, rv))
+}
+
+async fn list_review_comments(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", false)?;
+    let st = inner.st.lock().unwrap();
+    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    let v: Vec<Value> = rp
+        .review_comments
+        .iter()
+        .filter(|c| c.pull == n)
+        .map(|c| shapes::review_comment(&inner.base, &st, rp, c))
+        .collect();
+    ok(Value::Array(v))
+}
+
+async fn get_requested(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", false)?;
+    let st = inner.st.lock().unwrap();
+    let p = st
+        .repos
+        .get(&f)
+        .and_then(|r| r.issues.get(&n))
+        .and_then(|i| i.pull.as_ref())
+        .ok_or_else(ApiError::not_found)?;
+    let users: Vec<Value> = p
+        .requested_reviewers
+        .iter()
+        .map(|l| shapes::user_by_login(&inner.base, &st, l))
+        .collect();
+    ok(json!({"users": users, "teams": []}))
+}
+
+fn reviewer_list(b: &Value) -> Vec<String> {
+    b["reviewers"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn request_reviewers(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", true)?;
+    let b = parse_body(&body)?;
+    let wanted = reviewer_list(&b);
+    if b["team_reviewers"]
+        .as_array()
+        .is_some_and(|t| !t.is_empty())
+    {
+        return Err(pr_invalid(
+            None,
+            Some("Reviews may only be requested from collaborators. The simulator has no teams."),
+        ));
+    }
+    let login = inner.login_of(&a);
+    let mut added = vec![];
+    {
+        let mut st = inner.st.lock().unwrap();
+        for w in &wanted {
+            if st
+                .accounts
+                .get(w)
+                .is_none_or(|x| super::super::auth::level(&x.permission) == 0 || x.kind != "User")
+            {
+                return Err(pr_invalid(None, Some(&format!("Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the {f} repository."))));
+            }
+        }
+        let i = st
+            .repos
+            .get_mut(&f)
+            .and_then(|r| r.issues.get_mut(&n))
+            .filter(|i| i.pull.is_some())
+            .ok_or_else(ApiError::not_found)?;
+        if wanted.contains(&i.user) {
+            return Err(pr_invalid(
+                None,
+                Some("Review cannot be requested from pull request author."),
+            ));
+        }
+        let p = i.pull.as_mut().expect("filtered");
+        for w in wanted {
+            if !p.requested_reviewers.contains(&w) {
+                p.requested_reviewers.push(w.clone());
+                added.push(w);
+            }
+        }
+    }
+    for w in added {
+        let u = shapes::user_by_login(&inner.base, &inner.st.lock().unwrap(), &w);
+        emit_pull(
+            &inner,
+            &f,
+            n,
+            "review_requested",
+            &login,
+            vec![("requested_reviewer", u)],
+        );
+    }
+    created(pull_json(&inner, &f, n)?)
+}
+
+async fn remove_reviewers(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", true)?;
+    let b = parse_body(&body)?;
+    let gone = reviewer_list(&b);
+    let login = inner.login_of(&a);
+    let mut removed = vec![];
+    {
+        let mut st = inner.st.lock().unwrap();
+        let p = st
+            .repos
+            .get_mut(&f)
+            .and_then(|r| r.issues.get_mut(&n))
+            .and_then(|i| i.pull.as_mut())
+            .ok_or_else(ApiError::not_found)?;
+        p.requested_reviewers.retain(|x| {
+            let drop = gone.contains(x);
+            if drop {
+                removed.push(x.clone());
+            }
+            !drop
+        });
+    }
+    for w in removed {
+        let u = shapes::user_by_login(&inner.base, &inner.st.lock().unwrap(), &w);
+        emit_pull(
+            &inner,
+            &f,
+            n,
+            "review_request_removed",
+            &login,
+            vec![("requested_reviewer", u)],
+        );
+    }
+    ok(pull_json(&inner, &f, n)?)
+}

@@ -1,0 +1,691 @@
+//! Repositories and their git data: repo, contents, git refs, branches,
+//! commits, compare, commit statuses, dispatches, collaborator permission.
+
+use super::super::auth::Actor;
+use super::super::git::{self, Content};
+use super::super::http::{created, no_content, ok, parse_body, req_str, ApiError, ApiResult};
+use super::super::shapes;
+use super::super::state::{now, Status};
+use super::super::Inner;
+use super::{authorize, full, S};
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, patch, post};
+use axum::{Extension, Router};
+use base64::Engine;
+use git2::Oid;
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<Inner>> {
+    Router::new()
+        .route("/repos/{owner}/{repo}", get(get_repo))
+        .route("/repos/{owner}/{repo}/contents", get(contents_root))
+        .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
+        .route("/repos/{owner}/{repo}/git/ref/{*name}", get(get_ref))
+        .route(
+            "/repos/{owner}/{repo}/git/matching-refs/{*name}",
+            get(matching_refs),
+        )
+        .route("/repos/{owner}/{repo}/git/refs", post(create_ref))
+        .route(
+            "/repos/{owner}/{repo}/git/refs/{*name}",
+            patch(update_ref).delete(delete_ref).get(get_ref),
+        )
+        .route("/repos/{owner}/{repo}/branches", get(list_branches))
+        .route("/repos/{owner}/{repo}/branches/{*branch}", get(get_branch))
+        .route(
+            "/repos/{owner}/{repo}/commits/{*rest}",
+            get(commits_dispatch),
+        )
+        .route("/repos/{owner}/{repo}/compare/{*basehead}", get(compare))
+        .route(
+            "/repos/{owner}/{repo}/statuses/{sha}",
+            post(create_status).get(list_statuses_sha),
+        )
+        .route("/repos/{owner}/{repo}/dispatches", post(dispatch))
+        .route(
+            "/repos/{owner}/{repo}/actions/workflows/{id}/dispatches",
+            post(workflow_dispatch),
+        )
+        .route(
+            "/repos/{owner}/{repo}/collaborators/{user}/permission",
+            get(permission),
+        )
+}
+
+type Q = Query<HashMap<String, String>>;
+
+/// The repository JSON of `full` (with its current default branch).
+pub fn repo_json(inner: &Inner, full: &str) -> ApiResult<Value> {
+    let db = git::default_branch(&inner.bare(full));
+    let st = inner.st.lock().unwrap();
+    let r = st.repos.get(full).ok_or_else(ApiError::not_found)?;
+    Ok(shapes::repo(&inner.base, &st, r, &db))
+}
+
+pub fn open(inner: &Inner, full: &str) -> ApiResult<git2::Repository> {
+    git::open(&inner.bare(full)).map_err(|_| ApiError::not_found())
+}
+
+async fn get_repo(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r)): Path<(String, String)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "metadata", false)?;
+    ok(repo_json(&inner, &f)?)
+}
+
+async fn contents_root(
+    s: S,
+    a: Extension<Actor>,
+    Path((o, r)): Path<(String, String)>,
+    q: Q,
+) -> ApiResult {
+    contents(s, a, Path((o, r, String::new())), q).await
+}
+
+async fn contents(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, path)): Path<(String, String, String)>,
+    Query(q): Q,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "contents", false)?;
+    let repo = open(&inner, &f)?;
+    let rev = q
+        .get("ref")
+        .cloned()
+        .unwrap_or_else(|| git::default_branch(&inner.bare(&f)));
+    let commit = git::resolve(&repo, &rev).ok_or_else(|| {
+        ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            &format!("No commit found for the ref {rev}"),
+        )
+    })?;
+    let base = &inner.base;
+    let entry = |p: &str, kind: &str, sha: &str, size: usize| {
+        let name = p.rsplit('/').next().unwrap_or(p);
+        let url = format!("{base}/repos/{f}/contents/{p}?ref={rev}");
+        let git_url = format!(
+            "{base}/repos/{f}/git/{}/{sha}",
+            if kind == "dir" { "trees" } else { "blobs" }
+        );
+        let html = format!("{base}/{f}/blob/{rev}/{p}");
+        json!({"type": kind, "name": name, "path": p, "sha": sha, "size": size, "url": url, "git_url": git_url,
+               "html_url": html, "download_url": if kind == "file" { json!(format!("{base}/{f}/raw/{rev}/{p}")) } else { Value::Null },
+               "_links": {"self": url, "git": git_url, "html": html}})
+    };
+    match git::contents(&repo, commit, &path) {
+        None => Err(ApiError::not_found()),
+        Some(Content::File { sha, bytes }) => {
+            let p = path.trim_matches('/');
+            let mut v = entry(p, "file", &sha, bytes.len());
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            // GitHub wraps the base64 at 60 columns.
+            let wrapped: Vec<&str> = b64
+                .as_bytes()
+                .chunks(60)
+                .map(|c| std::str::from_utf8(c).unwrap_or(""))
+                .collect();
+            v["content"] = json!(wrapped.join("\n") + "\n");
+            v["encoding"] = json!("base64");
+            ok(v)
+        }
+        Some(Content::Dir(items)) => {
+            let p = path.trim_matches('/');
+            let v: Vec<Value> = items
+                .iter()
+                .map(|(name, kind, sha, size)| {
+                    let child = if p.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{p}/{name}")
+                    };
+                    entry(&child, kind, sha, *size)
+                })
+                .collect();
+            ok(Value::Array(v))
+        }
+    }
+}
+
+fn ref_json(base: &str, f: &str, name: &str, sha: &str) -> Value {
+    json!({"ref": name, "node_id": shapes::node_id("Ref", name.len() as u64), "url": format!("{base}/repos/{f}/git/{name}"),
+           "object": {"type": "commit", "sha": sha, "url": format!("{base}/repos/{f}/git/commits/{sha}")}})
+}
+
+async fn get_ref(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, name)): Path<(String, String, String)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "contents", false)?;
+    let name = format!("refs/{}", name.trim_start_matches("refs/"));
+    match git::refs(&inner.bare(&f)).get(&name) {
+        Some(sha) => ok(ref_json(&inner.base, &f, &name, sha)),
+        None => Err(ApiError::not_found()),
+    }
+}
+
+async fn matching_refs(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, name)): Path<(String, String, String)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "contents", false)?;
+    let prefix = format!("refs/{}", name.trim_start_matches("refs/"));
+    let v: Vec<Value> = git::refs(&inner.bare(&f))
+        .iter()
+        .filter(|(n, _)| n.starts_with(&prefix))
+        .map(|(n, s)| ref_json(&inner.base, &f, n, s))
+        .collect();
+    ok(Value::Array(v))
+}
+
+fn commit_exists(repo: &git2::Repository, sha: &str) -> Option<Oid> {
+    let oid = Oid::from_str(sha).ok()?;
+    repo.find_commit(oid).ok().map(|c| c.id())
+}
+
+async fn create_ref(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r)): Path<(String, String)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "contents", true)?;
+    let b = parse_body(&body)?;
+    let name = req_str(&b, "ref")?.to_string();
+    let sha = req_str(&b, "sha")?.to_string();
+    if !name.starts_with("refs/") || name.matches('/').count() < 2 {
+        return Err(ApiError::unprocessable(
+            "Reference name must start with 'refs/' and have at least two slashes.",
+        ));
+    }
+    if !git2::Reference::is_valid_name(&name) {
+        return Err(ApiError::unprocessable(&format!(
+            "{name} is not a valid ref name."
+        )));
+    }
+    let repo = open(&inner, &f)?;
+    let oid = commit_exists(&repo, &sha)
+        .ok_or_else(|| ApiError::unprocessable("Object does not exist"))?;
+    if repo.find_reference(&name).is_ok() {
+        return Err(ApiError::unprocessable("Reference already exists"));
+    }
+    git::set_ref(&repo, &name, oid).map_err(|e| ApiError::unprocessable(&e.to_string()))?;
+    let login = inner.login_of(&a);
+    let inner2 = inner.clone();
+    let (f2, n2, s2) = (f.clone(), name.clone(), sha.clone());
+    let _ = tokio::task::spawn_blocking(move || {
+        inner2.after_ref_changes(&f2, &login, &[(n2, None, Some(s2))])
+    })
+    .await;
+    created(ref_json(&inner.base, &f, &name, &sha))
+}
+
+fn check_protected(inner: &Inner, f: &str, name: &str) -> ApiResult<()> {
+    let st = inner.st.lock().unwrap();
+    if let Some(b) = name.strip_prefix("refs/heads/") {
+        if st.repos.get(f).is_some_and(|r| r.protected.contains(b)) {
+            return Err(ApiError::unprocessable(&format!(
+                "Protected branch update failed for {name}."
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn update_ref(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, name)): Path<(String, String, String)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "contents", true)?;
+    let b = parse_body(&body)?;
+    let sha = req_str(&b, "sha")?.to_string();
+    let force = b["force"].as_bool().unwrap_or(false);
+    let name = format!("refs/{}", name.trim_start_matches("refs/"));
+    let repo = open(&inner, &f)?;
+    let old = repo
+        .find_reference(&name)
+        .ok()
+        .and_then(|r| r.target())
+        .ok_or_else(|| ApiError::unprocessable("Reference does not exist"))?;
+    let new = commit_exists(&repo, &sha)
+        .ok_or_else(|| ApiError::unprocessable("Object does not exist"))?;
+    if !force && !git::is_ancestor(&repo, old, new) {
+        return Err(ApiError::unprocessable("Update is not a fast forward"));
+    }
+    check_protected(&inner, &f, &name)?;
+    if old != new {
+        git::set_ref(&repo, &name, new).map_err(|e| ApiError::unprocessable(&e.to_string()))?;
+        let login = inner.login_of(&a);
+        let inner2 = inner.clone();
+        let change = vec![(name.clone(), Some(old.to_string()), Some(new.to_string()))];
+        let f2 = f.clone();
+        let _ = tokio::task::spawn_blocking(move || inner2.after_ref_changes(&f2, &login, &change))
+            .await;
+    }
+    ok(ref_json(&inner.base, &f, &name, &sha))
+}
+
+async fn delete_ref(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, name)): Path<(String, String, String)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "contents", true)?;
+    let name = format!("refs/{}", name.trim_start_matches("refs/"));
+    let repo = open(&inner, &f)?;
+    let old = repo
+        .find_reference(&name)
+        .ok()
+        .and_then(|r| r.target())
+        .ok_or_else(|| ApiError::unprocessable("Reference does not exist"))?;
+    check_protected(&inner, &f, &name)?;
+    git::delete_ref(&repo, &name).map_err(|e| ApiError::unprocessable(&e.to_string()))?;
+    let login = inner.login_of(&a);
+    let change = vec![(name, Some(old.to_string()), None)];
+    let _ = tokio::task::spawn_blocking(move || inner.after_ref_changes(&f, &login, &change)).await;
+    no_content()
+}
+
+fn branch_json(inner: &Inner, f: &str, name: &str, sha: &str) -> Value {
+    let protected = inner
+        .st
+        .lock()
+        .unwrap()
+        .repos
+        .get(f)
+        .is_some_and(|r| r.protected.contains(name));
+    let base = &inner.base;
+    json!({"name": name, "commit": {"sha": sha, "url": format!("{base}/repos/{f}/commits/{sha}")},
+           "protected": protected, "protection_url": format!("{base}/repos/{f}/branches/{name}/protection"),
+           "_links": {"self": format!("{base}/repos/{f}/branches/{name}"), "html": format!("{base}/{f}/tree/{name}")}})
+}
+
+async fn list_branches(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r)): Path<(String, String)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "contents", false)?;
+    let v: Vec<Value> = git::refs(&inner.bare(&f))
+        .iter()
+        .filter_map(|(n, s)| {
+            n.strip_prefix("refs/heads/")
+                .map(|b| branch_json(&inner, &f, b, s))
+        })
+        .collect();
+    ok(Value::Array(v))
+}
+
+async fn get_branch(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, b)): Path<(String, String, String)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "contents", false)?;
+    let refs = git::refs(&inner.bare(&f));
+    let sha = refs
+        .get(&format!("refs/heads/{b}"))
+        .ok_or_else(|| ApiError::new(axum::http::StatusCode::NOT_FOUND, "Branch not found"))?;
+    let mut v = branch_json(&inner, &f, &b, sha);
+    v["commit"] = commit_json(
+        &inner,
+        &f,
+        &open(&inner, &f)?,
+        Oid::from_str(sha).map_err(|_| ApiError::not_found())?,
+    );
+    ok(v)
+}
+
+fn sig_json(s: &git2::Signature) -> Value {
+    let ts = time::OffsetDateTime::from_unix_timestamp(s.when().seconds())
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    let f = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z");
+    json!({"name": s.name().unwrap_or(""), "email": s.email().unwrap_or(""), "date": ts.format(&f).unwrap_or_default()})
+}
+
+/// The `commit` object of `GET /commits/{sha}`.
+pub fn commit_json(inner: &Inner, f: &str, repo: &git2::Repository, oid: Oid) -> Value {
+    let base = &inner.base;
+    let Ok(c) = repo.find_commit(oid) else {
+        return Value::Null;
+    };
+    let sha = oid.to_string();
+    let parents: Vec<Value> = c
+        .parent_ids()
+        .map(|p| json!({"sha": p.to_string(), "url": format!("{base}/repos/{f}/commits/{p}"), "html_url": format!("{base}/{f}/commit/{p}")}))
+        .collect();
+    json!({
+        "sha": sha, "node_id": shapes::node_id("Commit", 0), "url": format!("{base}/repos/{f}/commits/{sha}"),
+        "html_url": format!("{base}/{f}/commit/{sha}"), "comments_url": format!("{base}/repos/{f}/commits/{sha}/comments"),
+        "commit": {"author": sig_json(&c.author()), "committer": sig_json(&c.committer()), "message": c.message().unwrap_or(""),
+                   "tree": {"sha": c.tree_id().to_string(), "url": format!("{base}/repos/{f}/git/trees/{}", c.tree_id())},
+                   "url": format!("{base}/repos/{f}/git/commits/{sha}"), "comment_count": 0,
+                   "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null}},
+        "author": null, "committer": null, "parents": parents,
+    })
+}
+
+/// `/commits/{ref}`, `/commits/{ref}/check-runs`, `/check-suites`, `/status`, `/statuses` (refs may contain `/`).
+async fn commits_dispatch(
+    s: S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, rest)): Path<(String, String, String)>,
+    q: Q,
+) -> ApiResult {
+    let State(inner) = s;
+    let f = full(&o, &r);
+    for (suffix, kind) in [
+        ("/check-runs", 1),
+        ("/check-suites", 2),
+        ("/status", 3),
+        ("/statuses", 4),
+    ] {
+        if let Some(rf) = rest.strip_suffix(suffix) {
+            let perm = if kind <= 2 { "checks" } else { "statuses" };
+            authorize(&inner, &a, &f, perm, false)?;
+            let repo = open(&inner, &f)?;
+            let oid = git::resolve(&repo, rf).ok_or_else(|| {
+                ApiError::unprocessable(&format!("No commit found for SHA: {rf}"))
+            })?;
+            return match kind {
+                1 => super::checks::list_for_sha(&inner, &f, &oid.to_string(), &q.0),
+                2 => super::checks::suites_for_sha(&inner, &f, &oid.to_string()),
+                3 => combined_status(&inner, &f, &oid.to_string()),
+                _ => list_statuses(&inner, &f, &oid.to_string()),
+            };
+        }
+    }
+    authorize(&inner, &a, &f, "contents", false)?;
+    let repo = open(&inner, &f)?;
+    let oid = git::resolve(&repo, &rest)
+        .ok_or_else(|| ApiError::unprocessable(&format!("No commit found for SHA: {rest}")))?;
+    let mut v = commit_json(&inner, &f, &repo, oid);
+    let c = repo.find_commit(oid).map_err(|_| ApiError::not_found())?;
+    let parent = c.parent_ids().next().unwrap_or(oid);
+    let files = if c.parent_count() > 0 {
+        git::changed_files(&repo, parent, oid).unwrap_or_default()
+    } else {
+        vec![]
+    };
+    let (adds, dels): (usize, usize) = files
+        .iter()
+        .fold((0, 0), |(a, d), x| (a + x.additions, d + x.deletions));
+    v["stats"] = json!({"total": adds + dels, "additions": adds, "deletions": dels});
+    v["files"] = files_json(&inner.base, &f, &oid.to_string(), &files);
+    ok(v)
+}
+
+pub fn files_json(base: &str, f: &str, sha: &str, files: &[git::FileChange]) -> Value {
+    Value::Array(
+        files
+            .iter()
+            .map(|x| json!({"sha": x.blob, "filename": x.path, "status": x.status, "additions": x.additions,
+                            "deletions": x.deletions, "changes": x.additions + x.deletions,
+                            "blob_url": format!("{base}/{f}/blob/{sha}/{}", x.path),
+                            "raw_url": format!("{base}/{f}/raw/{sha}/{}", x.path),
+                            "contents_url": format!("{base}/repos/{f}/contents/{}?ref={sha}", x.path), "patch": x.patch}))
+            .collect(),
+    )
+}
+
+async fn compare(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, bh)): Path<(String, String, String)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "contents", false)?;
+    let (b, h) = bh.split_once("...").ok_or_else(ApiError::not_found)?;
+    let repo = open(&inner, &f)?;
+    let (bo, ho) = match (git::resolve(&repo, b), git::resolve(&repo, h)) {
+        (Some(x), Some(y)) => (x, y),
+        _ => return Err(ApiError::not_found()),
+    };
+    let (ahead, behind) = git::ahead_behind(&repo, bo, ho);
+    let status = match (ahead, behind) {
+        (0, 0) => "identical",
+        (_, 0) => "ahead",
+        (0, _) => "behind",
+        _ => "diverged",
+    };
+    let mb = repo.merge_base(bo, ho).unwrap_or(bo);
+    let commits: Vec<Value> = git::commits_between(&repo, Some(bo), ho, 250)
+        .into_iter()
+        .map(|c| commit_json(&inner, &f, &repo, c))
+        .collect();
+    let files = git::changed_files(&repo, bo, ho).unwrap_or_default();
+    let base = &inner.base;
+    ok(json!({
+        "url": format!("{base}/repos/{f}/compare/{bh}"), "html_url": format!("{base}/{f}/compare/{bh}"),
+        "permalink_url": format!("{base}/{f}/compare/{bo}...{ho}"), "diff_url": format!("{base}/{f}/compare/{bh}.diff"),
+        "patch_url": format!("{base}/{f}/compare/{bh}.patch"), "base_commit": commit_json(&inner, &f, &repo, bo),
+        "merge_base_commit": commit_json(&inner, &f, &repo, mb), "status": status, "ahead_by": ahead, "behind_by": behind,
+        "total_commits": ahead, "commits": commits, "files": files_json(base, &f, &ho.to_string(), &files),
+    }))
+}
+
+async fn create_status(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, sha)): Path<(String, String, String)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "statuses", true)?;
+    let b = parse_body(&body)?;
+    let state = req_str(&b, "state")?.to_string();
+    if !matches!(state.as_str(), "error" | "failure" | "pending" | "success") {
+        return Err(ApiError::invalid(&format!(
+            "state {state:?} is not included in the list (error, failure, pending, success)"
+        )));
+    }
+    let repo = open(&inner, &f)?;
+    let oid = commit_exists(&repo, &sha)
+        .ok_or_else(|| ApiError::unprocessable(&format!("No commit found for SHA: {sha}")))?;
+    let context = b["context"].as_str().unwrap_or("default").to_string();
+    let login = inner.login_of(&a);
+    let mut st = inner.st.lock().unwrap();
+    let id = st.id();
+    let repo_st = st.repos.get_mut(&f).ok_or_else(ApiError::not_found)?;
+    if repo_st
+        .statuses
+        .iter()
+        .filter(|s| s.sha == oid.to_string() && s.context == context)
+        .count()
+        >= 1000
+    {
+        return Err(ApiError::invalid(
+            "This SHA and context has reached the maximum number of statuses.",
+        ));
+    }
+    let s = Status {
+        id,
+        sha: oid.to_string(),
+        state,
+        context,
+        description: b["description"].as_str().map(str::to_string),
+        target_url: b["target_url"].as_str().map(str::to_string),
+        creator: login,
+        created_at: now(),
+    };
+    repo_st.statuses.push(s.clone());
+    let r = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    created(shapes::status(&inner.base, &st, r, &s))
+}
+
+fn list_statuses(inner: &Inner, f: &str, sha: &str) -> ApiResult {
+    let st = inner.st.lock().unwrap();
+    let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
+    let v: Vec<Value> = r
+        .statuses
+        .iter()
+        .rev()
+        .filter(|s| s.sha == sha)
+        .map(|s| shapes::status(&inner.base, &st, r, s))
+        .collect();
+    ok(Value::Array(v))
+}
+
+async fn list_statuses_sha(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, sha)): Path<(String, String, String)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "statuses", false)?;
+    list_statuses(&inner, &f, &sha)
+}
+
+fn combined_status(inner: &Inner, f: &str, sha: &str) -> ApiResult {
+    let repo_v = repo_json(inner, f)?;
+    let st = inner.st.lock().unwrap();
+    let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
+    let mut latest: Vec<&Status> = vec![];
+    for s in r.statuses.iter().rev().filter(|s| s.sha == sha) {
+        if !latest.iter().any(|l| l.context == s.context) {
+            latest.push(s);
+        }
+    }
+    let state = if latest
+        .iter()
+        .any(|s| s.state == "failure" || s.state == "error")
+    {
+        "failure"
+    } else if latest.is_empty() || latest.iter().any(|s| s.state == "pending") {
+        "pending"
+    } else {
+        "success"
+    };
+    let base = &inner.base;
+    ok(json!({
+        "state": state, "sha": sha, "total_count": latest.len(),
+        "statuses": latest.iter().map(|s| shapes::status(base, &st, r, s)).collect::<Vec<_>>(),
+        "repository": repo_v, "commit_url": format!("{base}/repos/{f}/commits/{sha}"),
+        "url": format!("{base}/repos/{f}/commits/{sha}/status"),
+    }))
+}
+
+async fn dispatch(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r)): Path<(String, String)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "contents", true)?;
+    let b = parse_body(&body)?;
+    let event_type = req_str(&b, "event_type")?.to_string();
+    if event_type.is_empty() || event_type.chars().count() > 100 {
+        return Err(ApiError::invalid("event_type must be 1 to 100 characters"));
+    }
+    let client_payload = b.get("client_payload").cloned().unwrap_or(json!({}));
+    if client_payload.as_object().is_some_and(|o| o.len() > 10) {
+        return Err(ApiError::invalid(
+            "client_payload has more than 10 top-level properties",
+        ));
+    }
+    if serde_json::to_vec(&client_payload)
+        .map(|v| v.len())
+        .unwrap_or(0)
+        >= 64 * 1024
+    {
+        return Err(ApiError::invalid("client_payload is 64 KB or more"));
+    }
+    let login = inner.login_of(&a);
+    inner.st.lock().unwrap().repos.get_mut(&f).ok_or_else(ApiError::not_found)?.dispatches.push(
+        json!({"kind": "repository_dispatch", "event_type": event_type, "client_payload": client_payload, "sender": login, "at": now()}),
+    );
+    let mut m = Map::new();
+    m.insert("action".into(), json!(event_type));
+    m.insert("branch".into(), json!(git::default_branch(&inner.bare(&f))));
+    m.insert("client_payload".into(), client_payload);
+    inner.emit("repository_dispatch", Some(&f), &login, m);
+    no_content()
+}
+
+async fn workflow_dispatch(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, id)): Path<(String, String, String)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "actions", true)?;
+    let b = parse_body(&body)?;
+    let rf = req_str(&b, "ref")?.to_string();
+    let repo = open(&inner, &f)?;
+    if git::resolve(&repo, rf.trim_start_matches("refs/heads/")).is_none() {
+        return Err(ApiError::unprocessable(&format!("No ref found for: {rf}")));
+    }
+    let inputs = b.get("inputs").cloned().unwrap_or(json!({}));
+    if inputs.as_object().is_some_and(|o| o.len() > 25) {
+        return Err(ApiError::unprocessable(
+            "inputs are too large (at most 25).",
+        ));
+    }
+    let login = inner.login_of(&a);
+    inner.st.lock().unwrap().repos.get_mut(&f).ok_or_else(ApiError::not_found)?.dispatches.push(
+        json!({"kind": "workflow_dispatch", "workflow": id, "ref": rf, "inputs": inputs, "sender": login, "at": now()}),
+    );
+    let mut m = Map::new();
+    m.insert("inputs".into(), inputs);
+    m.insert(
+        "ref".into(),
+        json!(if rf.starts_with("refs/") {
+            rf.clone()
+        } else {
+            format!("refs/heads/{rf}")
+        }),
+    );
+    m.insert("workflow".into(), json!(format!(".github/workflows/{id}")));
+    inner.emit("workflow_dispatch", Some(&f), &login, m);
+    no_content()
+}
+
+async fn permission(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, user)): Path<(String, String, String)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "metadata", false)?;
+    let st = inner.st.lock().unwrap();
+    let acct = st
+        .accounts
+        .get(&user)
+        .cloned()
+        .ok_or_else(ApiError::not_found)?;
+    let perm = if user == o {
+        "admin".to_string()
+    } else {
+        acct.permission.clone()
+    };
+    let role = match perm.as_str() {
+        "admin" => "admin",
+        "write" => "write",
+        "read" => "read",
+        _ => "none",
+    };
+    let mut u = shapes::user(&inner.base, &acct);
+    u["permissions"] = json!({"admin": role == "admin", "maintain": role == "admin", "push": role != "read" && role != "none",
+                              "triage": role != "none", "pull": role != "none"});
+    u["role_name"] = json!(role);
+    ok(json!({"permission": role, "role_name": role, "user": u}))
+}

@@ -1,0 +1,175 @@
+//! Webhook deliveries: payloads get `repository`, `sender` and `installation`
+//! like GitHub's, are recorded in the delivery log, and are sent in order by one
+//! worker, signed with `X-Hub-Signature-256` (and the legacy sha1 header).
+//! A receiver that takes longer than 10 s is recorded as failed, like GitHub.
+
+use super::state::{now, Delivery};
+use super::Inner;
+use hmac::{Hmac, Mac};
+use serde_json::{json, Map, Value};
+use std::sync::{Arc, Weak};
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// GitHub's per-delivery time budget.
+pub const TIMEOUT: Duration = Duration::from_secs(10);
+/// The hook id in `X-GitHub-Hook-ID` (the App's one webhook).
+pub const HOOK_ID: u64 = 1;
+
+/// `sha256=` + hex HMAC of `body` with `secret`.
+pub fn sign256(secret: &str, body: &[u8]) -> String {
+    let mut m = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("any key length");
+    m.update(body);
+    format!("sha256={}", hex::encode(m.finalize().into_bytes()))
+}
+
+fn sign1(secret: &str, body: &[u8]) -> String {
+    let mut m = Hmac::<sha1::Sha1>::new_from_slice(secret.as_bytes()).expect("any key length");
+    m.update(body);
+    format!("sha1={}", hex::encode(m.finalize().into_bytes()))
+}
+
+/// Starts the delivery worker; deliveries are queued by their id in the log.
+pub fn spawn(
+    inner: Weak<Inner>,
+    mut rx: mpsc::UnboundedReceiver<u64>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let client = reqwest::Client::builder()
+            .timeout(TIMEOUT)
+            .build()
+            .expect("building the webhook HTTP client");
+        while let Some(id) = rx.recv().await {
+            let Some(inner) = inner.upgrade() else { break };
+            deliver(&inner, &client, id).await;
+        }
+    })
+}
+
+async fn deliver(inner: &Arc<Inner>, client: &reqwest::Client, id: u64) {
+    let (url, secret, d, app_id) = {
+        let st = inner.st.lock().unwrap();
+        let Some(d) = st.deliveries.iter().find(|d| d.id == id).cloned() else {
+            return;
+        };
+        (
+            st.webhook_url.clone(),
+            st.webhook_secret.clone(),
+            d,
+            st.app_id,
+        )
+    };
+    let started = Instant::now();
+    let (code, status) = match url {
+        None => (None, "not sent: no webhook URL configured".to_string()),
+        Some(url) => {
+            let body = serde_json::to_vec(&d.payload).unwrap_or_default();
+            let res = client
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("user-agent", "GitHub-Hookshot/prflow-sim")
+                .header("x-github-event", &d.event)
+                .header("x-github-delivery", &d.guid)
+                .header("x-github-hook-id", HOOK_ID.to_string())
+                .header("x-github-hook-installation-target-id", app_id.to_string())
+                .header("x-github-hook-installation-target-type", "integration")
+                .header("x-hub-signature", sign1(&secret, &body))
+                .header("x-hub-signature-256", sign256(&secret, &body))
+                .body(body)
+                .send()
+                .await;
+            match res {
+                Ok(r) => {
+                    let c = r.status().as_u16();
+                    let s = if r.status().is_success() {
+                        "OK".to_string()
+                    } else {
+                        format!("Invalid HTTP Response: {c}")
+                    };
+                    (Some(c), s)
+                }
+                Err(e) if e.is_timeout() => (None, "timed out (10 s)".to_string()),
+                Err(_) => (None, "failed to connect to host".to_string()),
+            }
+        }
+    };
+    let ms = started.elapsed().as_millis() as u64;
+    let mut st = inner.st.lock().unwrap();
+    if let Some(rec) = st.deliveries.iter_mut().find(|x| x.id == id) {
+        rec.status_code = code;
+        rec.status = status;
+        rec.duration_ms = Some(ms);
+        rec.delivered_at = Some(now());
+    }
+    drop(st);
+    inner.persist();
+}
+
+impl Inner {
+    /// Records a delivery of `event` and queues it. `payload` gets `installation`
+    /// (and `repository` and `sender` when given) added, as GitHub does for App webhooks.
+    pub fn emit(
+        &self,
+        event: &str,
+        repo: Option<&str>,
+        sender: &str,
+        mut payload: Map<String, Value>,
+    ) {
+        let mut st = self.st.lock().unwrap();
+        if let Some(full) = repo {
+            if let Some(r) = st.repos.get(full) {
+                let db = super::git::default_branch(&self.bare(full));
+                payload.insert(
+                    "repository".into(),
+                    super::shapes::repo(&self.base, &st, r, &db),
+                );
+            }
+        }
+        payload.insert(
+            "sender".into(),
+            super::shapes::user_by_login(&self.base, &st, sender),
+        );
+        let inst = st.installation_id;
+        // The `installation` event carries the full object; every other event the short one.
+        payload.entry("installation").or_insert_with(
+            || json!({"id": inst, "node_id": super::shapes::node_id("Installation", inst)}),
+        );
+        let id = st.id();
+        let action = payload
+            .get("action")
+            .and_then(|a| a.as_str())
+            .map(str::to_string);
+        st.deliveries.push(Delivery {
+            id,
+            guid: super::auth::new_guid(),
+            event: event.to_string(),
+            action,
+            repo: repo.map(str::to_string),
+            delivered_at: None,
+            status_code: None,
+            status: "pending".into(),
+            duration_ms: None,
+            redelivery: false,
+            payload: Value::Object(payload),
+        });
+        drop(st);
+        let _ = self.hooks.send(id);
+    }
+
+    /// Sends delivery `id` again with the same GUID; returns the new log entry's id.
+    pub fn redeliver(&self, id: u64) -> Option<u64> {
+        let mut st = self.st.lock().unwrap();
+        let mut d = st.deliveries.iter().find(|d| d.id == id)?.clone();
+        d.id = st.id();
+        d.redelivery = true;
+        d.status = "pending".into();
+        d.status_code = None;
+        d.duration_ms = None;
+        d.delivered_at = None;
+        let new = d.id;
+        st.deliveries.push(d);
+        drop(st);
+        let _ = self.hooks.send(new);
+        Some(new)
+    }
+}
