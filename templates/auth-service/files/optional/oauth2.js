@@ -4,6 +4,7 @@
 // Keycloak ...). The `state` parameter is a short-lived signed token, so no session
 // store is needed and a forged callback is rejected.
 const jsonwebtoken = require('jsonwebtoken');
+const { secretKey } = require('./lib/jwt');
 const { HttpError, badRequest } = require('./lib/errors');
 
 const REQUIRED = ['authorizeUrl', 'tokenUrl', 'userinfoUrl', 'clientId', 'clientSecret', 'redirectUri'];
@@ -17,6 +18,7 @@ const ENV_NAMES = {
 };
 
 function createOAuth2({ config, secret, fetchImpl = globalThis.fetch }) {
+  const signingKey = secretKey(secret);
   const missing = REQUIRED.filter((key) => !config[key]).map((key) => ENV_NAMES[key]);
 
   function ensureConfigured() {
@@ -30,7 +32,7 @@ function createOAuth2({ config, secret, fetchImpl = globalThis.fetch }) {
     /** The provider URL to send the browser to. */
     authorizeUrl() {
       ensureConfigured();
-      const state = jsonwebtoken.sign({ typ: 'oauth2-state' }, secret, { algorithm: 'HS256', expiresIn: 600 });
+      const state = jsonwebtoken.sign({ typ: 'oauth2-state' }, signingKey, { algorithm: 'HS256', expiresIn: 600 });
       const url = new URL(config.authorizeUrl);
       url.searchParams.set('response_type', 'code');
       url.searchParams.set('client_id', config.clientId);
@@ -45,7 +47,7 @@ function createOAuth2({ config, secret, fetchImpl = globalThis.fetch }) {
       if (!code) throw badRequest('"code" is required');
       let claims = null;
       try {
-        claims = jsonwebtoken.verify(String(state || ''), secret, { algorithms: ['HS256'] });
+        claims = jsonwebtoken.verify(String(state || ''), signingKey, { algorithms: ['HS256'] });
       } catch {
         claims = null;
       }

@@ -4,16 +4,18 @@
 // it was stolen or replayed, so every refresh token of that user is revoked.
 const { randomUUID } = require('node:crypto');
 const jsonwebtoken = require('jsonwebtoken');
+const { secretKey } = require('./lib/jwt');
 const { unauthorized } = require('./lib/errors');
 
 function createRefreshTokens({ secret, ttlSeconds }) {
+  const key = secretKey(secret);
   const active = new Map(); // jti -> user id
   const used = new Map(); // jti -> user id, for reuse detection
 
   function issue(user) {
     const jti = randomUUID();
     active.set(jti, user.id);
-    return jsonwebtoken.sign({ typ: 'refresh' }, secret, {
+    return jsonwebtoken.sign({ typ: 'refresh' }, key, {
       algorithm: 'HS256',
       subject: user.id,
       jwtid: jti,
@@ -25,7 +27,7 @@ function createRefreshTokens({ secret, ttlSeconds }) {
     if (typeof token !== 'string' || !token) throw unauthorized('"refreshToken" is required');
     let claims;
     try {
-      claims = jsonwebtoken.verify(token, secret, { algorithms: ['HS256'] });
+      claims = jsonwebtoken.verify(token, key, { algorithms: ['HS256'] });
     } catch {
       throw unauthorized('the refresh token is not valid or has expired');
     }

@@ -56,7 +56,8 @@ function createPipeline({ logger, metrics, verifyAccessToken, requestLogLevel = 
     }
     answer.headers = { ...answer.headers, 'x-correlation-id': correlationId };
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const routeName = route.name || route.path || 'unmatched';
+    // A handler may name the route for metrics (the gateway names its upstream prefix).
+    const routeName = req.routeName || route.name || route.path || 'unmatched';
     metrics.observe(incoming.method, routeName, answer.status, seconds);
     const fields = {
       method: incoming.method,
