@@ -3,7 +3,7 @@
 //! It accepts exactly RFC 8259 JSON (what claude-flow writes) and explains the
 //! usual hand-editing mistakes (trailing commas, comments, single quotes) in words.
 
-use super::locate::{child, index, Pos, Positions, SyntaxError};
+use super::locate::{Kids, Node, Pos, Positions, SyntaxError};
 use serde_json::{Map, Number, Value};
 
 /// Deep enough for any real workflow, shallow enough never to overflow the stack.
@@ -15,7 +15,7 @@ pub fn parse(text: &str) -> Result<(Value, Positions), SyntaxError> {
         bytes: text.as_bytes(),
         at: 0,
         line_starts: line_starts(text),
-        positions: Positions::default(),
+        has_duplicates: false,
     };
     if r.bytes.starts_with("\u{feff}".as_bytes()) {
         r.at = 3;
@@ -24,12 +24,12 @@ pub fn parse(text: &str) -> Result<(Value, Positions), SyntaxError> {
     if r.at >= r.bytes.len() {
         return Err(r.error_here("the file is empty: a workflow is a JSON object with `tasks`"));
     }
-    let v = r.value("", 0)?;
+    let (v, node) = r.value(0)?;
     r.skip_ws()?;
     if r.at < r.bytes.len() {
         return Err(r.error_here("unexpected text after the end of the JSON document"));
     }
-    Ok((v, r.positions))
+    Ok((v, Positions::new(node, r.has_duplicates)))
 }
 
 fn line_starts(text: &str) -> Vec<usize> {
@@ -48,7 +48,7 @@ struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
     line_starts: Vec<usize>,
-    positions: Positions,
+    has_duplicates: bool,
 }
 
 impl Reader<'_> {
@@ -107,20 +107,20 @@ impl Reader<'_> {
         }
     }
 
-    fn value(&mut self, pointer: &str, depth: usize) -> Result<Value, SyntaxError> {
+    fn value(&mut self, depth: usize) -> Result<(Value, Node), SyntaxError> {
         if depth > MAX_DEPTH {
             return Err(self.error_here(format!("values are nested more than {MAX_DEPTH} deep")));
         }
-        let start = self.at;
-        self.positions.set_value(pointer, self.pos_of(start));
+        let pos = self.pos_of(self.at);
+        let leaf = |v: Result<Value, SyntaxError>| v.map(|v| (v, Node::leaf(pos)));
         match self.peek() {
-            Some(b'{') => self.object(pointer, depth),
-            Some(b'[') => self.array(pointer, depth),
-            Some(b'"') => Ok(Value::String(self.string()?)),
-            Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(b't') => self.literal("true", Value::Bool(true)),
-            Some(b'f') => self.literal("false", Value::Bool(false)),
-            Some(b'n') => self.literal("null", Value::Null),
+            Some(b'{') => self.object(pos, depth),
+            Some(b'[') => self.array(pos, depth),
+            Some(b'"') => leaf(self.string().map(Value::String)),
+            Some(b'-' | b'0'..=b'9') => leaf(self.number()),
+            Some(b't') => leaf(self.literal("true", Value::Bool(true))),
+            Some(b'f') => leaf(self.literal("false", Value::Bool(false))),
+            Some(b'n') => leaf(self.literal("null", Value::Null)),
             Some(b'\'') => {
                 Err(self.error_here("JSON strings use double quotes (\"), not single quotes"))
             }
@@ -140,13 +140,20 @@ impl Reader<'_> {
         }
     }
 
-    fn object(&mut self, pointer: &str, depth: usize) -> Result<Value, SyntaxError> {
+    fn object(&mut self, pos: Pos, depth: usize) -> Result<(Value, Node), SyntaxError> {
         self.at += 1; // {
         let mut map = Map::new();
+        let mut members = Vec::new();
         self.skip_ws()?;
         if self.peek() == Some(b'}') {
             self.at += 1;
-            return Ok(Value::Object(map));
+            return Ok((
+                Value::Object(map),
+                Node {
+                    pos,
+                    kids: Kids::Object(members),
+                },
+            ));
         }
         loop {
             self.skip_ws()?;
@@ -166,7 +173,6 @@ impl Reader<'_> {
                 }
             }
             let key = self.string()?;
-            let member = child(pointer, &key);
             let key_pos = self.pos_of(key_at);
             self.skip_ws()?;
             if self.peek() != Some(b':') {
@@ -177,20 +183,23 @@ impl Reader<'_> {
             }
             self.at += 1;
             self.skip_ws()?;
-            let v = self.value(&member, depth + 1)?;
-            if map.contains_key(&key) {
-                self.positions
-                    .duplicate_keys
-                    .push((member.clone(), key_pos));
+            let (v, node) = self.value(depth + 1)?;
+            members.push((key.as_str().into(), key_pos, node));
+            if map.insert(key.clone(), v).is_some() {
+                self.has_duplicates = true;
             }
-            self.positions.set_key(&member, key_pos);
-            map.insert(key.clone(), v);
             self.skip_ws()?;
             match self.peek() {
                 Some(b',') => self.at += 1,
                 Some(b'}') => {
                     self.at += 1;
-                    return Ok(Value::Object(map));
+                    return Ok((
+                        Value::Object(map),
+                        Node {
+                            pos,
+                            kids: Kids::Object(members),
+                        },
+                    ));
                 }
                 _ => {
                     return Err(self.error_here(format!(
@@ -202,27 +211,41 @@ impl Reader<'_> {
         }
     }
 
-    fn array(&mut self, pointer: &str, depth: usize) -> Result<Value, SyntaxError> {
+    fn array(&mut self, pos: Pos, depth: usize) -> Result<(Value, Node), SyntaxError> {
         self.at += 1; // [
         let mut items = Vec::new();
+        let mut nodes = Vec::new();
         self.skip_ws()?;
         if self.peek() == Some(b']') {
             self.at += 1;
-            return Ok(Value::Array(items));
+            return Ok((
+                Value::Array(items),
+                Node {
+                    pos,
+                    kids: Kids::Array(nodes),
+                },
+            ));
         }
         loop {
             self.skip_ws()?;
             if self.peek() == Some(b']') {
                 return Err(self.error_here("trailing comma before `]`: JSON does not allow one"));
             }
-            let item = index(pointer, items.len());
-            items.push(self.value(&item, depth + 1)?);
+            let (item, node) = self.value(depth + 1)?;
+            items.push(item);
+            nodes.push(node);
             self.skip_ws()?;
             match self.peek() {
                 Some(b',') => self.at += 1,
                 Some(b']') => {
                     self.at += 1;
-                    return Ok(Value::Array(items));
+                    return Ok((
+                        Value::Array(items),
+                        Node {
+                            pos,
+                            kids: Kids::Array(nodes),
+                        },
+                    ));
                 }
                 _ => {
                     return Err(self.error_here(format!(
@@ -357,7 +380,7 @@ mod tests {
     fn duplicate_keys_are_recorded() {
         let (_, p) = parse("{\"a\": 1, \"a\": 2}").unwrap();
         assert_eq!(
-            p.duplicate_keys,
+            p.duplicate_keys(),
             vec![("/a".to_string(), Pos { line: 1, col: 10 })]
         );
     }

@@ -70,7 +70,7 @@ fn read_by_shell(pointer: &str) -> bool {
 }
 
 fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
-    for (pointer, pos) in r.positions.duplicate_keys.clone() {
+    for (pointer, pos) in r.positions.duplicate_keys() {
         let key = pointer
             .rsplit('/')
             .next()
@@ -182,13 +182,13 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
     let allow_self_approval = opt_bool(root, "allowSelfApproval", "", r).unwrap_or(false);
     let output_dir = output_dir(root, r);
 
-    let task_values: Vec<Value> = match root.get("tasks") {
-        Some(Value::Array(items)) => items.clone(),
-        _ => Vec::new(),
+    let task_values: &[Value] = match root.get("tasks") {
+        Some(Value::Array(items)) => items,
+        _ => &[],
     };
     let sources = Sources {
         tasks: &task_src,
-        task_values: &task_values,
+        task_values,
         agents: &agent_src,
         checkpoints: &checkpoints,
         phases: phases.as_ref().map(|p| p.1.as_slice()),

@@ -9,7 +9,7 @@
 //! `${task-id.output.key}` references are left in place at parse time and resolved
 //! by the engine with [`resolve_outputs`] once the referenced task has run.
 
-use super::locate::{child, index};
+use super::locate::push_token;
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -91,6 +91,11 @@ pub fn output_refs(value: &Value) -> Vec<OutputRef> {
 
 /// Every output reference inside `value` with the pointer of the string holding it.
 pub(crate) fn output_refs_at(value: &Value, pointer: &str, f: &mut dyn FnMut(&str, OutputRef)) {
+    refs_in(value, &mut pointer.to_string(), f);
+}
+
+/// Walks with one pointer buffer: no allocation per value on the common path.
+fn refs_in(value: &Value, pointer: &mut String, f: &mut dyn FnMut(&str, OutputRef)) {
     match value {
         Value::String(s) => {
             for p in pieces(s) {
@@ -107,12 +112,18 @@ pub(crate) fn output_refs_at(value: &Value, pointer: &str, f: &mut dyn FnMut(&st
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                output_refs_at(v, &index(pointer, i), f);
+                let len = pointer.len();
+                push_index(pointer, i);
+                refs_in(v, pointer, f);
+                pointer.truncate(len);
             }
         }
         Value::Object(map) => {
             for (k, v) in map {
-                output_refs_at(v, &child(pointer, k), f);
+                let len = pointer.len();
+                push_token(pointer, k);
+                refs_in(v, pointer, f);
+                pointer.truncate(len);
             }
         }
         _ => {}
@@ -194,6 +205,21 @@ pub(crate) fn substitute(
     shell: &dyn Fn(&str) -> bool,
     undeclared: &mut Vec<Undeclared>,
 ) {
+    substitute_in(value, &mut pointer.to_string(), vars, shell, undeclared);
+}
+
+fn push_index(pointer: &mut String, i: usize) {
+    use std::fmt::Write as _;
+    let _ = write!(pointer, "/{i}");
+}
+
+fn substitute_in(
+    value: &mut Value,
+    pointer: &mut String,
+    vars: &Map<String, Value>,
+    shell: &dyn Fn(&str) -> bool,
+    undeclared: &mut Vec<Undeclared>,
+) {
     match value {
         Value::String(s) => {
             if !s.contains("${") {
@@ -232,12 +258,18 @@ pub(crate) fn substitute(
         }
         Value::Array(items) => {
             for (i, v) in items.iter_mut().enumerate() {
-                substitute(v, &index(pointer, i), vars, shell, undeclared);
+                let len = pointer.len();
+                push_index(pointer, i);
+                substitute_in(v, pointer, vars, shell, undeclared);
+                pointer.truncate(len);
             }
         }
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                substitute(v, &child(pointer, k), vars, shell, undeclared);
+                let len = pointer.len();
+                push_token(pointer, k);
+                substitute_in(v, pointer, vars, shell, undeclared);
+                pointer.truncate(len);
             }
         }
         _ => {}

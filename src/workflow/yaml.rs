@@ -5,7 +5,7 @@
 //! `null`/`~`); quoted scalars are always strings. Anchors and aliases work; only
 //! the first document of a stream is read.
 
-use super::locate::{child, index, Pos, Positions, SyntaxError};
+use super::locate::{Kids, Node, Pos, Positions, SyntaxError};
 use serde_json::{Map, Number, Value};
 use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
@@ -24,7 +24,7 @@ pub fn parse(text: &str) -> Result<(Value, Positions), SyntaxError> {
         return Err(e);
     }
     match b.root {
-        Some(v) => Ok((v, b.positions)),
+        Some((v, node)) => Ok((v, Positions::new(node, b.has_duplicates))),
         None => Err(SyntaxError {
             pos: Pos { line: 1, col: 1 },
             message: "the file is empty: a workflow is a mapping with `tasks`".into(),
@@ -41,14 +41,17 @@ fn pos(m: &Marker) -> Pos {
 
 enum Frame {
     Seq {
-        pointer: String,
+        pos: Pos,
         items: Vec<Value>,
+        nodes: Vec<Node>,
         anchor: usize,
     },
     Map {
-        pointer: String,
+        pos: Pos,
         map: Map<String, Value>,
-        key: Option<String>,
+        members: Vec<(Box<str>, Pos, Node)>,
+        /// The key read, waiting for its value.
+        key: Option<(String, Pos)>,
         anchor: usize,
     },
 }
@@ -56,10 +59,10 @@ enum Frame {
 #[derive(Default)]
 struct Builder {
     stack: Vec<Frame>,
-    root: Option<Value>,
-    positions: Positions,
+    root: Option<(Value, Node)>,
     anchors: HashMap<usize, Value>,
     error: Option<SyntaxError>,
+    has_duplicates: bool,
 }
 
 impl Builder {
@@ -72,34 +75,32 @@ impl Builder {
         }
     }
 
-    /// The pointer the next node gets, or `None` when the next node is a mapping key.
-    fn next_pointer(&self) -> Option<String> {
-        match self.stack.last() {
-            None => Some(String::new()),
-            Some(Frame::Seq { pointer, items, .. }) => Some(index(pointer, items.len())),
-            Some(Frame::Map {
-                pointer,
-                key: Some(k),
-                ..
-            }) => Some(child(pointer, k)),
-            Some(Frame::Map { key: None, .. }) => None,
-        }
+    /// Is the next node a mapping key?
+    fn expecting_key(&self) -> bool {
+        matches!(self.stack.last(), Some(Frame::Map { key: None, .. }))
     }
 
     /// Places a finished node in its parent (or as the root).
-    fn attach(&mut self, v: Value, at: Pos) {
+    fn attach(&mut self, v: Value, node: Node) {
+        let at = node.pos;
         match self.stack.last_mut() {
             None => {
                 if self.root.is_none() {
-                    self.root = Some(v);
+                    self.root = Some((v, node));
                 }
             }
-            Some(Frame::Seq { items, .. }) => items.push(v),
+            Some(Frame::Seq { items, nodes, .. }) => {
+                items.push(v);
+                nodes.push(node);
+            }
             Some(Frame::Map {
-                pointer, map, key, ..
+                map, members, key, ..
             }) => match key.take() {
-                Some(k) => {
-                    map.insert(k, v);
+                Some((k, kp)) => {
+                    members.push((k.as_str().into(), kp, node));
+                    if map.insert(k, v).is_some() {
+                        self.has_duplicates = true;
+                    }
                 }
                 None => {
                     // A mapping key: only scalars make sense in a workflow.
@@ -109,30 +110,16 @@ impl Builder {
                         Value::Bool(b) => b.to_string(),
                         Value::Number(n) => n.to_string(),
                         _ => {
-                            self.fail(
+                            return self.fail(
                                 at,
                                 "a mapping key must be a plain value, not a list or mapping",
                             );
-                            return;
                         }
                     };
-                    let member = child(pointer, &k);
-                    if map.contains_key(&k) {
-                        self.positions.duplicate_keys.push((member.clone(), at));
-                    }
-                    self.positions.set_key(&member, at);
-                    *key = Some(k);
+                    *key = Some((k, at));
                 }
             },
         }
-    }
-
-    fn start_node(&mut self, at: Pos) -> String {
-        let p = self.next_pointer();
-        if let Some(p) = &p {
-            self.positions.set_value(p, at);
-        }
-        p.unwrap_or_default()
     }
 }
 
@@ -144,53 +131,75 @@ impl MarkedEventReceiver for Builder {
         let at = pos(&mark);
         match ev {
             Event::Scalar(text, style, anchor, tag) => {
-                self.start_node(at);
                 let v = scalar(text, style, tag.as_ref());
                 if anchor != 0 {
                     self.anchors.insert(anchor, v.clone());
                 }
-                self.attach(v, at);
+                self.attach(v, Node::leaf(at));
             }
-            Event::Alias(id) => {
-                self.start_node(at);
-                match self.anchors.get(&id).cloned() {
-                    Some(v) => self.attach(v, at),
-                    None => self.fail(at, "alias to an anchor that is not defined before it"),
-                }
-            }
+            Event::Alias(id) => match self.anchors.get(&id).cloned() {
+                // Problems inside an alias are reported at the alias.
+                Some(v) => self.attach(v, Node::leaf(at)),
+                None => self.fail(at, "alias to an anchor that is not defined before it"),
+            },
             Event::SequenceStart(anchor, _) => {
-                if self.next_pointer().is_none() {
+                if self.expecting_key() {
                     return self.fail(at, "a mapping key must be a plain value, not a list");
                 }
-                let pointer = self.start_node(at);
                 self.stack.push(Frame::Seq {
-                    pointer,
+                    pos: at,
                     items: Vec::new(),
+                    nodes: Vec::new(),
                     anchor,
                 });
             }
             Event::MappingStart(anchor, _) => {
-                if self.next_pointer().is_none() {
+                if self.expecting_key() {
                     return self.fail(at, "a mapping key must be a plain value, not a mapping");
                 }
-                let pointer = self.start_node(at);
                 self.stack.push(Frame::Map {
-                    pointer,
+                    pos: at,
                     map: Map::new(),
+                    members: Vec::new(),
                     key: None,
                     anchor,
                 });
             }
             Event::SequenceEnd | Event::MappingEnd => {
-                let (v, anchor) = match self.stack.pop() {
-                    Some(Frame::Seq { items, anchor, .. }) => (Value::Array(items), anchor),
-                    Some(Frame::Map { map, anchor, .. }) => (Value::Object(map), anchor),
+                let (v, node, anchor) = match self.stack.pop() {
+                    Some(Frame::Seq {
+                        pos,
+                        items,
+                        nodes,
+                        anchor,
+                    }) => (
+                        Value::Array(items),
+                        Node {
+                            pos,
+                            kids: Kids::Array(nodes),
+                        },
+                        anchor,
+                    ),
+                    Some(Frame::Map {
+                        pos,
+                        map,
+                        members,
+                        anchor,
+                        ..
+                    }) => (
+                        Value::Object(map),
+                        Node {
+                            pos,
+                            kids: Kids::Object(members),
+                        },
+                        anchor,
+                    ),
                     None => return,
                 };
                 if anchor != 0 {
                     self.anchors.insert(anchor, v.clone());
                 }
-                self.attach(v, at);
+                self.attach(v, node);
             }
             _ => {}
         }
