@@ -578,3 +578,52 @@ fn example_pack_renders() {
     assert_eq!(f["docs/CONTRIBUTORS"], "Writer (writer)\nOther (x)\n");
     assert_eq!(out.outputs["document"], json!("docs/write-guide.md"));
 }
+
+use predicates::prelude::PredicateBooleanExt as _;
+
+fn prflow() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("prflow").unwrap()
+}
+
+#[test]
+fn cli_list_and_show() {
+    let out = prflow().args(["templates", "list"]).assert().success().get_output().stdout.clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.starts_with("PACK"), "{out}");
+    assert!(out.contains("architecture") && out.contains("task_type=design|architecture|system-design"), "{out}");
+
+    let out = prflow().args(["templates", "show", "architecture"]).assert().success().get_output().stdout.clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("task type is one of: design"), "{out}");
+    assert!(out.contains("docs_dir = architecture"), "{out}");
+    assert!(out.contains("{{ docs_dir }}/api-specs.yaml  <- files/api-specs.yaml.j2  when system.backends"), "{out}");
+
+    prflow()
+        .args(["templates", "show", "nope"])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("no template pack named `nope`; packs: ").and(predicates::str::contains("architecture,")));
+}
+
+#[test]
+fn cli_repo_packs() {
+    let dir = tempfile::tempdir().unwrap();
+    let packs = dir.path().join(".prflow/templates");
+    write_pack(
+        &packs,
+        "mine",
+        "name: mine\ndescription: my pack\nmatch:\n  task_type: release\nfiles:\n  - src: files/x.j2\n    dest: x\n",
+        &[("files/x.j2", "x")],
+    );
+    let out = prflow().args(["templates", "list", "--repo"]).arg(dir.path()).assert().success().get_output().stdout.clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("mine") && out.contains("[repo: "), "{out}");
+
+    write_pack(&packs, "bad", "name: bad\nfiles:\n  - src: files/none.j2\n    dest: x\n", &[]);
+    prflow()
+        .args(["templates", "list", "--repo"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("bad/pack.yaml:3: files[0]: src `files/none.j2` does not exist"));
+}
