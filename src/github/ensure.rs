@@ -357,42 +357,64 @@ impl RepoClient {
     }
 
     /// Request reviews from `reviewers` (`login` or `org/team`) that are not
-    /// requested yet. The pull's author is skipped (GitHub refuses it).
-    /// Returns who was newly requested; empty = no write.
+    /// requested yet and have not reviewed the pull's current head. The
+    /// pull's author is skipped (GitHub refuses it). Returns who was newly
+    /// requested; empty = no write.
     pub async fn request_reviewers(
         &self,
         number: u64,
         reviewers: &[String],
     ) -> Result<Vec<String>, GithubError> {
         let pull = self.get_pull(number).await?;
-        let mut users = Vec::new();
-        let mut teams = Vec::new();
+        let mut users: Vec<String> = Vec::new();
+        let mut teams: Vec<String> = Vec::new();
+        let mut requested: Vec<String> = Vec::new();
         for r in reviewers {
-            match r.split_once('/') {
+            let missing = match r.split_once('/') {
                 Some((_org, team)) => {
-                    if !pull
+                    let new = !pull
                         .requested_teams
                         .iter()
-                        .any(|t| t.eq_ignore_ascii_case(team))
-                        && !teams.contains(&team.to_string())
-                    {
+                        .chain(&teams)
+                        .any(|t| t.eq_ignore_ascii_case(team));
+                    if new {
                         teams.push(team.to_string());
                     }
+                    new
                 }
                 None => {
-                    if !r.eq_ignore_ascii_case(&pull.user)
+                    let new = !r.eq_ignore_ascii_case(&pull.user)
                         && !pull
                             .requested_reviewers
                             .iter()
-                            .any(|u| u.eq_ignore_ascii_case(r))
-                        && !users.contains(r)
-                    {
+                            .chain(&users)
+                            .any(|u| u.eq_ignore_ascii_case(r));
+                    if new {
                         users.push(r.clone());
                     }
+                    new
                 }
+            };
+            if missing {
+                requested.push(r.clone());
             }
         }
-        if users.is_empty() && teams.is_empty() {
+        if !users.is_empty() {
+            // GitHub drops a reviewer from the requested list once they
+            // review. Someone who already reviewed the current head needs
+            // no new request; after new commits they get one again.
+            let reviews = self.list_reviews(number).await?;
+            let done = |u: &String| {
+                reviews.iter().any(|r| {
+                    r.user.eq_ignore_ascii_case(u)
+                        && r.commit_id == pull.head_sha
+                        && r.state != ReviewState::Pending
+                })
+            };
+            users.retain(|u| !done(u));
+            requested.retain(|r| r.contains('/') || users.contains(r));
+        }
+        if requested.is_empty() {
             return Ok(vec![]);
         }
         let path = self.path(&format!("/pulls/{number}/requested_reviewers"));
@@ -406,8 +428,6 @@ impl RepoClient {
         self.gh
             .request(Method::POST, &path, Some(&Value::Object(body)))
             .await?;
-        let mut requested = users;
-        requested.extend(reviewers.iter().filter(|r| r.contains('/')).cloned());
         Ok(requested)
     }
 

@@ -23,7 +23,8 @@ pub mod webhook;
 
 pub use auth::{AppAuth, Auth, InstallationToken, Permissions};
 pub use client::{CallCounts, GitHub, GitHubConfig, LabelCounts, RepoClient};
-pub use commands::{parse_commands, Command};
+pub use commands::{help_text, parse_commands, Command};
+pub use ensure::{Change, ANNOTATION_BATCH};
 pub use error::GithubError;
 pub use events::WebhookEvent;
 pub use retry::RetryPolicy;
