@@ -7,7 +7,8 @@
 #
 # Usage: scripts/verify-frontend.sh GENERATED_DIR
 # Env:   VERIFY_OUT (artifacts: logs, screenshot, load.json; default /tmp/prflow-verify-frontend)
-#        VERIFY_SKIP_LOAD=1 to skip the load run; LOAD_DURATION, LOAD_CONNECTIONS passed through.
+#        VERIFY_STEPS (default "build e2e integration load"): the steps to run;
+#        LOAD_DURATION, LOAD_CONNECTIONS, LOAD_LOG_LEVEL (default warn) for the load run.
 #        VERIFY_NETNS=auto|1|0: run the live part in a private network namespace
 #        (`unshare --net`, loopback only, its own ports) — `auto` (default) does so
 #        whenever unshare works (root), so a developer's own `npm run dev` on the same
@@ -114,12 +115,16 @@ if [ ! -x "$CHROMIUM_PATH" ]; then
 fi
 
 cd "$DIR" || exit 2
+STEPS=" ${VERIFY_STEPS:-build e2e integration load} "
+has() { [[ "$STEPS" == *" $1 "* ]]; }
 if [ "${_VERIFY_LIVE_ONLY:-0}" != 1 ]; then
 if [ ! -d node_modules ] || [ ! -e node_modules/.package-lock.json ] || [ package.json -nt node_modules/.package-lock.json ]; then
   step "npm install" npm install --no-audit --no-fund --loglevel=error
 fi
-step "frontend unit tests" npm test --workspace frontend/react-app
-step "frontend build (vite)" npm run build --workspace frontend/react-app
+if has build; then
+  step "frontend unit tests" npm test --workspace frontend/react-app
+  step "frontend build (vite)" npm run build --workspace frontend/react-app
+fi
 
 # The live part needs five fixed ports: run it in a private network namespace when
 # possible (only loopback, its own port space), else on this host's ports.
@@ -129,7 +134,7 @@ if [ "$netns" = auto ]; then
 fi
 if [ "$netns" = 1 ]; then
   echo "=== live checks (unshare --net, loopback only)"
-  if unshare --net bash -c 'ip link set lo up && exec env _VERIFY_LIVE_ONLY=1 VERIFY_NETNS=0 bash "$0" "$1"' "$SELF" "$DIR"; then
+  if unshare --net bash -c 'ip link set lo up && exec env _VERIFY_LIVE_ONLY=1 VERIFY_NETNS=0 VERIFY_STEPS="$2" bash "$0" "$1"' "$SELF" "$DIR" "$STEPS"; then
     results+=("ok   live checks in a private network namespace (see above)"); passed=$((passed + 1))
   else
     results+=("FAIL live checks in a private network namespace (see above)"); failed=$((failed + 1))
@@ -141,18 +146,22 @@ fi
 fi
 
 SHOT="$OUT/products.png"
-rm -f "$SHOT"
-if start_dev "$OUT/dev.log"; then
-  step "e2e (Playwright, $CHROMIUM_PATH)" env E2E_SCREENSHOT="$SHOT" npm run test:e2e --workspace tests
-  [ -f "$SHOT" ] && echo "screenshot: $SHOT"
-  step "integration tests through the gateway" npm run test:integration --workspace tests
-  stop_dev
-else
-  results+=("FAIL npm run dev (default settings)"); failed=$((failed + 1))
-  stop_dev
+if has e2e || has integration; then
+  rm -f "$SHOT"
+  if start_dev "$OUT/dev.log"; then
+    if has e2e; then
+      step "e2e (Playwright, $CHROMIUM_PATH)" env E2E_SCREENSHOT="$SHOT" npm run test:e2e --workspace tests
+      [ -f "$SHOT" ] && echo "screenshot: $SHOT"
+    fi
+    has integration && step "integration tests through the gateway" npm run test:integration --workspace tests
+    stop_dev
+  else
+    results+=("FAIL npm run dev (default settings)"); failed=$((failed + 1))
+    stop_dev
+  fi
 fi
 
-if [ "${VERIFY_SKIP_LOAD:-0}" != 1 ]; then
+if has load; then
   # The load test measures the gateway, not its rate limiter: lift the limit, and log
   # at warn so the dev runner's log pipe is not what is measured.
   if start_dev "$OUT/dev-load.log" RATE_LIMIT_MAX=100000000 LOG_LEVEL="${LOAD_LOG_LEVEL:-warn}"; then
