@@ -1,1 +1,280 @@
-//! The command runner: any coding-agent CLI run in the task's isolated tree.
+//! The command runner: any coding-agent CLI (claude, codex, aider, a script) run in
+//! the task's isolated checkout. Whatever it changes there becomes the task's commit.
+//!
+//! The task is described to the command through the environment:
+//! `PRFLOW_TASK_ID`, `PRFLOW_RUN_ID`, `PRFLOW_TASK_JSON` (a file with the task, its
+//! agent, the resolved input and any review feedback), `PRFLOW_PROMPT_FILE` (a prompt
+//! written for CLIs such as `claude -p "$(cat $PRFLOW_PROMPT_FILE)"`), and
+//! `PRFLOW_OUTPUT_FILE` (where the command may write a JSON object of outputs).
+//! It runs in its own process group so a timeout kills everything it started.
+
+use super::{AgentError, AgentOutput, Runner, TaskRequest};
+use crate::workflow::{CommandLine, RunnerSpec, Task, Workflow};
+use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::process::CommandExt;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// Default timeout when neither the runner, the task nor the settings give one.
+const DEFAULT_TIMEOUT_S: u64 = 600;
+/// How much of stderr a failure message quotes.
+const STDERR_TAIL: u64 = 2000;
+
+pub struct CommandRunner;
+
+/// Shell words that are not programs to look up on PATH.
+const SHELL_WORDS: &[&str] = &[
+    "cd", "export", "set", "true", "false", "echo", "exit", "test", "[", "if", "for", "while",
+    "printf", "read", "exec", "eval", ".", "source", ":", "{", "(", "!", "case", "until",
+];
+
+fn spec_of<'a>(workflow: &'a Workflow, task: &'a Task) -> Option<RunnerSpec> {
+    match workflow.runner_for(task) {
+        spec @ RunnerSpec::Command { .. } => Some(spec),
+        _ => None,
+    }
+}
+
+/// The program a command line starts, when it can be known without running it.
+fn program(cmd: &CommandLine) -> Option<String> {
+    match cmd {
+        CommandLine::Argv(argv) => argv.first().cloned(),
+        CommandLine::Shell(s) => {
+            let first = s.split_whitespace().next()?;
+            if SHELL_WORDS.contains(&first) || first.contains('=') || first.contains('$') {
+                None
+            } else {
+                Some(first.to_string())
+            }
+        }
+    }
+}
+
+fn on_path(program: &str) -> bool {
+    if program.contains('/') {
+        return Path::new(program).exists();
+    }
+    std::env::var_os("PATH")
+        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+        .unwrap_or(false)
+}
+
+impl Runner for CommandRunner {
+    fn kind(&self) -> &'static str {
+        "command"
+    }
+
+    fn needs_workdir(&self) -> bool {
+        true
+    }
+
+    fn check(&self, workflow: &Workflow, task: &Task) -> Result<(), String> {
+        let Some(RunnerSpec::Command { command, .. }) = spec_of(workflow, task) else {
+            return Err("the task's runner is not a command".into());
+        };
+        if let CommandLine::Argv(argv) = &command {
+            if argv.is_empty() {
+                return Err("the command is an empty list".into());
+            }
+        }
+        match program(&command) {
+            Some(p) if !on_path(&p) => Err(format!(
+                "command `{p}` was not found on PATH: install it, or change the runner"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn run(&self, req: &TaskRequest<'_>) -> Result<AgentOutput, AgentError> {
+        let Some(RunnerSpec::Command {
+            command,
+            timeout_s,
+            env,
+        }) = spec_of(req.workflow, req.task)
+        else {
+            return Err(AgentError::Failed(
+                "the task's runner is not a command".into(),
+            ));
+        };
+        let workdir = req
+            .workdir
+            .ok_or_else(|| AgentError::Failed("no isolated tree was prepared".into()))?;
+        let scratch = tempfile::tempdir().map_err(|e| fail("cannot create a scratch dir", e))?;
+        let task_json = scratch.path().join("task.json");
+        let prompt_file = scratch.path().join("prompt.md");
+        let output_file = scratch.path().join("outputs.json");
+        let doc = serde_json::json!({
+            "run_id": req.run_id,
+            "phase": req.phase,
+            "workflow": req.workflow.name,
+            "task": req.task,
+            "agent": req.agent,
+            "input": req.task.input,
+            "feedback": req.feedback,
+            "output_dir": req.output_dir,
+        });
+        std::fs::write(
+            &task_json,
+            serde_json::to_vec_pretty(&doc).unwrap_or_default(),
+        )
+        .map_err(|e| fail("cannot write the task file", e))?;
+        std::fs::write(&prompt_file, prompt(req))
+            .map_err(|e| fail("cannot write the prompt", e))?;
+        let stdout = tempfile::tempfile().map_err(|e| fail("cannot create a log file", e))?;
+        let mut stderr = tempfile::tempfile().map_err(|e| fail("cannot create a log file", e))?;
+
+        let mut cmd = match &command {
+            CommandLine::Shell(s) => {
+                let mut c = Command::new("sh");
+                c.arg("-c").arg(s);
+                c
+            }
+            CommandLine::Argv(argv) => {
+                let mut c = Command::new(&argv[0]);
+                c.args(&argv[1..]);
+                c
+            }
+        };
+        cmd.current_dir(workdir)
+            .envs(env.iter())
+            .env("PRFLOW_TASK_ID", &req.task.id)
+            .env("PRFLOW_RUN_ID", req.run_id)
+            .env("PRFLOW_TASK_JSON", &task_json)
+            .env("PRFLOW_PROMPT_FILE", &prompt_file)
+            .env("PRFLOW_OUTPUT_FILE", &output_file)
+            .stdin(Stdio::null())
+            .stdout(stdout.try_clone().map_err(|e| fail("log file", e))?)
+            .stderr(stderr.try_clone().map_err(|e| fail("log file", e))?)
+            .process_group(0);
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| AgentError::Failed(format!("cannot start the command: {e}")))?;
+        let timeout = timeout_s
+            .or(req.task.timeout_ms.map(|ms| ms.div_ceil(1000)))
+            .or(req.workflow.settings.timeout_ms.map(|ms| ms.div_ceil(1000)))
+            .unwrap_or(DEFAULT_TIMEOUT_S);
+        let started = Instant::now();
+        let mut nap = Duration::from_millis(1);
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if started.elapsed() >= Duration::from_secs(timeout) => {
+                    // Kill the whole group: a coding agent may have started servers.
+                    unsafe {
+                        libc::kill(-(child.id() as i32), libc::SIGKILL);
+                    }
+                    let _ = child.wait();
+                    return Err(AgentError::Timeout(timeout));
+                }
+                Ok(None) => {
+                    std::thread::sleep(nap);
+                    nap = (nap * 2).min(Duration::from_millis(20));
+                }
+                Err(e) => return Err(fail("cannot wait for the command", e)),
+            }
+        };
+        // Whatever the command left running in its group must not outlive the task.
+        unsafe {
+            libc::kill(-(child.id() as i32), libc::SIGKILL);
+        }
+        if !status.success() {
+            let tail = tail(&mut stderr);
+            let code = status
+                .code()
+                .map(|c| format!("exit code {c}"))
+                .unwrap_or_else(|| "a signal".into());
+            return Err(AgentError::Failed(format!(
+                "the command failed with {code}{}",
+                if tail.is_empty() {
+                    String::new()
+                } else {
+                    format!("; the end of its stderr:\n{tail}")
+                }
+            )));
+        }
+        let outputs = match std::fs::read(&output_file) {
+            Ok(bytes) => match serde_json::from_slice::<serde_json::Value>(&bytes) {
+                Ok(serde_json::Value::Object(map)) => map,
+                _ => {
+                    return Err(AgentError::Failed(
+                        "$PRFLOW_OUTPUT_FILE must hold a JSON object of outputs".into(),
+                    ))
+                }
+            },
+            Err(_) => Default::default(),
+        };
+        Ok(AgentOutput {
+            files: Vec::new(),
+            outputs,
+            summary: None,
+        })
+    }
+}
+
+fn fail(what: &str, e: impl std::fmt::Display) -> AgentError {
+    AgentError::Failed(format!("{what}: {e}"))
+}
+
+fn tail(file: &mut std::fs::File) -> String {
+    let len = file.seek(SeekFrom::End(0)).unwrap_or(0);
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(STDERR_TAIL)));
+    let mut buf = Vec::new();
+    let _ = file.read_to_end(&mut buf);
+    String::from_utf8_lossy(&buf).trim().to_string()
+}
+
+/// A prompt for coding-agent CLIs: who they are, what to do, what reviewers said.
+pub fn prompt(req: &TaskRequest<'_>) -> String {
+    let mut p = String::new();
+    let a = req.agent;
+    p.push_str(&format!(
+        "You are {} ({}), an agent of type `{}` with capabilities: {}.\n\n",
+        a.name,
+        a.id,
+        a.kind,
+        a.capabilities.join(", ")
+    ));
+    p.push_str(&format!(
+        "Workflow: {}\nTask `{}`: {}\n",
+        req.workflow.name, req.task.id, req.task.name
+    ));
+    if let Some(d) = &req.task.description {
+        p.push_str(&format!("\n{d}\n"));
+    }
+    if let Some(serde_json::Value::String(cp)) = req.task.extra.get("claudePrompt") {
+        p.push_str(&format!("\n{cp}\n"));
+    }
+    if !req.task.input.is_null() {
+        p.push_str(&format!(
+            "\nInput:\n```json\n{}\n```\n",
+            serde_json::to_string_pretty(&req.task.input).unwrap_or_default()
+        ));
+    }
+    if !req.task.output_keys.is_empty() {
+        p.push_str(&format!(
+            "\nWhen done, write a JSON object with the keys {} to the file named by $PRFLOW_OUTPUT_FILE.\n",
+            req.task.output_keys.join(", ")
+        ));
+    }
+    if let Some(fb) = req.feedback {
+        p.push_str("\nA reviewer requested changes to your earlier work:\n");
+        p.push_str(&fb.body);
+        p.push('\n');
+        for c in &fb.comments {
+            match c.line {
+                Some(l) => p.push_str(&format!("- {}:{}: {}\n", c.path, l, c.body)),
+                None => p.push_str(&format!("- {}: {}\n", c.path, c.body)),
+            }
+        }
+    }
+    let root = if req.output_dir.is_empty() || req.output_dir == "." {
+        "the current directory".to_string()
+    } else {
+        format!("`{}/` in the current directory", req.output_dir)
+    };
+    p.push_str(&format!(
+        "\nWrite your files under {root}. Do not run git commands: prflow commits your changes as one commit.\n"
+    ));
+    p
+}

@@ -34,7 +34,7 @@ pub struct InlineComment {
 }
 
 /// Read-only access to the tree a task starts from (the phase tip when it was scheduled).
-pub trait TreeView: Sync {
+pub trait TreeView {
     /// The bytes of a file, if it exists.
     fn read(&self, path: &str) -> Option<Vec<u8>>;
     /// Every file path under `prefix` (`""` for all), sorted.

@@ -5,7 +5,10 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+pub mod approve;
 pub mod plan;
+pub mod run;
+pub mod status;
 pub mod sim;
 pub mod templates;
 pub mod validate;
@@ -30,6 +33,12 @@ pub enum Command {
     Validate(validate::Args),
     /// Show the phases, their tasks in run order and the checkpoints.
     Plan(plan::Args),
+    /// Run a workflow: phases become branches, tasks commits; stops at checkpoints.
+    Run(run::Args),
+    /// Approve the checkpoint that waits and continue the run.
+    Approve(approve::Args),
+    /// Show runs, phases and tasks with their commits (read from git).
+    Status(status::Args),
     /// Start the GitHub simulator (for trying prflow and for tests).
     Sim(sim::Args),
     /// List and describe template packs.
@@ -48,6 +57,9 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Validate(a) => validate::run(a),
         Command::Plan(a) => plan::run(a),
+        Command::Run(a) => run::run(a),
+        Command::Approve(a) => approve::run(a),
+        Command::Status(a) => status::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Templates(c) => templates::run(c),
     }

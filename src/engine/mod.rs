@@ -1,1 +1,358 @@
-//! Runs a plan: scheduler, isolation and merge, checkpoints, resume.
+//! Runs a plan: finds or starts the run, runs phases until a checkpoint waits for a
+//! review or the run is done, and reports the state — all read back from git.
+//!
+//! This is the one place that decides what a run does next; the CLI, the App and
+//! the Action only ask it.
+
+pub mod merge;
+pub mod phase;
+pub mod progress;
+pub mod runners;
+pub mod state;
+
+use crate::gitops::Repo;
+use crate::workflow::{self, plan::Plan, Diagnostics, Workflow};
+use anyhow::{anyhow, bail, Context, Result};
+use progress::Progress;
+use runners::{Runners, Unservable};
+use serde::Serialize;
+use state::{PhaseStatus, RunMeta, RunState};
+use std::path::{Path, PathBuf};
+
+/// `prflow run`'s input.
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub repo_dir: PathBuf,
+    pub workflow_file: PathBuf,
+    /// Revision phase 1 starts from; `HEAD` when absent.
+    pub base: Option<String>,
+    /// Start a new run even when one for this workflow path is unfinished.
+    pub new_run: bool,
+}
+
+/// Why a run could not start. Nothing was written in any of these cases.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    #[error("{}", unservable_message(.tasks, .packs))]
+    Unservable {
+        tasks: Vec<Unservable>,
+        packs: Vec<String>,
+    },
+    #[error("{0:#}")]
+    Other(#[from] anyhow::Error),
+}
+
+fn unservable_message(tasks: &[Unservable], packs: &[String]) -> String {
+    let mut s = String::from("the run did not start, nothing was written:\n");
+    for t in tasks {
+        s.push_str(&format!("  {t}\n"));
+    }
+    s.push_str(&format!("template packs available: {}", packs.join(", ")));
+    s
+}
+
+/// Where a run stands after an invocation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    WaitingForReview,
+    Finished,
+    Failed,
+}
+
+/// What an invocation did and what comes next.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub outcome: Outcome,
+    pub state: RunState,
+    /// Things the person should know (a changed workflow file …).
+    pub notes: Vec<String>,
+    /// Why the run failed, when it did.
+    pub error: Option<String>,
+    /// The next step, as a sentence with the command to type.
+    pub next: String,
+}
+
+/// A loaded run: its metadata, workflow (the version it started with) and plan.
+pub struct LoadedRun {
+    pub meta: RunMeta,
+    pub workflow: Workflow,
+    pub plan: Plan,
+}
+
+/// How the workflow path is recorded: relative to the repository when inside it.
+pub fn workflow_key(repo: &Repo, file: &Path) -> Result<String> {
+    let abs = file
+        .canonicalize()
+        .with_context(|| format!("cannot find the workflow file {}", file.display()))?;
+    let root = repo.root().canonicalize()?;
+    Ok(match abs.strip_prefix(&root) {
+        Ok(rel) => rel.to_string_lossy().replace('\\', "/"),
+        Err(_) => abs.to_string_lossy().into_owned(),
+    })
+}
+
+/// Loads a recorded run.
+pub fn load_run(repo: &Repo, run_id: &str) -> Result<LoadedRun> {
+    let (meta, text) = state::read_meta(repo, run_id)
+        .ok_or_else(|| anyhow!("no run `{run_id}` in this repository (see `prflow status`)"))?;
+    let loaded = workflow::parse(Path::new(&meta.workflow_path), &text)
+        .map_err(|d| anyhow!("the workflow recorded for run {run_id} no longer parses:\n{d}"))?;
+    let plan = workflow::plan::plan(&loaded.workflow);
+    Ok(LoadedRun {
+        meta,
+        workflow: loaded.workflow,
+        plan,
+    })
+}
+
+/// Every run in the repository with its state, oldest id order.
+pub fn status(repo_dir: &Path, run: Option<&str>) -> Result<Vec<RunState>> {
+    let repo = Repo::open(repo_dir)?;
+    let ids = match run {
+        Some(id) => vec![id.to_string()],
+        None => state::run_ids(&repo)?,
+    };
+    ids.iter()
+        .map(|id| {
+            let r = load_run(&repo, id)?;
+            state::read_state(&repo, &r.meta, &r.plan)
+        })
+        .collect()
+}
+
+/// Starts or continues the run of a workflow file.
+pub fn run(req: &RunRequest, progress: &dyn Progress) -> Result<RunReport, StartError> {
+    let repo = Repo::open(&req.repo_dir)?;
+    let text = std::fs::read_to_string(&req.workflow_file).with_context(|| {
+        format!(
+            "cannot read the workflow file {}",
+            req.workflow_file.display()
+        )
+    })?;
+    // Validate the file as given first: a broken file is reported as such.
+    let given = workflow::parse(&req.workflow_file, &text).map_err(StartError::Invalid)?;
+    let key = workflow_key(&repo, &req.workflow_file)?;
+    let blob = Repo::hash_blob(text.as_bytes())?.to_string();
+    let mut notes = Vec::new();
+
+    let unfinished = if req.new_run {
+        None
+    } else {
+        find_unfinished(&repo, &key)?
+    };
+    let (meta, workflow) = match unfinished {
+        Some(r) => {
+            if r.meta.workflow_blob != blob {
+                notes.push(format!(
+                    "{key} changed since run {} started; the run continues with the version it \
+                     started with. Pass --new-run to start a new run from the current file.",
+                    r.meta.run_id
+                ));
+            }
+            (r.meta, r.workflow)
+        }
+        None => {
+            let base_ref = req.base.clone().unwrap_or_else(|| "HEAD".into());
+            let base = repo.resolve_commit(&base_ref)?.to_string();
+            let run_id = state::run_id(&key, &blob, &base);
+            let meta = RunMeta {
+                run_id,
+                workflow_path: key.clone(),
+                workflow_blob: blob.clone(),
+                base,
+                base_ref,
+            };
+            (meta, given.workflow)
+        }
+    };
+    let plan = workflow::plan::plan(&workflow);
+    let runners = Runners::new(&repo.root())?;
+    let unservable = runners.check_all(&workflow, None);
+    if !unservable.is_empty() {
+        return Err(StartError::Unservable {
+            tasks: unservable,
+            packs: runners.pack_names(),
+        });
+    }
+    state::write_meta(&repo, &meta, &stored_text(&repo, &meta, &text))?;
+    let mut report = drive(&repo, &meta, &workflow, &plan, &runners, progress)?;
+    report.notes.splice(0..0, notes);
+    Ok(report)
+}
+
+/// The workflow text to record: the run's own when it exists, else the file's.
+fn stored_text(repo: &Repo, meta: &RunMeta, file_text: &str) -> String {
+    state::read_meta(repo, &meta.run_id)
+        .map(|(_, t)| t)
+        .unwrap_or_else(|| file_text.to_string())
+}
+
+/// The newest unfinished run of the workflow at `key`.
+fn find_unfinished(repo: &Repo, key: &str) -> Result<Option<LoadedRun>> {
+    for id in state::run_ids(repo)? {
+        let Some((meta, _)) = state::read_meta(repo, &id) else {
+            continue;
+        };
+        if meta.workflow_path != key {
+            continue;
+        }
+        let r = load_run(repo, &id)?;
+        let s = state::read_state(repo, &r.meta, &r.plan)?;
+        if !s.finished() {
+            return Ok(Some(r));
+        }
+    }
+    Ok(None)
+}
+
+/// Continues a recorded run (after an approval, a retry …).
+pub fn continue_run(repo_dir: &Path, run_id: &str, progress: &dyn Progress) -> Result<RunReport> {
+    let repo = Repo::open(repo_dir)?;
+    let r = load_run(&repo, run_id)?;
+    let runners = Runners::new(&repo.root())?;
+    let unservable = runners.check_all(&r.workflow, None);
+    if !unservable.is_empty() {
+        let packs = runners.pack_names();
+        bail!("{}", unservable_message(&unservable, &packs));
+    }
+    drive(&repo, &r.meta, &r.workflow, &r.plan, &runners, progress)
+}
+
+/// Records an approval of the checkpoint that waits (locally, as `prflow approve`).
+/// Returns the run id and the approved phase.
+pub fn approve(repo_dir: &Path, run: Option<&str>) -> Result<(String, usize)> {
+    let repo = Repo::open(repo_dir)?;
+    let states = status(repo_dir, run)?;
+    let waiting: Vec<(&RunState, usize, String)> = states
+        .iter()
+        .flat_map(|s| {
+            s.phases
+                .iter()
+                .filter(|p| p.status == PhaseStatus::WaitingForReview)
+                .map(move |p| (s, p.index, p.head.clone().unwrap_or_default()))
+        })
+        .collect();
+    match waiting.as_slice() {
+        [] => bail!(
+            "no checkpoint is waiting for approval{}; `prflow status` shows where runs stand",
+            run.map(|r| format!(" in run {r}")).unwrap_or_default()
+        ),
+        [(s, index, head)] => {
+            let oid = git2::Oid::from_str(head)?;
+            repo.git.reference(
+                &state::approval_ref(&s.run_id, *index),
+                oid,
+                true,
+                "prflow: checkpoint approved",
+            )?;
+            Ok((s.run_id.clone(), *index))
+        }
+        many => {
+            let list: Vec<String> = many
+                .iter()
+                .map(|(s, i, _)| format!("{} (phase {i}, {})", s.run_id, s.workflow_path))
+                .collect();
+            bail!(
+                "several runs wait for approval: {}; pass --run ID",
+                list.join(", ")
+            )
+        }
+    }
+}
+
+/// Runs phases in order until one waits for a review, fails, or all are done.
+fn drive(
+    repo: &Repo,
+    meta: &RunMeta,
+    workflow: &Workflow,
+    plan: &Plan,
+    runners: &Runners,
+    progress: &dyn Progress,
+) -> Result<RunReport> {
+    let repo_path = repo.git.path().to_path_buf();
+    let workflow_ref = format!("{}@{}", meta.workflow_path, meta.workflow_blob);
+    for (i, planned) in plan.phases.iter().enumerate() {
+        let st = state::read_state(repo, meta, plan)?;
+        let ps = &st.phases[i];
+        match ps.status {
+            PhaseStatus::Done => continue,
+            PhaseStatus::WaitingForReview => {
+                return Ok(report(meta, st, Outcome::WaitingForReview, None))
+            }
+            PhaseStatus::Pending | PhaseStatus::Running | PhaseStatus::Failed => {}
+        }
+        let branch_ref = format!("refs/heads/{}", ps.branch);
+        if ps.tip.is_none() {
+            let base = ps.base.ok_or_else(|| {
+                anyhow!(
+                    "phase {} has no base: the phase before it is missing",
+                    ps.index
+                )
+            })?;
+            repo.cas_ref(&branch_ref, base, None, "prflow: phase branch")?;
+        }
+        repo.delete_ref(&state::failure_ref(&meta.run_id, ps.index))?;
+        progress.phase_started(ps.index, &ps.name, &ps.branch, planned.tasks.len());
+        let result = phase::run_phase(phase::PhaseRun {
+            repo_path: repo_path.clone(),
+            run_id: &meta.run_id,
+            workflow,
+            workflow_ref: workflow_ref.clone(),
+            phase: planned,
+            branch_ref,
+            done: ps.done.keys().cloned().collect(),
+            outputs: st.outputs(),
+            feedback: None,
+            revision: 0,
+            runners,
+            progress,
+        });
+        if let Err(failure) = result {
+            repo.write_tree_ref(
+                &state::failure_ref(&meta.run_id, ps.index),
+                &[("failure.txt", failure.message.as_bytes())],
+            )?;
+            let st = state::read_state(repo, meta, plan)?;
+            return Ok(report(meta, st, Outcome::Failed, Some(failure.message)));
+        }
+        progress.phase_finished(ps.index, &ps.name);
+        let st = state::read_state(repo, meta, plan)?;
+        if st.phases[i].status == PhaseStatus::WaitingForReview {
+            return Ok(report(meta, st, Outcome::WaitingForReview, None));
+        }
+    }
+    let st = state::read_state(repo, meta, plan)?;
+    Ok(report(meta, st, Outcome::Finished, None))
+}
+
+fn report(meta: &RunMeta, state: RunState, outcome: Outcome, error: Option<String>) -> RunReport {
+    let run = &meta.run_id;
+    let next = match outcome {
+        Outcome::WaitingForReview => {
+            let p = state.current();
+            let branch = p.map(|p| p.branch.as_str()).unwrap_or("");
+            format!(
+                "review branch {branch} (e.g. `git log -p {branch}`), then `prflow approve --run {run}` to continue"
+            )
+        }
+        Outcome::Finished => {
+            let last = state.phases.last().map(|p| p.branch.as_str()).unwrap_or("");
+            format!("the run is done; the result is on {last} (merge it, or push the branches and open PRs)")
+        }
+        Outcome::Failed => format!(
+            "fix the cause, then run the same command again: committed tasks are kept and only the rest run (`prflow status --run {run}`)"
+        ),
+    };
+    RunReport {
+        run_id: run.clone(),
+        outcome,
+        state,
+        notes: Vec::new(),
+        error,
+        next,
+    }
+}

@@ -1,0 +1,79 @@
+//! `prflow run`: start or continue the run of a workflow file in a local repository.
+
+use crate::engine::{self, progress, Outcome, RunReport, RunRequest, StartError};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The workflow file (JSON or YAML), inside or outside the repository.
+    pub file: PathBuf,
+    /// The repository to write branches into.
+    #[arg(long, default_value = ".")]
+    pub repo: PathBuf,
+    /// Where phase 1 starts (a branch, tag or commit).
+    #[arg(long)]
+    pub base: Option<String>,
+    /// Start a new run even when this workflow has an unfinished one.
+    #[arg(long)]
+    pub new_run: bool,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    let req = RunRequest {
+        repo_dir: args.repo.clone(),
+        workflow_file: args.file.clone(),
+        base: args.base.clone(),
+        new_run: args.new_run,
+    };
+    let view = progress::for_terminal(args.quiet || args.json);
+    match engine::run(&req, view.as_ref()) {
+        Ok(report) => print_report(&report, args.json),
+        Err(StartError::Invalid(d)) => {
+            eprint!("{d}");
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("prflow run: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Prints what an invocation did; the exit code says whether the work failed.
+pub fn print_report(report: &RunReport, json: bool) -> ExitCode {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
+    } else {
+        for note in &report.notes {
+            eprintln!("note: {note}");
+        }
+        println!("run {} ({})", report.run_id, report.state.workflow);
+        for p in &report.state.phases {
+            println!(
+                "  phase {} {:<28} {:<20} {}",
+                p.index,
+                p.name,
+                p.status.as_str(),
+                p.branch
+            );
+        }
+        if let Some(e) = &report.error {
+            eprintln!("error: {e}");
+        }
+        println!("next: {}", report.next);
+    }
+    match report.outcome {
+        Outcome::Failed => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    }
+}

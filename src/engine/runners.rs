@@ -1,0 +1,84 @@
+//! Which runner carries out which task, and the check that every task can be served
+//! before a run writes anything.
+
+use crate::agents::command::CommandRunner;
+use crate::agents::template::TemplateRunner;
+use crate::agents::Runner;
+use crate::workflow::{RunnerSpec, Task, Workflow};
+use anyhow::Result;
+use std::path::Path;
+
+/// The runners available on this machine.
+pub struct Runners {
+    /// Template packs load once, when the first task needs them; a broken pack then
+    /// fails the tasks that need templates, not workflows that only run commands.
+    template: Result<TemplateRunner, String>,
+    command: CommandRunner,
+}
+
+/// A task no runner here can carry out, and why.
+#[derive(Debug, Clone)]
+pub struct Unservable {
+    pub task: String,
+    pub reason: String,
+}
+
+impl std::fmt::Display for Unservable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "task `{}` cannot run here: {}", self.task, self.reason)
+    }
+}
+
+impl Runners {
+    /// Embedded template packs plus the repository's own `.prflow/templates/`.
+    pub fn new(repo_root: &Path) -> Result<Runners> {
+        let packs = repo_root.join(".prflow/templates");
+        let template = TemplateRunner::new(packs.is_dir().then_some(packs.as_path()))
+            .map_err(|e| format!("{e:#}"));
+        Ok(Runners {
+            template,
+            command: CommandRunner,
+        })
+    }
+
+    /// The runner for `task`, or why there is none.
+    pub fn for_task(&self, workflow: &Workflow, task: &Task) -> Result<&dyn Runner, String> {
+        match workflow.runner_for(task) {
+            RunnerSpec::Template { .. } => match &self.template {
+                Ok(t) => Ok(t),
+                Err(e) => Err(format!("the template packs could not be loaded: {e}")),
+            },
+            RunnerSpec::Command { .. } => Ok(&self.command),
+            RunnerSpec::Llm { provider, .. } => Err(format!(
+                "the `llm` runner ({provider}) is not available in this build of prflow; \
+                 use a `command` runner with your coding-agent CLI (e.g. `claude -p`) instead"
+            )),
+        }
+    }
+
+    /// Names of the template packs available, for messages.
+    pub fn pack_names(&self) -> Vec<String> {
+        match &self.template {
+            Ok(t) => t.packs().iter().map(|p| p.name.clone()).collect(),
+            Err(_) => Vec::new(),
+        }
+    }
+
+    /// Every task (of `only`, or all) that no runner can serve on this machine.
+    pub fn check_all(&self, workflow: &Workflow, only: Option<&[String]>) -> Vec<Unservable> {
+        workflow
+            .tasks
+            .iter()
+            .filter(|t| only.is_none_or(|ids| ids.contains(&t.id)))
+            .filter_map(|t| {
+                let result = self
+                    .for_task(workflow, t)
+                    .and_then(|r| r.check(workflow, t));
+                result.err().map(|reason| Unservable {
+                    task: t.id.clone(),
+                    reason,
+                })
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,258 @@
+//! A run's state, read from git alone: branches, trailers and a few refs under
+//! `refs/prflow/`. Nothing else is needed to resume, report or approve a run.
+//!
+//! - `refs/prflow/runs/<run>` → a tree holding `run.json` ([`RunMeta`]) and
+//!   `workflow` (the exact workflow text the run started with);
+//! - `refs/heads/prflow/<run>/<NN>-<slug>` → the phase branches;
+//! - `refs/prflow/approvals/<run>/<NN>` → the phase head a person approved;
+//! - `refs/prflow/failures/<run>/<NN>` → why the phase stopped, until it runs again.
+
+use crate::gitops::{trailers, Repo};
+use crate::workflow::plan::{Plan, PlannedPhase};
+use anyhow::{Context, Result};
+use git2::Oid;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+
+/// What a run was started from; stored once when the run starts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunMeta {
+    pub run_id: String,
+    /// Repository-relative path of the workflow (absolute when it lives outside).
+    pub workflow_path: String,
+    /// Git blob id of the workflow text the run uses.
+    pub workflow_blob: String,
+    /// The commit phase 1 starts from.
+    pub base: String,
+    /// What the user named as base (`HEAD`, `main` …), for messages.
+    pub base_ref: String,
+}
+
+/// The run id: a short hash of (workflow path, workflow blob, base commit), so the same
+/// trigger twice is the same run.
+pub fn run_id(workflow_path: &str, workflow_blob: &str, base: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(workflow_path.as_bytes());
+    h.update([0]);
+    h.update(workflow_blob.as_bytes());
+    h.update([0]);
+    h.update(base.as_bytes());
+    hex::encode(&h.finalize()[..5])
+}
+
+pub fn meta_ref(run: &str) -> String {
+    format!("refs/prflow/runs/{run}")
+}
+pub fn approval_ref(run: &str, phase: usize) -> String {
+    format!("refs/prflow/approvals/{run}/{phase:02}")
+}
+pub fn failure_ref(run: &str, phase: usize) -> String {
+    format!("refs/prflow/failures/{run}/{phase:02}")
+}
+/// `prflow/<run>/<NN>-<slug>` (DESIGN.md).
+pub fn branch_name(run: &str, phase: &PlannedPhase) -> String {
+    format!("prflow/{run}/{:02}-{}", phase.index, phase.slug)
+}
+
+/// Reads a run's metadata and workflow text.
+pub fn read_meta(repo: &Repo, run: &str) -> Option<(RunMeta, String)> {
+    let r = meta_ref(run);
+    let meta: RunMeta = serde_json::from_slice(&repo.read_tree_ref(&r, "run.json")?).ok()?;
+    let text = String::from_utf8(repo.read_tree_ref(&r, "workflow")?).ok()?;
+    Some((meta, text))
+}
+
+/// Stores a run's metadata (idempotent: an existing run is left as it is).
+pub fn write_meta(repo: &Repo, meta: &RunMeta, workflow_text: &str) -> Result<()> {
+    let r = meta_ref(&meta.run_id);
+    if repo.ref_target(&r).is_some() || repo.git.find_reference(&r).is_ok() {
+        return Ok(());
+    }
+    let json = serde_json::to_vec_pretty(meta)?;
+    repo.write_tree_ref(
+        &r,
+        &[("run.json", &json), ("workflow", workflow_text.as_bytes())],
+    )?;
+    Ok(())
+}
+
+/// Every run id recorded in this repository.
+pub fn run_ids(repo: &Repo) -> Result<Vec<String>> {
+    Ok(repo
+        .ref_names("refs/prflow/runs/*")?
+        .into_iter()
+        .filter_map(|n| n.rsplit('/').next().map(str::to_string))
+        .collect())
+}
+
+/// A task committed on a phase branch.
+#[derive(Debug, Clone, Serialize)]
+pub struct DoneTask {
+    pub commit: String,
+    #[serde(skip)]
+    pub outputs: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PhaseStatus {
+    Done,
+    WaitingForReview,
+    Running,
+    Pending,
+    Failed,
+}
+
+impl PhaseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PhaseStatus::Done => "done",
+            PhaseStatus::WaitingForReview => "waiting-for-review",
+            PhaseStatus::Running => "running",
+            PhaseStatus::Pending => "pending",
+            PhaseStatus::Failed => "failed",
+        }
+    }
+}
+
+/// One phase as git shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PhaseState {
+    pub index: usize,
+    pub name: String,
+    pub branch: String,
+    pub checkpoint: Option<String>,
+    pub status: PhaseStatus,
+    /// The branch tip, when the branch exists.
+    pub head: Option<String>,
+    /// Tasks in plan order with their commit (`None`: not done yet).
+    pub tasks: Vec<(String, Option<String>)>,
+    /// Why the phase failed, when it did.
+    pub failure: Option<String>,
+    #[serde(skip)]
+    pub done: HashMap<String, DoneTask>,
+    #[serde(skip)]
+    pub base: Option<Oid>,
+    #[serde(skip)]
+    pub tip: Option<Oid>,
+}
+
+/// The whole run as git shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunState {
+    pub run_id: String,
+    pub workflow: String,
+    pub workflow_path: String,
+    pub base: String,
+    pub phases: Vec<PhaseState>,
+}
+
+impl RunState {
+    pub fn finished(&self) -> bool {
+        self.phases.iter().all(|p| p.status == PhaseStatus::Done)
+    }
+    /// The first phase that is not done.
+    pub fn current(&self) -> Option<&PhaseState> {
+        self.phases.iter().find(|p| p.status != PhaseStatus::Done)
+    }
+    /// Outputs of every committed task, for `${task.output.key}`.
+    pub fn outputs(&self) -> HashMap<String, Map<String, Value>> {
+        let mut out = HashMap::new();
+        for p in &self.phases {
+            for (id, d) in &p.done {
+                out.insert(id.clone(), d.outputs.clone());
+            }
+        }
+        out
+    }
+}
+
+/// Tasks of `run` committed between `base` (excluded) and `tip`.
+pub fn done_tasks(
+    repo: &Repo,
+    run: &str,
+    base: Oid,
+    tip: Oid,
+) -> Result<HashMap<String, DoneTask>> {
+    let mut walk = repo.git.revwalk()?;
+    walk.push(tip)?;
+    walk.hide(base).ok();
+    let mut done = HashMap::new();
+    for id in walk {
+        let id = id?;
+        let msg = repo.message(id)?;
+        let t = trailers::parse(&msg);
+        if trailers::get(&t, trailers::RUN) != Some(run) {
+            continue;
+        }
+        if let Some(task) = trailers::get(&t, trailers::TASK) {
+            // Newest first: a revision's commit wins over the original's outputs.
+            done.entry(task.to_string()).or_insert_with(|| DoneTask {
+                commit: id.to_string(),
+                outputs: trailers::outputs(&t),
+            });
+        }
+    }
+    Ok(done)
+}
+
+/// Reads every phase of a run from git.
+pub fn read_state(repo: &Repo, meta: &RunMeta, plan: &Plan) -> Result<RunState> {
+    let mut phases = Vec::new();
+    let mut prev_tip: Option<Oid> =
+        Some(Oid::from_str(&meta.base).context("run metadata has a bad base commit")?);
+    for phase in &plan.phases {
+        let branch = branch_name(&meta.run_id, phase);
+        let tip = repo.ref_target(&format!("refs/heads/{branch}"));
+        let base = prev_tip;
+        let done = match (tip, base) {
+            (Some(tip), Some(base)) => done_tasks(repo, &meta.run_id, base, tip)?,
+            _ => HashMap::new(),
+        };
+        let failure = repo
+            .read_tree_ref(&failure_ref(&meta.run_id, phase.index), "failure.txt")
+            .map(|b| String::from_utf8_lossy(&b).into_owned());
+        let all_done = phase.tasks.iter().all(|t| done.contains_key(t));
+        let approved =
+            tip.is_some() && repo.ref_target(&approval_ref(&meta.run_id, phase.index)) == tip;
+        let status = if tip.is_none() {
+            PhaseStatus::Pending
+        } else if failure.is_some() {
+            PhaseStatus::Failed
+        } else if !all_done {
+            PhaseStatus::Running
+        } else if phase.checkpoint.is_some() && !approved {
+            PhaseStatus::WaitingForReview
+        } else {
+            PhaseStatus::Done
+        };
+        let tasks = phase
+            .tasks
+            .iter()
+            .map(|t| (t.clone(), done.get(t).map(|d| d.commit.clone())))
+            .collect();
+        phases.push(PhaseState {
+            index: phase.index,
+            name: phase.name.clone(),
+            branch,
+            checkpoint: phase.checkpoint.clone(),
+            status,
+            head: tip.map(|t| t.to_string()),
+            tasks,
+            failure,
+            done,
+            base,
+            tip,
+        });
+        prev_tip = tip;
+    }
+    Ok(RunState {
+        run_id: meta.run_id.clone(),
+        workflow: plan.workflow.clone(),
+        workflow_path: meta.workflow_path.clone(),
+        base: meta.base.clone(),
+        phases,
+    })
+}
