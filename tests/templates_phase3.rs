@@ -1,0 +1,388 @@
+//! The phase-3 packs of the microservices workflow (react-frontend, deployment,
+//! integration-tests): features present or absent, services derived from the workflow,
+//! thresholds taken from `performanceThreshold`, valid JSON/YAML, determinism.
+//! Running the generated system itself is scripts/verify-frontend.sh's job.
+
+use prflow::agents::template::TemplateRunner;
+use prflow::agents::{Runner, TaskRequest, TreeView};
+use prflow::workflow::Workflow;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn microservices_text() -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    std::fs::read_to_string(root.join("examples/microservices-workflow.json")).unwrap()
+}
+
+fn load(text: &str) -> Workflow {
+    match prflow::workflow::parse(Path::new("workflow.json"), text) {
+        Ok(loaded) => loaded.workflow,
+        Err(d) => panic!("the workflow does not parse: {d:?}"),
+    }
+}
+
+/// The microservices workflow with `edit` applied to its JSON first.
+fn microservices_with(edit: impl FnOnce(&mut Value)) -> Workflow {
+    let mut v: Value = serde_json::from_str(&microservices_text()).unwrap();
+    edit(&mut v);
+    load(&serde_json::to_string_pretty(&v).unwrap())
+}
+
+fn task_mut<'a>(v: &'a mut Value, id: &str) -> &'a mut Value {
+    v["tasks"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|t| t["id"] == id)
+        .unwrap()
+}
+
+/// Drops task `id` and every dependency on it.
+fn without_task(v: &mut Value, id: &str) {
+    let tasks = v["tasks"].as_array_mut().unwrap();
+    tasks.retain(|t| t["id"] != id);
+    for t in tasks.iter_mut() {
+        if let Some(deps) = t["dependencies"].as_array_mut() {
+            deps.retain(|d| d != id);
+        }
+    }
+    if let Some(cps) = v["execution"]["checkpoints"].as_array_mut() {
+        cps.retain(|c| c != id);
+    }
+}
+
+struct EmptyTree;
+impl TreeView for EmptyTree {
+    fn read(&self, _: &str) -> Option<Vec<u8>> {
+        None
+    }
+    fn list(&self, _: &str) -> Vec<String> {
+        vec![]
+    }
+}
+
+/// Renders one task with the embedded packs: path → text.
+fn render(w: &Workflow, task: &str) -> BTreeMap<String, String> {
+    let runner = TemplateRunner::new(None).expect("the embedded packs load");
+    let task = w.task(task).unwrap();
+    let agent = w.agent(&task.agent).unwrap();
+    let req = TaskRequest {
+        run_id: "abc123",
+        workflow: w,
+        task,
+        agent,
+        phase: 3,
+        feedback: None,
+        base: &EmptyTree,
+        workdir: None,
+        output_dir: &w.output_dir,
+    };
+    let out = runner
+        .run(&req)
+        .unwrap_or_else(|e| panic!("task {}: {e}", task.id));
+    out.files
+        .iter()
+        .map(|f| {
+            (
+                f.path.clone(),
+                String::from_utf8(f.content.clone().unwrap()).unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn json_of(files: &BTreeMap<String, String>, path: &str) -> Value {
+    let text = files
+        .get(path)
+        .unwrap_or_else(|| panic!("{path} not written; wrote {:?}", files.keys()));
+    serde_json::from_str(text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}\n{text}"))
+}
+
+fn yaml_docs(files: &BTreeMap<String, String>, path: &str) -> Vec<serde_yaml::Value> {
+    use serde::Deserialize;
+    let text = files
+        .get(path)
+        .unwrap_or_else(|| panic!("{path} not written"));
+    serde_yaml::Deserializer::from_str(text)
+        .map(|d| serde_yaml::Value::deserialize(d).unwrap_or_else(|e| panic!("{path}: {e}")))
+        .filter(|d| !d.is_null())
+        .collect()
+}
+
+#[test]
+fn frontend_has_a_page_per_feature_and_builds_with_vite_and_mui() {
+    let w = load(&microservices_text());
+    let f = render(&w, "create-frontend");
+    for page in ["Login", "Dashboard", "Users", "Products"] {
+        assert!(
+            f.contains_key(&format!("frontend/react-app/src/pages/{page}.jsx")),
+            "{page}: {:?}",
+            f.keys()
+        );
+    }
+    let pkg = json_of(&f, "frontend/react-app/package.json");
+    assert_eq!(pkg["name"], "react-app");
+    for dep in [
+        "react",
+        "react-dom",
+        "@mui/material",
+        "@emotion/react",
+        "@emotion/styled",
+    ] {
+        assert!(
+            pkg["dependencies"][dep].is_string(),
+            "dependency {dep} missing: {pkg}"
+        );
+    }
+    assert!(pkg["devDependencies"]["vite"].is_string());
+    assert!(pkg["scripts"]["dev"].is_string() && pkg["scripts"]["build"].is_string());
+    let vite = &f["frontend/react-app/vite.config.js"];
+    assert!(
+        vite.contains("|| 'http://localhost:8080'"),
+        "gateway default: {vite}"
+    );
+    assert!(vite.contains("Number(env.PORT || 3000)"), "{vite}");
+    let app = &f["frontend/react-app/src/App.jsx"];
+    assert!(
+        app.contains("const TITLE = \"Microservices Architecture Workflow\";"),
+        "{app}"
+    );
+    // JSX must not have lost its braces to the template engine.
+    assert!(f["frontend/react-app/src/pages/Products.jsx"].contains("size={cell}"));
+}
+
+#[test]
+fn frontend_features_not_listed_are_absent() {
+    let w = microservices_with(|v| {
+        task_mut(v, "create-frontend")["input"]["features"] = json!(["product-catalog"]);
+    });
+    let f = render(&w, "create-frontend");
+    assert!(f.contains_key("frontend/react-app/src/pages/Products.jsx"));
+    assert!(!f.contains_key("frontend/react-app/src/pages/Dashboard.jsx"));
+    assert!(!f.contains_key("frontend/react-app/src/pages/Users.jsx"));
+    let app = &f["frontend/react-app/src/App.jsx"];
+    assert!(
+        !app.contains("Dashboard") && !app.contains("Users"),
+        "{app}"
+    );
+    assert!(
+        app.contains("import Products from './pages/Products.jsx';"),
+        "{app}"
+    );
+}
+
+#[test]
+fn frontend_pack_refuses_another_ui_library_or_feature() {
+    let runner = TemplateRunner::new(None).unwrap();
+    let w = microservices_with(|v| {
+        task_mut(v, "create-frontend")["input"]["ui-library"] = json!("bootstrap");
+    });
+    assert!(runner
+        .check(&w, w.task("create-frontend").unwrap())
+        .is_err());
+    let w = microservices_with(|v| {
+        task_mut(v, "create-frontend")["input"]["features"] = json!(["dashboard", "chat"]);
+    });
+    let err = runner
+        .check(&w, w.task("create-frontend").unwrap())
+        .unwrap_err();
+    assert!(
+        err.contains("chat") && err.contains("product-catalog"),
+        "{err}"
+    );
+}
+
+#[test]
+fn deployment_covers_every_service_of_the_workflow() {
+    let w = load(&microservices_text());
+    let f = render(&w, "containerize-services");
+    let services = [
+        "auth-service",
+        "user-service",
+        "product-service",
+        "api-gateway",
+        "frontend",
+    ];
+    for s in services {
+        assert!(
+            f.contains_key(&format!("deployment/docker/{s}/Dockerfile")),
+            "{s}: {:?}",
+            f.keys()
+        );
+    }
+    let compose = &yaml_docs(&f, "deployment/docker-compose.yml")[0];
+    let names: Vec<&str> = compose["services"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    for s in services.iter().chain(&["postgres", "mongo"]) {
+        assert!(names.contains(s), "compose lacks {s}: {names:?}");
+    }
+    for s in names.iter() {
+        assert!(
+            compose["services"][s]["healthcheck"]["test"].is_sequence(),
+            "{s} has no healthcheck"
+        );
+    }
+    let gw_env = &compose["services"]["api-gateway"]["environment"];
+    assert_eq!(
+        gw_env["PRODUCT_SERVICE_URL"].as_str(),
+        Some("http://product-service:3003")
+    );
+    assert_eq!(
+        compose["services"]["user-service"]["environment"]["PORT"].as_str(),
+        Some("3002")
+    );
+
+    let deployments = yaml_docs(&f, "deployment/k8s/20-deployments.yaml");
+    assert_eq!(deployments.len(), 5);
+    for d in &deployments {
+        let c = &d["spec"]["template"]["spec"]["containers"][0];
+        assert!(c["resources"]["limits"]["memory"].is_string(), "{d:?}");
+        if d["metadata"]["name"] != "frontend" {
+            assert_eq!(
+                c["livenessProbe"]["httpGet"]["path"].as_str(),
+                Some("/health/live")
+            );
+            assert_eq!(
+                c["readinessProbe"]["httpGet"]["path"].as_str(),
+                Some("/health/ready")
+            );
+        }
+    }
+    for k in [
+        "00-namespace.yaml",
+        "01-configmap.yaml",
+        "02-secrets.template.yaml",
+        "30-services.yaml",
+        "40-ingress.yaml",
+    ] {
+        assert!(
+            !yaml_docs(&f, &format!("deployment/k8s/{k}")).is_empty(),
+            "{k} is empty"
+        );
+    }
+    let secret = &f["deployment/k8s/02-secrets.template.yaml"];
+    assert!(
+        secret.contains("CHANGE_ME"),
+        "the secrets template must hold placeholders only"
+    );
+}
+
+#[test]
+fn deployment_leaves_out_what_the_workflow_does_not_build() {
+    let w = microservices_with(|v| without_task(v, "create-product-service"));
+    let f = render(&w, "containerize-services");
+    assert!(
+        !f.contains_key("deployment/docker/product-service/Dockerfile"),
+        "{:?}",
+        f.keys()
+    );
+    let compose = &yaml_docs(&f, "deployment/docker-compose.yml")[0];
+    assert!(
+        compose["services"]["mongo"].is_null() && compose["services"]["product-service"].is_null()
+    );
+    assert!(
+        compose["volumes"]["mongo-data"].is_null() && !compose["services"]["postgres"].is_null()
+    );
+    assert!(!f["deployment/k8s/10-databases.yaml"].contains("name: mongo"));
+}
+
+#[test]
+fn tests_pack_follows_test_types_and_performance_threshold() {
+    let w = microservices_with(|v| {
+        v["quality"]["performanceThreshold"] = json!({"responseTime": 150, "throughput": 2500});
+    });
+    let f = render(&w, "integration-tests");
+    let pkg = json_of(&f, "tests/package.json");
+    for s in [
+        "test",
+        "test:integration",
+        "test:e2e",
+        "test:load",
+        "test:coverage",
+    ] {
+        assert!(pkg["scripts"][s].is_string(), "script {s} missing: {pkg}");
+    }
+    assert!(
+        pkg["dependencies"]["playwright-core"].is_string()
+            && pkg["dependencies"]["autocannon"].is_string()
+    );
+    let load = &f["tests/performance/load.js"];
+    assert!(load.contains("process.env.LOAD_P95_MS || 150"), "{load}");
+    assert!(load.contains("process.env.LOAD_MIN_RPS || 2500"), "{load}");
+    assert!(f["tests/coverage-check.js"].contains("process.env.COVERAGE_MIN || 80"));
+    let it = &f["tests/integration/gateway.test.js"];
+    for must in [
+        "a token signed with another secret is 401",
+        "answered 429",
+        "creates a user profile",
+        "creates a product",
+    ] {
+        assert!(it.contains(must), "integration test lacks `{must}`");
+    }
+    let e2e = &f["tests/e2e/login-products.test.js"];
+    assert!(
+        e2e.contains("'/usr/bin/chromium'")
+            && e2e.contains("'--disable-quic'")
+            && e2e.contains("launchPersistentContext")
+    );
+
+    // Only API tests asked for, no performanceThreshold: no e2e, no load, still valid JSON.
+    let w = microservices_with(|v| {
+        task_mut(v, "integration-tests")["input"]["testTypes"] = json!(["api"]);
+        v["quality"]
+            .as_object_mut()
+            .unwrap()
+            .remove("performanceThreshold");
+    });
+    let f = render(&w, "integration-tests");
+    let pkg = json_of(&f, "tests/package.json");
+    assert!(
+        pkg["scripts"]["test:e2e"].is_null() && pkg["scripts"]["test:load"].is_null(),
+        "{pkg}"
+    );
+    assert_eq!(pkg["dependencies"], json!({}));
+    assert!(!f
+        .keys()
+        .any(|k| k.starts_with("tests/e2e/") || k.starts_with("tests/performance/")));
+    assert!(f.contains_key("tests/integration/gateway.test.js"));
+
+    // e2e only, with the threshold: both dependencies, valid JSON.
+    let w = microservices_with(|v| {
+        task_mut(v, "integration-tests")["input"]["testTypes"] = json!(["e2e"]);
+    });
+    let pkg = json_of(&render(&w, "integration-tests"), "tests/package.json");
+    assert!(pkg["scripts"]["test:integration"].is_null(), "{pkg}");
+    assert!(
+        pkg["dependencies"]["playwright-core"].is_string()
+            && pkg["dependencies"]["autocannon"].is_string()
+    );
+}
+
+#[test]
+fn integration_tests_skip_services_the_workflow_does_not_build() {
+    let w = microservices_with(|v| without_task(v, "create-user-service"));
+    let it = render(&w, "integration-tests")["tests/integration/gateway.test.js"].clone();
+    assert!(!it.contains("creates a user profile"), "{it}");
+    assert!(it.contains("creates a product"));
+}
+
+#[test]
+fn phase_three_rendering_is_deterministic() {
+    let w = load(&microservices_text());
+    for task in [
+        "create-frontend",
+        "containerize-services",
+        "integration-tests",
+    ] {
+        assert_eq!(
+            render(&w, task),
+            render(&w, task),
+            "{task} differs between two renders"
+        );
+    }
+}
