@@ -3,8 +3,8 @@
 
 use prflow::agents::template::TemplateRunner;
 use prflow::agents::{FileChange, Runner, TaskRequest, TreeView};
-use prflow::workflow::{Agent, Quality, RunnerSpec, Settings, Task, Workflow};
-use serde_json::{json, Map, Value};
+use prflow::workflow::{RunnerSpec, Workflow};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -16,90 +16,11 @@ fn microservices_text() -> String {
     std::fs::read_to_string(root().join("examples/microservices-workflow.json")).unwrap()
 }
 
-/// The workflow parsed by prflow's parser when it is available; until then, a small
-/// reader of claude-flow's examples dialect (agentId, dependencies, execution, quality).
+/// The workflow as prflow's parser reads it.
 fn load(text: &str) -> Workflow {
-    let path = Path::new("workflow.json");
-    let parsed = std::panic::catch_unwind(|| prflow::workflow::parse(path, text));
-    match parsed {
-        Ok(Ok(loaded)) => loaded.workflow,
-        Ok(Err(d)) => panic!("the workflow does not parse: {d:?}"),
-        Err(_) => manual(text),
-    }
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
-}
-
-fn manual(text: &str) -> Workflow {
-    let v: Value = serde_json::from_str(text).unwrap();
-    let agents = v["agents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| Agent {
-            id: a["id"].as_str().unwrap().into(),
-            name: a["name"].as_str().unwrap_or_default().into(),
-            kind: a["type"].as_str().unwrap_or_default().into(),
-            capabilities: strings(&a["capabilities"]),
-            runner: a.get("runner").and_then(|r| r.get("template")).map(|p| RunnerSpec::Template {
-                pack: p.as_str().map(str::to_string),
-            }),
-            extra: Map::new(),
-        })
-        .collect();
-    let tasks = v["tasks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| {
-            let output = t.get("output").cloned().unwrap_or(Value::Null);
-            Task {
-                id: t["id"].as_str().unwrap().into(),
-                name: t["name"].as_str().unwrap_or_default().into(),
-                description: t.get("description").and_then(|d| d.as_str()).map(str::to_string),
-                agent: t["agentId"].as_str().unwrap().into(),
-                kind: t.get("type").and_then(|d| d.as_str()).map(str::to_string),
-                dependencies: strings(&t["dependencies"]),
-                input: t.get("input").cloned().unwrap_or(json!({})),
-                output_keys: output.as_object().map(|o| o.keys().cloned().collect()).unwrap_or_default(),
-                output,
-                runner: None,
-                timeout_ms: None,
-                retries: 0,
-                priority: 50,
-                extra: Map::new(),
-            }
-        })
-        .collect();
-    let perf = &v["quality"]["performanceThreshold"];
-    Workflow {
-        name: v["name"].as_str().unwrap().into(),
-        description: v.get("description").and_then(|d| d.as_str()).map(str::to_string),
-        agents,
-        tasks,
-        concurrency: 4,
-        checkpoints: strings(&v["execution"]["checkpoints"]),
-        phases: None,
-        gates: vec![],
-        quality: Quality {
-            code_review: v["quality"]["codeReview"].as_bool().unwrap_or(false),
-            security_scan: v["quality"]["securityScan"].as_bool().unwrap_or(false),
-            performance: perf.as_object().map(|_| prflow::workflow::PerformanceThreshold {
-                response_time_ms: perf["responseTime"].as_u64().unwrap(),
-                throughput: perf["throughput"].as_u64().unwrap(),
-            }),
-        },
-        reviewers: vec![],
-        allow_self_approval: false,
-        on: vec![],
-        output_dir: ".".into(),
-        settings: Settings::default(),
-        variables: Map::new(),
-        extra: Map::new(),
+    match prflow::workflow::parse(Path::new("workflow.json"), text) {
+        Ok(loaded) => loaded.workflow,
+        Err(d) => panic!("the workflow does not parse: {d:?}"),
     }
 }
 
@@ -111,7 +32,12 @@ fn microservices_with(edit: impl FnOnce(&mut Value)) -> Workflow {
 }
 
 fn task_mut<'a>(v: &'a mut Value, id: &str) -> &'a mut Value {
-    v["tasks"].as_array_mut().unwrap().iter_mut().find(|t| t["id"] == id).unwrap()
+    v["tasks"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|t| t["id"] == id)
+        .unwrap()
 }
 
 struct EmptyTree;
@@ -138,12 +64,19 @@ fn run(runner: &TemplateRunner, w: &Workflow, task: &str) -> prflow::agents::Age
         workdir: None,
         output_dir: &w.output_dir,
     };
-    runner.run(&req).unwrap_or_else(|e| panic!("task {}: {e}", task.id))
+    runner
+        .run(&req)
+        .unwrap_or_else(|e| panic!("task {}: {e}", task.id))
 }
 
 fn files(out: &[FileChange]) -> BTreeMap<String, String> {
     out.iter()
-        .map(|f| (f.path.clone(), String::from_utf8(f.content.clone().unwrap()).unwrap()))
+        .map(|f| {
+            (
+                f.path.clone(),
+                String::from_utf8(f.content.clone().unwrap()).unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -164,7 +97,9 @@ fn embedded_packs_load_and_architecture_is_there() {
 fn design_task_selects_architecture_pack() {
     let r = runner();
     let w = load(&microservices_text());
-    let pack = r.select(&w, w.task("design-architecture").unwrap()).unwrap();
+    let pack = r
+        .select(&w, w.task("design-architecture").unwrap())
+        .unwrap();
     assert_eq!(pack.name, "architecture");
     assert!(r.check(&w, w.task("design-architecture").unwrap()).is_ok());
 }
@@ -183,6 +118,7 @@ fn microservices_tasks_select_their_packs() {
         ("create-api-gateway", "api-gateway"),
         ("create-frontend", "react-frontend"),
         ("containerize-services", "deployment"),
+        ("integration-tests", "integration-tests"),
     ];
     for (task, pack) in expected {
         if r.pack(pack).is_none() {
@@ -206,7 +142,9 @@ fn unsupported_feature_names_what_is_supported() {
     std::fs::write(pack.join("files/a.txt"), "a").unwrap();
     let r = TemplateRunner::new(Some(dir.path())).unwrap();
     let w = load(&microservices_text());
-    let err = r.check(&w, w.task("create-auth-service").unwrap()).unwrap_err();
+    let err = r
+        .check(&w, w.task("create-auth-service").unwrap())
+        .unwrap_err();
     assert!(err.contains("oauth2"), "{err}");
     assert!(err.contains("supported: jwt, refresh-tokens"), "{err}");
     assert!(err.contains("auth-lite"), "{err}");
@@ -220,8 +158,13 @@ fn no_match_lists_packs_and_what_the_task_asked_for() {
         let t = task_mut(v, "integration-tests");
         t["type"] = json!("chaos-engineering");
     });
-    let err = r.check(&w, w.task("integration-tests").unwrap()).unwrap_err();
-    assert!(err.contains("no template pack matches task `integration-tests`"), "{err}");
+    let err = r
+        .check(&w, w.task("integration-tests").unwrap())
+        .unwrap_err();
+    assert!(
+        err.contains("no template pack matches task `integration-tests`"),
+        "{err}"
+    );
     assert!(err.contains("task type chaos-engineering"), "{err}");
     assert!(err.contains("type tester"), "{err}");
     assert!(err.contains("`architecture` ("), "{err}");
@@ -232,9 +175,14 @@ fn no_match_lists_packs_and_what_the_task_asked_for() {
 fn pinned_pack_that_does_not_exist_is_an_error() {
     let r = runner();
     let mut w = load(&microservices_text());
-    w.tasks[0].runner = Some(RunnerSpec::Template { pack: Some("nope".into()) });
+    w.tasks[0].runner = Some(RunnerSpec::Template {
+        pack: Some("nope".into()),
+    });
     let err = r.check(&w, &w.tasks[0]).unwrap_err();
-    assert!(err.contains("`nope`") && err.contains("architecture"), "{err}");
+    assert!(
+        err.contains("`nope`") && err.contains("architecture"),
+        "{err}"
+    );
 }
 
 fn write_pack(dir: &Path, name: &str, manifest: &str, files: &[(&str, &str)]) {
@@ -260,12 +208,24 @@ fn repo_pack_overrides_embedded_pack() {
     let r = TemplateRunner::new(Some(dir.path())).unwrap();
     let p = r.pack("architecture").unwrap();
     assert_eq!(p.description, "ours");
-    assert_eq!(r.packs().iter().filter(|p| p.name == "architecture").count(), 1);
+    assert_eq!(
+        r.packs()
+            .iter()
+            .filter(|p| p.name == "architecture")
+            .count(),
+        1
+    );
     let w = load(&microservices_text());
     let out = run(&r, &w, "design-architecture");
     let f = files(&out.files);
-    assert_eq!(f.keys().collect::<Vec<_>>(), vec!["docs/design-architecture.md"]);
-    assert_eq!(f["docs/design-architecture.md"], "# Microservices Architecture Workflow\n");
+    assert_eq!(
+        f.keys().collect::<Vec<_>>(),
+        vec!["docs/design-architecture.md"]
+    );
+    assert_eq!(
+        f["docs/design-architecture.md"],
+        "# Microservices Architecture Workflow\n"
+    );
 }
 
 #[test]
@@ -277,7 +237,9 @@ fn broken_manifest_names_file_and_line() {
         "name: broken\ndescription: x\nprority: 3\nfiles: []\n",
         &[],
     );
-    let err = TemplateRunner::new(Some(dir.path())).unwrap_err().to_string();
+    let err = TemplateRunner::new(Some(dir.path()))
+        .unwrap_err()
+        .to_string();
     let manifest = dir.path().join("broken/pack.yaml").display().to_string();
     assert!(err.starts_with(&format!("{manifest}:3:")), "{err}");
     assert!(err.contains("prority"), "{err}");
@@ -292,9 +254,14 @@ fn missing_src_names_manifest_line() {
         "name: nosrc\nfiles:\n  - src: files/a.j2\n    dest: a\n  - src: files/missing.j2\n    dest: b\n",
         &[("files/a.j2", "a")],
     );
-    let err = TemplateRunner::new(Some(dir.path())).unwrap_err().to_string();
+    let err = TemplateRunner::new(Some(dir.path()))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("nosrc/pack.yaml:5:"), "{err}");
-    assert!(err.contains("files/missing.j2") && err.contains("does not exist"), "{err}");
+    assert!(
+        err.contains("files/missing.j2") && err.contains("does not exist"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -306,8 +273,14 @@ fn template_syntax_error_names_file_and_line() {
         "name: badsyntax\nfiles:\n  - src: files/x.txt.j2\n    dest: x.txt\n",
         &[("files/x.txt.j2", "line one\nline two\n{% if %}\n")],
     );
-    let err = TemplateRunner::new(Some(dir.path())).unwrap_err().to_string();
-    let file = dir.path().join("badsyntax/files/x.txt.j2").display().to_string();
+    let err = TemplateRunner::new(Some(dir.path()))
+        .unwrap_err()
+        .to_string();
+    let file = dir
+        .path()
+        .join("badsyntax/files/x.txt.j2")
+        .display()
+        .to_string();
     assert!(err.starts_with(&format!("{file}:3:")), "{err}");
     assert!(err.contains("syntax error"), "{err}");
 }
@@ -316,8 +289,13 @@ fn template_syntax_error_names_file_and_line() {
 fn folder_and_name_must_agree() {
     let dir = tempfile::tempdir().unwrap();
     write_pack(dir.path(), "folder", "name: other\n", &[]);
-    let err = TemplateRunner::new(Some(dir.path())).unwrap_err().to_string();
-    assert!(err.contains("folder/pack.yaml:1:") && err.contains("`other`"), "{err}");
+    let err = TemplateRunner::new(Some(dir.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("folder/pack.yaml:1:") && err.contains("`other`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -394,15 +372,24 @@ outputs:
     let out = run(&r, &w, "create-user-service");
     let f = files(&out.files);
     assert_eq!(
-        out.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+        out.files
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect::<Vec<_>>(),
         vec![
             "out/services/user-service/a.js",
             "out/services/user-service/user-service.txt",
             "out/services/user-service/bin/run.sh"
         ]
     );
-    assert_eq!(f["out/services/user-service/a.js"], "// UserService 1234 userService user_service\n");
-    assert_eq!(f["out/services/user-service/user-service.txt"], "raw {{ not rendered }}\n");
+    assert_eq!(
+        f["out/services/user-service/a.js"],
+        "// UserService 1234 userService user_service\n"
+    );
+    assert_eq!(
+        f["out/services/user-service/user-service.txt"],
+        "raw {{ not rendered }}\n"
+    );
     let exe: Vec<bool> = out.files.iter().map(|f| f.executable).collect();
     assert_eq!(exe, vec![false, false, true]);
     assert_eq!(out.outputs["url"], json!("http://localhost:1234"));
@@ -414,7 +401,11 @@ fn rendering_is_deterministic() {
     let r = runner();
     let w = load(&microservices_text());
     let a = run(&r, &w, "design-architecture");
-    let b = run(&TemplateRunner::new(None).unwrap(), &load(&microservices_text()), "design-architecture");
+    let b = run(
+        &TemplateRunner::new(None).unwrap(),
+        &load(&microservices_text()),
+        "design-architecture",
+    );
     assert_eq!(a.files, b.files);
     assert!(!a.files.is_empty());
 }
@@ -425,7 +416,12 @@ fn openapi(out: &prflow::agents::AgentOutput) -> serde_yaml::Value {
 }
 
 fn paths(doc: &serde_yaml::Value) -> Vec<String> {
-    doc["paths"].as_mapping().unwrap().keys().map(|k| k.as_str().unwrap().to_string()).collect()
+    doc["paths"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect()
 }
 
 #[test]
@@ -435,12 +431,23 @@ fn architecture_outputs_for_the_microservices_workflow() {
     let out = run(&r, &w, "design-architecture");
     let f = files(&out.files);
     assert_eq!(
-        out.files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
-        vec!["architecture/architecture.md", "architecture/api-specs.yaml", "architecture/database-schema.sql"]
+        out.files
+            .iter()
+            .map(|f| f.path.as_str())
+            .collect::<Vec<_>>(),
+        vec![
+            "architecture/architecture.md",
+            "architecture/api-specs.yaml",
+            "architecture/database-schema.sql"
+        ]
     );
     assert_eq!(
         out.outputs["artifacts"],
-        json!(["architecture/architecture.md", "architecture/api-specs.yaml", "architecture/database-schema.sql"])
+        json!([
+            "architecture/architecture.md",
+            "architecture/api-specs.yaml",
+            "architecture/database-schema.sql"
+        ])
     );
 
     let doc = openapi(&out);
@@ -468,14 +475,20 @@ fn architecture_outputs_for_the_microservices_workflow() {
         "/api/categories/{name}/products",
         "/api/products/{id}/inventory",
     ] {
-        assert!(p.contains(&expected.to_string()), "missing {expected} in {p:?}");
+        assert!(
+            p.contains(&expected.to_string()),
+            "missing {expected} in {p:?}"
+        );
     }
     // Every $ref points at a component that exists.
     let text = &f["architecture/api-specs.yaml"];
     for cap in text.split("$ref: \"#/components/").skip(1) {
         let r = cap.split('"').next().unwrap();
         let (kind, name) = r.split_once('/').unwrap();
-        assert!(!doc["components"][kind][name].is_null(), "dangling $ref {r}");
+        assert!(
+            !doc["components"][kind][name].is_null(),
+            "dangling $ref {r}"
+        );
     }
     // operationIds are unique.
     let mut ids = Vec::new();
@@ -491,19 +504,40 @@ fn architecture_outputs_for_the_microservices_workflow() {
 
     let md = &f["architecture/architecture.md"];
     assert!(md.contains("```mermaid"));
-    for s in ["auth-service", "user-service", "product-service", "api-gateway", "frontend"] {
+    for s in [
+        "auth-service",
+        "user-service",
+        "product-service",
+        "api-gateway",
+        "frontend",
+    ] {
         assert!(md.contains(s), "architecture.md lacks {s}");
     }
     assert!(md.contains("user_service --> user_service_db"), "{md}");
     assert!(md.contains("product_service_db[(\"mongodb"), "{md}");
     assert!(md.contains("frontend -->|HTTPS /api| api_gateway"), "{md}");
-    assert!(md.contains("design_architecture --> create_auth_service"), "{md}");
+    assert!(
+        md.contains("design_architecture --> create_auth_service"),
+        "{md}"
+    );
 
     let sql = &f["architecture/database-schema.sql"];
-    for t in ["users", "profiles", "preferences", "refresh_tokens", "credentials"] {
-        assert!(sql.contains(&format!("CREATE TABLE IF NOT EXISTS {t} (")), "no table {t}:\n{sql}");
+    for t in [
+        "users",
+        "profiles",
+        "preferences",
+        "refresh_tokens",
+        "credentials",
+    ] {
+        assert!(
+            sql.contains(&format!("CREATE TABLE IF NOT EXISTS {t} (")),
+            "no table {t}:\n{sql}"
+        );
     }
-    assert!(!sql.contains("products"), "MongoDB products must not be in the SQL:\n{sql}");
+    assert!(
+        !sql.contains("products"),
+        "MongoDB products must not be in the SQL:\n{sql}"
+    );
 }
 
 #[test]
@@ -525,15 +559,27 @@ fn features_not_listed_give_no_route() {
         "/api/products/search",
         "/api/categories",
     ] {
-        assert!(!p.contains(&absent.to_string()), "{absent} should be absent: {p:?}");
+        assert!(
+            !p.contains(&absent.to_string()),
+            "{absent} should be absent: {p:?}"
+        );
     }
-    for present in ["/api/auth/login", "/api/users/{id}", "/api/products/{id}/inventory"] {
+    for present in [
+        "/api/auth/login",
+        "/api/users/{id}",
+        "/api/products/{id}/inventory",
+    ] {
         assert!(p.contains(&present.to_string()), "{present} missing: {p:?}");
     }
     let f = files(&out.files);
     let sql = &f["architecture/database-schema.sql"];
     assert!(sql.contains("TABLE IF NOT EXISTS users ("));
-    assert!(!sql.contains("profiles") && !sql.contains("preferences") && !sql.contains("refresh_tokens"), "{sql}");
+    assert!(
+        !sql.contains("profiles")
+            && !sql.contains("preferences")
+            && !sql.contains("refresh_tokens"),
+        "{sql}"
+    );
 }
 
 #[test]
@@ -551,12 +597,18 @@ fn architecture_for_a_workflow_without_services() {
     let w = load(text);
     let out = run(&r, &w, "plan");
     let f = files(&out.files);
-    assert_eq!(f.keys().cloned().collect::<Vec<_>>(), vec!["architecture/architecture.md"]);
+    assert_eq!(
+        f.keys().cloned().collect::<Vec<_>>(),
+        vec!["architecture/architecture.md"]
+    );
     let md = &f["architecture/architecture.md"];
     assert!(md.starts_with("# Research — architecture\n"), "{md}");
     assert!(md.contains("builds no network services"));
     assert!(md.contains("plan --> dig"));
-    assert!(md.contains("topic: ai; sources: a, b") || md.contains("sources: a, b; topic: ai"), "{md}");
+    assert!(
+        md.contains("topic: ai; sources: a, b") || md.contains("sources: a, b; topic: ai"),
+        "{md}"
+    );
 }
 
 #[test]
@@ -587,22 +639,45 @@ fn prflow() -> assert_cmd::Command {
 
 #[test]
 fn cli_list_and_show() {
-    let out = prflow().args(["templates", "list"]).assert().success().get_output().stdout.clone();
+    let out = prflow()
+        .args(["templates", "list"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let out = String::from_utf8(out).unwrap();
     assert!(out.starts_with("PACK"), "{out}");
-    assert!(out.contains("architecture") && out.contains("task_type=design|architecture|system-design"), "{out}");
+    assert!(
+        out.contains("architecture") && out.contains("task_type=design|architecture|system-design"),
+        "{out}"
+    );
 
-    let out = prflow().args(["templates", "show", "architecture"]).assert().success().get_output().stdout.clone();
+    let out = prflow()
+        .args(["templates", "show", "architecture"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("task type is one of: design"), "{out}");
     assert!(out.contains("docs_dir = architecture"), "{out}");
-    assert!(out.contains("{{ docs_dir }}/api-specs.yaml  <- files/api-specs.yaml.j2  when system.backends"), "{out}");
+    assert!(
+        out.contains(
+            "{{ docs_dir }}/api-specs.yaml  <- files/api-specs.yaml.j2  when system.backends"
+        ),
+        "{out}"
+    );
 
     prflow()
         .args(["templates", "show", "nope"])
         .assert()
         .code(1)
-        .stderr(predicates::str::contains("no template pack named `nope`; packs: ").and(predicates::str::contains("architecture,")));
+        .stderr(
+            predicates::str::contains("no template pack named `nope`; packs: ")
+                .and(predicates::str::contains("architecture,")),
+        );
 }
 
 #[test]
@@ -615,15 +690,69 @@ fn cli_repo_packs() {
         "name: mine\ndescription: my pack\nmatch:\n  task_type: release\nfiles:\n  - src: files/x.j2\n    dest: x\n",
         &[("files/x.j2", "x")],
     );
-    let out = prflow().args(["templates", "list", "--repo"]).arg(dir.path()).assert().success().get_output().stdout.clone();
+    let out = prflow()
+        .args(["templates", "list", "--repo"])
+        .arg(dir.path())
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("mine") && out.contains("[repo: "), "{out}");
 
-    write_pack(&packs, "bad", "name: bad\nfiles:\n  - src: files/none.j2\n    dest: x\n", &[]);
+    write_pack(
+        &packs,
+        "bad",
+        "name: bad\nfiles:\n  - src: files/none.j2\n    dest: x\n",
+        &[],
+    );
     prflow()
         .args(["templates", "list", "--repo"])
         .arg(dir.path())
         .assert()
         .code(1)
-        .stderr(predicates::str::contains("bad/pack.yaml:3: files[0]: src `files/none.j2` does not exist"));
+        .stderr(predicates::str::contains(
+            "bad/pack.yaml:3: files[0]: src `files/none.j2` does not exist",
+        ));
+}
+
+/// Every design task in claude-flow's own example workflows renders with the
+/// architecture pack, and any api-specs.yaml it writes is OpenAPI 3.1 YAML.
+#[test]
+fn architecture_renders_for_every_example_workflow() {
+    let r = runner();
+    let dir = root().join("tests/fixtures/claude-flow");
+    let mut rendered = 0;
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    for path in names {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let Ok(loaded) = prflow::workflow::parse(&path, &text) else {
+            continue;
+        };
+        let w = loaded.workflow;
+        for t in &w.tasks {
+            if r.select(&w, t).map(|p| p.name.as_str()) != Ok("architecture") {
+                continue;
+            }
+            let out = run(&r, &w, &t.id);
+            let f = files(&out.files);
+            assert!(
+                f.contains_key("architecture/architecture.md"),
+                "{}",
+                path.display()
+            );
+            if let Some(spec) = f.get("architecture/api-specs.yaml") {
+                let doc: serde_yaml::Value = serde_yaml::from_str(spec).unwrap();
+                assert!(doc["openapi"].as_str().unwrap().starts_with("3.1."));
+            }
+            rendered += 1;
+        }
+    }
+    // microservices, blog-platform (database-design) and api-development (api-design).
+    assert!(rendered >= 3, "only {rendered} design tasks rendered");
 }

@@ -49,7 +49,10 @@ pub fn run(c: Command) -> ExitCode {
                 }
                 None => {
                     let names: Vec<&str> = r.packs().iter().map(|p| p.name.as_str()).collect();
-                    eprintln!("error: no template pack named `{name}`; packs: {}", names.join(", "));
+                    eprintln!(
+                        "error: no template pack named `{name}`; packs: {}",
+                        names.join(", ")
+                    );
                     ExitCode::from(1)
                 }
             },
@@ -62,18 +65,42 @@ fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// At most `max` characters of `s` on one line, cut at a word with `…`.
+fn short(s: &str, max: usize) -> String {
+    let s = one_line(s);
+    if s.chars().count() <= max {
+        return s;
+    }
+    let cut: String = s.chars().take(max).collect();
+    let cut = cut.rsplit_once(' ').map(|(a, _)| a).unwrap_or(&cut);
+    format!("{}…", cut.trim_end_matches([',', ';', ':', '.']))
+}
+
 /// The table `templates list` prints.
 pub fn list(packs: &[Pack]) -> String {
     let name_w = packs.iter().map(|p| p.name.len()).max().unwrap_or(4).max(4);
-    let mut out = format!("{:<name_w$}  {:>8}  {}\n", "PACK", "PRIORITY", "MATCHES / DESCRIPTION");
+    let mut out = format!(
+        "{:<name_w$}  {:>8}  {}\n",
+        "PACK", "PRIORITY", "MATCHES / DESCRIPTION"
+    );
     for p in packs {
         let origin = match &p.origin {
             crate::agents::template::Origin::Embedded => String::new(),
             o => format!(" [repo: {o}]"),
         };
-        out.push_str(&format!("{:<name_w$}  {:>8}  {}{origin}\n", p.name, p.priority, p.rules.summary()));
+        out.push_str(&format!(
+            "{:<name_w$}  {:>8}  {}{origin}\n",
+            p.name,
+            p.priority,
+            p.rules.summary()
+        ));
         if !p.description.is_empty() {
-            out.push_str(&format!("{:<name_w$}  {:>8}  {}\n", "", "", one_line(&p.description)));
+            out.push_str(&format!(
+                "{:<name_w$}  {:>8}  {}\n",
+                "",
+                "",
+                short(&p.description, 100)
+            ));
         }
     }
     out
@@ -99,13 +126,20 @@ pub fn show(p: &Pack) -> String {
     rule(&mut out, "task type is one of", &r.task_type);
     rule(&mut out, "task id is one of", &r.task_id);
     for (k, v) in &r.input {
-        out.push_str(&format!("  input.{k}, when given, is one of: {}\n", v.join(", ")));
+        out.push_str(&format!(
+            "  input.{k}, when given, is one of: {}\n",
+            v.join(", ")
+        ));
     }
     rule(&mut out, "input has", &r.requires_input);
     if !p.supports.is_empty() {
         out.push_str("supports:\n");
         for (k, v) in &p.supports {
-            let values = if v.is_empty() { "(none)".to_string() } else { v.join(", ") };
+            let values = if v.is_empty() {
+                "(none)".to_string()
+            } else {
+                v.join(", ")
+            };
             out.push_str(&format!("  input.{k}: {values}\n"));
         }
     }

@@ -88,7 +88,11 @@ pub fn build(ci: &ContextInput<'_>, defaults: &[(String, Value)]) -> Map<String,
         .filter(|v| v.is_array())
         .cloned()
         .unwrap_or_else(|| json!([]));
-    let input = if ci.task.input.is_null() { json!({}) } else { ci.task.input.clone() };
+    let input = if ci.task.input.is_null() {
+        json!({})
+    } else {
+        ci.task.input.clone()
+    };
     ctx.insert("workflow".into(), workflow_json(ci.workflow));
     ctx.insert("task".into(), task_json(ci.task, &input));
     ctx.insert("agent".into(), agent_json(ci.agent));
@@ -114,11 +118,27 @@ pub fn build(ci: &ContextInput<'_>, defaults: &[(String, Value)]) -> Map<String,
 
 const DEV_TYPES: &[&str] = &["development", "implementation", "coding", "build"];
 const FRONTEND_FRAMEWORKS: &[&str] = &[
-    "react", "vue", "angular", "svelte", "sveltekit", "next", "nextjs", "nuxt", "solid", "preact",
+    "react",
+    "vue",
+    "angular",
+    "svelte",
+    "sveltekit",
+    "next",
+    "nextjs",
+    "nuxt",
+    "solid",
+    "preact",
 ];
 const AUTH_FEATURES: &[&str] = &["jwt", "oauth2", "refresh-tokens", "sessions", "sso"];
 const VERB_PREFIXES: &[&str] = &[
-    "create-", "build-", "implement-", "develop-", "make-", "setup-", "set-up-", "write-",
+    "create-",
+    "build-",
+    "implement-",
+    "develop-",
+    "make-",
+    "setup-",
+    "set-up-",
+    "write-",
 ];
 
 fn normalize_db(db: &str) -> String {
@@ -133,7 +153,10 @@ fn normalize_db(db: &str) -> String {
 
 fn str_list(v: Option<&Value>) -> Vec<String> {
     match v {
-        Some(Value::Array(items)) => items.iter().filter_map(|i| i.as_str().map(str::to_string)).collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect(),
         Some(Value::String(s)) => vec![s.clone()],
         _ => vec![],
     }
@@ -169,9 +192,20 @@ pub fn system(w: &Workflow) -> Value {
     let mut services: Vec<Map<String, Value>> = Vec::new();
     let mut next_port = 3001u64;
     for t in &w.tasks {
-        let is_dev = t.kind.as_deref().is_some_and(|k| DEV_TYPES.iter().any(|d| d.eq_ignore_ascii_case(k)));
-        let framework = t.input.get("framework").and_then(Value::as_str).map(str::to_string);
-        let database = t.input.get("database").and_then(Value::as_str).map(normalize_db);
+        let is_dev = t
+            .kind
+            .as_deref()
+            .is_some_and(|k| DEV_TYPES.iter().any(|d| d.eq_ignore_ascii_case(k)));
+        let framework = t
+            .input
+            .get("framework")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let database = t
+            .input
+            .get("database")
+            .and_then(Value::as_str)
+            .map(normalize_db);
         if !is_dev || (framework.is_none() && database.is_none()) {
             continue;
         }
@@ -217,7 +251,8 @@ pub fn system(w: &Workflow) -> Value {
             .unwrap_or(&name)
             .to_string();
         let is_auth = kind == "backend"
-            && (stem.contains("auth") || features.iter().any(|f| AUTH_FEATURES.contains(&f.as_str())));
+            && (stem.contains("auth")
+                || features.iter().any(|f| AUTH_FEATURES.contains(&f.as_str())));
         let role = if kind != "backend" {
             kind.to_string()
         } else if is_auth {
@@ -225,14 +260,18 @@ pub fn system(w: &Workflow) -> Value {
         } else {
             plural(&stem)
         };
-        let port = t.input.get("port").and_then(Value::as_u64).unwrap_or(match kind {
-            "gateway" => 8080,
-            "frontend" => 3000,
-            _ => {
-                next_port += 1;
-                next_port - 1
-            }
-        });
+        let port = t
+            .input
+            .get("port")
+            .and_then(Value::as_u64)
+            .unwrap_or(match kind {
+                "gateway" => 8080,
+                "frontend" => 3000,
+                _ => {
+                    next_port += 1;
+                    next_port - 1
+                }
+            });
         let mut s = Map::new();
         s.insert("name".into(), json!(name));
         s.insert("task".into(), json!(t.id));
@@ -244,15 +283,24 @@ pub fn system(w: &Workflow) -> Value {
         s.insert("database".into(), json!(database));
         s.insert("features".into(), json!(features));
         s.insert("port".into(), json!(port));
-        s.insert("env_prefix".into(), json!(name.to_ascii_uppercase().replace('-', "_")));
+        s.insert(
+            "env_prefix".into(),
+            json!(name.to_ascii_uppercase().replace('-', "_")),
+        );
         s.insert("dependencies".into(), json!(t.dependencies));
         services.push(s);
     }
     let of_kind = |k: &str| -> Vec<Value> {
-        services.iter().filter(|s| s["kind"] == k).map(|s| Value::Object(s.clone())).collect()
+        services
+            .iter()
+            .filter(|s| s["kind"] == k)
+            .map(|s| Value::Object(s.clone()))
+            .collect()
     };
-    let mut databases: Vec<String> =
-        services.iter().filter_map(|s| s["database"].as_str().map(str::to_string)).collect();
+    let mut databases: Vec<String> = services
+        .iter()
+        .filter_map(|s| s["database"].as_str().map(str::to_string))
+        .collect();
     databases.sort();
     databases.dedup();
     json!({

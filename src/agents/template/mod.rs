@@ -34,7 +34,10 @@ pub struct TemplateRunner {
 impl std::fmt::Debug for TemplateRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TemplateRunner")
-            .field("packs", &self.packs.iter().map(|p| &p.name).collect::<Vec<_>>())
+            .field(
+                "packs",
+                &self.packs.iter().map(|p| &p.name).collect::<Vec<_>>(),
+            )
             .finish()
     }
 }
@@ -47,7 +50,11 @@ pub fn embedded_packs() -> Result<Vec<Pack>, PackError> {
         if folder.starts_with('.') {
             continue;
         }
-        packs.push(pack::load_pack(&folder, Origin::Embedded, pack::embedded_sources(dir))?);
+        packs.push(pack::load_pack(
+            &folder,
+            Origin::Embedded,
+            pack::embedded_sources(dir),
+        )?);
     }
     Ok(packs)
 }
@@ -70,13 +77,23 @@ pub fn repo_packs(dir: &Path) -> Result<Vec<Pack>, PackError> {
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.is_dir())
-        .filter(|p| !p.file_name().is_some_and(|n| n.to_string_lossy().starts_with('.')))
+        .filter(|p| {
+            !p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     folders.sort();
     for folder in folders {
-        let name = folder.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = folder
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let sources = pack::read_dir_sources(&folder)?;
-        packs.push(pack::load_pack(&name, Origin::Repo(folder.clone()), sources)?);
+        packs.push(pack::load_pack(
+            &name,
+            Origin::Repo(folder.clone()),
+            sources,
+        )?);
     }
     Ok(packs)
 }
@@ -101,8 +118,10 @@ impl TemplateRunner {
     pub fn from_packs(mut packs: Vec<Pack>) -> Result<TemplateRunner, PackError> {
         packs.sort_by(|a, b| a.name.cmp(&b.name));
         let mut env = render::new_environment();
-        let origins: HashMap<String, Origin> =
-            packs.iter().map(|p| (p.name.clone(), p.origin.clone())).collect();
+        let origins: HashMap<String, Origin> = packs
+            .iter()
+            .map(|p| (p.name.clone(), p.origin.clone()))
+            .collect();
         for p in &packs {
             for (rel, src) in &p.sources {
                 if !rel.ends_with(".j2") {
@@ -114,13 +133,16 @@ impl TemplateRunner {
                     line: 0,
                     message: "a .j2 template must be UTF-8 text".into(),
                 })?;
-                env.add_template_owned(render::template_name(&p.name, rel), text).map_err(|e| {
-                    PackError {
+                env.add_template_owned(render::template_name(&p.name, rel), text)
+                    .map_err(|e| PackError {
                         file: file.clone(),
                         line: e.line().unwrap_or(0),
-                        message: format!("{}{}", e.kind(), e.detail().map(|d| format!(": {d}")).unwrap_or_default()),
-                    }
-                })?;
+                        message: format!(
+                            "{}{}",
+                            e.kind(),
+                            e.detail().map(|d| format!(": {d}")).unwrap_or_default()
+                        ),
+                    })?;
             }
             // Check the syntax of every expression in the manifest now, not mid-run.
             for (i, f) in p.files.iter().enumerate() {
@@ -134,19 +156,29 @@ impl TemplateRunner {
                     ),
                 };
                 if let Some(when) = &f.when {
-                    env.compile_expression(when).map_err(|e| manifest_err("when", e))?;
+                    env.compile_expression(when)
+                        .map_err(|e| manifest_err("when", e))?;
                 }
-                env.template_from_str(&f.dest).map_err(|e| manifest_err("dest", e))?;
+                env.template_from_str(&f.dest)
+                    .map_err(|e| manifest_err("dest", e))?;
             }
             for (key, t) in &p.outputs {
                 env.template_from_str(t).map_err(|e| PackError {
                     file: p.manifest_path(),
                     line: p.line_of(&format!("{key}:")),
-                    message: format!("outputs.{key}: {}{}", e.kind(), e.detail().map(|d| format!(": {d}")).unwrap_or_default()),
+                    message: format!(
+                        "outputs.{key}: {}{}",
+                        e.kind(),
+                        e.detail().map(|d| format!(": {d}")).unwrap_or_default()
+                    ),
                 })?;
             }
         }
-        Ok(TemplateRunner { packs, env, origins })
+        Ok(TemplateRunner {
+            packs,
+            env,
+            origins,
+        })
     }
 
     /// Every pack, sorted by name.
@@ -167,7 +199,9 @@ impl TemplateRunner {
 
     /// Renders the pack chosen for `req.task`.
     pub fn render(&self, req: &TaskRequest<'_>) -> Result<AgentOutput, AgentError> {
-        let pack = self.select(req.workflow, req.task).map_err(AgentError::Unservable)?;
+        let pack = self
+            .select(req.workflow, req.task)
+            .map_err(AgentError::Unservable)?;
         let ci = context::ContextInput {
             workflow: req.workflow,
             task: req.task,
@@ -177,9 +211,18 @@ impl TemplateRunner {
             feedback: req.feedback,
             output_dir: req.output_dir,
         };
-        let out = render::render(&self.env, &self.origins, pack, &ci).map_err(AgentError::Failed)?;
-        let summary = format!("rendered template pack `{}` ({} files)", pack.name, out.files.len());
-        Ok(AgentOutput { files: out.files, outputs: out.outputs, summary: Some(summary) })
+        let out =
+            render::render(&self.env, &self.origins, pack, &ci).map_err(AgentError::Failed)?;
+        let summary = format!(
+            "rendered template pack `{}` ({} files)",
+            pack.name,
+            out.files.len()
+        );
+        Ok(AgentOutput {
+            files: out.files,
+            outputs: out.outputs,
+            summary: Some(summary),
+        })
     }
 }
 

@@ -149,7 +149,10 @@ impl Pack {
         let prefix = format!("{}/", spec.src.trim_end_matches('/'));
         self.sources
             .keys()
-            .filter_map(|k| k.strip_prefix(&prefix).map(|rest| (k.as_str(), rest.to_string())))
+            .filter_map(|k| {
+                k.strip_prefix(&prefix)
+                    .map(|rest| (k.as_str(), rest.to_string()))
+            })
             .collect()
     }
 
@@ -160,7 +163,10 @@ impl Pack {
 }
 
 fn line_of(text: &str, needle: &str) -> usize {
-    text.lines().position(|l| l.contains(needle)).map(|i| i + 1).unwrap_or(0)
+    text.lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i + 1)
+        .unwrap_or(0)
 }
 
 // ---------------------------------------------------------------------------
@@ -239,7 +245,10 @@ fn scalar(v: &serde_yaml::Value) -> String {
     match v {
         serde_yaml::Value::String(s) => s.clone(),
         serde_yaml::Value::Null => String::new(),
-        other => serde_yaml::to_string(other).unwrap_or_default().trim().to_string(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
     }
 }
 
@@ -276,13 +285,19 @@ pub fn load_pack(
         message,
     };
     let Some(manifest) = sources.get("pack.yaml") else {
-        return Err(err(0, "missing: every pack folder needs a pack.yaml manifest".into()));
+        return Err(err(
+            0,
+            "missing: every pack folder needs a pack.yaml manifest".into(),
+        ));
     };
     let text = String::from_utf8(manifest.bytes.clone())
         .map_err(|_| err(0, "pack.yaml is not UTF-8 text".into()))?;
     let m: Manifest = serde_yaml::from_str(&text).map_err(|e| {
         let line = e.location().map(|l| l.line()).unwrap_or(0);
-        err(line, format!("{e} (see templates/README.md for the format)"))
+        err(
+            line,
+            format!("{e} (see templates/README.md for the format)"),
+        )
     })?;
     if m.name != folder {
         return Err(err(
@@ -294,27 +309,31 @@ pub fn load_pack(
         ));
     }
     if m.name.is_empty() || m.name.contains(['/', '\\', '@']) || m.name.starts_with('.') {
-        return Err(err(line_of(&text, "name:"), format!("`{}` is not a usable pack name", m.name)));
+        return Err(err(
+            line_of(&text, "name:"),
+            format!("`{}` is not a usable pack name", m.name),
+        ));
     }
 
-    let map_of_lists = |map: serde_yaml::Mapping, what: &str| -> Result<Vec<(String, Vec<String>)>, PackError> {
-        let mut out = Vec::new();
-        for (k, v) in map {
-            let key = scalar(&k);
-            let values = match v {
-                serde_yaml::Value::Sequence(items) => items.iter().map(scalar).collect(),
-                serde_yaml::Value::Mapping(_) => {
-                    return Err(err(
-                        line_of(&text, &format!("{key}:")),
-                        format!("{what}.{key} must be a list of values, not a mapping"),
-                    ))
-                }
-                other => vec![scalar(&other)],
-            };
-            out.push((key, values));
-        }
-        Ok(out)
-    };
+    let map_of_lists =
+        |map: serde_yaml::Mapping, what: &str| -> Result<Vec<(String, Vec<String>)>, PackError> {
+            let mut out = Vec::new();
+            for (k, v) in map {
+                let key = scalar(&k);
+                let values = match v {
+                    serde_yaml::Value::Sequence(items) => items.iter().map(scalar).collect(),
+                    serde_yaml::Value::Mapping(_) => {
+                        return Err(err(
+                            line_of(&text, &format!("{key}:")),
+                            format!("{what}.{key} must be a list of values, not a mapping"),
+                        ))
+                    }
+                    other => vec![scalar(&other)],
+                };
+                out.push((key, values));
+            }
+            Ok(out)
+        };
 
     let rules = MatchRules {
         agent_type: m.rules.agent_type.strings(),
@@ -331,18 +350,30 @@ pub fn load_pack(
         let name = scalar(&k);
         let (default, description) = match v {
             serde_yaml::Value::Mapping(map)
-                if map.keys().all(|k| matches!(k.as_str(), Some("default" | "description"))) =>
+                if map
+                    .keys()
+                    .all(|k| matches!(k.as_str(), Some("default" | "description"))) =>
             {
-                let default = map.get("default").cloned().unwrap_or(serde_yaml::Value::Null);
+                let default = map
+                    .get("default")
+                    .cloned()
+                    .unwrap_or(serde_yaml::Value::Null);
                 let description = map.get("description").map(scalar);
                 (default, description)
             }
             other => (other, None),
         };
         let default = serde_json::to_value(&default).map_err(|e| {
-            err(line_of(&text, &format!("{name}:")), format!("variable `{name}`: {e}"))
+            err(
+                line_of(&text, &format!("{name}:")),
+                format!("variable `{name}`: {e}"),
+            )
         })?;
-        variables.push(Variable { name, default, description });
+        variables.push(Variable {
+            name,
+            default,
+            description,
+        });
     }
 
     let mut files = Vec::new();
@@ -359,10 +390,17 @@ pub fn load_pack(
         if line > 0 {
             search_from = line;
         }
-        let src = f.src.trim_start_matches("./").trim_end_matches('/').to_string();
+        let src = f
+            .src
+            .trim_start_matches("./")
+            .trim_end_matches('/')
+            .to_string();
         let here = |msg: String| err(line, format!("files[{i}]: {msg}"));
         if src.is_empty() || src.starts_with('/') || src.split('/').any(|s| s == "..") {
-            return Err(here(format!("src `{}` must be a path inside the pack folder", f.src)));
+            return Err(here(format!(
+                "src `{}` must be a path inside the pack folder",
+                f.src
+            )));
         }
         let prefix = format!("{src}/");
         if !sources.contains_key(&src) && !sources.keys().any(|k| k.starts_with(&prefix)) {
@@ -378,12 +416,20 @@ pub fn load_pack(
             None => false,
             Some(mode) => {
                 let bits = u32::from_str_radix(mode.trim_start_matches("0o"), 8).map_err(|_| {
-                    here(format!("mode `{mode}` is not an octal file mode such as \"0755\""))
+                    here(format!(
+                        "mode `{mode}` is not an octal file mode such as \"0755\""
+                    ))
                 })?;
                 bits & 0o111 != 0
             }
         };
-        files.push(FileSpec { src, dest: f.dest, when: f.when, executable, line });
+        files.push(FileSpec {
+            src,
+            dest: f.dest,
+            when: f.when,
+            executable,
+            line,
+        });
     }
 
     let mut outputs = Vec::new();
@@ -392,7 +438,10 @@ pub fn load_pack(
         let template = match v {
             serde_yaml::Value::String(s) => s,
             other => serde_json::to_string(&other).map_err(|e| {
-                err(line_of(&text, &format!("{key}:")), format!("outputs.{key}: {e}"))
+                err(
+                    line_of(&text, &format!("{key}:")),
+                    format!("outputs.{key}: {e}"),
+                )
             })?,
         };
         outputs.push((key, template));
@@ -464,7 +513,13 @@ pub fn read_dir_sources(dir: &Path) -> Result<BTreeMap<String, Source>, PackErro
                 line: 0,
                 message: format!("cannot read: {e}"),
             })?;
-            out.insert(rel, Source { bytes, executable: is_executable(&meta) });
+            out.insert(
+                rel,
+                Source {
+                    bytes,
+                    executable: is_executable(&meta),
+                },
+            );
         }
     }
     Ok(out)
@@ -491,7 +546,13 @@ pub fn embedded_sources(dir: &include_dir::Dir<'static>) -> BTreeMap<String, Sou
                 .map(|c| c.as_os_str().to_string_lossy().into_owned())
                 .collect::<Vec<_>>()
                 .join("/");
-            out.insert(rel, Source { bytes: f.contents().to_vec(), executable: false });
+            out.insert(
+                rel,
+                Source {
+                    bytes: f.contents().to_vec(),
+                    executable: false,
+                },
+            );
         }
         for sub in d.dirs() {
             walk(sub, root, out);

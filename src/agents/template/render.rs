@@ -38,7 +38,9 @@ pub fn new_environment() -> Environment<'static> {
     env.add_filter("slug", |s: &str| words(s).join("-"));
     env.add_filter("kebab", |s: &str| words(s).join("-"));
     env.add_filter("snake", |s: &str| words(s).join("_"));
-    env.add_filter("screaming_snake", |s: &str| words(s).join("_").to_ascii_uppercase());
+    env.add_filter("screaming_snake", |s: &str| {
+        words(s).join("_").to_ascii_uppercase()
+    });
     env.add_filter("camel", |s: &str| {
         let w = words(s);
         let mut out = String::new();
@@ -51,7 +53,9 @@ pub fn new_environment() -> Environment<'static> {
         }
         out
     });
-    env.add_filter("pascal", |s: &str| words(s).iter().map(|w| capitalize(w)).collect::<String>());
+    env.add_filter("pascal", |s: &str| {
+        words(s).iter().map(|w| capitalize(w)).collect::<String>()
+    });
     env.add_filter("plural", |s: &str| context::plural(s));
     env.add_filter("toyaml", |v: JValue| -> Result<String, Error> {
         serde_yaml::to_string(&v)
@@ -139,9 +143,14 @@ fn has_markup(s: &str) -> bool {
 
 /// Makes `dest` a clean relative path, or says why it cannot be one.
 fn clean_path(p: &str) -> Result<String, String> {
-    let parts: Vec<&str> = p.split('/').filter(|s| !s.is_empty() && *s != ".").collect();
+    let parts: Vec<&str> = p
+        .split('/')
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
     if p.starts_with('/') || p.contains('\\') || parts.contains(&"..") || parts.is_empty() {
-        return Err(format!("`{p}` is not a relative path inside the repository"));
+        return Err(format!(
+            "`{p}` is not a relative path inside the repository"
+        ));
     }
     Ok(parts.join("/"))
 }
@@ -165,23 +174,38 @@ pub fn render(
 ) -> Result<Rendered, String> {
     let manifest = pack.manifest_path();
     let err_at = |line: usize, what: &str, e: &Error| {
-        let at = if line > 0 { format!("{manifest}:{line}") } else { manifest.clone() };
-        format!("{}", describe_error(e, origins, &format!("{at} ({what})")))
+        let at = if line > 0 {
+            format!("{manifest}:{line}")
+        } else {
+            manifest.clone()
+        };
+        describe_error(e, origins, &format!("{at} ({what})"))
     };
 
-    let defaults: Vec<(String, Value)> =
-        pack.variables.iter().map(|v| (v.name.clone(), v.default.clone())).collect();
+    let defaults: Vec<(String, Value)> = pack
+        .variables
+        .iter()
+        .map(|v| (v.name.clone(), v.default.clone()))
+        .collect();
     let mut ctx = context::build(ci, &defaults);
     // Defaults that are templates themselves (`"{{ task.id | slug }}"`) are rendered,
     // in manifest order, unless the workflow or the task gave the variable a value.
     for v in &pack.variables {
-        let Value::String(text) = &v.default else { continue };
+        let Value::String(text) = &v.default else {
+            continue;
+        };
         if !has_markup(text) || ctx.get(&v.name) != Some(&v.default) {
             continue;
         }
         let value = env
             .render_str(text, JValue::from_serialize(&ctx))
-            .map_err(|e| err_at(pack.line_of(&format!("{}:", v.name)), &format!("variable {}", v.name), &e))?;
+            .map_err(|e| {
+                err_at(
+                    pack.line_of(&format!("{}:", v.name)),
+                    &format!("variable {}", v.name),
+                    &e,
+                )
+            })?;
         let value = Value::String(value);
         if v.name.contains('-') {
             ctx.insert(v.name.replace('-', "_"), value.clone());
@@ -198,7 +222,9 @@ pub fn render(
             let expr = env
                 .compile_expression(when)
                 .map_err(|e| err_at(spec.line, &format!("{what}.when"), &e))?;
-            let on = expr.eval(&jctx).map_err(|e| err_at(spec.line, &format!("{what}.when"), &e))?;
+            let on = expr
+                .eval(&jctx)
+                .map_err(|e| err_at(spec.line, &format!("{what}.when"), &e))?;
             if !on.is_true() {
                 continue;
             }
@@ -226,14 +252,15 @@ pub fn render(
                 let suffix = suffix.strip_suffix(".j2").unwrap_or(&suffix).to_string();
                 format!("{}/{suffix}", dest.trim_end_matches('/'))
             };
-            let rel = clean_path(&rel).map_err(|m| {
-                format!("{manifest}:{}: {what}.dest renders to {m}", spec.line)
-            })?;
+            let rel = clean_path(&rel)
+                .map_err(|m| format!("{manifest}:{}: {what}.dest renders to {m}", spec.line))?;
             let content = if is_template {
                 let tmpl = env
                     .get_template(&template_name(&pack.name, src))
                     .map_err(|e| err_at(spec.line, &what, &e))?;
-                tmpl.render(&jctx).map_err(|e| err_at(spec.line, &what, &e))?.into_bytes()
+                tmpl.render(&jctx)
+                    .map_err(|e| err_at(spec.line, &what, &e))?
+                    .into_bytes()
             } else {
                 source.bytes.clone()
             };
@@ -258,16 +285,25 @@ pub fn render(
         if !ci.task.output_keys.iter().any(|k| k == key) {
             continue;
         }
-        let text = env
-            .render_str(template, &jctx)
-            .map_err(|e| err_at(pack.line_of(&format!("{key}:")), &format!("outputs.{key}"), &e))?;
+        let text = env.render_str(template, &jctx).map_err(|e| {
+            err_at(
+                pack.line_of(&format!("{key}:")),
+                &format!("outputs.{key}"),
+                &e,
+            )
+        })?;
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         outputs.insert(key.clone(), value);
     }
     if ci.task.output_keys.iter().any(|k| k == "artifacts") && !outputs.contains_key("artifacts") {
         outputs.insert(
             "artifacts".into(),
-            Value::Array(files.iter().map(|f| Value::String(f.path.clone())).collect()),
+            Value::Array(
+                files
+                    .iter()
+                    .map(|f| Value::String(f.path.clone()))
+                    .collect(),
+            ),
         );
     }
     Ok(Rendered { files, outputs })

@@ -27,17 +27,32 @@ fn one_of(value: &str, allowed: &[String]) -> bool {
 }
 
 fn input_get<'v>(input: &'v Value, key: &str) -> Option<&'v Value> {
-    input.as_object().and_then(|m| m.get(key)).filter(|v| !v.is_null())
+    input
+        .as_object()
+        .and_then(|m| m.get(key))
+        .filter(|v| !v.is_null())
 }
 
 /// Why `pack` does not match (`None` when it does).
 pub fn mismatch(pack: &Pack, agent: &Agent, task: &Task) -> Option<String> {
     let r = &pack.rules;
     if !r.agent_type.is_empty() && !one_of(&agent.kind, &r.agent_type) {
-        return Some(format!("agent type `{}` is not {}", agent.kind, r.agent_type.join("|")));
+        return Some(format!(
+            "agent type `{}` is not {}",
+            agent.kind,
+            r.agent_type.join("|")
+        ));
     }
-    if !r.capabilities.is_empty() && !agent.capabilities.iter().any(|c| one_of(c, &r.capabilities)) {
-        return Some(format!("agent has none of the capabilities {}", r.capabilities.join("|")));
+    if !r.capabilities.is_empty()
+        && !agent
+            .capabilities
+            .iter()
+            .any(|c| one_of(c, &r.capabilities))
+    {
+        return Some(format!(
+            "agent has none of the capabilities {}",
+            r.capabilities.join("|")
+        ));
     }
     if !r.task_type.is_empty() {
         match &task.kind {
@@ -63,7 +78,10 @@ pub fn mismatch(pack: &Pack, agent: &Agent, task: &Task) -> Option<String> {
         if let Some(v) = input_get(&task.input, key) {
             for value in values_of(v) {
                 if !is_reference(&value) && !one_of(&value, allowed) {
-                    return Some(format!("input.{key} `{value}` is not {}", allowed.join("|")));
+                    return Some(format!(
+                        "input.{key} `{value}` is not {}",
+                        allowed.join("|")
+                    ));
                 }
             }
         }
@@ -98,11 +116,19 @@ pub fn describe_request(workflow: &Workflow, task: &Task) -> String {
         ),
         None => format!("agent `{}` (not declared)", task.agent),
     };
-    s.push_str(&format!(", task type {}", task.kind.as_deref().unwrap_or("(none)")));
+    s.push_str(&format!(
+        ", task type {}",
+        task.kind.as_deref().unwrap_or("(none)")
+    ));
     if let Some(map) = task.input.as_object() {
         let parts: Vec<String> = map
             .iter()
-            .filter(|(_, v)| matches!(v, Value::String(_) | Value::Array(_) | Value::Number(_) | Value::Bool(_)))
+            .filter(|(_, v)| {
+                matches!(
+                    v,
+                    Value::String(_) | Value::Array(_) | Value::Number(_) | Value::Bool(_)
+                )
+            })
             .map(|(k, v)| format!("{k}={}", values_of(v).join(",")))
             .collect();
         if !parts.is_empty() {
@@ -126,7 +152,10 @@ fn list_packs(packs: &[Pack]) -> String {
 /// Picks the pack for `task` (see templates/README.md, "How a pack is chosen").
 pub fn select<'p>(packs: &'p [Pack], workflow: &Workflow, task: &Task) -> Result<&'p Pack, String> {
     let Some(agent) = workflow.agent(&task.agent) else {
-        return Err(format!("task `{}` names agent `{}`, which the workflow does not declare", task.id, task.agent));
+        return Err(format!(
+            "task `{}` names agent `{}`, which the workflow does not declare",
+            task.id, task.agent
+        ));
     };
     let pinned = match workflow.runner_for(task) {
         RunnerSpec::Template { pack } => pack,
@@ -137,11 +166,18 @@ pub fn select<'p>(packs: &'p [Pack], workflow: &Workflow, task: &Task) -> Result
             format!(
                 "task `{}` asks for template pack `{name}`, which does not exist; packs: {}",
                 task.id,
-                packs.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(", ")
+                packs
+                    .iter()
+                    .map(|p| p.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )
         })?
     } else {
-        let mut matching: Vec<&Pack> = packs.iter().filter(|p| mismatch(p, agent, task).is_none()).collect();
+        let mut matching: Vec<&Pack> = packs
+            .iter()
+            .filter(|p| mismatch(p, agent, task).is_none())
+            .collect();
         matching.sort_by(|a, b| b.priority.cmp(&a.priority).then(a.name.cmp(&b.name)));
         match matching.as_slice() {
             [] => {
@@ -168,8 +204,11 @@ pub fn select<'p>(packs: &'p [Pack], workflow: &Workflow, task: &Task) -> Result
     if !missing.is_empty() {
         let mut by_key: Vec<String> = Vec::new();
         for (key, allowed) in &chosen.supports {
-            let asked: Vec<&str> =
-                missing.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect();
+            let asked: Vec<&str> = missing
+                .iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+                .collect();
             if !asked.is_empty() {
                 by_key.push(format!(
                     "{key} {} (supported: {})",
