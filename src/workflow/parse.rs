@@ -11,7 +11,7 @@ use super::diagnostics::Report;
 use super::keys;
 use super::locate::{self, child, index};
 use super::model::*;
-use super::validate::{self, AgentSrc, Dep, Sources, TaskSrc};
+use super::validate::{self, AgentSrc, Dep, PhaseSrc, Sources, TaskSrc};
 use super::{runner, vars};
 use super::{Diagnostic, Diagnostics, Loaded};
 use serde_json::{Map, Value};
@@ -1023,10 +1023,7 @@ fn gates(v: Option<&Value>, quality: &Quality, r: &mut Report) -> Vec<GateSpec> 
     out
 }
 
-/// Explicit `phases`, with the pointer of each phase and of each of its task ids.
-pub type PhaseSources = Vec<(String, Vec<(String, String)>)>;
-
-fn phases(v: Option<&Value>, r: &mut Report) -> Option<(Vec<PhaseSpec>, PhaseSources)> {
+fn phases(v: Option<&Value>, r: &mut Report) -> Option<(Vec<PhaseSpec>, Vec<PhaseSrc>)> {
     let items = match v {
         None | Some(Value::Null) => return None,
         Some(Value::Array(items)) => items,

@@ -43,6 +43,9 @@ pub struct AgentSrc {
     pub assigned: Vec<(String, String)>,
 }
 
+/// One explicit phase as written: its pointer and its task ids with their pointers.
+pub type PhaseSrc = (String, Vec<(String, String)>);
+
 /// What the checks need to know about the file besides the parsed model.
 pub struct Sources<'a> {
     /// One per parsed task, same order.
@@ -54,7 +57,7 @@ pub struct Sources<'a> {
     /// `execution.checkpoints`: ids with pointers.
     pub checkpoints: &'a [(String, String)],
     /// Explicit `phases`: the phase pointer and its task ids with pointers.
-    pub phases: Option<&'a [(String, Vec<(String, String)>)]>,
+    pub phases: Option<&'a [PhaseSrc]>,
 }
 
 fn key_line(r: &Report, pointer: &str) -> usize {
@@ -267,7 +270,7 @@ fn output_references(
                 );
                 continue;
             }
-            if !target.output_keys.iter().any(|k| *k == rf.key) {
+            if !target.output_keys.contains(&rf.key) {
                 let declared: Vec<&str> = target.output_keys.iter().map(String::as_str).collect();
                 let hint = keys::suggestion(&rf.key, declared.iter().copied());
                 r.error(
@@ -464,7 +467,7 @@ fn explicit_phases(
     deps: &[Vec<usize>],
     dep_src: &[Vec<Dep>],
     acyclic: bool,
-    phases: &[(String, Vec<(String, String)>)],
+    phases: &[PhaseSrc],
     r: &mut Report,
 ) {
     let mut phase_of: Vec<Option<(usize, String)>> = vec![None; tasks.len()];
