@@ -119,7 +119,7 @@ pub fn status(repo_dir: &Path, run: Option<&str>) -> Result<Vec<RunState>> {
     ids.iter()
         .map(|id| {
             let r = load_run(&repo, id)?;
-            state::read_state(&repo, &r.meta, &r.plan)
+            state::read_state(&repo, &r.meta, &r.plan, &state::local_approvals(&repo, id))
         })
         .collect()
 }
@@ -165,6 +165,7 @@ pub fn run(req: &RunRequest, progress: &dyn Progress) -> Result<RunReport, Start
                 workflow_blob: blob.clone(),
                 base,
                 base_ref,
+                starter: None,
             };
             (meta, given.workflow)
         }
@@ -201,7 +202,7 @@ fn find_unfinished(repo: &Repo, key: &str) -> Result<Option<LoadedRun>> {
             continue;
         }
         let r = load_run(repo, &id)?;
-        let s = state::read_state(repo, &r.meta, &r.plan)?;
+        let s = state::read_state(repo, &r.meta, &r.plan, &state::local_approvals(repo, &id))?;
         if !s.finished() {
             return Ok(Some(r));
         }
@@ -264,6 +265,76 @@ pub fn approve(repo_dir: &Path, run: Option<&str>) -> Result<(String, usize)> {
     }
 }
 
+/// A revision of a phase after "changes requested".
+#[derive(Debug, Clone)]
+pub struct Revision {
+    /// 1 for the first revision.
+    pub number: u32,
+    /// The review it answers; its commits carry `Prflow-Review: <id>`.
+    pub review_id: u64,
+    pub feedback: crate::agents::Feedback,
+}
+
+/// Runs what is missing of phase `index` (1-based): creates its branch at the previous
+/// phase's tip when needed, runs the tasks not yet committed (for a revision: not yet
+/// committed for that review), and records or clears the phase's failure.
+#[allow(clippy::too_many_arguments)]
+pub fn run_phase(
+    repo: &Repo,
+    meta: &RunMeta,
+    workflow: &Workflow,
+    plan: &Plan,
+    runners: &Runners,
+    progress: &dyn Progress,
+    index: usize,
+    revision: Option<&Revision>,
+    approved: state::Approvals<'_>,
+) -> Result<Result<(), String>> {
+    let st = state::read_state(repo, meta, plan, approved)?;
+    let ps = &st.phases[index - 1];
+    let planned = &plan.phases[index - 1];
+    let branch_ref = format!("refs/heads/{}", ps.branch);
+    if ps.tip.is_none() {
+        let base = ps
+            .base
+            .ok_or_else(|| anyhow!("phase {index} has no base: the phase before it is missing"))?;
+        repo.cas_ref(&branch_ref, base, None, "prflow: phase branch")?;
+    }
+    let done = match revision {
+        None => ps.done.keys().cloned().collect(),
+        Some(r) => state::revised_tasks(repo, &meta.run_id, ps, r.review_id)?,
+    };
+    repo.delete_ref(&state::failure_ref(&meta.run_id, index))?;
+    progress.phase_started(index, &ps.name, &ps.branch, planned.tasks.len());
+    let result = phase::run_phase(phase::PhaseRun {
+        repo_path: repo.git.path().to_path_buf(),
+        run_id: &meta.run_id,
+        workflow,
+        workflow_ref: format!("{}@{}", meta.workflow_path, meta.workflow_blob),
+        phase: planned,
+        branch_ref,
+        done,
+        outputs: st.outputs(),
+        feedback: revision.map(|r| &r.feedback),
+        revision: revision.map(|r| (r.number, r.review_id)),
+        runners,
+        progress,
+    });
+    match result {
+        Ok(_) => {
+            progress.phase_finished(index, &ps.name);
+            Ok(Ok(()))
+        }
+        Err(failure) => {
+            repo.write_tree_ref(
+                &state::failure_ref(&meta.run_id, index),
+                &[("failure.txt", failure.message.as_bytes())],
+            )?;
+            Ok(Err(failure.message))
+        }
+    }
+}
+
 /// Runs phases in order until one waits for a review, fails, or all are done.
 fn drive(
     repo: &Repo,
@@ -273,59 +344,36 @@ fn drive(
     runners: &Runners,
     progress: &dyn Progress,
 ) -> Result<RunReport> {
-    let repo_path = repo.git.path().to_path_buf();
-    let workflow_ref = format!("{}@{}", meta.workflow_path, meta.workflow_blob);
-    for (i, planned) in plan.phases.iter().enumerate() {
-        let st = state::read_state(repo, meta, plan)?;
-        let ps = &st.phases[i];
-        match ps.status {
+    let approved = state::local_approvals(repo, &meta.run_id);
+    for i in 0..plan.phases.len() {
+        let st = state::read_state(repo, meta, plan, &approved)?;
+        match st.phases[i].status {
             PhaseStatus::Done => continue,
             PhaseStatus::WaitingForReview => {
                 return Ok(report(meta, st, Outcome::WaitingForReview, None))
             }
             PhaseStatus::Pending | PhaseStatus::Running | PhaseStatus::Failed => {}
         }
-        let branch_ref = format!("refs/heads/{}", ps.branch);
-        if ps.tip.is_none() {
-            let base = ps.base.ok_or_else(|| {
-                anyhow!(
-                    "phase {} has no base: the phase before it is missing",
-                    ps.index
-                )
-            })?;
-            repo.cas_ref(&branch_ref, base, None, "prflow: phase branch")?;
-        }
-        repo.delete_ref(&state::failure_ref(&meta.run_id, ps.index))?;
-        progress.phase_started(ps.index, &ps.name, &ps.branch, planned.tasks.len());
-        let result = phase::run_phase(phase::PhaseRun {
-            repo_path: repo_path.clone(),
-            run_id: &meta.run_id,
+        if let Err(message) = run_phase(
+            repo,
+            meta,
             workflow,
-            workflow_ref: workflow_ref.clone(),
-            phase: planned,
-            branch_ref,
-            done: ps.done.keys().cloned().collect(),
-            outputs: st.outputs(),
-            feedback: None,
-            revision: 0,
+            plan,
             runners,
             progress,
-        });
-        if let Err(failure) = result {
-            repo.write_tree_ref(
-                &state::failure_ref(&meta.run_id, ps.index),
-                &[("failure.txt", failure.message.as_bytes())],
-            )?;
-            let st = state::read_state(repo, meta, plan)?;
-            return Ok(report(meta, st, Outcome::Failed, Some(failure.message)));
+            i + 1,
+            None,
+            &approved,
+        )? {
+            let st = state::read_state(repo, meta, plan, &approved)?;
+            return Ok(report(meta, st, Outcome::Failed, Some(message)));
         }
-        progress.phase_finished(ps.index, &ps.name);
-        let st = state::read_state(repo, meta, plan)?;
+        let st = state::read_state(repo, meta, plan, &approved)?;
         if st.phases[i].status == PhaseStatus::WaitingForReview {
             return Ok(report(meta, st, Outcome::WaitingForReview, None));
         }
     }
-    let st = state::read_state(repo, meta, plan)?;
+    let st = state::read_state(repo, meta, plan, &approved)?;
     Ok(report(meta, st, Outcome::Finished, None))
 }
 

@@ -32,8 +32,8 @@ pub struct PhaseRun<'a> {
     pub outputs: HashMap<String, Map<String, Value>>,
     /// Review feedback when the phase is being revised.
     pub feedback: Option<&'a Feedback>,
-    /// 0 for the first pass; n for the n-th revision after review.
-    pub revision: u32,
+    /// `(n, review id)` for the n-th revision after a review; `None` for the first pass.
+    pub revision: Option<(u32, u64)>,
     pub runners: &'a Runners,
     pub progress: &'a dyn Progress,
 }
@@ -389,8 +389,9 @@ fn commit_message(ctx: &PhaseRun<'_>, task: &Task, output: &AgentOutput, files: 
         (trailers::AGENT, task.agent.clone()),
         (trailers::WORKFLOW, ctx.workflow_ref.clone()),
     ];
-    if ctx.revision > 0 {
-        t.push((trailers::REVISION, ctx.revision.to_string()));
+    if let Some((n, review)) = ctx.revision {
+        t.push((trailers::REVISION, n.to_string()));
+        t.push((trailers::REVIEW, review.to_string()));
     }
     for (k, v) in &output.outputs {
         t.push((

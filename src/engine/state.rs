@@ -26,8 +26,11 @@ pub struct RunMeta {
     pub workflow_blob: String,
     /// The commit phase 1 starts from.
     pub base: String,
-    /// What the user named as base (`HEAD`, `main` …), for messages.
+    /// What the user named as base (`HEAD`, `main` …), for messages and PR bases.
     pub base_ref: String,
+    /// Who started the run (a GitHub login), for the self-approval rule.
+    #[serde(default)]
+    pub starter: Option<String>,
 }
 
 /// The run id: a short hash of (workflow path, workflow blob, base commit), so the same
@@ -198,8 +201,22 @@ pub fn done_tasks(
     Ok(done)
 }
 
+/// Was phase `index` approved at head `tip`? Local runs answer from approval refs,
+/// GitHub runs from PR reviews.
+pub type Approvals<'a> = &'a dyn Fn(usize, Oid) -> bool;
+
+/// Local approvals: `refs/prflow/approvals/<run>/<NN>` points at the approved head.
+pub fn local_approvals<'a>(repo: &'a Repo, run: &'a str) -> impl Fn(usize, Oid) -> bool + 'a {
+    move |index, tip| repo.ref_target(&approval_ref(run, index)) == Some(tip)
+}
+
 /// Reads every phase of a run from git.
-pub fn read_state(repo: &Repo, meta: &RunMeta, plan: &Plan) -> Result<RunState> {
+pub fn read_state(
+    repo: &Repo,
+    meta: &RunMeta,
+    plan: &Plan,
+    approved: Approvals<'_>,
+) -> Result<RunState> {
     let mut phases = Vec::new();
     let mut prev_tip: Option<Oid> =
         Some(Oid::from_str(&meta.base).context("run metadata has a bad base commit")?);
@@ -215,8 +232,7 @@ pub fn read_state(repo: &Repo, meta: &RunMeta, plan: &Plan) -> Result<RunState> 
             .read_tree_ref(&failure_ref(&meta.run_id, phase.index), "failure.txt")
             .map(|b| String::from_utf8_lossy(&b).into_owned());
         let all_done = phase.tasks.iter().all(|t| done.contains_key(t));
-        let approved =
-            tip.is_some() && repo.ref_target(&approval_ref(&meta.run_id, phase.index)) == tip;
+        let approved = tip.is_some_and(|t| approved(phase.index, t));
         let status = if tip.is_none() {
             PhaseStatus::Pending
         } else if failure.is_some() {
@@ -255,4 +271,52 @@ pub fn read_state(repo: &Repo, meta: &RunMeta, plan: &Plan) -> Result<RunState> 
         base: meta.base.clone(),
         phases,
     })
+}
+
+/// Tasks of a phase already committed for the revision that answers `review_id`.
+pub fn revised_tasks(
+    repo: &Repo,
+    run: &str,
+    phase: &PhaseState,
+    review_id: u64,
+) -> Result<std::collections::HashSet<String>> {
+    let mut out = std::collections::HashSet::new();
+    let (Some(tip), Some(base)) = (phase.tip, phase.base) else {
+        return Ok(out);
+    };
+    let review = review_id.to_string();
+    let mut walk = repo.git.revwalk()?;
+    walk.push(tip)?;
+    walk.hide(base).ok();
+    for id in walk {
+        let t = trailers::parse(&repo.message(id?)?);
+        if trailers::get(&t, trailers::RUN) == Some(run)
+            && trailers::get(&t, trailers::REVIEW) == Some(review.as_str())
+        {
+            if let Some(task) = trailers::get(&t, trailers::TASK) {
+                out.insert(task.to_string());
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The highest revision number committed on a phase (0 when never revised).
+pub fn revision_count(repo: &Repo, run: &str, phase: &PhaseState) -> Result<u32> {
+    let (Some(tip), Some(base)) = (phase.tip, phase.base) else {
+        return Ok(0);
+    };
+    let mut walk = repo.git.revwalk()?;
+    walk.push(tip)?;
+    walk.hide(base).ok();
+    let mut max = 0;
+    for id in walk {
+        let t = trailers::parse(&repo.message(id?)?);
+        if trailers::get(&t, trailers::RUN) == Some(run) {
+            if let Some(n) = trailers::get(&t, trailers::REVISION).and_then(|v| v.parse().ok()) {
+                max = max.max(n);
+            }
+        }
+    }
+    Ok(max)
 }

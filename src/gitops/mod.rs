@@ -271,18 +271,23 @@ impl Repo {
         Ok(changes)
     }
 
-    /// Writes `files` (name → bytes) as a tree and points `refname` at it. Used for
-    /// run metadata, which lives under `refs/prflow/` and never in a branch.
+    /// Writes `files` (name → bytes) as a tree, wraps it in a parentless commit (so the
+    /// ref can be pushed to any git host) and points `refname` at it. Used for run
+    /// metadata, which lives under `refs/prflow/` and never in a branch.
     pub fn write_tree_ref(&self, refname: &str, files: &[(&str, &[u8])]) -> Result<Oid> {
         let mut tb = self.git.treebuilder(None)?;
         for (name, bytes) in files {
             let blob = self.git.blob(bytes)?;
             tb.insert(name, blob, 0o100644)?;
         }
-        let tree = tb.write()?;
+        let tree = self.git.find_tree(tb.write()?)?;
+        let sig = prflow_signature()?;
+        let commit = self
+            .git
+            .commit(None, &sig, &sig, "prflow run metadata", &tree, &[])?;
         self.git
-            .reference(refname, tree, true, "prflow: run metadata")?;
-        Ok(tree)
+            .reference(refname, commit, true, "prflow: run metadata")?;
+        Ok(commit)
     }
 
     /// Reads a file from the tree a metadata ref points at.

@@ -14,6 +14,8 @@ pub const AGENT: &str = "Prflow-Agent";
 pub const WORKFLOW: &str = "Prflow-Workflow";
 pub const OUTPUT: &str = "Prflow-Output";
 pub const REVISION: &str = "Prflow-Revision";
+/// The review (id) a revision answers.
+pub const REVIEW: &str = "Prflow-Review";
 
 /// The trailers of a commit message, in order (last paragraph, `Key: value` lines).
 pub fn parse(message: &str) -> Vec<(String, String)> {
