@@ -756,3 +756,23 @@ fn architecture_renders_for_every_example_workflow() {
     // microservices, blog-platform (database-design) and api-development (api-design).
     assert!(rendered >= 3, "only {rendered} design tasks rendered");
 }
+
+#[cfg(unix)]
+#[test]
+fn symlinks_in_repo_packs_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    write_pack(
+        dir.path(),
+        "leak",
+        "name: leak\nfiles:\n  - src: files\n    dest: out\n",
+        &[("files/ok.txt", "ok")],
+    );
+    std::os::unix::fs::symlink("/etc/hostname", dir.path().join("leak/files/secret")).unwrap();
+    let err = TemplateRunner::new(Some(dir.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("leak/files/secret") && err.contains("symbolic link"),
+        "{err}"
+    );
+}

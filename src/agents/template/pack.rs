@@ -492,11 +492,20 @@ pub fn read_dir_sources(dir: &Path) -> Result<BTreeMap<String, Source>, PackErro
                 message: format!("cannot read the folder: {e}"),
             })?;
             let path = entry.path();
-            let meta = std::fs::metadata(&path).map_err(|e| PackError {
+            // Not `metadata`: a symlink must not pull files from outside the pack
+            // (a pull request could otherwise point one at a server's secrets).
+            let meta = std::fs::symlink_metadata(&path).map_err(|e| PackError {
                 file: path.display().to_string(),
                 line: 0,
                 message: format!("cannot read: {e}"),
             })?;
+            if meta.file_type().is_symlink() {
+                return Err(PackError {
+                    file: path.display().to_string(),
+                    line: 0,
+                    message: "is a symbolic link; template packs may hold only regular files and folders (copy the file instead)".into(),
+                });
+            }
             if meta.is_dir() {
                 stack.push(path);
                 continue;

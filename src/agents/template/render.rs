@@ -308,3 +308,55 @@ pub fn render(
     }
     Ok(Rendered { files, outputs })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_every_spelling() {
+        for s in [
+            "createAuthService",
+            "create-auth service",
+            "CREATE_AUTH_SERVICE",
+            "CreateAuthService",
+        ] {
+            assert_eq!(words(s), ["create", "auth", "service"], "{s}");
+        }
+        assert_eq!(words("HTTPServer2go"), ["http", "server2go"]);
+        assert!(words("--").is_empty());
+    }
+
+    #[test]
+    fn filters() {
+        let env = new_environment();
+        let r = |t: &str| env.render_str(t, ()).unwrap();
+        assert_eq!(r("{{ 'Build Auth Service' | slug }}"), "build-auth-service");
+        assert_eq!(r("{{ 'auth-service' | camel }}"), "authService");
+        assert_eq!(r("{{ 'auth-service' | pascal }}"), "AuthService");
+        assert_eq!(r("{{ 'authService' | snake }}"), "auth_service");
+        assert_eq!(r("{{ 'auth-service' | screaming_snake }}"), "AUTH_SERVICE");
+        assert_eq!(
+            r("{{ 'category' | plural }} {{ 'box' | plural }} {{ 'day' | plural }}"),
+            "categories boxes days"
+        );
+        assert_eq!(
+            r("{{ {'a': [1, 2], 'b': 'x'} | toyaml }}"),
+            "a:\n- 1\n- 2\nb: x\n"
+        );
+        assert_eq!(r("{{ {'z': 1, 'a': 2} | tojson }}"), r#"{"z":1,"a":2}"#);
+        // No auto-escaping, whatever the template name says.
+        assert_eq!(r("{{ '<a>&' }}"), "<a>&");
+    }
+
+    #[test]
+    fn paths_stay_relative() {
+        assert_eq!(clean_path("./a//b/c.txt").unwrap(), "a/b/c.txt");
+        assert!(clean_path("/etc/passwd").is_err());
+        assert!(clean_path("a/../../b").is_err());
+        assert!(clean_path("").is_err());
+        assert_eq!(under_output_dir(".", "a"), "a");
+        assert_eq!(under_output_dir("", "a"), "a");
+        assert_eq!(under_output_dir("out/", "a"), "out/a");
+    }
+}
