@@ -5,7 +5,7 @@
 // workspace (with line coverage when the workspace wrote coverage/coverage-summary.json)
 // and fails if any failed, or if no workspace defines the script (nothing was tested
 // is not a success).
-const { spawnSync } = require('node:child_process');
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -45,17 +45,39 @@ if (selected.length === 0) {
 }
 
 const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
-const results = [];
-for (const dir of selected) {
-  process.stdout.write(`\n=== ${dir}: npm run ${script}\n`);
-  if (script === 'test') fs.rmSync(path.join(root, dir, 'coverage'), { recursive: true, force: true });
-  const started = Date.now();
-  const run = spawnSync(npm, ['run', script], { cwd: path.join(root, dir), stdio: 'inherit', env: process.env });
-  const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  const ok = run.status === 0;
-  results.push({ dir, ok, line: `${ok ? 'PASS' : 'FAIL'} ${dir} (${seconds} s${script === 'test' ? coverage(dir) : ''})` });
+
+/** Runs `npm run <script>` in `dir`, streaming its output; resolves to { ok, skipped }. */
+function runIn(dir) {
+  return new Promise((resolve) => {
+    const child = spawn(npm, ['run', script], { cwd: path.join(root, dir), stdio: ['inherit', 'pipe', 'inherit'], env: process.env });
+    const skipped = new Set();
+    let rest = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      const lines = (rest + chunk).split('\n');
+      rest = lines.pop();
+      for (const line of lines) {
+        const match = /SKIPPED: (.*)$/.exec(line);
+        if (match) skipped.add(match[1].trim());
+      }
+    });
+    child.on('close', (code) => resolve({ ok: code === 0, skipped: [...skipped] }));
+  });
 }
 
-process.stdout.write(`\n=== summary: npm run ${script}\n`);
-for (const r of results) process.stdout.write(`${r.line}\n`);
-process.exit(results.every((r) => r.ok) ? 0 : 1);
+(async () => {
+  const results = [];
+  for (const dir of selected) {
+    process.stdout.write(`\n=== ${dir}: npm run ${script}\n`);
+    if (script === 'test') fs.rmSync(path.join(root, dir, 'coverage'), { recursive: true, force: true });
+    const started = Date.now();
+    const { ok, skipped } = await runIn(dir);
+    const seconds = ((Date.now() - started) / 1000).toFixed(1);
+    const notes = skipped.map((s) => `; SKIPPED: ${s}`).join('');
+    results.push({ ok, line: `${ok ? 'PASS' : 'FAIL'} ${dir} (${seconds} s${script === 'test' ? coverage(dir) : ''}${notes})` });
+  }
+  // Say plainly what did not run: a skipped suite is not a passed one.
+  process.stdout.write(`\n=== summary: npm run ${script}\n`);
+  for (const r of results) process.stdout.write(`${r.line}\n`);
+  process.exit(results.every((r) => r.ok) ? 0 : 1);
+})();

@@ -38,7 +38,7 @@ function createProxy({ timeoutMs }) {
       const outgoing = lib.request(url, {
         method,
         agent: agents[url.protocol],
-        headers: { ...withoutHopByHop(headers), host: url.host, 'content-length': String(body ? body.length : 0) },
+        headers: { ...withoutHopByHop(headers), host: url.host, ...(body && body.length > 0 ? { 'content-length': String(body.length) } : {}) },
       });
       outgoing.setTimeout(timeoutMs, () => {
         outgoing.destroy(new HttpError(504, 'upstream_timeout', `${name} did not answer within ${timeoutMs} ms`));
@@ -53,7 +53,7 @@ function createProxy({ timeoutMs }) {
         if (err instanceof HttpError) return reject(err);
         reject(new HttpError(502, 'upstream_unavailable', `${name} is unavailable (${err.code || err.message})`));
       });
-      outgoing.end(body);
+      outgoing.end(body && body.length > 0 ? body : undefined);
     });
   }
   return {
