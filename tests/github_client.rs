@@ -824,6 +824,17 @@ async fn injected_faults_are_retried() {
     repo.info().await.unwrap();
     assert_eq!(w.gh.calls().label("faults").retries, 3);
 
+    // A token the server stops accepting is replaced once, then the call
+    // goes through.
+    let minted = w.gh.calls().label("auth").writes;
+    inject_fault(
+        &w.sim,
+        serde_json::json!({"method": "GET", "path": "^/repos/acme/shop$", "status": 401, "times": 1}),
+    )
+    .await;
+    repo.info().await.unwrap();
+    assert_eq!(w.gh.calls().label("auth").writes, minted + 1);
+
     inject_fault(
         &w.sim,
         serde_json::json!({"method": "GET", "path": "^/repos/acme/shop$", "status": 502, "times": 10}),

@@ -146,6 +146,31 @@ impl AppAuth {
         })
     }
 
+    /// The App from Probot's environment variables: `APP_ID`, and
+    /// `PRIVATE_KEY` (the PEM itself; `\n` escapes allowed, as in `.env`
+    /// files) or `PRIVATE_KEY_PATH`.
+    pub fn from_env() -> Result<AppAuth, GithubError> {
+        let app_id = std::env::var("APP_ID").map_err(|_| {
+            GithubError::Config(
+                "APP_ID is not set: use the App ID from the App's settings page".into(),
+            )
+        })?;
+        let app_id: u64 = app_id.trim().parse().map_err(|_| {
+            GithubError::Config(format!("APP_ID `{app_id}` is not a number: use the numeric App ID from the App's settings page"))
+        })?;
+        let pem = match std::env::var("PRIVATE_KEY") {
+            Ok(k) if !k.trim().is_empty() => k.replace("\\n", "\n").into_bytes(),
+            _ => {
+                let path = std::env::var("PRIVATE_KEY_PATH").map_err(|_| {
+                    GithubError::Config("neither PRIVATE_KEY nor PRIVATE_KEY_PATH is set: point PRIVATE_KEY_PATH at the App's .pem file".into())
+                })?;
+                std::fs::read(&path)
+                    .map_err(|e| GithubError::Config(format!("PRIVATE_KEY_PATH {path}: {e}")))?
+            }
+        };
+        AppAuth::new(app_id, &pem)
+    }
+
     pub fn app_id(&self) -> u64 {
         self.app_id
     }
@@ -271,6 +296,31 @@ mod tests {
         assert!(!t.needs_renewal(10_000 - 301));
         assert!(t.needs_renewal(10_000 - 300));
         assert_eq!(parse_expiry("1970-01-01T01:00:00Z"), Some(3600));
+    }
+
+    #[test]
+    fn cache_hands_out_only_tokens_far_from_expiry() {
+        let app = AppAuth::new(1, test_key_pem().as_bytes()).unwrap();
+        let key = AppAuth::cache_key(7, &["shop".into()], &Permissions::new());
+        let soon = InstallationToken {
+            token: Secret::new("old"),
+            expires_at: now_epoch_secs() + 240,
+            permissions: Permissions::new(),
+        };
+        app.store(key.clone(), soon);
+        assert!(app.cached(&key).is_none(), "4 minutes left: renew");
+        let fresh = InstallationToken {
+            token: Secret::new("new"),
+            expires_at: now_epoch_secs() + 3600,
+            permissions: Permissions::new(),
+        };
+        app.store(key.clone(), fresh);
+        assert_eq!(app.cached(&key).unwrap().token.expose(), "new");
+        // Another repository scope is another token.
+        let other = AppAuth::cache_key(7, &["web".into()], &Permissions::new());
+        assert!(app.cached(&other).is_none());
+        app.forget(&key);
+        assert!(app.cached(&key).is_none());
     }
 
     #[test]

@@ -616,8 +616,10 @@ impl RepoClient {
             // A completed run going back to queued is a re-run: a new run
             // keeps the history. Annotations only ever append, so new ones
             // on a run that has some need a new run too.
-            !(run.status == CheckStatus::Completed && spec.status != CheckStatus::Completed)
-                && !(run.annotations_count > 0 && !spec.output.annotations.is_empty())
+            let rerun =
+                run.status == CheckStatus::Completed && spec.status != CheckStatus::Completed;
+            let more_annotations = run.annotations_count > 0 && !spec.output.annotations.is_empty();
+            !rerun && !more_annotations
         });
         let (mut run, change) = match reuse {
             Some(run) => {

@@ -29,4 +29,7 @@ pub use error::GithubError;
 pub use events::WebhookEvent;
 pub use retry::RetryPolicy;
 pub use types::*;
-pub use webhook::{parse_event, verify_signature, ParseError, SignatureError};
+pub use webhook::{
+    parse_event, verify_and_parse, verify_signature, DeliveryHeaders, ParseError, Rejection,
+    SignatureError,
+};

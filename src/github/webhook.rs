@@ -83,6 +83,78 @@ fn hmac_sha256(key: &[u8], body: &[u8]) -> [u8; 32] {
     mac.finalize().into_bytes().into()
 }
 
+/// The three headers every delivery carries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryHeaders {
+    /// `X-GitHub-Event`: `pull_request_review`, `issue_comment`, …
+    pub event: String,
+    /// `X-GitHub-Delivery`: a GUID, the same on redelivery.
+    pub delivery_id: String,
+    /// `X-Hub-Signature-256`, if sent.
+    pub signature: Option<String>,
+}
+
+impl DeliveryHeaders {
+    /// Read the headers; a missing event or delivery id is a 400.
+    pub fn from_headers(headers: &http::HeaderMap) -> Result<Self, Rejection> {
+        let get = |name: &str| {
+            headers
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_string)
+        };
+        Ok(DeliveryHeaders {
+            event: get(EVENT_HEADER).ok_or(Rejection::MissingHeader("X-GitHub-Event"))?,
+            delivery_id: get(DELIVERY_HEADER)
+                .ok_or(Rejection::MissingHeader("X-GitHub-Delivery"))?,
+            signature: get(SIGNATURE_HEADER),
+        })
+    }
+}
+
+/// Why a delivery is refused, with the HTTP status to answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Rejection {
+    #[error("{0}")]
+    Signature(#[from] SignatureError),
+    #[error("missing {0} header")]
+    MissingHeader(&'static str),
+    #[error("{0}")]
+    Parse(#[from] ParseError),
+}
+
+impl Rejection {
+    /// 401 for signatures (nothing may be queued), 400 for the rest.
+    pub fn status(&self) -> u16 {
+        match self {
+            Rejection::Signature(_) => 401,
+            Rejection::MissingHeader(_) | Rejection::Parse(_) => 400,
+        }
+    }
+}
+
+/// What a webhook endpoint does with one request, in order: read the
+/// headers, verify the signature over the raw body, parse. `Ok((headers,
+/// None))` = a valid delivery prflow ignores.
+pub fn verify_and_parse(
+    secrets: &[String],
+    headers: &http::HeaderMap,
+    body: &[u8],
+) -> Result<(DeliveryHeaders, Option<WebhookEvent>), Rejection> {
+    // Signature first: an unsigned request learns nothing, not even
+    // which header it forgot.
+    verify_signature(
+        secrets,
+        body,
+        headers.get(SIGNATURE_HEADER).and_then(|v| v.to_str().ok()),
+    )?;
+    let h = DeliveryHeaders::from_headers(headers)?;
+    let event = parse_event(&h.event, &h.delivery_id, body)?;
+    Ok((h, event))
+}
+
 /// A delivery whose body could not be read as the event it claims to be.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("webhook delivery {delivery_id} (`{event}`): {message}")]
@@ -610,6 +682,34 @@ mod tests {
         assert_eq!(
             sig,
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
+        );
+    }
+
+    #[test]
+    fn endpoint_rejections_carry_their_status() {
+        let secrets = vec!["s".to_string()];
+        let body = br#"{"zen":"z","hook_id":1}"#;
+        let mut h = http::HeaderMap::new();
+        assert_eq!(
+            verify_and_parse(&secrets, &h, body).unwrap_err().status(),
+            401
+        );
+        h.insert(SIGNATURE_HEADER, sign("s", body).parse().unwrap());
+        let e = verify_and_parse(&secrets, &h, body).unwrap_err();
+        assert_eq!(
+            (e.status(), e.to_string().as_str()),
+            (400, "missing X-GitHub-Event header")
+        );
+        h.insert(EVENT_HEADER, "ping".parse().unwrap());
+        h.insert(DELIVERY_HEADER, "guid-1".parse().unwrap());
+        let (d, ev) = verify_and_parse(&secrets, &h, body).unwrap();
+        assert_eq!(d.delivery_id, "guid-1");
+        assert!(matches!(ev, Some(WebhookEvent::Ping { .. })));
+        let bad = b"{oops";
+        h.insert(SIGNATURE_HEADER, sign("s", bad).parse().unwrap());
+        assert_eq!(
+            verify_and_parse(&secrets, &h, bad).unwrap_err().status(),
+            400
         );
     }
 
