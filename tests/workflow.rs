@@ -731,7 +731,7 @@ fn cli_validate_exit_codes_and_output() {
         "{out}"
     );
     assert!(out.contains("phases (3):"), "{out}");
-    assert!(out.contains("2. create-api-gateway (4 tasks, then waits for approval (checkpoint `create-api-gateway`))"), "{out}");
+    assert!(out.contains("2. create-api-gateway (4 tasks): create-auth-service, create-user-service, create-product-service, create-api-gateway; then waits for approval after `create-api-gateway`"), "{out}");
     assert!(
         out.contains("performance (p95 <= 200 ms, >= 1000 req/s)"),
         "{out}"
@@ -808,7 +808,7 @@ fn cli_plan_text_shows_the_graph() {
     assert!(out.contains("phase 2: create-api-gateway [create-api-gateway] -- checkpoint: waits for approval after `create-api-gateway`"), "{out}");
     assert!(
         out.contains(
-            "step  1  create-auth-service     [auth-dev]  <- design-architecture (phase 1)"
+            "step  1  create-auth-service     [auth-dev]     <- design-architecture (phase 1)"
         ),
         "{out}"
     );
@@ -817,6 +817,58 @@ fn cli_plan_text_shows_the_graph() {
     assert_eq!(code, 1);
     assert!(
         err.contains("dependency cycle: one -> three -> two -> one"),
+        "{err}"
+    );
+}
+
+#[test]
+fn duplicate_keys_are_errors_in_json_and_yaml() {
+    assert_eq!(
+        errors("d.json", "{\"agents\": [{\"id\": \"a\"}],\n \"tasks\": [{\"id\": \"t\", \"agentId\": \"a\", \"agentId\": \"a\"}]}"),
+        ["d.json:2:40: error: `agentId` appears twice in this object and only the last one would count: remove one (at /tasks/0/agentId)"]
+    );
+    assert_eq!(
+        errors("d.yaml", "agents:\n  - id: a\ntasks:\n  - id: t\n    agentId: a\n    id: u\n"),
+        ["d.yaml:6:5: error: `id` appears twice in this object and only the last one would count: remove one (at /tasks/0/id)"]
+    );
+}
+
+#[test]
+fn explicit_phases_take_their_checkpoint_from_execution_checkpoints() {
+    let text = PHASED
+        .replace(r#""checkpoint": true}"#, r#""checkpoint": false}"#)
+        .replace(
+            "\n  ]}",
+            "\n  ], \"execution\": {\"checkpoints\": [\"design\"]}}",
+        );
+    let l = parse("p.json", &text).unwrap();
+    let p = plan::plan(&l.workflow);
+    assert_eq!(p.phases[0].checkpoint.as_deref(), Some("design"));
+    assert_eq!(p.phases[1].checkpoint, None);
+}
+
+#[test]
+fn cli_accepts_yaml() {
+    let file = path_str(fixtures().join("workflows/microservices.yaml"));
+    let (code, out, err) = prflow(&["plan", &file, "--format", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        v["phases"][2]["tasks"],
+        json!([
+            "create-frontend",
+            "containerize-services",
+            "integration-tests"
+        ])
+    );
+    let (code, _, err) = prflow(&[
+        "validate",
+        &path_str(fixtures().join("workflows/cycle.yaml")),
+    ]);
+    assert_eq!(code, 1);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("cycle.yaml:7:20: error: dependency cycle"),
         "{err}"
     );
 }

@@ -68,6 +68,12 @@ pub fn text(w: &Workflow, p: &Plan) -> String {
         // Step = 1 + the deepest same-phase dependency; run order puts deps first.
         let mut step: HashMap<&str, usize> = HashMap::with_capacity(ph.tasks.len());
         let width = ph.tasks.iter().map(|t| t.len()).max().unwrap_or(0);
+        let agent_width = ph
+            .tasks
+            .iter()
+            .map(|t| tasks[t.as_str()].agent.len() + 2)
+            .max()
+            .unwrap_or(0);
         for id in &ph.tasks {
             let t = tasks[id.as_str()];
             let st = t
@@ -85,12 +91,16 @@ pub fn text(w: &Workflow, p: &Plan) -> String {
                     _ => d.clone(),
                 })
                 .collect();
-            let arrow = if deps.is_empty() {
-                String::new()
+            let agent = format!("[{}]", t.agent);
+            let line = if deps.is_empty() {
+                format!("  step {st:>2}  {id:<width$}  {agent}")
             } else {
-                format!("  <- {}", deps.join(", "))
+                format!(
+                    "  step {st:>2}  {id:<width$}  {agent:<agent_width$}  <- {}",
+                    deps.join(", ")
+                )
             };
-            let _ = writeln!(s, "  step {st:>2}  {id:<width$}  [{}]{arrow}", t.agent);
+            let _ = writeln!(s, "{line}");
         }
     }
     s

@@ -92,12 +92,12 @@ pub fn summary(loaded: &Loaded) -> String {
     const MAX_PHASES: usize = 10;
     for ph in p.phases.iter().take(MAX_PHASES) {
         let wait = match &ph.checkpoint {
-            Some(c) => format!(", then waits for approval (checkpoint `{c}`)"),
+            Some(c) => format!("; then waits for approval after `{c}`"),
             None => String::new(),
         };
         let _ = writeln!(
             s,
-            "    {}. {} ({} task{}{wait}): {}",
+            "    {}. {} ({} task{}): {}{wait}",
             ph.index,
             ph.name,
             ph.tasks.len(),
