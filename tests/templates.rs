@@ -776,3 +776,38 @@ fn symlinks_in_repo_packs_are_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn review_feedback_reaches_the_architecture_document() {
+    let r = runner();
+    let w = load(&microservices_text());
+    let task = w.task("design-architecture").unwrap();
+    let feedback = prflow::agents::Feedback {
+        reviewer: Some("octocat".into()),
+        body: "Split the gateway.\nAnd add caching.".into(),
+        comments: vec![prflow::agents::InlineComment {
+            path: "architecture/api-specs.yaml".into(),
+            line: Some(12),
+            body: "Version 2?".into(),
+        }],
+    };
+    let req = TaskRequest {
+        run_id: "r",
+        workflow: &w,
+        task,
+        agent: w.agent(&task.agent).unwrap(),
+        phase: 1,
+        feedback: Some(&feedback),
+        base: &EmptyTree,
+        workdir: None,
+        output_dir: ".",
+    };
+    let out = r.run(&req).unwrap();
+    let md = &files(&out.files)["architecture/architecture.md"];
+    assert!(
+        md.ends_with("## Review notes to address\n\noctocat asked for changes:\n\n> Split the gateway.\n> And add caching.\n\n- `architecture/api-specs.yaml:12`: Version 2?\n"),
+        "{md}"
+    );
+    let plain = run(&r, &w, "design-architecture");
+    assert!(!files(&plain.files)["architecture/architecture.md"].contains("Review notes"));
+}
