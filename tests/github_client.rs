@@ -38,7 +38,7 @@ mod fake {
         seen_auth: Arc<std::sync::Mutex<Vec<String>>>,
     }
 
-    async fn handler(State(st): State<St>, headers: HeaderMap) -> Response {
+    async fn handler(State(st): State<St>, uri: axum::http::Uri, headers: HeaderMap) -> Response {
         let i = st.hits.fetch_add(1, Ordering::SeqCst);
         let auth = headers
             .get("authorization")
@@ -52,7 +52,7 @@ mod fake {
         st.seen_auth
             .lock()
             .unwrap()
-            .push(format!("{auth}|{version}"));
+            .push(format!("{auth}|{version}|{uri}"));
         let Answer(status, hdrs, body) = st.script[i.min(st.script.len() - 1)].clone();
         let mut r = (
             StatusCode::from_u16(status).unwrap(),
@@ -60,7 +60,15 @@ mod fake {
             body,
         )
             .into_response();
+        // `BASE` in a scripted header stands for this server's URL (for
+        // absolute `Link` URLs, as GitHub sends them).
+        let host = headers
+            .get("host")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
         for (k, v) in hdrs {
+            let v = v.replace("BASE", &format!("http://{host}"));
             r.headers_mut().insert(k, v.parse().unwrap());
         }
         r
@@ -117,7 +125,44 @@ async fn retries_5xx_then_succeeds_and_counts_every_attempt() {
     assert_eq!((c.reads, c.writes, c.retries), (3, 0, 2));
     assert_eq!(gh.rate_limit_remaining(), Some(4999));
     let seen = f.seen_auth.lock().unwrap();
-    assert_eq!(seen[0], format!("Bearer {SECRET_TOKEN}|2022-11-28"));
+    assert_eq!(
+        seen[0],
+        format!("Bearer {SECRET_TOKEN}|2022-11-28|/repos/acme/shop")
+    );
+}
+
+#[tokio::test]
+async fn enterprise_base_path_and_link_pagination() {
+    use fake::Answer;
+    let f = fake::start(vec![
+        Answer(
+            200,
+            vec![(
+                "link",
+                r#"<BASE/api/v3/repositories/1/issues/5/comments?per_page=100&page=2>; rel="next", <BASE/api/v3/repositories/1/issues/5/comments?per_page=100&page=2>; rel="last""#.into(),
+            )],
+            r#"[{"id":1,"user":{"login":"a"},"body":"one"}]"#,
+        ),
+        Answer(200, vec![], r#"[{"id":2,"user":{"login":"b"},"body":"two"}]"#),
+    ])
+    .await;
+    let gh = fast_client(&format!("{}/api/v3", f.url));
+    let comments = gh.repo("acme", "shop").list_comments(5).await.unwrap();
+    assert_eq!(
+        comments.iter().map(|c| c.id).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
+    let seen = f.seen_auth.lock().unwrap();
+    assert!(
+        seen[0].ends_with("|/api/v3/repos/acme/shop/issues/5/comments?per_page=100"),
+        "{}",
+        seen[0]
+    );
+    assert!(
+        seen[1].ends_with("|/api/v3/repositories/1/issues/5/comments?per_page=100&page=2"),
+        "{}",
+        seen[1]
+    );
 }
 
 #[tokio::test]

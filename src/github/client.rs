@@ -33,6 +33,9 @@ use super::types::{Permission, RepoName};
 /// The REST API version prflow is written against.
 pub const API_VERSION: &str = "2022-11-28";
 
+/// github.com's API.
+pub const GITHUB_API_URL: &str = "https://api.github.com";
+
 /// Where and how to connect.
 #[derive(Debug, Clone)]
 pub struct GitHubConfig {
@@ -47,6 +50,16 @@ pub struct GitHubConfig {
 }
 
 impl GitHubConfig {
+    /// `GITHUB_API_URL` from the environment (set by Actions, and by people
+    /// using Enterprise Server or the simulator), else github.com.
+    pub fn from_env() -> Self {
+        let url = std::env::var("GITHUB_API_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+            .unwrap_or_else(|| GITHUB_API_URL.to_string());
+        GitHubConfig::new(url.trim())
+    }
+
     pub fn new(api_url: impl Into<String>) -> Self {
         GitHubConfig {
             api_url: api_url.into(),
