@@ -167,8 +167,23 @@ fn no_match_lists_packs_and_what_the_task_asked_for() {
     );
     assert!(err.contains("task type chaos-engineering"), "{err}");
     assert!(err.contains("type tester"), "{err}");
-    assert!(err.contains("`architecture` ("), "{err}");
-    assert!(err.contains("`example-readme` ("), "{err}");
+    let packs = err
+        .split("Packs: ")
+        .nth(1)
+        .unwrap()
+        .split(". ")
+        .next()
+        .unwrap();
+    assert!(
+        packs.contains("architecture") && packs.contains("example-readme"),
+        "{err}"
+    );
+    // The closest pack says exactly which rule failed.
+    assert!(err.contains("Closest: `"), "{err}");
+    assert!(
+        err.contains("task type `chaos-engineering` is not"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -33,11 +33,12 @@ fn input_get<'v>(input: &'v Value, key: &str) -> Option<&'v Value> {
         .filter(|v| !v.is_null())
 }
 
-/// Why `pack` does not match (`None` when it does).
-pub fn mismatch(pack: &Pack, agent: &Agent, task: &Task) -> Option<String> {
+/// Every reason `pack` does not match (empty when it does).
+pub fn mismatches(pack: &Pack, agent: &Agent, task: &Task) -> Vec<String> {
     let r = &pack.rules;
+    let mut why = Vec::new();
     if !r.agent_type.is_empty() && !one_of(&agent.kind, &r.agent_type) {
-        return Some(format!(
+        why.push(format!(
             "agent type `{}` is not {}",
             agent.kind,
             r.agent_type.join("|")
@@ -49,36 +50,36 @@ pub fn mismatch(pack: &Pack, agent: &Agent, task: &Task) -> Option<String> {
             .iter()
             .any(|c| one_of(c, &r.capabilities))
     {
-        return Some(format!(
+        why.push(format!(
             "agent has none of the capabilities {}",
             r.capabilities.join("|")
         ));
     }
-    if !r.task_type.is_empty() {
-        match &task.kind {
-            Some(k) if one_of(k, &r.task_type) => {}
-            other => {
-                return Some(format!(
-                    "task type `{}` is not {}",
-                    other.as_deref().unwrap_or("(none)"),
-                    r.task_type.join("|")
-                ))
-            }
-        }
+    if !r.task_type.is_empty()
+        && !task
+            .kind
+            .as_deref()
+            .is_some_and(|k| one_of(k, &r.task_type))
+    {
+        why.push(format!(
+            "task type `{}` is not {}",
+            task.kind.as_deref().unwrap_or("(none)"),
+            r.task_type.join("|")
+        ));
     }
     if !r.task_id.is_empty() && !one_of(&task.id, &r.task_id) {
-        return Some(format!("task id is not {}", r.task_id.join("|")));
+        why.push(format!("task id is not {}", r.task_id.join("|")));
     }
     for key in &r.requires_input {
         if input_get(&task.input, key).is_none() {
-            return Some(format!("input has no `{key}`"));
+            why.push(format!("input has no `{key}`"));
         }
     }
     for (key, allowed) in &r.input {
         if let Some(v) = input_get(&task.input, key) {
             for value in values_of(v) {
                 if !is_reference(&value) && !one_of(&value, allowed) {
-                    return Some(format!(
+                    why.push(format!(
                         "input.{key} `{value}` is not {}",
                         allowed.join("|")
                     ));
@@ -86,7 +87,13 @@ pub fn mismatch(pack: &Pack, agent: &Agent, task: &Task) -> Option<String> {
             }
         }
     }
-    None
+    why
+}
+
+/// Why `pack` does not match (`None` when it does).
+pub fn mismatch(pack: &Pack, agent: &Agent, task: &Task) -> Option<String> {
+    let why = mismatches(pack, agent, task);
+    (!why.is_empty()).then(|| why.join("; "))
 }
 
 /// The task input values `pack` cannot honour, as `(key, value)` pairs.
@@ -138,15 +145,35 @@ pub fn describe_request(workflow: &Workflow, task: &Task) -> String {
     s
 }
 
-fn list_packs(packs: &[Pack]) -> String {
+/// The pack names, and for the (at most two) packs that came closest, why they
+/// did not match: short enough to read, specific enough to fix the task or a pack.
+fn explain_no_match(packs: &[Pack], agent: &Agent, task: &Task) -> String {
     if packs.is_empty() {
-        return "none".into();
+        return "There are no template packs".into();
     }
-    packs
+    let names: Vec<&str> = packs.iter().map(|p| p.name.as_str()).collect();
+    let mut scored: Vec<(usize, &Pack, Vec<String>)> = packs
         .iter()
-        .map(|p| format!("`{}` ({})", p.name, p.rules.summary()))
-        .collect::<Vec<_>>()
-        .join("; ")
+        .map(|p| {
+            let why = mismatches(p, agent, task);
+            (why.len(), p, why)
+        })
+        .collect();
+    scored.sort_by(|a, b| {
+        a.0.cmp(&b.0)
+            .then(b.1.priority.cmp(&a.1.priority))
+            .then(a.1.name.cmp(&b.1.name))
+    });
+    let nearest: Vec<String> = scored
+        .iter()
+        .take(2)
+        .map(|(_, p, why)| format!("`{}` ({})", p.name, why.join("; ")))
+        .collect();
+    format!(
+        "Packs: {}. Closest: {}. `prflow templates list` shows what each pack matches",
+        names.join(", "),
+        nearest.join(", ")
+    )
 }
 
 /// Picks the pack for `task` (see templates/README.md, "How a pack is chosen").
@@ -182,12 +209,12 @@ pub fn select<'p>(packs: &'p [Pack], workflow: &Workflow, task: &Task) -> Result
         match matching.as_slice() {
             [] => {
                 return Err(format!(
-                    "no template pack matches task `{}`: it asks for {}. Packs: {}. \
+                    "no template pack matches task `{}`: it asks for {}. {}. \
                      Add a pack under .prflow/templates/ (templates/README.md), pin one with \
                      \"runner\": {{\"template\": \"NAME\"}}, or give the agent a command or llm runner",
                     task.id,
                     describe_request(workflow, task),
-                    list_packs(packs)
+                    explain_no_match(packs, agent, task)
                 ))
             }
             [first, second, ..] if first.priority == second.priority => {
