@@ -8,7 +8,9 @@
 # Usage: scripts/verify-frontend.sh GENERATED_DIR
 # Env:   VERIFY_OUT (artifacts: logs, screenshot, load.json; default /tmp/prflow-verify-frontend)
 #        VERIFY_STEPS (default "build e2e integration load"): the steps to run;
-#        LOAD_DURATION, LOAD_CONNECTIONS, LOAD_LOG_LEVEL (default warn) for the load run.
+#        LOAD_DURATION, LOAD_CONNECTIONS, LOAD_LOG_LEVEL (default warn) for the load run;
+#        VERIFY_LOAD_STRICT=0 records the load numbers without failing when a threshold
+#        is missed (a load that measured nothing still fails).
 #        VERIFY_NETNS=auto|1|0: run the live part in a private network namespace
 #        (`unshare --net`, loopback only, its own ports) — `auto` (default) does so
 #        whenever unshare works (root), so a developer's own `npm run dev` on the same
@@ -134,7 +136,7 @@ if [ "$netns" = auto ]; then
 fi
 if [ "$netns" = 1 ]; then
   echo "=== live checks (unshare --net, loopback only)"
-  if unshare --net bash -c 'ip link set lo up && exec env _VERIFY_LIVE_ONLY=1 VERIFY_NETNS=0 VERIFY_STEPS="$2" bash "$0" "$1"' "$SELF" "$DIR" "$STEPS"; then
+  if unshare --net bash -c 'ip link set lo up && exec env _VERIFY_LIVE_ONLY=1 VERIFY_NETNS=0 VERIFY_STEPS="$2" VERIFY_OUT="$3" bash "$0" "$1"' "$SELF" "$DIR" "$STEPS" "$OUT"; then
     results+=("ok   live checks in a private network namespace (see above)"); passed=$((passed + 1))
   else
     results+=("FAIL live checks in a private network namespace (see above)"); failed=$((failed + 1))
@@ -165,7 +167,18 @@ if has load; then
   # The load test measures the gateway, not its rate limiter: lift the limit, and log
   # at warn so the dev runner's log pipe is not what is measured.
   if start_dev "$OUT/dev-load.log" RATE_LIMIT_MAX=100000000 LOG_LEVEL="${LOAD_LOG_LEVEL:-warn}"; then
-    step "load (autocannon through the gateway)" bash -c 'set -o pipefail; npm run --silent test:load --workspace tests | tee "$0"' "$OUT/load.txt"
+    if [ "${VERIFY_LOAD_STRICT:-1}" = 1 ]; then
+      step "load (autocannon through the gateway)" bash -c 'set -o pipefail; npm run --silent test:load --workspace tests | tee "$0"' "$OUT/load.txt"
+    else
+      echo "=== load (autocannon through the gateway; VERIFY_LOAD_STRICT=0: numbers only)"
+      if bash -c 'set -o pipefail; npm run --silent test:load --workspace tests | tee "$0"' "$OUT/load.txt"; then
+        results+=("ok   load (within the thresholds)")
+      elif grep -q '^LOAD_RESULT ' "$OUT/load.txt"; then
+        results+=("note load below a threshold, not counted (VERIFY_LOAD_STRICT=0)")
+      else
+        results+=("FAIL load (no measurement)"); failed=$((failed + 1))
+      fi
+    fi
     grep '^LOAD_RESULT ' "$OUT/load.txt" 2>/dev/null | sed 's/^LOAD_RESULT //' >"$OUT/load.json"
     stop_dev
   else
