@@ -839,6 +839,9 @@ async fn check_run_lifecycle_updates_one_run() {
     let runs = repo.list_check_runs(&w.feature, None).await.unwrap();
     assert_eq!(runs.len(), 1);
     assert_eq!(runs[0].conclusion, Some(Conclusion::Success));
+    let gates = repo.gate_results(&w.feature, "prflow/").await.unwrap();
+    assert_eq!(gates.len(), 1);
+    assert!(gates["prflow/unit-tests"].passed());
 }
 
 #[tokio::test]
@@ -1101,6 +1104,10 @@ async fn checks_forbidden_falls_back_to_statuses() {
     assert_eq!(s.context, "prflow/unit-tests");
     assert!(s.description.unwrap().starts_with("skipped: "));
     assert!(repo.uses_status_fallback());
+    let gates = repo.gate_results(&w.feature, "prflow/").await.unwrap();
+    let g = &gates["prflow/unit-tests"];
+    assert_eq!(g.conclusion, Some(Conclusion::Skipped));
+    assert!(!g.passed(), "a skipped gate measured nothing");
     // Remembered: the next gate goes straight to statuses (no check-run call).
     let before = gh.calls();
     let (_, change) = repo.ensure_check_run(&spec).await.unwrap();

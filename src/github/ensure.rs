@@ -748,6 +748,55 @@ impl RepoClient {
         })
     }
 
+    /// The latest result of every gate (check runs, and commit statuses
+    /// written as a fallback) on `sha` whose name starts with `prefix`
+    /// (`"prflow/"`). When both exist for a name, the check run wins.
+    pub async fn gate_results(
+        &self,
+        sha: &str,
+        prefix: &str,
+    ) -> Result<BTreeMap<String, GateOutcome>, GithubError> {
+        let mut out = BTreeMap::new();
+        if !self.gh.checks_forbidden(&self.repo) {
+            match self.list_check_runs(sha, None).await {
+                Ok(runs) => {
+                    // Latest run per name: ids grow with time.
+                    let mut latest: BTreeMap<String, CheckRun> = BTreeMap::new();
+                    for run in runs.into_iter().filter(|r| r.name.starts_with(prefix)) {
+                        if latest.get(&run.name).is_none_or(|l| l.id < run.id) {
+                            latest.insert(run.name.clone(), run);
+                        }
+                    }
+                    for (name, run) in latest {
+                        out.insert(
+                            name,
+                            GateOutcome {
+                                status: run.status,
+                                conclusion: run.conclusion,
+                                summary: run.title.unwrap_or_default(),
+                            },
+                        );
+                    }
+                }
+                Err(GithubError::Forbidden { .. }) => self.gh.set_checks_forbidden(&self.repo),
+                Err(e) => return Err(e),
+            }
+        }
+        let statuses = match self.combined_status(sha).await {
+            Ok(c) => c.statuses,
+            Err(GithubError::NotFound { .. }) => vec![],
+            Err(e) => return Err(e),
+        };
+        for s in statuses
+            .into_iter()
+            .filter(|s| s.context.starts_with(prefix))
+        {
+            out.entry(s.context.clone())
+                .or_insert_with(|| outcome_of_status(&s));
+        }
+        Ok(out)
+    }
+
     /// True once a check-run create was refused here and gates go to statuses.
     pub fn uses_status_fallback(&self) -> bool {
         self.gh.checks_forbidden(&self.repo)
@@ -922,6 +971,45 @@ fn status_for(spec: &CheckRunSpec) -> (StatusState, String) {
     }
 }
 
+/// Read back what [`status_for`] wrote.
+fn outcome_of_status(s: &CommitStatus) -> GateOutcome {
+    let d = s.description.clone().unwrap_or_default();
+    let (status, conclusion) = match s.state {
+        StatusState::Pending => (
+            if d.starts_with("queued") {
+                CheckStatus::Queued
+            } else {
+                CheckStatus::InProgress
+            },
+            None,
+        ),
+        StatusState::Success => {
+            let c = if d.starts_with("neutral") {
+                Conclusion::Neutral
+            } else if d.starts_with("skipped") {
+                Conclusion::Skipped
+            } else {
+                Conclusion::Success
+            };
+            (CheckStatus::Completed, Some(c))
+        }
+        StatusState::Failure => (
+            CheckStatus::Completed,
+            Some(if d.starts_with("timed_out") {
+                Conclusion::TimedOut
+            } else {
+                Conclusion::Failure
+            }),
+        ),
+        StatusState::Error => (CheckStatus::Completed, Some(Conclusion::Cancelled)),
+    };
+    GateOutcome {
+        status,
+        conclusion,
+        summary: d,
+    }
+}
+
 /// GitHub keeps at most 140 characters of a status description.
 fn truncate_description(s: &str) -> String {
     if s.chars().count() <= 140 {
@@ -1010,6 +1098,37 @@ mod tests {
         run.annotations_count = 2;
         run.conclusion = Some(Conclusion::Failure);
         assert!(!check_matches(&run, &s));
+    }
+
+    #[test]
+    fn fallback_statuses_read_back_as_the_same_conclusion() {
+        for c in [
+            Conclusion::Success,
+            Conclusion::Failure,
+            Conclusion::Neutral,
+            Conclusion::Skipped,
+            Conclusion::TimedOut,
+            Conclusion::Cancelled,
+        ] {
+            let s = spec(CheckStatus::Completed, Some(c), 0);
+            let (state, description) = status_for(&s);
+            let back = outcome_of_status(&CommitStatus {
+                context: s.name.clone(),
+                state,
+                description: Some(description),
+                target_url: None,
+            });
+            assert_eq!(back.conclusion, Some(c));
+            assert_eq!(back.status, CheckStatus::Completed);
+        }
+        let (state, description) = status_for(&spec(CheckStatus::Queued, None, 0));
+        let back = outcome_of_status(&CommitStatus {
+            context: "x".into(),
+            state,
+            description: Some(description),
+            target_url: None,
+        });
+        assert_eq!((back.status, back.conclusion), (CheckStatus::Queued, None));
     }
 
     #[test]

@@ -262,6 +262,23 @@ pub enum GateReport {
     Status(CommitStatus),
 }
 
+/// A gate's latest result, from its check run or its fallback status.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GateOutcome {
+    pub status: CheckStatus,
+    pub conclusion: Option<Conclusion>,
+    /// The check run's title, or the status description.
+    pub summary: String,
+}
+
+impl GateOutcome {
+    /// Passed = completed with `success`. `neutral` and `skipped` did not
+    /// measure anything, so they do not pass a *required* gate.
+    pub fn passed(&self) -> bool {
+        self.status == CheckStatus::Completed && self.conclusion == Some(Conclusion::Success)
+    }
+}
+
 /// `pending`, `success`, `failure` or `error`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
