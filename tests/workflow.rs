@@ -872,3 +872,51 @@ fn cli_accepts_yaml() {
         "{err}"
     );
 }
+
+#[test]
+fn json_schema_accepts_the_examples_and_rejects_malformed_prflow_objects() {
+    let (code, out, err) = prflow(&["schema"]);
+    assert_eq!(code, 0, "{err}");
+    let schema: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(schema, prflow::workflow::schema::json_schema());
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let read = |p: PathBuf| -> Value {
+        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
+    };
+    for entry in std::fs::read_dir(fixtures().join("claude-flow")).unwrap() {
+        let path = entry.unwrap().path();
+        let v = read(path.clone());
+        let ok = validator.is_valid(&v);
+        assert_eq!(
+            ok,
+            !path.ends_with("production-config.json"),
+            "{}",
+            path.display()
+        );
+    }
+    let base = json!({"agents": [{"id": "a"}], "tasks": [{"id": "t", "agentId": "a"}]});
+    assert!(validator.is_valid(&base));
+    for (pointer, bad) in [
+        ("/agents/0/runner", json!({"command": "x", "timeout": "1m"})),
+        (
+            "/agents/0/runner",
+            json!({"llm": {"provider": "openia", "model": "m"}}),
+        ),
+        ("/agents/0/runner", json!("docker")),
+        ("/gates", json!([{"name": "g", "rnu": "x"}])),
+        ("/phases", json!([{"tasks": ["t"], "checkpiont": true}])),
+        ("/outputDir", json!("../up")),
+    ] {
+        let mut v = base.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        v.pointer_mut(parent)
+            .unwrap()
+            .as_object_mut()
+            .unwrap()
+            .insert(key.to_string(), bad.clone());
+        assert!(
+            !validator.is_valid(&v),
+            "{pointer} = {bad} should be rejected"
+        );
+    }
+}

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 pub mod approve;
 pub mod plan;
 pub mod run;
+pub mod schema;
 pub mod status;
 pub mod sim;
 pub mod templates;
@@ -39,6 +40,8 @@ pub enum Command {
     Approve(approve::Args),
     /// Show runs, phases and tasks with their commits (read from git).
     Status(status::Args),
+    /// Print the JSON Schema of the workflow format (for editors and linters).
+    Schema(schema::Args),
     /// Start the GitHub simulator (for trying prflow and for tests).
     Sim(sim::Args),
     /// List and describe template packs.
@@ -60,6 +63,7 @@ pub fn main() -> ExitCode {
         Command::Run(a) => run::run(a),
         Command::Approve(a) => approve::run(a),
         Command::Status(a) => status::run(a),
+        Command::Schema(a) => schema::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Templates(c) => templates::run(c),
     }

@@ -13,6 +13,7 @@ pub mod model;
 pub mod parse;
 pub mod plan;
 mod runner;
+pub mod schema;
 mod validate;
 pub mod vars;
 mod yaml;
