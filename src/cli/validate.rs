@@ -17,7 +17,11 @@ pub struct Args {
 pub fn run(args: Args) -> ExitCode {
     match load_reporting(&args.file) {
         Some(loaded) => {
-            print!("{}", summary(&loaded));
+            use std::io::Write as _;
+            // A closed pipe (`prflow validate … | head`) is not worth a panic.
+            let _ = std::io::stdout()
+                .lock()
+                .write_all(summary(&loaded).as_bytes());
             ExitCode::SUCCESS
         }
         None => ExitCode::from(1),
