@@ -2,8 +2,9 @@
 # Verifies the backend that the microservices workflow generates (issue 7):
 #   1. npm install at the generated root (npm workspaces)
 #   2. npm test: every service's unit tests, each failing below 85% line coverage
-#   3. a throwaway PostgreSQL (Debian's package; installed if missing), and
-#      user-service's integration tests against it (schema from its migrations)
+#   3. a throwaway PostgreSQL (Debian's package; installed if missing), and the
+#      integration tests of every service that uses it (user-service, auth-service),
+#      each in a database of its own, schema from the service's migrations
 #   4. the shared service library is byte-identical in every service
 # Prints one summary line per step and exits non-zero if any step failed.
 #
@@ -100,10 +101,18 @@ if grep -q "SKIPPED:" "$LOGS/npm-test.log"; then
   grep -h "SKIPPED:" "$LOGS/npm-test.log" | sed 's/^# *//' | sort -u | while read -r line; do log "note: $line"; done
 fi
 
-# --- 3. PostgreSQL + user-service integration tests --------------------------------
-USER_SVC="$DIR/services/user-service"
-if [[ ! -f "$USER_SVC/package.json" ]]; then
-  record SKIP "user-service integration" "services/user-service was not generated"
+# --- 3. PostgreSQL + integration tests of the services that use it -----------------
+# Every service that depends on `pg` and has a test:integration script gets a
+# database of its own on one throwaway cluster.
+PG_SERVICES=()
+for svc in "$DIR"/services/*/; do
+  [[ -f "$svc/package.json" ]] || continue
+  if node -e 'const p=require(process.argv[1]); process.exit((p.dependencies||{}).pg && (p.scripts||{})["test:integration"] ? 0 : 1)' "$svc/package.json"; then
+    PG_SERVICES+=("$(basename "$svc")")
+  fi
+done
+if [[ ${#PG_SERVICES[@]} -eq 0 ]]; then
+  record SKIP "postgresql integration" "no generated service uses PostgreSQL"
 else
   PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
   if [[ -z "$PG_BIN" ]]; then
@@ -120,20 +129,25 @@ else
     PG_PORT="$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
     if pg_as_owner "$PG_BIN/initdb" -D "$PG_TMP/data" -A trust -U postgres >"$PG_TMP/initdb.log" 2>&1 &&
       pg_as_owner "$PG_BIN/pg_ctl" -D "$PG_TMP/data" -l "$PG_TMP/server.log" -w -t 60 \
-        -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PG_TMP -c fsync=off" start >/dev/null 2>&1 &&
-      pg_as_owner "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres users_it; then
+        -o "-p $PG_PORT -c listen_addresses=127.0.0.1 -k $PG_TMP -c fsync=off" start >/dev/null 2>&1; then
       record ok "postgresql $(basename "$(dirname "$PG_BIN")")" "on 127.0.0.1:$PG_PORT ($(elapsed "$t"))"
-      t=$(now)
-      export DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/users_it"
-      if (cd "$USER_SVC" && npm run test:integration >"$LOGS/integration.log" 2>&1) &&
-        ! grep -q "SKIPPED" "$LOGS/integration.log"; then
-        passed="$(grep -E '^# pass' "$LOGS/integration.log" | awk '{print $3}')"
-        record ok "user-service integration" "${passed} tests against PostgreSQL ($(elapsed "$t"))"
-      else
-        record FAIL "user-service integration" "($(elapsed "$t")); see $LOGS/integration.log"
-        grep -E "^not ok|# fail|SKIPPED|Error" "$LOGS/integration.log" | head -20
-      fi
-      unset DATABASE_URL
+      for name in "${PG_SERVICES[@]}"; do
+        t=$(now)
+        db="$(echo "${name}_it" | tr -c 'a-z0-9_\n' '_')"
+        log="$LOGS/integration-$name.log"
+        if ! pg_as_owner "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres "$db" >"$log" 2>&1; then
+          record FAIL "$name integration" "createdb $db failed; see $log"
+          continue
+        fi
+        if (cd "$DIR/services/$name" && DATABASE_URL="postgres://postgres@127.0.0.1:$PG_PORT/$db" npm run test:integration >>"$log" 2>&1) &&
+          ! grep -q "SKIPPED" "$log"; then
+          passed="$(grep -E '^# pass' "$log" | awk '{print $3}')"
+          record ok "$name integration" "${passed} tests against PostgreSQL ($(elapsed "$t"))"
+        else
+          record FAIL "$name integration" "($(elapsed "$t")); see $log"
+          grep -E "^not ok|# fail|SKIPPED|Error" "$log" | head -20
+        fi
+      done
     else
       record FAIL "postgresql" "could not start (initdb and server log below)"
       cat "$PG_TMP/initdb.log" "$PG_TMP/server.log" 2>/dev/null | tail -20

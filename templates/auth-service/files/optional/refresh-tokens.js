@@ -1,27 +1,16 @@
 'use strict';
-// Refresh tokens: long-lived JWTs with an id (jti) remembered server side. Each use
-// rotates the token (the old one is revoked); presenting a revoked token again means
-// it was stolen or replayed, so every refresh token of that user is revoked.
-const { randomUUID } = require('node:crypto');
+// Refresh tokens: long-lived JWTs whose id (jti) and SHA-256 are kept in the store.
+// Each use rotates the token (the old one is revoked); presenting a revoked token
+// again means it was stolen or replayed, so every refresh token of that user is revoked.
+const { createHash, randomUUID } = require('node:crypto');
 const jsonwebtoken = require('jsonwebtoken');
 const { secretKey } = require('./lib/jwt');
 const { unauthorized } = require('./lib/errors');
 
-function createRefreshTokens({ secret, ttlSeconds }) {
-  const key = secretKey(secret);
-  const active = new Map(); // jti -> user id
-  const used = new Map(); // jti -> user id, for reuse detection
+const sha256 = (text) => createHash('sha256').update(text).digest('hex');
 
-  function issue(user) {
-    const jti = randomUUID();
-    active.set(jti, user.id);
-    return jsonwebtoken.sign({ typ: 'refresh' }, key, {
-      algorithm: 'HS256',
-      subject: user.id,
-      jwtid: jti,
-      expiresIn: ttlSeconds,
-    });
-  }
+function createRefreshTokens({ secret, ttlSeconds, store }) {
+  const key = secretKey(secret);
 
   function decode(token) {
     if (typeof token !== 'string' || !token) throw unauthorized('"refreshToken" is required');
@@ -35,28 +24,29 @@ function createRefreshTokens({ secret, ttlSeconds }) {
     return claims;
   }
 
-  function revokeAllOf(userId) {
-    for (const [jti, owner] of active) if (owner === userId) active.delete(jti);
-  }
-
   return {
-    issue,
+    async issue(user) {
+      const id = randomUUID();
+      const token = jsonwebtoken.sign({ typ: 'refresh' }, key, {
+        algorithm: 'HS256',
+        subject: user.id,
+        jwtid: id,
+        expiresIn: ttlSeconds,
+      });
+      await store.addRefreshToken({ id, userId: user.id, tokenHash: sha256(token), expiresAt: new Date(Date.now() + ttlSeconds * 1000) });
+      return token;
+    },
     /** Checks and revokes a refresh token; returns the user id it was issued to. */
-    consume(token) {
+    async consume(token) {
       const claims = decode(token);
-      if (!active.has(claims.jti)) {
-        if (used.has(claims.jti)) revokeAllOf(claims.sub);
-        throw unauthorized('the refresh token was already used or revoked');
-      }
-      active.delete(claims.jti);
-      used.set(claims.jti, claims.sub);
-      return claims.sub;
+      const result = await store.useRefreshToken(claims.jti, sha256(token));
+      if (result.state === 'active') return result.userId;
+      if (result.state === 'revoked') await store.revokeAllRefreshTokens(result.userId);
+      throw unauthorized('the refresh token was already used or revoked');
     },
-    revoke(token) {
-      const claims = decode(token);
-      active.delete(claims.jti);
+    async revoke(token) {
+      await store.revokeRefreshToken(decode(token).jti);
     },
-    activeCount: () => active.size,
   };
 }
 

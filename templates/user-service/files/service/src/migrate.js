@@ -6,6 +6,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 
 const MIGRATIONS_DIR = path.join(__dirname, '..', 'migrations');
+const MIGRATION_LOCK = 72_100_007; // any fixed number; the same in every service
 
 /** The versions already applied; creates the bookkeeping table on the first run. */
 async function appliedVersions(pool) {
@@ -22,7 +23,35 @@ async function appliedVersions(pool) {
   }
 }
 
-async function migrate(pool, { dir = MIGRATIONS_DIR, logger } = {}) {
+/**
+ * Runs `fn` holding a PostgreSQL advisory lock, so replicas (and the services sharing
+ * one database) starting together migrate one after the other. A database without
+ * advisory locks (pg-mem in the unit tests) runs `fn` unlocked.
+ */
+async function withMigrationLock(pool, fn) {
+  let client = null;
+  try {
+    client = await pool.connect();
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+  } catch {
+    if (client) client.release();
+    client = null;
+  }
+  try {
+    return await fn();
+  } finally {
+    if (client) {
+      await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => {});
+      client.release();
+    }
+  }
+}
+
+async function migrate(pool, options = {}) {
+  return withMigrationLock(pool, () => applyPending(pool, options));
+}
+
+async function applyPending(pool, { dir = MIGRATIONS_DIR, logger } = {}) {
   const done = await appliedVersions(pool);
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.sql')).sort();
   const applied = [];
