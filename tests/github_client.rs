@@ -165,6 +165,57 @@ async fn enterprise_base_path_and_link_pagination() {
     );
 }
 
+/// A 502 that arrives after the write was applied (a proxy timing out in
+/// front of a server that finished): the status comment must still exist
+/// exactly once.
+#[tokio::test]
+async fn a_create_whose_answer_was_lost_is_not_duplicated() {
+    use axum::routing::get;
+    use std::sync::Mutex;
+    type Comments = Arc<Mutex<Vec<serde_json::Value>>>;
+    let comments: Comments = Arc::default();
+    let posts = Arc::new(AtomicUsize::new(0));
+    let app = axum::Router::new()
+        .route(
+            "/repos/acme/shop/issues/1/comments",
+            get(|axum::extract::State((c, _)): axum::extract::State<(Comments, Arc<AtomicUsize>)>| async move {
+                axum::Json(serde_json::Value::Array(c.lock().unwrap().clone()))
+            })
+            .post(
+                |axum::extract::State((c, n)): axum::extract::State<(Comments, Arc<AtomicUsize>)>,
+                 axum::Json(body): axum::Json<serde_json::Value>| async move {
+                    let mut all = c.lock().unwrap();
+                    let comment = serde_json::json!({"id": all.len() + 1, "user": {"login": "bot"}, "body": body["body"]});
+                    all.push(comment.clone());
+                    if n.fetch_add(1, Ordering::SeqCst) == 0 {
+                        (axum::http::StatusCode::BAD_GATEWAY, axum::Json(serde_json::json!({"message": "Bad Gateway"})))
+                    } else {
+                        (axum::http::StatusCode::CREATED, axum::Json(comment))
+                    }
+                },
+            ),
+        )
+        .with_state((comments.clone(), posts.clone()));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let gh = fast_client(&url);
+    let (c, change) = gh
+        .repo("acme", "shop")
+        .ensure_status_comment(1, "<!-- prflow:status run=r -->", "hello")
+        .await
+        .unwrap();
+    assert_eq!(
+        change,
+        Change::Unchanged,
+        "found the comment the lost answer created"
+    );
+    assert_eq!(c.id, 1);
+    assert_eq!(posts.load(Ordering::SeqCst), 1);
+    assert_eq!(comments.lock().unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn secondary_rate_limit_403_waits_for_retry_after() {
     use fake::Answer;
@@ -855,22 +906,53 @@ async fn injected_faults_are_retried() {
     )
     .await;
     let marker = body::status_marker("run1");
+    let before = w.gh.calls();
     let (c, change) = repo
         .ensure_status_comment(pull.number, &marker, "status: starting")
         .await
         .unwrap();
     assert_eq!(change, Change::Created);
-    assert_eq!(w.gh.calls().label("faults").retries, 2);
+    // A create is never resent blindly: each 502 is followed by a fresh
+    // look for the comment, then the create again.
+    let spent = w.gh.calls().since(&before).label("faults");
+    assert_eq!((spent.reads, spent.writes), (3, 3), "{spent:?}");
     assert_eq!(repo.list_comments(pull.number).await.unwrap().len(), 1);
     assert!(c.body.contains(&marker));
+
+    inject_fault(
+        &w.sim,
+        serde_json::json!({"method": "POST", "path": "^/repos/acme/shop/check-runs$", "status": 502, "times": 1}),
+    )
+    .await;
+    let spec = CheckRunSpec {
+        name: "prflow/coverage".into(),
+        head_sha: w.feature.clone(),
+        status: CheckStatus::Queued,
+        conclusion: None,
+        output: CheckOutput::default(),
+        details_url: None,
+        external_id: None,
+    };
+    assert_eq!(
+        repo.ensure_check_run(&spec).await.unwrap().1,
+        Change::Created
+    );
+    assert_eq!(
+        repo.list_check_runs(&w.feature, Some("prflow/coverage"))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     inject_fault(
         &w.sim,
         serde_json::json!({"method": "GET", "path": "^/repos/acme/shop$", "status": 403, "retry_after": 1, "times": 1}),
     )
     .await;
+    let before = w.gh.calls();
     repo.info().await.unwrap();
-    assert_eq!(w.gh.calls().label("faults").retries, 3);
+    assert_eq!(w.gh.calls().since(&before).label("faults").retries, 1);
 
     // A token the server stops accepting is replaced once, then the call
     // goes through.

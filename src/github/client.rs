@@ -511,7 +511,21 @@ impl GitHub {
         path: &'a str,
         body: Option<&'a Value>,
     ) -> BoxFuture<'a, Result<Resp, GithubError>> {
-        Box::pin(self.request_inner(method, path, body))
+        Box::pin(self.request_inner(method, path, body, false))
+    }
+
+    /// Like [`GitHub::request`], for a write that must not be sent twice
+    /// (it creates something and GitHub has no duplicate check): a 5xx or a
+    /// lost connection may mean the write was applied, so it is not resent
+    /// here. The caller re-reads and decides (see `ensure`). Rate limits,
+    /// which are never applied, are still waited out and retried.
+    pub(crate) fn request_once<'a>(
+        &'a self,
+        method: Method,
+        path: &'a str,
+        body: Option<&'a Value>,
+    ) -> BoxFuture<'a, Result<Resp, GithubError>> {
+        Box::pin(self.request_inner(method, path, body, true))
     }
 
     async fn request_inner(
@@ -519,6 +533,7 @@ impl GitHub {
         method: Method,
         path: &str,
         body: Option<&Value>,
+        once: bool,
     ) -> Result<Resp, GithubError> {
         let request_line = RequestLine(method.as_str(), path).to_string();
         let write = method != Method::GET && method != Method::HEAD;
@@ -560,7 +575,7 @@ impl GitHub {
                     match body.collect().await {
                         Ok(b) => (parts.status.as_u16(), parts.headers, b.to_bytes()),
                         Err(e) => {
-                            if let Some(wait) = self.transport_wait(attempt) {
+                            if let Some(wait) = self.transport_wait(attempt, once) {
                                 tokio::time::sleep(wait).await;
                                 continue;
                             }
@@ -572,7 +587,7 @@ impl GitHub {
                     }
                 }
                 Err(e) => {
-                    if let Some(wait) = self.transport_wait(attempt) {
+                    if let Some(wait) = self.transport_wait(attempt, once) {
                         tracing::debug!(request = %request_line, attempt, "transport error, retrying");
                         tokio::time::sleep(wait).await;
                         continue;
@@ -605,6 +620,17 @@ impl GitHub {
                 continue;
             }
             let failure = retry::classify(status, &headers, &message);
+            if once && failure == Failure::Server {
+                return Err(to_error(
+                    status,
+                    &headers,
+                    message,
+                    errors,
+                    request_line,
+                    attempt,
+                    failure,
+                ));
+            }
             if let Some(wait) =
                 retry::next_wait(policy, failure, &headers, attempt, now_epoch_secs())
             {
@@ -624,8 +650,8 @@ impl GitHub {
         }
     }
 
-    fn transport_wait(&self, attempt: u32) -> Option<Duration> {
-        (attempt < self.shared.policy.max_attempts)
+    fn transport_wait(&self, attempt: u32, once: bool) -> Option<Duration> {
+        (!once && attempt < self.shared.policy.max_attempts)
             .then(|| retry::backoff(&self.shared.policy, attempt))
     }
 
@@ -655,6 +681,28 @@ impl GitHub {
         let line = RequestLine(method.as_str(), path).to_string();
         let resp = self.request(method, path, Some(body)).await?;
         resp.json(&line)
+    }
+
+    /// [`GitHub::send_json`] through [`GitHub::request_once`].
+    pub(crate) async fn send_json_once<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+    ) -> Result<T, GithubError> {
+        let line = RequestLine(method.as_str(), path).to_string();
+        let resp = self.request_once(method, path, Some(body)).await?;
+        resp.json(&line)
+    }
+
+    /// Attempts an ensure may make when a create's outcome is unknown.
+    pub(crate) fn max_attempts(&self) -> u32 {
+        self.shared.policy.max_attempts
+    }
+
+    /// Back-off before re-running an ensure whose create failed ambiguously.
+    pub(crate) async fn ambiguous_backoff(&self, attempt: u32) {
+        tokio::time::sleep(retry::backoff(&self.shared.policy, attempt)).await;
     }
 
     /// Every page of a list endpoint. `key` names the array inside a

@@ -331,15 +331,38 @@ impl RepoClient {
             #[serde(default)]
             merge_commit_sha: Option<String>,
         }
+        let path = self.path(&format!("/pulls/{number}"));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let current: MergedPull = self.gh.get_json(&path).await?;
+            if current.merged {
+                return Ok(current.merge_commit_sha.unwrap_or_default());
+            }
+            match self
+                .merge_once(&path, expected_head_sha, method, commit_title)
+                .await
+            {
+                // The merge may have happened: the next read tells.
+                Err(e) if is_ambiguous(&e) && attempt < self.gh.max_attempts() => {
+                    self.gh.ambiguous_backoff(attempt).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn merge_once(
+        &self,
+        path: &str,
+        expected_head_sha: Option<&str>,
+        method: MergeMethod,
+        commit_title: Option<&str>,
+    ) -> Result<String, GithubError> {
         #[derive(Deserialize)]
         struct MergeResult {
             #[serde(default)]
             sha: String,
-        }
-        let path = self.path(&format!("/pulls/{number}"));
-        let current: MergedPull = self.gh.get_json(&path).await?;
-        if current.merged {
-            return Ok(current.merge_commit_sha.unwrap_or_default());
         }
         let mut body = Map::new();
         body.insert("merge_method".into(), json!(method.as_str()));
@@ -351,7 +374,7 @@ impl RepoClient {
         }
         let r: MergeResult = self
             .gh
-            .send_json(Method::PUT, &format!("{path}/merge"), &Value::Object(body))
+            .send_json_once(Method::PUT, &format!("{path}/merge"), &Value::Object(body))
             .await?;
         Ok(r.sha)
     }
@@ -493,9 +516,31 @@ impl RepoClient {
         body: &str,
     ) -> Result<(Comment, Change), GithubError> {
         let wanted = super::body::with_marker(body, marker);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self
+                .ensure_status_comment_once(issue, marker, &wanted)
+                .await
+            {
+                Err(e) if is_ambiguous(&e) && attempt < self.gh.max_attempts() => {
+                    // The create may have landed: look again before resending.
+                    self.gh.ambiguous_backoff(attempt).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn ensure_status_comment_once(
+        &self,
+        issue: u64,
+        marker: &str,
+        wanted: &str,
+    ) -> Result<(Comment, Change), GithubError> {
         let comments = self.list_comments(issue).await?;
         if let Some(existing) = comments.into_iter().find(|c| c.body.contains(marker)) {
-            if normalize_newlines(&existing.body) == normalize_newlines(&wanted) {
+            if normalize_newlines(&existing.body) == normalize_newlines(wanted) {
                 return Ok((existing, Change::Unchanged));
             }
             let raw: RawComment = self
@@ -508,7 +553,15 @@ impl RepoClient {
                 .await?;
             return Ok((raw.into(), Change::Updated));
         }
-        Ok((self.create_comment(issue, &wanted).await?, Change::Created))
+        let raw: RawComment = self
+            .gh
+            .send_json_once(
+                Method::POST,
+                &self.path(&format!("/issues/{issue}/comments")),
+                &json!({"body": wanted}),
+            )
+            .await?;
+        Ok((raw.into(), Change::Created))
     }
 
     /// React to an issue or pull-request comment (acknowledges a command).
@@ -593,6 +646,25 @@ impl RepoClient {
         &self,
         spec: &CheckRunSpec,
     ) -> Result<(GateReport, Change), GithubError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.ensure_check_run_once(spec).await {
+                // A create or an annotation batch may have landed: read
+                // again (a half-annotated run is then replaced, never
+                // annotated twice).
+                Err(e) if is_ambiguous(&e) && attempt < self.gh.max_attempts() => {
+                    self.gh.ambiguous_backoff(attempt).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn ensure_check_run_once(
+        &self,
+        spec: &CheckRunSpec,
+    ) -> Result<(GateReport, Change), GithubError> {
         if self.gh.checks_forbidden(&self.repo) {
             return self.status_fallback(spec).await;
         }
@@ -624,21 +696,20 @@ impl RepoClient {
         let (mut run, change) = match reuse {
             Some(run) => {
                 let body = check_body(spec, first, false);
-                let raw: RawCheckRun = self
-                    .gh
-                    .send_json(
-                        Method::PATCH,
-                        &self.path(&format!("/check-runs/{}", run.id)),
-                        &body,
-                    )
-                    .await?;
+                let path = self.path(&format!("/check-runs/{}", run.id));
+                // Annotations append: a PATCH carrying some is sent once.
+                let raw: RawCheckRun = if first.is_empty() {
+                    self.gh.send_json(Method::PATCH, &path, &body).await?
+                } else {
+                    self.gh.send_json_once(Method::PATCH, &path, &body).await?
+                };
                 (CheckRun::from(raw), Change::Updated)
             }
             None => {
                 let body = check_body(spec, first, true);
                 match self
                     .gh
-                    .send_json::<RawCheckRun>(Method::POST, &self.path("/check-runs"), &body)
+                    .send_json_once::<RawCheckRun>(Method::POST, &self.path("/check-runs"), &body)
                     .await
                 {
                     Ok(raw) => (CheckRun::from(raw), Change::Created),
@@ -654,7 +725,7 @@ impl RepoClient {
             let body = json!({"output": output_json(&spec.output, batch)});
             let raw: RawCheckRun = self
                 .gh
-                .send_json(
+                .send_json_once(
                     Method::PATCH,
                     &self.path(&format!("/check-runs/{}", run.id)),
                     &body,
@@ -848,6 +919,14 @@ impl RepoClient {
             .await?;
         Ok(())
     }
+}
+
+/// A failure after which a write may or may not have been applied.
+fn is_ambiguous(e: &GithubError) -> bool {
+    matches!(
+        e,
+        GithubError::Server { .. } | GithubError::Transport { .. }
+    )
 }
 
 fn rank(p: Permission) -> u8 {
