@@ -65,8 +65,49 @@ fn insert_var(map: &mut Map<String, Value>, key: &str, value: Value) {
     map.insert(key.to_string(), value);
 }
 
-/// The context as a JSON object, with the pack's variable defaults still unrendered
-/// (the renderer expands defaults that are themselves templates).
+/// The workflow-level part of the context (`workflow`, `system`): the same for every
+/// task of a run, so it is built once per workflow and shared (see [`identity`]).
+#[derive(Debug)]
+pub struct Shared {
+    pub workflow: minijinja::Value,
+    pub system: minijinja::Value,
+}
+
+impl Shared {
+    pub fn new(w: &Workflow) -> Shared {
+        Shared {
+            workflow: minijinja::Value::from_serialize(workflow_json(w)),
+            system: minijinja::Value::from_serialize(system(w)),
+        }
+    }
+}
+
+/// See [`identity`].
+pub type WorkflowIdentity = (usize, usize, usize, usize, usize, String);
+
+/// Identifies a workflow value cheaply, to know when a cached [`Shared`] still applies:
+/// its address, the addresses and lengths of its task and agent lists, and its name.
+///
+/// Hashing the whole workflow per task would cost O(tasks) per task (serializing 500
+/// tasks takes milliseconds), which is what the cache avoids. The engine renders
+/// every task of a run from one `Workflow` value that it does not change while the
+/// run goes on; a caller that edits a workflow in place between tasks must use a new
+/// [`TemplateRunner`](super::TemplateRunner).
+pub fn identity(w: &Workflow) -> WorkflowIdentity {
+    (
+        w as *const Workflow as usize,
+        w.tasks.as_ptr() as usize,
+        w.tasks.len(),
+        w.agents.as_ptr() as usize,
+        w.agents.len(),
+        w.name.clone(),
+    )
+}
+
+/// The task-level context as a JSON object: the pack's variable defaults (template
+/// defaults still unrendered: the renderer expands them), workflow variables, task
+/// input keys, then the built-in names. `workflow` and `system` are added by the
+/// renderer from [`Shared`].
 pub fn build(ci: &ContextInput<'_>, defaults: &[(String, Value)]) -> Map<String, Value> {
     let mut ctx = Map::new();
     for (k, v) in defaults {
@@ -93,7 +134,8 @@ pub fn build(ci: &ContextInput<'_>, defaults: &[(String, Value)]) -> Map<String,
     } else {
         ci.task.input.clone()
     };
-    ctx.insert("workflow".into(), workflow_json(ci.workflow));
+    ctx.remove("workflow");
+    ctx.remove("system");
     ctx.insert("task".into(), task_json(ci.task, &input));
     ctx.insert("agent".into(), agent_json(ci.agent));
     ctx.insert("input".into(), input);
@@ -112,7 +154,6 @@ pub fn build(ci: &ContextInput<'_>, defaults: &[(String, Value)]) -> Map<String,
         },
     );
     ctx.insert("output_dir".into(), json!(ci.output_dir));
-    ctx.insert("system".into(), system(ci.workflow));
     ctx
 }
 

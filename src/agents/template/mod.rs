@@ -20,6 +20,7 @@ use include_dir::{include_dir, Dir};
 use minijinja::Environment;
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 /// templates/ of this repository, compiled into the binary.
 static EMBEDDED: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/templates");
@@ -29,6 +30,9 @@ pub struct TemplateRunner {
     packs: Vec<Pack>,
     env: Environment<'static>,
     origins: HashMap<String, Origin>,
+    /// The workflow-level context of the last workflow rendered, by fingerprint:
+    /// building it is O(tasks), so rebuilding it per task would make a run O(tasks²).
+    shared: Mutex<Option<(context::WorkflowIdentity, Arc<context::Shared>)>>,
 }
 
 impl std::fmt::Debug for TemplateRunner {
@@ -178,6 +182,7 @@ impl TemplateRunner {
             packs,
             env,
             origins,
+            shared: Mutex::new(None),
         })
     }
 
@@ -197,6 +202,20 @@ impl TemplateRunner {
         select::select(&self.packs, workflow, task)
     }
 
+    /// The workflow-level context for `w`, from the cache when `w` is the same value.
+    fn shared_context(&self, w: &Workflow) -> Arc<context::Shared> {
+        let key = context::identity(w);
+        let mut cache = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((k, shared)) = cache.as_ref() {
+            if *k == key {
+                return shared.clone();
+            }
+        }
+        let shared = Arc::new(context::Shared::new(w));
+        *cache = Some((key, shared.clone()));
+        shared
+    }
+
     /// Renders the pack chosen for `req.task`.
     pub fn render(&self, req: &TaskRequest<'_>) -> Result<AgentOutput, AgentError> {
         let pack = self
@@ -211,8 +230,9 @@ impl TemplateRunner {
             feedback: req.feedback,
             output_dir: req.output_dir,
         };
-        let out =
-            render::render(&self.env, &self.origins, pack, &ci).map_err(AgentError::Failed)?;
+        let shared = self.shared_context(req.workflow);
+        let out = render::render(&self.env, &self.origins, pack, &ci, &shared)
+            .map_err(AgentError::Failed)?;
         let summary = format!(
             "rendered template pack `{}` ({} files)",
             pack.name,

@@ -11,7 +11,7 @@ use super::pack::{Origin, Pack};
 use crate::agents::FileChange;
 use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior, Value as JValue};
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 /// Template names inside the environment are `<pack>/<path in pack>`.
 pub fn template_name(pack: &str, rel: &str) -> String {
@@ -171,6 +171,7 @@ pub fn render(
     origins: &HashMap<String, Origin>,
     pack: &Pack,
     ci: &ContextInput<'_>,
+    shared: &context::Shared,
 ) -> Result<Rendered, String> {
     let manifest = pack.manifest_path();
     let err_at = |line: usize, what: &str, e: &Error| {
@@ -187,18 +188,23 @@ pub fn render(
         .iter()
         .map(|v| (v.name.clone(), v.default.clone()))
         .collect();
-    let mut ctx = context::build(ci, &defaults);
+    let mut ctx: BTreeMap<String, JValue> = context::build(ci, &defaults)
+        .into_iter()
+        .map(|(k, v)| (k, JValue::from_serialize(v)))
+        .collect();
+    ctx.insert("workflow".into(), shared.workflow.clone());
+    ctx.insert("system".into(), shared.system.clone());
     // Defaults that are templates themselves (`"{{ task.id | slug }}"`) are rendered,
     // in manifest order, unless the workflow or the task gave the variable a value.
     for v in &pack.variables {
         let Value::String(text) = &v.default else {
             continue;
         };
-        if !has_markup(text) || ctx.get(&v.name) != Some(&v.default) {
+        if !has_markup(text) || ctx.get(&v.name) != Some(&JValue::from_serialize(&v.default)) {
             continue;
         }
         let value = env
-            .render_str(text, JValue::from_serialize(&ctx))
+            .render_str(text, JValue::from(ctx.clone()))
             .map_err(|e| {
                 err_at(
                     pack.line_of(&format!("{}:", v.name)),
@@ -206,13 +212,13 @@ pub fn render(
                     &e,
                 )
             })?;
-        let value = Value::String(value);
+        let value = JValue::from(value);
         if v.name.contains('-') {
             ctx.insert(v.name.replace('-', "_"), value.clone());
         }
         ctx.insert(v.name.clone(), value);
     }
-    let jctx = JValue::from_serialize(&ctx);
+    let jctx = JValue::from(ctx);
 
     let mut files: Vec<FileChange> = Vec::new();
     let mut index: HashMap<String, usize> = HashMap::new();
