@@ -7,6 +7,7 @@
 pub mod agents;
 pub mod cli;
 pub mod engine;
+pub mod gates;
 pub mod github;
 pub mod gitops;
 pub mod sim;
