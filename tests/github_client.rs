@@ -714,6 +714,34 @@ async fn app_jwt_to_installation_token_cached_and_scoped() {
 }
 
 #[tokio::test]
+async fn installation_tokens_are_scoped_to_one_repository() {
+    let w = world().await;
+    w.sim.import_repo("acme/web", w._dir.path()).unwrap();
+    // `w.gh` holds a token for acme/shop only.
+    assert_eq!(
+        w.gh.repo("acme", "shop").default_branch().await.unwrap(),
+        "main"
+    );
+    let err = w.gh.repo("acme", "web").info().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            GithubError::NotFound { .. } | GithubError::Forbidden { .. }
+        ),
+        "{err:?}"
+    );
+    // An unscoped token for the same installation sees both.
+    let all = w
+        .app
+        .installation(w.sim.installation_id(), None, Permissions::new())
+        .unwrap();
+    assert_eq!(
+        all.repo("acme", "web").default_branch().await.unwrap(),
+        "main"
+    );
+}
+
+#[tokio::test]
 async fn refs_create_fast_forward_and_refuse_to_force() {
     let w = world().await;
     let repo = w.gh.repo("acme", "shop");
@@ -1195,4 +1223,25 @@ async fn checks_forbidden_falls_back_to_statuses() {
     let (_, change) = repo.ensure_check_run(&spec).await.unwrap();
     assert_eq!(change, Change::Unchanged);
     assert_eq!(gh.calls().since(&before).total(), 1);
+}
+
+/// The server runs these on tokio's multi-threaded runtime: the connection
+/// and every operation's future must be `Send`.
+#[allow(dead_code)]
+fn futures_are_send(repo: RepoClient, gh: GitHub, spec: CheckRunSpec) {
+    fn is_send<T: Send>(_: T) {}
+    fn is_sync<T: Send + Sync>() {}
+    is_sync::<GitHub>();
+    is_sync::<RepoClient>();
+    is_send(async move {
+        let _ = repo.ensure_branch("b", "s").await;
+        let _ = repo.ensure_pull("h", "b", "t", "x").await;
+        let _ = repo.ensure_check_run(&spec).await;
+        let _ = repo.ensure_status_comment(1, "m", "b").await;
+        let _ = repo.merge_pull(1, None, MergeMethod::Merge, None).await;
+        let _ = repo.request_reviewers(1, &[]).await;
+        let _ = repo.gate_results("s", "prflow/").await;
+        let _ = gh.installation_for_repo("o", "r").await;
+        let _ = gh.token().await;
+    });
 }
