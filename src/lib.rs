@@ -4,11 +4,14 @@
 //! (`cli`, `server`, `action`) translate their input into calls on the core
 //! (`workflow`, `engine`); `gitops` and `github` carry out what the core decides.
 
+pub mod action;
 pub mod agents;
 pub mod cli;
 pub mod engine;
+pub mod flow;
 pub mod gates;
 pub mod github;
 pub mod gitops;
+pub mod server;
 pub mod sim;
 pub mod workflow;

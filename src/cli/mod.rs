@@ -5,10 +5,14 @@
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
+pub mod action;
+pub mod app;
 pub mod approve;
+pub mod github_mode;
 pub mod plan;
 pub mod run;
 pub mod schema;
+pub mod serve;
 pub mod status;
 pub mod sim;
 pub mod templates;
@@ -44,6 +48,13 @@ pub enum Command {
     Schema(schema::Args),
     /// Start the GitHub simulator (for trying prflow and for tests).
     Sim(sim::Args),
+    /// Run the GitHub App service: signed webhooks in, runs carried forward.
+    Serve(serve::Args),
+    /// The GitHub Action's step: reads the runner's GITHUB_* and INPUT_* variables.
+    Action(action::Args),
+    /// GitHub App helpers (`prflow app manifest`).
+    #[command(subcommand)]
+    App(app::Command),
     /// List and describe template packs.
     #[command(subcommand)]
     Templates(templates::Command),
@@ -65,6 +76,9 @@ pub fn main() -> ExitCode {
         Command::Status(a) => status::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Sim(a) => sim::run(a),
+        Command::Serve(a) => serve::run(a),
+        Command::Action(a) => action::run(a),
+        Command::App(c) => app::run(c),
         Command::Templates(c) => templates::run(c),
     }
 }

@@ -1,0 +1,245 @@
+//! `prflow serve` configuration: flags, or environment variables with
+//! Probot's names where Probot has one, so an existing `.env` keeps working.
+//!
+//! Secrets (the webhook secrets, the App private key) live in
+//! [`crate::github::auth::Secret`]-like wrappers whose `Debug` prints `***`,
+//! so logging the configuration never leaks them.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use globset::{GlobSet, GlobSetBuilder};
+
+/// Largest delivery accepted (GitHub caps payloads at 25 MB).
+pub const MAX_BODY_BYTES: usize = 25 * 1024 * 1024;
+
+/// Log output format (`LOG_FORMAT`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum LogFormat {
+    /// One JSON object per line (for log collectors).
+    Json,
+    /// Human-readable lines.
+    #[default]
+    Pretty,
+}
+
+/// Where agents run (`--executor`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, Default)]
+pub enum ExecutorKind {
+    /// On this server.
+    #[default]
+    Local,
+    /// On the repository's GitHub Actions runners (workflow_dispatch of the prflow Action).
+    Actions,
+}
+
+/// Flags and environment of `prflow serve`.
+#[derive(clap::Args, Clone)]
+pub struct ServeArgs {
+    /// The GitHub App's numeric id (App settings page).
+    #[arg(long, env = "APP_ID")]
+    pub app_id: Option<u64>,
+    /// The App's private key (PEM text; `\n` escapes allowed as in `.env` files).
+    #[arg(long, env = "PRIVATE_KEY", hide_env_values = true, value_name = "PEM")]
+    pub private_key: Option<String>,
+    /// Path of the App's private key `.pem` file (used when PRIVATE_KEY is unset).
+    #[arg(long, env = "PRIVATE_KEY_PATH", value_name = "FILE")]
+    pub private_key_path: Option<PathBuf>,
+    /// Webhook secret; several comma-separated during a rotation. Required.
+    #[arg(
+        long,
+        env = "WEBHOOK_SECRET",
+        hide_env_values = true,
+        value_name = "S[,S2]"
+    )]
+    pub webhook_secret: Option<String>,
+    /// GitHub API base: https://api.github.com, https://HOST/api/v3 (Enterprise Server), or the simulator.
+    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub github_api_url: String,
+    /// Base of git clone URLs (`{base}/{owner}/{repo}.git`); derived from the API URL when unset.
+    #[arg(long, env = "PRFLOW_GIT_URL")]
+    pub git_url: Option<String>,
+    /// Where the delivery journal and work trees live.
+    #[arg(long, env = "PRFLOW_DATA_DIR", default_value = "./prflow-data")]
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    #[arg(long, env = "HOST", default_value = "0.0.0.0")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one; the chosen address is printed).
+    #[arg(long, env = "PORT", default_value_t = 3000)]
+    pub port: u16,
+    /// Only these repositories (`owner/name` globs, comma-separated, e.g. `acme/*,me/tool`); empty = all.
+    #[arg(long, env = "PRFLOW_REPO_ALLOWLIST", value_delimiter = ',')]
+    pub repo_allowlist: Vec<String>,
+    /// Log format.
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Pretty)]
+    pub log_format: LogFormat,
+    /// How many runs proceed at the same time (work on one run is always serialized).
+    #[arg(long, env = "PRFLOW_WORKERS", default_value_t = 4)]
+    pub workers: usize,
+    /// Where agents run: here, or on the repository's Actions runners.
+    #[arg(long, env = "PRFLOW_EXECUTOR", value_enum, default_value_t = ExecutorKind::Local)]
+    pub executor: ExecutorKind,
+    /// With `--executor actions`: the repository's workflow file that runs the prflow Action.
+    #[arg(long, env = "PRFLOW_ACTIONS_WORKFLOW", default_value = "prflow.yml")]
+    pub actions_workflow: String,
+    /// Show what would happen; write nothing on GitHub.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Seconds to finish in-flight work after SIGTERM before leaving it journalled.
+    #[arg(long, env = "PRFLOW_SHUTDOWN_GRACE", default_value_t = 20)]
+    pub shutdown_grace: u64,
+    /// What processes deliveries: `flow` (the run on GitHub), `none` (journal only, marks done),
+    /// `record:FILE` (appends each delivery as a JSON line; for tests and benchmarks).
+    #[arg(long, env = "PRFLOW_HANDLER", default_value = "flow", hide = true)]
+    pub handler: String,
+}
+
+impl fmt::Debug for ServeArgs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ServeArgs")
+            .field("app_id", &self.app_id)
+            .field("private_key", &self.private_key.as_ref().map(|_| "***"))
+            .field("private_key_path", &self.private_key_path)
+            .field(
+                "webhook_secret",
+                &format_args!("{} secret(s)", self.secrets().len()),
+            )
+            .field("github_api_url", &self.github_api_url)
+            .field("data_dir", &self.data_dir)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("repo_allowlist", &self.repo_allowlist)
+            .field("workers", &self.workers)
+            .field("executor", &self.executor)
+            .finish()
+    }
+}
+
+impl ServeArgs {
+    /// The configured webhook secrets, trimmed, empty ones dropped.
+    pub fn secrets(&self) -> Vec<String> {
+        self.webhook_secret
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// Check what would make the service useless or unsafe; the message says the fix.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.secrets().is_empty() {
+            return Err("no webhook secret: set WEBHOOK_SECRET (or --webhook-secret) to the secret in the App's settings; prflow serve refuses unsigned webhooks".into());
+        }
+        if self.workers == 0 {
+            return Err("PRFLOW_WORKERS must be at least 1".into());
+        }
+        Allowlist::new(&self.repo_allowlist)?;
+        self.listen_addr()?;
+        Ok(())
+    }
+
+    /// `HOST:PORT` as a socket address.
+    pub fn listen_addr(&self) -> Result<SocketAddr, String> {
+        let host = if self.host.contains(':') && !self.host.starts_with('[') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        format!("{host}:{}", self.port).parse().map_err(|_| {
+            format!(
+                "HOST `{}` is not an IP address (use 0.0.0.0, 127.0.0.1 or ::)",
+                self.host
+            )
+        })
+    }
+
+    /// The App private key PEM, from PRIVATE_KEY or PRIVATE_KEY_PATH; `None` when neither is set.
+    pub fn private_key_pem(&self) -> Result<Option<Vec<u8>>, String> {
+        if let Some(k) = self.private_key.as_deref().filter(|k| !k.trim().is_empty()) {
+            return Ok(Some(k.replace("\\n", "\n").into_bytes()));
+        }
+        match &self.private_key_path {
+            Some(p) => std::fs::read(p)
+                .map(Some)
+                .map_err(|e| format!("PRIVATE_KEY_PATH {}: {e}", p.display())),
+            None => Ok(None),
+        }
+    }
+
+    /// Base URL for `{base}/{owner}/{repo}.git`.
+    pub fn git_base(&self) -> String {
+        if let Some(g) = &self.git_url {
+            return g.trim_end_matches('/').to_string();
+        }
+        let api = self.github_api_url.trim_end_matches('/');
+        if api == "https://api.github.com" {
+            "https://github.com".into()
+        } else if let Some(host) = api.strip_suffix("/api/v3") {
+            host.to_string()
+        } else {
+            api.to_string()
+        }
+    }
+}
+
+/// `PRFLOW_REPO_ALLOWLIST`: which repositories the service acts for.
+#[derive(Clone, Debug)]
+pub struct Allowlist {
+    set: Option<GlobSet>,
+}
+
+impl Allowlist {
+    /// Globs over `owner/name`, case-insensitive; an empty list allows everything.
+    pub fn new(globs: &[String]) -> Result<Allowlist, String> {
+        let globs: Vec<&str> = globs
+            .iter()
+            .map(|g| g.trim())
+            .filter(|g| !g.is_empty())
+            .collect();
+        if globs.is_empty() {
+            return Ok(Allowlist { set: None });
+        }
+        let mut b = GlobSetBuilder::new();
+        for g in globs {
+            let glob = globset::GlobBuilder::new(g)
+                .case_insensitive(true)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| format!("PRFLOW_REPO_ALLOWLIST entry `{g}` is not a glob: {e}"))?;
+            b.add(glob);
+        }
+        Ok(Allowlist {
+            set: Some(
+                b.build()
+                    .map_err(|e| format!("PRFLOW_REPO_ALLOWLIST: {e}"))?,
+            ),
+        })
+    }
+
+    /// True when `full_name` (`owner/name`) may be served.
+    pub fn allows(&self, full_name: &str) -> bool {
+        self.set.as_ref().is_none_or(|s| s.is_match(full_name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn allowlist_globs() {
+        let a = Allowlist::new(&["acme/*".into(), "me/tool".into()]).unwrap();
+        assert!(a.allows("acme/shop"));
+        assert!(a.allows("ACME/Shop"));
+        assert!(a.allows("me/tool"));
+        assert!(!a.allows("me/other"));
+        assert!(!a.allows("evil/acme"));
+        assert!(Allowlist::new(&[]).unwrap().allows("any/thing"));
+        assert!(Allowlist::new(&["a/[".into()]).is_err());
+    }
+}

@@ -1,0 +1,315 @@
+//! The delivery journal: every accepted webhook is written here, durably,
+//! before GitHub gets its 2xx, so nothing acknowledged is lost to a crash.
+//!
+//! SQLite (bundled) in WAL mode with `synchronous=FULL`: a commit is on disk
+//! when it returns. One writer thread owns the connection and does *group
+//! commit*: it takes every request waiting in its channel, writes them all
+//! in one transaction (one fsync for the batch), then answers each request.
+//! Under load a batch holds dozens of deliveries, so the cost of the fsync is
+//! shared; with one request at a time it is a plain commit.
+//!
+//! The delivery id (`X-GitHub-Delivery`) is the primary key: a redelivery is
+//! recognised and not processed twice. Rows are `pending` until their work
+//! finishes (`done`) or fails (`failed`); on start every `pending` row is
+//! handed back to the queue.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc as std_mpsc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use anyhow::{anyhow, Context, Result};
+use rusqlite::{params, Connection, OptionalExtension};
+use tokio::sync::oneshot;
+
+/// A journalled delivery, as the queue and the handlers see it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delivery {
+    /// `X-GitHub-Delivery`.
+    pub id: String,
+    /// `X-GitHub-Event`.
+    pub event: String,
+    /// The parsed domain event as JSON ([`crate::github::WebhookEvent`]).
+    pub payload: String,
+    /// Serialization key: work with the same key never runs concurrently.
+    pub run_key: String,
+    /// False when the trigger comes from a fork (never trusted).
+    pub trusted: bool,
+}
+
+/// What appending did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// New and durable: queue it.
+    New,
+    /// Seen before (a redelivery): acknowledge, do not queue.
+    Duplicate,
+}
+
+/// Final state of a delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Failed,
+}
+
+enum Op {
+    Append(Delivery, oneshot::Sender<Result<Appended, String>>),
+    Finish(String, Outcome, Option<String>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// Handle to the journal; cheap to clone. Dropping every handle stops the writer.
+#[derive(Clone)]
+pub struct Journal {
+    tx: std_mpsc::Sender<Op>,
+    path: PathBuf,
+}
+
+/// Most requests written in one transaction.
+const MAX_BATCH: usize = 512;
+
+impl Journal {
+    /// Open (or create) `dir/journal.sqlite3` and start the writer thread.
+    /// Returns the journal and the deliveries left unfinished by an earlier process.
+    pub fn open(dir: &Path) -> Result<(Journal, Vec<Delivery>)> {
+        std::fs::create_dir_all(dir).with_context(|| {
+            format!(
+                "creating the data directory {} (set PRFLOW_DATA_DIR to a writable directory)",
+                dir.display()
+            )
+        })?;
+        let path = dir.join("journal.sqlite3");
+        let conn = Connection::open(&path)
+            .with_context(|| format!("opening the delivery journal {}", path.display()))?;
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))
+            .with_context(|| format!("switching {} to WAL mode", path.display()))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(anyhow!(
+                "{}: SQLite refused WAL mode (got `{mode}`); put PRFLOW_DATA_DIR on a local file system",
+                path.display()
+            ));
+        }
+        conn.execute_batch(
+            "PRAGMA synchronous=FULL;
+             PRAGMA busy_timeout=5000;
+             CREATE TABLE IF NOT EXISTS deliveries (
+                 seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                 id TEXT NOT NULL UNIQUE,
+                 event TEXT NOT NULL,
+                 payload TEXT NOT NULL,
+                 run_key TEXT NOT NULL,
+                 trusted INTEGER NOT NULL,
+                 state TEXT NOT NULL DEFAULT 'pending',
+                 error TEXT,
+                 received_at INTEGER NOT NULL,
+                 finished_at INTEGER
+             );
+             CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries(state) WHERE state = 'pending';",
+        )
+        .with_context(|| format!("creating the tables of {}", path.display()))?;
+        // Finished rows are kept a week so that redeliveries are still recognised.
+        conn.execute(
+            "DELETE FROM deliveries WHERE state != 'pending' AND finished_at < ?1",
+            params![now_secs().saturating_sub(7 * 24 * 3600)],
+        )?;
+        let pending = {
+            let mut st = conn.prepare(
+                "SELECT id, event, payload, run_key, trusted FROM deliveries WHERE state = 'pending' ORDER BY seq",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(Delivery {
+                    id: r.get(0)?,
+                    event: r.get(1)?,
+                    payload: r.get(2)?,
+                    run_key: r.get(3)?,
+                    trusted: r.get::<_, i64>(4)? != 0,
+                })
+            })?;
+            rows.collect::<rusqlite::Result<Vec<_>>>()?
+        };
+        let (tx, rx) = std_mpsc::channel();
+        std::thread::Builder::new()
+            .name("prflow-journal".into())
+            .spawn(move || writer(conn, rx))
+            .context("starting the journal writer thread")?;
+        Ok((Journal { tx, path }, pending))
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Write `d` durably; returns once its batch is committed.
+    pub async fn append(&self, d: Delivery) -> Result<Appended> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .send(Op::Append(d, tx))
+            .map_err(|_| anyhow!("the journal writer has stopped"))?;
+        rx.await
+            .map_err(|_| anyhow!("the journal writer has stopped"))?
+            .map_err(|e| anyhow!("writing the delivery journal: {e}"))
+    }
+
+    /// Record the end of a delivery's work (written with the next batch).
+    pub fn finish(&self, id: &str, outcome: Outcome, error: Option<String>) {
+        let _ = self.tx.send(Op::Finish(id.to_string(), outcome, error));
+    }
+
+    /// Wait until everything sent so far is committed; false when the writer is gone.
+    pub async fn flush(&self) -> bool {
+        let (tx, rx) = oneshot::channel();
+        self.tx.send(Op::Flush(tx)).is_ok() && rx.await.is_ok()
+    }
+
+    /// State of one delivery (`pending`, `done`, `failed`), read through a separate connection.
+    pub fn state_of(dir: &Path, id: &str) -> Result<Option<String>> {
+        let conn = Connection::open(dir.join("journal.sqlite3"))?;
+        Ok(conn
+            .query_row("SELECT state FROM deliveries WHERE id = ?1", [id], |r| {
+                r.get(0)
+            })
+            .optional()?)
+    }
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// The writer loop: block for one op, drain what else is waiting, commit once, answer.
+fn writer(mut conn: Connection, rx: std_mpsc::Receiver<Op>) {
+    let mut batch: Vec<Op> = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = rx.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let results = write_batch(&mut conn, &batch);
+        for (op, res) in batch.drain(..).zip(results) {
+            match op {
+                Op::Append(_, reply) => {
+                    let _ = reply.send(res);
+                }
+                Op::Flush(reply) => {
+                    let _ = reply.send(());
+                }
+                Op::Finish(..) => {}
+            }
+        }
+    }
+}
+
+/// One transaction for the whole batch; per-op results (all errors if the commit fails).
+fn write_batch(conn: &mut Connection, batch: &[Op]) -> Vec<Result<Appended, String>> {
+    let run = |conn: &mut Connection| -> rusqlite::Result<Vec<Result<Appended, String>>> {
+        let tx = conn.transaction()?;
+        let mut out = Vec::with_capacity(batch.len());
+        {
+            let now = now_secs();
+            let mut ins = tx.prepare_cached(
+                "INSERT OR IGNORE INTO deliveries (id, event, payload, run_key, trusted, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            let mut fin = tx.prepare_cached(
+                "UPDATE deliveries SET state = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
+            )?;
+            for op in batch {
+                match op {
+                    Op::Append(d, _) => {
+                        let n = ins.execute(params![
+                            d.id,
+                            d.event,
+                            d.payload,
+                            d.run_key,
+                            d.trusted as i64,
+                            now
+                        ])?;
+                        out.push(Ok(if n == 1 {
+                            Appended::New
+                        } else {
+                            Appended::Duplicate
+                        }));
+                    }
+                    Op::Finish(id, outcome, error) => {
+                        let state = match outcome {
+                            Outcome::Done => "done",
+                            Outcome::Failed => "failed",
+                        };
+                        fin.execute(params![id, state, error, now])?;
+                        out.push(Ok(Appended::Duplicate));
+                    }
+                    Op::Flush(_) => out.push(Ok(Appended::Duplicate)),
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(out)
+    };
+    match run(conn) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "the delivery journal could not commit a batch");
+            batch.iter().map(|_| Err(e.to_string())).collect()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(id: &str) -> Delivery {
+        Delivery {
+            id: id.into(),
+            event: "ping".into(),
+            payload: "{}".into(),
+            run_key: "k".into(),
+            trusted: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn append_dedupe_finish_and_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let (j, pending) = Journal::open(dir.path()).unwrap();
+        assert!(pending.is_empty());
+        assert_eq!(j.append(d("a")).await.unwrap(), Appended::New);
+        assert_eq!(j.append(d("a")).await.unwrap(), Appended::Duplicate);
+        assert_eq!(j.append(d("b")).await.unwrap(), Appended::New);
+        j.finish("a", Outcome::Done, None);
+        j.flush().await;
+        assert_eq!(
+            Journal::state_of(dir.path(), "a").unwrap().as_deref(),
+            Some("done")
+        );
+        drop(j);
+        let (_j, pending) = Journal::open(dir.path()).unwrap();
+        assert_eq!(pending, vec![d("b")]);
+    }
+
+    #[tokio::test]
+    async fn concurrent_appends_share_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let (j, _) = Journal::open(dir.path()).unwrap();
+        let mut tasks = vec![];
+        for i in 0..200 {
+            let j = j.clone();
+            tasks.push(tokio::spawn(
+                async move { j.append(d(&format!("x{i}"))).await },
+            ));
+        }
+        for t in tasks {
+            assert_eq!(t.await.unwrap().unwrap(), Appended::New);
+        }
+        drop(j);
+        let (_j, pending) = Journal::open(dir.path()).unwrap();
+        assert_eq!(pending.len(), 200);
+    }
+}
