@@ -192,6 +192,7 @@ impl Inner {
                 }
             }
         }
+        let repo_v = routes::repos::repo_json(self, full).ok();
         let st = self.st.lock().unwrap();
         let acct = st.account(sender);
         let email = format!("{}@users.noreply.sim", acct.login);
@@ -216,6 +217,30 @@ impl Inner {
         m.insert("commits".into(), Value::Array(commits));
         m.insert("head_commit".into(), head_commit);
         m.insert("pusher".into(), json!({"name": acct.login, "email": email}));
+        // Push payloads carry an older repository shape: timestamps as Unix
+        // seconds, plus `stargazers`, `master_branch` and `organization` (a login).
+        if let Some(mut repo) = repo_v {
+            let r = st.repos.get(full);
+            let secs = |t: Option<&String>| {
+                t.and_then(|t| {
+                    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                        .ok()
+                })
+                .map(|t| t.unix_timestamp())
+                .unwrap_or(0)
+            };
+            repo["created_at"] = json!(secs(r.map(|r| &r.created_at)));
+            repo["pushed_at"] = json!(secs(r.map(|r| &r.pushed_at)));
+            repo["stargazers"] = json!(0);
+            repo["master_branch"] = repo["default_branch"].clone();
+            if let Some(o) = r
+                .map(|r| st.account(&r.owner))
+                .filter(|o| o.kind == "Organization")
+            {
+                repo["organization"] = json!(o.login);
+            }
+            m.insert("repository".into(), repo);
+        }
         m
     }
 

@@ -12,12 +12,18 @@ pub fn node_id(kind: &str, id: u64) -> String {
 }
 
 /// The `simple-user` object.
+/// Like GitHub, bot logins (`name[bot]`) are percent-encoded in URLs and link to the App.
 pub fn user(base: &str, a: &Account) -> Value {
-    let u = format!("{base}/users/{}", a.login);
+    let esc = a.login.replace('[', "%5B").replace(']', "%5D");
+    let u = format!("{base}/users/{esc}");
+    let html = match a.login.strip_suffix("[bot]") {
+        Some(app) => format!("{base}/apps/{app}"),
+        None => format!("{base}/{esc}"),
+    };
     json!({
-        "login": a.login, "id": a.id, "node_id": node_id("User", a.id),
-        "avatar_url": format!("{base}/avatars/{}", a.login), "gravatar_id": "",
-        "url": u, "html_url": format!("{base}/{}", a.login),
+        "login": a.login, "id": a.id, "node_id": node_id(if a.kind == "Bot" { "Bot" } else { "User" }, a.id),
+        "avatar_url": format!("{base}/avatars/{esc}"), "gravatar_id": "",
+        "url": u, "html_url": html,
         "followers_url": format!("{u}/followers"), "following_url": format!("{u}/following{{/other_user}}"),
         "gists_url": format!("{u}/gists{{/gist_id}}"), "starred_url": format!("{u}/starred{{/owner}}{{/repo}}"),
         "subscriptions_url": format!("{u}/subscriptions"), "organizations_url": format!("{u}/orgs"),
@@ -95,6 +101,7 @@ pub fn repo(base: &str, st: &State, r: &Repo, default_branch: &str) -> Value {
         "has_issues": true, "has_projects": false, "has_wiki": false, "has_pages": false,
         "has_downloads": true, "has_discussions": false, "archived": false, "disabled": false,
         "is_template": false, "topics": [], "license": null, "web_commit_signoff_required": false,
+        "custom_properties": {},
         "allow_merge_commit": true, "allow_squash_merge": true, "allow_rebase_merge": true,
         "pushed_at": r.pushed_at, "created_at": r.created_at, "updated_at": r.pushed_at,
         "permissions": {"admin": true, "maintain": true, "push": true, "triage": true, "pull": true},
@@ -105,6 +112,18 @@ pub fn repo(base: &str, st: &State, r: &Repo, default_branch: &str) -> Value {
         }
     }
     Value::Object(m)
+}
+
+/// The `organization` object of webhooks (sent when the repository's owner is an organization).
+pub fn organization(base: &str, a: &Account) -> Value {
+    let u = format!("{base}/orgs/{}", a.login);
+    json!({
+        "login": a.login, "id": a.id, "node_id": node_id("Organization", a.id), "url": u,
+        "repos_url": format!("{u}/repos"), "events_url": format!("{u}/events"), "hooks_url": format!("{u}/hooks"),
+        "issues_url": format!("{u}/issues"), "members_url": format!("{u}/members{{/member}}"),
+        "public_members_url": format!("{u}/public_members{{/member}}"),
+        "avatar_url": format!("{base}/avatars/{}", a.login), "description": null,
+    })
 }
 
 /// The `nullable-integration` object (the App).
@@ -428,7 +447,7 @@ pub fn check_suite(base: &str, st: &State, r: &Repo, suite_id: u64) -> Value {
 pub fn status(base: &str, st: &State, r: &Repo, s: &Status) -> Value {
     json!({
         "url": format!("{base}/repos/{}/statuses/{}", r.full_name(), s.sha),
-        "avatar_url": format!("{base}/avatars/{}", s.creator), "id": s.id, "node_id": node_id("StatusContext", s.id),
+        "avatar_url": format!("{base}/avatars/{}", s.creator.replace('[', "%5B").replace(']', "%5D")), "id": s.id, "node_id": node_id("StatusContext", s.id),
         "state": s.state, "description": s.description, "target_url": s.target_url, "context": s.context,
         "created_at": s.created_at, "updated_at": s.created_at, "creator": user_by_login(base, st, &s.creator),
     })

@@ -119,10 +119,17 @@ impl Inner {
         if let Some(full) = repo {
             if let Some(r) = st.repos.get(full) {
                 let db = super::git::default_branch(&self.bare(full));
-                payload.insert(
-                    "repository".into(),
-                    super::shapes::repo(&self.base, &st, r, &db),
-                );
+                // A payload may bring its own repository shape (push does).
+                payload
+                    .entry("repository")
+                    .or_insert_with(|| super::shapes::repo(&self.base, &st, r, &db));
+                let owner = st.account(&r.owner);
+                if owner.kind == "Organization" {
+                    payload.insert(
+                        "organization".into(),
+                        super::shapes::organization(&self.base, &owner),
+                    );
+                }
             }
         }
         payload.insert(

@@ -30,6 +30,7 @@ pub fn routes() -> Router<Arc<Inner>> {
             post(rerequest),
         )
         .route("/_sim/state", get(state))
+        .route("/_sim/tokens/expire", post(expire_tokens))
 }
 
 /// Creates or updates a person; returns a new token for them.
@@ -221,6 +222,22 @@ async fn rerequest(
     Ok((StatusCode::CREATED, axum::Json(json!({}))).into_response())
 }
 
+/// Makes every installation token expire now, as if an hour had passed
+/// (so clients can test renewing tokens without waiting).
+async fn expire_tokens(State(inner): S) -> ApiResult {
+    let mut st = inner.st.lock().unwrap();
+    let mut n = 0;
+    for t in st.tokens.values_mut() {
+        if let Token::Installation { expires_at, .. } = t {
+            *expires_at = super::super::state::unix_now() - 1;
+            n += 1;
+        }
+    }
+    drop(st);
+    inner.persist();
+    ok(json!({"expired": n}))
+}
+
 async fn state(State(inner): S) -> ApiResult {
     ok(serde_json::to_value(&*inner.st.lock().unwrap()).unwrap_or_default())
 }
@@ -253,6 +270,19 @@ pub fn send_hello(inner: &Inner) {
                "config": {"content_type": "json", "insecure_ssl": "0", "url": inner.st.lock().unwrap().webhook_url},
                "updated_at": super::super::state::now(), "created_at": super::super::state::now()}),
     );
+    if let Some(org) = inner
+        .st
+        .lock()
+        .unwrap()
+        .accounts
+        .get(&account)
+        .filter(|a| a.kind == "Organization")
+    {
+        ping.insert(
+            "organization".into(),
+            super::super::shapes::organization(&inner.base, org),
+        );
+    }
     inner.emit("ping", None, &account, ping);
     let mut m = Map::new();
     m.insert("action".into(), json!("created"));
