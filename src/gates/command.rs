@@ -45,7 +45,12 @@ impl CommandRun {
 /// Runs `sh -c cmd` in `dir` with `env` added, in a new process group, and waits up to
 /// `timeout`. On timeout the group gets SIGTERM, then SIGKILL two seconds later. When the
 /// shell exits, whatever it left running in its group is killed too.
-pub fn run_shell(cmd: &str, dir: &Path, timeout: Duration, env: &[(String, String)]) -> std::io::Result<CommandRun> {
+pub fn run_shell(
+    cmd: &str,
+    dir: &Path,
+    timeout: Duration,
+    env: &[(String, String)],
+) -> std::io::Result<CommandRun> {
     let started = Instant::now();
     let mut out = tempfile::tempfile()?;
     let mut child = Command::new("sh")
@@ -190,7 +195,8 @@ static COMPACT: LazyLock<Regex> = LazyLock::new(|| {
 });
 /// ESLint stylish, the line under a file header: `  3:7  error  message  rule`.
 static STYLISH: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"^\s+(?P<line>\d+):(?P<col>\d+)\s+(?P<sev>error|warning)\s+(?P<msg>.+?)\s*$").unwrap()
+    Regex::new(r"^\s+(?P<line>\d+):(?P<col>\d+)\s+(?P<sev>error|warning)\s+(?P<msg>.+?)\s*$")
+        .unwrap()
 });
 /// A location inside a line: rustc's `--> path:line:col`, stack frames `at fn (path:line:col)`, TAP `at: path:line:col`.
 static INNER: LazyLock<Regex> = LazyLock::new(|| {
@@ -211,7 +217,9 @@ pub fn strip_ansi(s: &str) -> String {
 /// File and line references in command output, for files that exist in `checkout`.
 /// `failed` picks the level of references that do not say their own severity.
 pub fn parse_annotations(output: &str, checkout: &Path, failed: bool) -> Vec<Annotation> {
-    let root = checkout.canonicalize().unwrap_or_else(|_| checkout.to_path_buf());
+    let root = checkout
+        .canonicalize()
+        .unwrap_or_else(|_| checkout.to_path_buf());
     let mut out: Vec<Annotation> = Vec::new();
     let mut stylish_file: Option<String> = None;
     let mut last_header: Option<String> = None;
@@ -244,7 +252,13 @@ pub fn parse_annotations(output: &str, checkout: &Path, failed: bool) -> Vec<Ann
         };
         if let Some(c) = COMPACT.captures(line) {
             if let Some(path) = resolve(&root, &c["path"]) {
-                push(path, &c["line"], &c["msg"], severity(&c["sev"], default_level), "lint");
+                push(
+                    path,
+                    &c["line"],
+                    &c["msg"],
+                    severity(&c["sev"], default_level),
+                    "lint",
+                );
                 continue;
             }
         }
@@ -296,7 +310,11 @@ fn severity(word: &str, default: AnnotationLevel) -> AnnotationLevel {
 
 fn level_of(msg: &str, default: AnnotationLevel) -> AnnotationLevel {
     let lower = msg.to_ascii_lowercase();
-    if lower.contains("error") || lower.contains("fail") || lower.contains("not ok") || lower.contains("panicked") {
+    if lower.contains("error")
+        || lower.contains("fail")
+        || lower.contains("not ok")
+        || lower.contains("panicked")
+    {
         AnnotationLevel::Failure
     } else if lower.contains("warn") {
         AnnotationLevel::Warning
@@ -349,8 +367,10 @@ mod tests {
             abs.display()
         );
         let a = parse_annotations(&out, dir.path(), true);
-        let got: Vec<(String, u32, AnnotationLevel)> =
-            a.iter().map(|a| (a.path.clone(), a.start_line, a.level)).collect();
+        let got: Vec<(String, u32, AnnotationLevel)> = a
+            .iter()
+            .map(|a| (a.path.clone(), a.start_line, a.level))
+            .collect();
         assert_eq!(
             got,
             vec![

@@ -110,13 +110,19 @@ pub fn run(input: &GateInput) -> GateResult {
             "coverage reports found but none could be read".to_string(),
         )
     } else if below > 0 {
-        let worst = reports.iter().map(Report::percent).fold(f64::INFINITY, f64::min);
+        let worst = reports
+            .iter()
+            .map(Report::percent)
+            .fold(f64::INFINITY, f64::min);
         (
             Conclusion::Failure,
             format!("{below} report(s) below {threshold}% (lowest {worst:.1}%)"),
         )
     } else {
-        let low = reports.iter().map(Report::percent).fold(f64::INFINITY, f64::min);
+        let low = reports
+            .iter()
+            .map(Report::percent)
+            .fold(f64::INFINITY, f64::min);
         (
             Conclusion::Success,
             format!(
@@ -146,7 +152,9 @@ pub fn threshold(workflow: &Workflow, phase: usize) -> f64 {
                     .iter()
                     .find_map(|k| number(obj.get(*k)?))
             })
-            .fold(None, |acc: Option<f64>, v| Some(acc.map_or(v, |a| a.max(v))))
+            .fold(None, |acc: Option<f64>, v| {
+                Some(acc.map_or(v, |a| a.max(v)))
+            })
     };
     of(&mut workflow.tasks.iter().filter(|t| in_phase.contains(&&t.id)))
         .or_else(|| of(&mut workflow.tasks.iter()))
@@ -173,7 +181,9 @@ pub fn find_reports(root: &Path) -> Vec<PathBuf> {
 }
 
 fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
         let Ok(ft) = e.file_type() else { continue };
@@ -189,7 +199,11 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
         } else if ft.is_file()
             && matches!(
                 name.as_str(),
-                "coverage-summary.json" | "lcov.info" | "coverage.xml" | "cobertura.xml" | "cobertura-coverage.xml"
+                "coverage-summary.json"
+                    | "lcov.info"
+                    | "coverage.xml"
+                    | "cobertura.xml"
+                    | "cobertura-coverage.xml"
             )
         {
             out.push(e.path());
@@ -198,7 +212,10 @@ fn walk(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
 }
 
 fn rel(root: &Path, p: &Path) -> String {
-    p.strip_prefix(root).unwrap_or(p).to_string_lossy().replace('\\', "/")
+    p.strip_prefix(root)
+        .unwrap_or(p)
+        .to_string_lossy()
+        .replace('\\', "/")
 }
 
 /// Reads one report of any supported format.
@@ -241,7 +258,9 @@ fn istanbul(text: &str, map: &dyn Fn(&str) -> Option<String>) -> Result<Report, 
     let mut files = Vec::new();
     if let Some(obj) = v.as_object() {
         for (k, entry) in obj.iter().filter(|(k, _)| k.as_str() != "total") {
-            if let (Some(p), Some(pct)) = (map(k), entry.pointer("/lines/pct").and_then(Value::as_f64)) {
+            if let (Some(p), Some(pct)) =
+                (map(k), entry.pointer("/lines/pct").and_then(Value::as_f64))
+            {
                 files.push((p, pct));
             }
         }
@@ -346,7 +365,10 @@ fn cobertura(text: &str, map: &dyn Fn(&str) -> Option<String>) -> Result<Report,
 /// tests) to a path relative to the checkout, by trying its suffixes below the report's
 /// project directory and below the checkout root.
 fn map_path(root: &Path, base: &Path, file: &str) -> Option<String> {
-    let parts: Vec<&str> = file.split(['/', '\\']).filter(|s| !s.is_empty() && *s != ".").collect();
+    let parts: Vec<&str> = file
+        .split(['/', '\\'])
+        .filter(|s| !s.is_empty() && *s != ".")
+        .collect();
     for i in 0..parts.len() {
         let tail = parts[i..].join("/");
         if tail.split('/').any(|s| s == "..") {

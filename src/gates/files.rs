@@ -28,7 +28,15 @@ pub fn is_test_path(rel: &str) -> bool {
     if dirs.iter().any(|d| {
         matches!(
             *d,
-            "test" | "tests" | "__tests__" | "spec" | "specs" | "e2e" | "integration" | "fixtures" | "__mocks__"
+            "test"
+                | "tests"
+                | "__tests__"
+                | "spec"
+                | "specs"
+                | "e2e"
+                | "integration"
+                | "fixtures"
+                | "__mocks__"
         )
     }) {
         return true;
@@ -68,7 +76,12 @@ pub fn is_generated(rel: &str) -> bool {
     let name = rel.rsplit('/').next().unwrap_or(rel);
     matches!(
         name,
-        "package-lock.json" | "yarn.lock" | "pnpm-lock.yaml" | "Cargo.lock" | "poetry.lock" | "composer.lock"
+        "package-lock.json"
+            | "yarn.lock"
+            | "pnpm-lock.yaml"
+            | "Cargo.lock"
+            | "poetry.lock"
+            | "composer.lock"
     ) || name.contains(".min.")
         || name.ends_with(".map")
         || name.ends_with(".snap")

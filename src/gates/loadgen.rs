@@ -36,7 +36,12 @@ pub struct LoadStats {
 
 /// Loads `url` (http, loopback only) with `concurrency` connections for at most
 /// `duration` and at most `max_requests` requests, and reports throughput and latency.
-pub async fn run(url: &str, concurrency: usize, duration: Duration, max_requests: u64) -> LoadStats {
+pub async fn run(
+    url: &str,
+    concurrency: usize,
+    duration: Duration,
+    max_requests: u64,
+) -> LoadStats {
     let target = match Target::parse(url) {
         Ok(t) => Arc::new(t),
         Err(e) => {
@@ -89,7 +94,10 @@ pub async fn probe(url: &str, timeout: Duration) -> Result<u16, String> {
             .header(http::header::USER_AGENT, "prflow-loadgen")
             .body(Empty::<Bytes>::new())
             .map_err(|e| e.to_string())?;
-        let resp = s.send_request(req).await.map_err(|e| format!("request: {e}"))?;
+        let resp = s
+            .send_request(req)
+            .await
+            .map_err(|e| format!("request: {e}"))?;
         let status = resp.status().as_u16();
         let _ = resp.into_body().collect().await;
         Ok(status)
@@ -115,9 +123,13 @@ struct Target {
 
 impl Target {
     fn parse(url: &str) -> Result<Target, String> {
-        let uri: http::Uri = url.parse().map_err(|e| format!("`{url}` is not a URL: {e}"))?;
+        let uri: http::Uri = url
+            .parse()
+            .map_err(|e| format!("`{url}` is not a URL: {e}"))?;
         if uri.scheme_str() != Some("http") {
-            return Err(format!("`{url}`: the load generator speaks plain http only"));
+            return Err(format!(
+                "`{url}`: the load generator speaks plain http only"
+            ));
         }
         let host = uri.host().ok_or_else(|| format!("`{url}` has no host"))?;
         let ip: IpAddr = match host {
@@ -166,7 +178,12 @@ async fn connect(t: &Target) -> Result<http1::SendRequest<Empty<Bytes>>, String>
     Ok(sender)
 }
 
-async fn worker(t: &Target, issued: &AtomicU64, max_requests: u64, deadline: Instant) -> WorkerResult {
+async fn worker(
+    t: &Target,
+    issued: &AtomicU64,
+    max_requests: u64,
+    deadline: Instant,
+) -> WorkerResult {
     let mut r = WorkerResult::default();
     let mut sender: Option<http1::SendRequest<Empty<Bytes>>> = None;
     let fail = |r: &mut WorkerResult, e: String| {
@@ -206,9 +223,15 @@ async fn worker(t: &Target, issued: &AtomicU64, max_requests: u64, deadline: Ins
             .expect("static request parts are valid");
         let sent = Instant::now();
         let outcome = tokio::time::timeout_at(deadline.into(), async {
-            let resp = s.send_request(req).await.map_err(|e| format!("request: {e}"))?;
+            let resp = s
+                .send_request(req)
+                .await
+                .map_err(|e| format!("request: {e}"))?;
             let status = resp.status();
-            resp.into_body().collect().await.map_err(|e| format!("body: {e}"))?;
+            resp.into_body()
+                .collect()
+                .await
+                .map_err(|e| format!("body: {e}"))?;
             Ok::<_, String>(status)
         })
         .await;

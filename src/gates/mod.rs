@@ -105,7 +105,11 @@ pub struct GateResult {
 
 impl GateResult {
     /// A result with empty text and no annotations; `run_gate` fills in name, required, duration.
-    pub(crate) fn new(conclusion: Conclusion, title: impl Into<String>, summary: impl Into<String>) -> Self {
+    pub(crate) fn new(
+        conclusion: Conclusion,
+        title: impl Into<String>,
+        summary: impl Into<String>,
+    ) -> Self {
         GateResult {
             name: String::new(),
             required: false,
@@ -222,7 +226,11 @@ fn dispatch(spec: &GateSpec, input: &GateInput) -> GateResult {
 
 /// `Some(skipped)` when the gate has `paths` and the phase changed nothing under them.
 fn paths_filter(spec: &GateSpec, changed: &[String]) -> Option<GateResult> {
-    if spec.paths.is_empty() || changed.iter().any(|f| spec.paths.iter().any(|p| path_matches(p, f))) {
+    if spec.paths.is_empty()
+        || changed
+            .iter()
+            .any(|f| spec.paths.iter().any(|p| path_matches(p, f)))
+    {
         return None;
     }
     let list = spec
@@ -255,7 +263,10 @@ fn path_matches(pattern: &str, file: &str) -> bool {
             .unwrap_or(false);
     }
     let prefix = pattern.trim_end_matches('/');
-    file == prefix || file.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+    file == prefix
+        || file
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.starts_with('/'))
 }
 
 /// At most `max` characters, cut on a char boundary with a note when cut.

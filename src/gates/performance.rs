@@ -102,7 +102,11 @@ pub fn run(input: &GateInput, declared: Option<&str>) -> GateResult {
 pub fn detect(checkout: &Path) -> Vec<Service> {
     let mut out = Vec::new();
     if let Ok(entries) = std::fs::read_dir(checkout.join("services")) {
-        let mut dirs: Vec<PathBuf> = entries.flatten().map(|e| e.path()).filter(|p| p.is_dir()).collect();
+        let mut dirs: Vec<PathBuf> = entries
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.is_dir())
+            .collect();
         dirs.sort();
         for dir in dirs {
             if let Some(s) = node_service(checkout, &dir) {
@@ -124,7 +128,11 @@ fn node_service(checkout: &Path, dir: &Path) -> Option<Service> {
         .get("dependencies")
         .and_then(|d| d.as_object())
         .is_some_and(|d| !d.is_empty());
-    let rel = dir.strip_prefix(checkout).unwrap_or(dir).to_string_lossy().into_owned();
+    let rel = dir
+        .strip_prefix(checkout)
+        .unwrap_or(dir)
+        .to_string_lossy()
+        .into_owned();
     Some(Service {
         name: if rel.is_empty() { ".".into() } else { rel },
         dir: dir.to_path_buf(),
@@ -184,7 +192,10 @@ pub fn measure_service(s: &Service, checkout: &Path, load: Duration, install: bo
     // safe to call from inside an async context too.
     let s = s.clone();
     std::thread::spawn(move || {
-        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        let rt = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
             Ok(rt) => rt,
             Err(e) => {
                 return Outcome::NotMeasured {
@@ -211,7 +222,11 @@ impl Running {
     fn log_tail(&mut self) -> String {
         let mut s = String::new();
         let len = self.log.seek(SeekFrom::End(0)).unwrap_or(0);
-        if self.log.seek(SeekFrom::Start(len.saturating_sub(16 * 1024))).is_ok() {
+        if self
+            .log
+            .seek(SeekFrom::Start(len.saturating_sub(16 * 1024)))
+            .is_ok()
+        {
             let mut b = Vec::new();
             let _ = self.log.read_to_end(&mut b);
             s = String::from_utf8_lossy(&b).into_owned();
@@ -237,7 +252,9 @@ impl Running {
 }
 
 fn free_port() -> std::io::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 fn spawn(s: &Service, port: u16) -> std::io::Result<Running> {
@@ -320,7 +337,12 @@ async fn wait_ready(r: &mut Running, port: u16) -> Result<&'static str, String> 
             ));
         }
         for path in HEALTH_PATHS {
-            match loadgen::probe(&format!("http://127.0.0.1:{port}{path}"), Duration::from_secs(2)).await {
+            match loadgen::probe(
+                &format!("http://127.0.0.1:{port}{path}"),
+                Duration::from_secs(2),
+            )
+            .await
+            {
                 Ok(code) if (200..300).contains(&code) => return Ok(path),
                 Ok(code) => last = format!("{path} answered {code}"),
                 Err(e) => {
@@ -356,7 +378,10 @@ pub fn judge(stats: &LoadStats, t: &PerformanceThreshold) -> Result<(), Vec<Stri
             ));
         }
         if stats.p95_ms > t.response_time_ms as f64 {
-            why.push(format!("p95 {:.1} ms > {} ms", stats.p95_ms, t.response_time_ms));
+            why.push(format!(
+                "p95 {:.1} ms > {} ms",
+                stats.p95_ms, t.response_time_ms
+            ));
         }
         if stats.rps < t.throughput as f64 {
             why.push(format!("{:.0} req/s < {} req/s", stats.rps, t.throughput));
@@ -371,7 +396,10 @@ pub fn judge(stats: &LoadStats, t: &PerformanceThreshold) -> Result<(), Vec<Stri
 
 fn verdict(results: &[(Service, Outcome)], threshold: Option<&PerformanceThreshold>) -> GateResult {
     let goal = match threshold {
-        Some(t) => format!("p95 ≤ {} ms and ≥ {} req/s", t.response_time_ms, t.throughput),
+        Some(t) => format!(
+            "p95 ≤ {} ms and ≥ {} req/s",
+            t.response_time_ms, t.throughput
+        ),
         None => "no `performanceThreshold` set".into(),
     };
     let mut table = format!(
@@ -398,18 +426,34 @@ fn verdict(results: &[(Service, Outcome)], threshold: Option<&PerformanceThresho
                 };
                 table.push_str(&format!(
                     "| `{}` | `{path}` | {} | {} | {:.0} | {:.2} | {:.2} | {:.2} | {result} |\n",
-                    s.name, stats.requests, stats.errors, stats.rps, stats.p50_ms, stats.p95_ms, stats.p99_ms
+                    s.name,
+                    stats.requests,
+                    stats.errors,
+                    stats.rps,
+                    stats.p50_ms,
+                    stats.p95_ms,
+                    stats.p99_ms
                 ));
             }
             Outcome::Skipped(reason) => {
                 skipped += 1;
-                table.push_str(&format!("| `{}` | | | | | | | | skipped: {reason} |\n", s.name));
+                table.push_str(&format!(
+                    "| `{}` | | | | | | | | skipped: {reason} |\n",
+                    s.name
+                ));
             }
             Outcome::NotMeasured { reason, log } => {
                 unmeasured += 1;
-                table.push_str(&format!("| `{}` | | | | | | | | not measured: {reason} |\n", s.name));
+                table.push_str(&format!(
+                    "| `{}` | | | | | | | | not measured: {reason} |\n",
+                    s.name
+                ));
                 if !log.trim().is_empty() {
-                    details.push_str(&format!("### `{}` output\n\n{}\n\n", s.name, fenced_tail(log, 8000)));
+                    details.push_str(&format!(
+                        "### `{}` output\n\n{}\n\n",
+                        s.name,
+                        fenced_tail(log, 8000)
+                    ));
                 }
             }
         }
@@ -426,7 +470,10 @@ fn verdict(results: &[(Service, Outcome)], threshold: Option<&PerformanceThresho
     let (conclusion, title) = if failed > 0 {
         (
             Conclusion::Failure,
-            format!("{failed} of {} service(s) below the threshold ({goal})", results.len()),
+            format!(
+                "{failed} of {} service(s) below the threshold ({goal})",
+                results.len()
+            ),
         )
     } else if passed == results.len() {
         (
@@ -438,7 +485,10 @@ fn verdict(results: &[(Service, Outcome)], threshold: Option<&PerformanceThresho
             Outcome::Skipped(r) => Some(r.clone()),
             _ => None,
         });
-        (Conclusion::Skipped, first.unwrap_or_else(|| "skipped".into()))
+        (
+            Conclusion::Skipped,
+            first.unwrap_or_else(|| "skipped".into()),
+        )
     } else if threshold.is_none() && !measured.is_empty() {
         (
             Conclusion::Neutral,
@@ -447,7 +497,11 @@ fn verdict(results: &[(Service, Outcome)], threshold: Option<&PerformanceThresho
     } else {
         (
             Conclusion::Neutral,
-            format!("{} of {} service(s) not measured", skipped + unmeasured, results.len()),
+            format!(
+                "{} of {} service(s) not measured",
+                skipped + unmeasured,
+                results.len()
+            ),
         )
     };
     GateResult::new(conclusion, title, table).with_text(details)

@@ -33,8 +33,14 @@ pub fn run(input: &GateInput) -> GateResult {
         ann.extend(review_file(rel, &text));
     }
     ann.extend(missing_tests(input));
-    let failures = ann.iter().filter(|a| a.level == AnnotationLevel::Failure).count();
-    let warnings = ann.iter().filter(|a| a.level == AnnotationLevel::Warning).count();
+    let failures = ann
+        .iter()
+        .filter(|a| a.level == AnnotationLevel::Failure)
+        .count();
+    let warnings = ann
+        .iter()
+        .filter(|a| a.level == AnnotationLevel::Warning)
+        .count();
     let notices = ann.len() - failures - warnings;
     let conclusion = if failures > 0 {
         Conclusion::Failure
@@ -53,7 +59,9 @@ pub fn run(input: &GateInput) -> GateResult {
     );
     let mut by_title: BTreeMap<&str, usize> = BTreeMap::new();
     for a in &ann {
-        *by_title.entry(a.title.as_deref().unwrap_or("")).or_default() += 1;
+        *by_title
+            .entry(a.title.as_deref().unwrap_or(""))
+            .or_default() += 1;
     }
     if !by_title.is_empty() {
         summary.push_str("\n| finding | count |\n|---|---|\n");
@@ -62,7 +70,9 @@ pub fn run(input: &GateInput) -> GateResult {
         }
     }
     if failures > 0 {
-        summary.push_str("\nConflict markers and files that do not parse fail this gate; the rest are advice.\n");
+        summary.push_str(
+            "\nConflict markers and files that do not parse fail this gate; the rest are advice.\n",
+        );
     }
     GateResult::new(conclusion, title, summary).with_annotations(ann)
 }
@@ -94,7 +104,9 @@ pub fn review_file(rel: &str, text: &str) -> Vec<Annotation> {
     let code = files::is_source(rel);
     let js = matches!(ext.as_str(), "js" | "jsx" | "ts" | "tsx" | "mjs" | "cjs");
     let test = files::is_test_path(rel);
-    let cli_like = rel.split('/').any(|d| matches!(d, "scripts" | "bin" | "cli"));
+    let cli_like = rel
+        .split('/')
+        .any(|d| matches!(d, "scripts" | "bin" | "cli"));
     let mut todos = 0;
     let mut long: Option<(u32, usize)> = None;
     let mut long_count = 0;
@@ -107,12 +119,20 @@ pub fn review_file(rel: &str, text: &str) -> Vec<Annotation> {
                     n,
                     AnnotationLevel::Notice,
                     "TODO left in",
-                    format!("`{}` left in the code: finish it or track it in an issue.", m.as_str()),
+                    format!(
+                        "`{}` left in the code: finish it or track it in an issue.",
+                        m.as_str()
+                    ),
                 ));
             }
             todos += 1;
         }
-        if js && !test && !cli_like && CONSOLE_LOG.is_match(line) && !line.trim_start().starts_with("//") {
+        if js
+            && !test
+            && !cli_like
+            && CONSOLE_LOG.is_match(line)
+            && !line.trim_start().starts_with("//")
+        {
             out.push(Annotation::at(
                 rel,
                 n,
@@ -123,7 +143,8 @@ pub fn review_file(rel: &str, text: &str) -> Vec<Annotation> {
             ));
         }
         let width = line.chars().count();
-        if width > LONG_LINE_CHARS && !matches!(ext.as_str(), "md" | "svg" | "csv" | "txt" | "lock") {
+        if width > LONG_LINE_CHARS && !matches!(ext.as_str(), "md" | "svg" | "csv" | "txt" | "lock")
+        {
             long_count += 1;
             if long.is_none() {
                 long = Some((n, width));
@@ -162,7 +183,8 @@ fn conflict_markers(rel: &str, text: &str) -> Vec<Annotation> {
                 i as u32 + 1,
                 AnnotationLevel::Failure,
                 "merge conflict marker",
-                "An unresolved merge conflict: pick the right side and remove the markers.".to_string(),
+                "An unresolved merge conflict: pick the right side and remove the markers."
+                    .to_string(),
             ));
         }
     }

@@ -21,12 +21,21 @@ static SECRETS: LazyLock<Vec<SecretRule>> = LazyLock::new(|| {
         re: Regex::new(re).unwrap(),
     };
     vec![
-        r("private key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
+        r(
+            "private key",
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
+        ),
         r("AWS access key id", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-        r("GitHub token", r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b"),
+        r(
+            "GitHub token",
+            r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b",
+        ),
         r("GitHub token", r"\bgithub_pat_[A-Za-z0-9_]{22,}\b"),
         r("Slack token", r"\bxox[abposr]-[A-Za-z0-9-]{10,}"),
-        r("Slack webhook", r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}"),
+        r(
+            "Slack webhook",
+            r"https://hooks\.slack\.com/services/[A-Za-z0-9/]{20,}",
+        ),
         r("Stripe secret key", r"\b[rs]k_live_[A-Za-z0-9]{20,}\b"),
         r("Google API key", r"\bAIza[0-9A-Za-z_-]{35}\b"),
     ]
@@ -93,7 +102,10 @@ pub fn run(input: &GateInput) -> GateResult {
         scanned += 1;
         ann.extend(scan_text(rel, &text));
     }
-    let secrets = ann.iter().filter(|a| a.level == AnnotationLevel::Failure).count();
+    let secrets = ann
+        .iter()
+        .filter(|a| a.level == AnnotationLevel::Failure)
+        .count();
     let warnings = ann.len() - secrets;
     let conclusion = if secrets > 0 {
         Conclusion::Failure
@@ -123,7 +135,10 @@ pub fn run(input: &GateInput) -> GateResult {
             ));
         }
         if ann.len() > 100 {
-            summary.push_str(&format!("\n… and {} more (see the annotations).\n", ann.len() - 100));
+            summary.push_str(&format!(
+                "\n… and {} more (see the annotations).\n",
+                ann.len() - 100
+            ));
         }
         if secrets > 0 {
             summary.push_str(
@@ -265,7 +280,11 @@ fn symlink_escapes(rel: &str, target: &Path) -> bool {
 pub fn mask(secret: &str) -> String {
     let chars: Vec<char> = secret.chars().collect();
     if chars.len() <= 8 {
-        return format!("{}… ({} chars)", chars.iter().take(2).collect::<String>(), chars.len());
+        return format!(
+            "{}… ({} chars)",
+            chars.iter().take(2).collect::<String>(),
+            chars.len()
+        );
     }
     let head: String = chars.iter().take(4).collect();
     format!("{head}… ({} chars, masked)", chars.len())
@@ -341,7 +360,11 @@ mod tests {
     fn placeholders_and_low_entropy_values_are_not_secrets() {
         assert!(scan_text("a.js", "const password = \"changeme123\";").is_empty());
         assert!(scan_text("a.js", "password: \"${DB_PASSWORD}\"").is_empty());
-        assert!(scan_text("a.js", "const secret = process.env.JWT_SECRET || 'dev-secret-x';").is_empty());
+        assert!(scan_text(
+            "a.js",
+            "const secret = process.env.JWT_SECRET || 'dev-secret-x';"
+        )
+        .is_empty());
         let hit = scan_text("a.js", "const password = \"Zq8!vR2#pL9m\";");
         assert_eq!(hit.len(), 1);
         assert!(!hit[0].message.contains("Zq8!vR2#pL9m"));
