@@ -920,3 +920,26 @@ fn json_schema_accepts_the_examples_and_rejects_malformed_prflow_objects() {
         );
     }
 }
+
+#[test]
+fn validate_warns_about_tasks_this_machine_cannot_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("wf.json");
+    std::fs::write(
+        &file,
+        r#"{"agents": [{"id": "a", "runner": {"command": ["prflow-no-such-program-xyz"]}}],
+  "tasks": [{"id": "t", "agentId": "a"}]}"#,
+    )
+    .unwrap();
+    let (code, out, err) = prflow(&["validate", &path_str(file)]);
+    assert_eq!(
+        code, 0,
+        "the file is valid; the machine is not the file: {err}"
+    );
+    assert!(out.contains("1 warning (on stderr)"), "{out}");
+    assert!(
+        err.contains("wf.json:2:13: warning: task `t` cannot run here: command `prflow-no-such-program-xyz` was not found on PATH"),
+        "{err}"
+    );
+    assert!(err.trim_end().ends_with("(at /tasks/0)"), "{err}");
+}

@@ -3,9 +3,11 @@
 //! Valid: the summary on stdout, warnings on stderr, exit 0. Invalid: every problem
 //! on stderr, one per line (`FILE:LINE:COL: error: MESSAGE (at /pointer)`), exit 1.
 
-use crate::workflow::{self, plan, Loaded, Workflow};
+use crate::engine::runners::Runners;
+use crate::workflow::{self, locate, plan, Diagnostic, Loaded, RunnerSpec, Workflow};
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(clap::Args)]
@@ -16,7 +18,11 @@ pub struct Args {
 
 pub fn run(args: Args) -> ExitCode {
     match load_reporting(&args.file) {
-        Some(loaded) => {
+        Some(mut loaded) => {
+            for w in machine_warnings(&loaded) {
+                eprintln!("{w}");
+                loaded.warnings.push(w);
+            }
             use std::io::Write as _;
             // A closed pipe (`prflow validate … | head`) is not worth a panic.
             let _ = std::io::stdout()
@@ -43,6 +49,75 @@ pub fn load_reporting(file: &std::path::Path) -> Option<Loaded> {
             None
         }
     }
+}
+
+/// The repository a workflow file lives in (for its `.prflow/templates/`), else the
+/// current directory.
+fn repo_root(file: &Path) -> PathBuf {
+    let start = std::fs::canonicalize(file)
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .unwrap_or_else(|| PathBuf::from("."));
+    start
+        .ancestors()
+        .find(|d| d.join(".git").exists())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+/// `validate` checks the file, not the machine: a task that no runner here can serve
+/// (no template pack matches, a command not on PATH) is a warning, not an error;
+/// `prflow run` refuses to start on it.
+fn machine_warnings(loaded: &Loaded) -> Vec<Diagnostic> {
+    let runners = match Runners::new(&repo_root(&loaded.path)) {
+        Ok(r) => r,
+        Err(e) => {
+            return vec![Diagnostic::warning(
+                loaded.path.display().to_string(),
+                1,
+                1,
+                "",
+                format!("cannot check which tasks can run here: {e:#}"),
+            )]
+        }
+    };
+    let index: HashMap<&str, usize> = loaded
+        .workflow
+        .tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.id.as_str(), i))
+        .collect();
+    let packs = runners.pack_names();
+    runners
+        .check_all(&loaded.workflow, None)
+        .into_iter()
+        .map(|u| {
+            let pointer = index
+                .get(u.task.as_str())
+                .map(|i| format!("/tasks/{i}"))
+                .unwrap_or_default();
+            let pos = locate::position_in(&loaded.path, &loaded.text, &pointer);
+            let uses_templates = index
+                .get(u.task.as_str())
+                .map(|&i| &loaded.workflow.tasks[i])
+                .is_some_and(|t| {
+                    matches!(loaded.workflow.runner_for(t), RunnerSpec::Template { .. })
+                });
+            let packs = match (uses_templates, packs.is_empty()) {
+                (false, _) => String::new(),
+                (true, true) => " (no template packs here)".to_string(),
+                (true, false) => format!(" (template packs here: {})", packs.join(", ")),
+            };
+            Diagnostic::warning(
+                loaded.path.display().to_string(),
+                pos.line,
+                pos.col,
+                pointer,
+                format!("{u}{packs}"),
+            )
+        })
+        .collect()
 }
 
 /// Joins names on one line, cut with "… and N more" to keep the summary one screen.
