@@ -23,9 +23,27 @@ pub struct Args {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+    /// Run on GitHub: push phases, open stacked PRs, read reviews (OWNER/REPO).
+    #[arg(long, value_name = "OWNER/REPO")]
+    pub github: Option<String>,
+    /// The GitHub API (github.com, `https://HOST/api/v3`, or `prflow sim`'s URL).
+    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub api_url: String,
+    /// The environment variable holding the token.
+    #[arg(long, default_value = "GITHUB_TOKEN")]
+    pub token_env: String,
+    /// Git remote URL; derived from the API URL when absent.
+    #[arg(long)]
+    pub git_url: Option<String>,
+    /// Show what would happen (phases, branches, PRs, every file's diff); write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
+    if let Some(full) = args.github.clone() {
+        return super::github_mode::run_on_github(&args, &full);
+    }
     let req = RunRequest {
         repo_dir: args.repo.clone(),
         workflow_file: args.file.clone(),

@@ -166,6 +166,7 @@ pub fn run(req: &RunRequest, progress: &dyn Progress) -> Result<RunReport, Start
                 base,
                 base_ref,
                 starter: None,
+                origin_issue: None,
             };
             (meta, given.workflow)
         }

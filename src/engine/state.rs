@@ -31,6 +31,9 @@ pub struct RunMeta {
     /// Who started the run (a GitHub login), for the self-approval rule.
     #[serde(default)]
     pub starter: Option<String>,
+    /// The issue or PR whose comment started the run: it carries the status comment.
+    #[serde(default)]
+    pub origin_issue: Option<u64>,
 }
 
 /// The run id: a short hash of (workflow path, workflow blob, base commit), so the same

@@ -11,6 +11,11 @@
 //! revise a phase after "changes requested", carry out `/prflow` comment commands,
 //! abort on a closed PR, re-run a gate on `check_run` rerequested.
 
+pub mod body;
+pub mod commands;
+pub mod drive;
+pub mod remote;
+
 use crate::github::{GitHub, WebhookEvent};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -95,6 +100,95 @@ pub struct FlowReport {
 
 /// Carries out a trigger. Idempotent: replaying any trigger is harmless.
 pub async fn handle(ctx: &FlowContext, trigger: Trigger) -> anyhow::Result<FlowReport> {
-    let _ = (ctx, trigger);
-    anyhow::bail!("the GitHub flow is not built yet")
+    use crate::github::events::WebhookEvent as E;
+    let ignore = |why: &str| {
+        Ok(FlowReport {
+            state: "ignored".into(),
+            ignored_because: Some(why.to_string()),
+            ..Default::default()
+        })
+    };
+    match trigger {
+        Trigger::Run {
+            workflow_path,
+            base,
+            starter,
+        } => {
+            let s = drive::Session::open(ctx).await?;
+            drive::start_or_continue(&s, &workflow_path, base.as_deref(), &starter, None).await
+        }
+        Trigger::Webhook(event) => match event {
+            E::CheckpointReviewed(e) => match run_of_branch(&e.head_ref) {
+                Some((run, _)) => continue_run(ctx, &run).await,
+                None => ignore("the reviewed PR is not a prflow phase"),
+            },
+            E::PullSynchronize(e) => match run_of_branch(&e.head_ref) {
+                // Someone pushed to a phase branch: their commits are kept, gates run
+                // on the new head and earlier approvals no longer count.
+                Some((run, _)) => continue_run(ctx, &run).await,
+                None => ignore("the PR is not a prflow phase"),
+            },
+            E::PullClosed(e) => match run_of_branch(&e.head_ref) {
+                Some((run, _)) if !e.merged => {
+                    let s = drive::Session::open(ctx).await?;
+                    commands::abort(
+                        &s,
+                        &run,
+                        &format!("PR #{} was closed without merging", e.number),
+                    )
+                    .await
+                }
+                _ => ignore("a merged or foreign PR needs nothing"),
+            },
+            E::CheckRunRerequested(e) => match e.head_branch.as_deref().and_then(run_of_branch) {
+                Some((run, _)) => {
+                    let s = drive::Session::open(ctx).await?;
+                    commands::rerun_gate(&s, &run, &e.name, &e.head_sha).await
+                }
+                None => ignore("the check run is not on a prflow phase"),
+            },
+            E::CommentCommand(e) => {
+                let s = drive::Session::open(ctx).await?;
+                commands::handle(&s, &e).await
+            }
+            E::Push(e) => {
+                if !e.is_default_branch() || e.deleted {
+                    return ignore("only pushes to the default branch can start runs");
+                }
+                let s = drive::Session::open(ctx).await?;
+                commands::on_push(&s, &e).await
+            }
+            E::RepositoryDispatch(e) if e.event_type == "prflow-continue" => {
+                match e.client_payload.get("run_id").and_then(|v| v.as_str()) {
+                    Some(run) => continue_run(ctx, run).await,
+                    None => ignore("prflow-continue without a run_id"),
+                }
+            }
+            E::WorkflowDispatch(e) => {
+                let path = e
+                    .inputs
+                    .get("workflow")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or(commands::DEFAULT_WORKFLOW)
+                    .to_string();
+                let s = drive::Session::open(ctx).await?;
+                let base = e.git_ref.strip_prefix("refs/heads/").map(str::to_string);
+                drive::start_or_continue(&s, &path, base.as_deref(), &e.sender, None).await
+            }
+            other => ignore(&format!("prflow does not act on `{}` events", other.kind())),
+        },
+    }
+}
+
+async fn continue_run(ctx: &FlowContext, run: &str) -> anyhow::Result<FlowReport> {
+    let s = drive::Session::open(ctx).await?;
+    drive::continue_run(&s, run).await
+}
+
+/// `prflow/<run>/<NN>-<slug>` → (run, phase index).
+pub fn run_of_branch(branch: &str) -> Option<(String, usize)> {
+    let rest = branch.strip_prefix("prflow/")?;
+    let (run, phase) = rest.split_once('/')?;
+    let index = phase.split('-').next()?.parse().ok()?;
+    Some((run.to_string(), index))
 }

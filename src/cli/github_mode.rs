@@ -1,0 +1,131 @@
+//! `prflow run --github`: the CLI as a front end of the GitHub flow. It only builds a
+//! [`FlowContext`] and a [`Trigger::Run`]; the flow decides everything else.
+
+use crate::flow::{self, FlowContext, FlowOptions, FlowReport, Trigger};
+use crate::github::{Auth, GitHub, GitHubConfig};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The git remote for a repository behind `api_url`: github.com, an Enterprise
+/// Server (`https://HOST/api/v3` → `https://HOST`), or the simulator (same origin).
+pub fn git_url_for(api_url: &str, owner: &str, repo: &str) -> String {
+    let api = api_url.trim_end_matches('/');
+    let server = if api == "https://api.github.com" {
+        "https://github.com".to_string()
+    } else if let Some(s) = api.strip_suffix("/api/v3") {
+        s.to_string()
+    } else {
+        api.to_string()
+    };
+    format!("{server}/{owner}/{repo}.git")
+}
+
+/// Builds the context for a token-authenticated run on `OWNER/REPO`.
+pub fn context(
+    full: &str,
+    api_url: &str,
+    token_env: &str,
+    git_url: Option<&str>,
+    workdir: Option<PathBuf>,
+    options: FlowOptions,
+) -> Result<FlowContext, String> {
+    let (owner, repo) = full
+        .split_once('/')
+        .filter(|(o, r)| !o.is_empty() && !r.is_empty() && !r.contains('/'))
+        .ok_or_else(|| format!("--github wants OWNER/REPO, not `{full}`"))?;
+    let auth = Auth::token_from_env(token_env).map_err(|e| e.to_string())?;
+    let github = GitHub::new(GitHubConfig::new(api_url), auth).map_err(|e| e.to_string())?;
+    Ok(FlowContext {
+        github,
+        owner: owner.to_string(),
+        repo: repo.to_string(),
+        git_url: git_url
+            .map(str::to_string)
+            .unwrap_or_else(|| git_url_for(api_url, owner, repo)),
+        workdir: workdir.unwrap_or_else(|| flow::drive::default_workdir(owner, repo)),
+        options,
+    })
+}
+
+pub fn run_on_github(args: &super::run::Args, full: &str) -> ExitCode {
+    let options = FlowOptions {
+        dry_run: args.dry_run,
+        trusted: true,
+        quiet: args.quiet || args.json,
+        ..Default::default()
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("prflow run: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    // octocrab's client needs a runtime when it is built.
+    let _guard = rt.enter();
+    let workdir = (args.repo != std::path::Path::new(".")).then(|| args.repo.clone());
+    let ctx = match context(
+        full,
+        &args.api_url,
+        &args.token_env,
+        args.git_url.as_deref(),
+        workdir,
+        options,
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("prflow run: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let path = args.file.to_string_lossy().replace('\\', "/");
+    let trigger = Trigger::Run {
+        workflow_path: path.trim_start_matches("./").to_string(),
+        base: args.base.clone(),
+        starter: std::env::var("PRFLOW_STARTER").unwrap_or_default(),
+    };
+    match rt.block_on(flow::handle(&ctx, trigger)) {
+        Ok(report) => print(&report, args.json),
+        Err(e) => {
+            eprintln!("prflow run: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// Prints a flow report; exit 1 when the run failed.
+pub fn print(report: &FlowReport, json: bool) -> ExitCode {
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(report).unwrap_or_default()
+        );
+    } else {
+        if let Some(run) = &report.run_id {
+            println!("run {run}: {}", report.state);
+        } else {
+            println!("{}", report.state);
+        }
+        if let Some(why) = &report.ignored_because {
+            println!("  ({why})");
+        }
+        if let (Some(n), Some(url)) = (report.pull_request_number, &report.pull_request_url) {
+            println!("  pull request #{n}: {url}");
+        }
+        let (mut reads, mut writes) = (0, 0);
+        for (label, r, w) in &report.api_calls {
+            println!("  API calls {label}: {r} read, {w} write");
+            reads += r;
+            writes += w;
+        }
+        println!("  API calls total: {reads} read, {writes} write");
+    }
+    if report.state == "failed" {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

@@ -1,0 +1,392 @@
+//! `/prflow` comment commands, a re-requested gate, a closed PR, a pushed workflow.
+//! Each is a plain `async fn command_<verb>`-style handler over a [`Session`].
+
+use super::drive::{self, Session};
+use super::FlowReport;
+use crate::engine::state::{self, PhaseStatus};
+use crate::engine::{self, LoadedRun};
+use crate::github::events::{CommentCommand, Push};
+use crate::github::{
+    help_text, CheckOutput, CheckRunSpec, CheckStatus, Command, Conclusion, MergeMethod, Reaction,
+};
+use crate::gitops::Repo;
+use anyhow::{anyhow, bail, Context, Result};
+use git2::Oid;
+
+/// Where `/prflow run` looks when no path is given.
+pub const DEFAULT_WORKFLOW: &str = ".prflow/workflow.json";
+
+fn said(state: &str, run: Option<&str>) -> FlowReport {
+    FlowReport {
+        run_id: run.map(str::to_string),
+        state: state.into(),
+        ..Default::default()
+    }
+}
+
+/// A comment with one or more `/prflow` commands.
+pub async fn handle(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport> {
+    if e.commands.is_empty() {
+        return Ok(said("ignored", None));
+    }
+    let client = &s.client;
+    if !client.permission(&e.author).await?.can_write() {
+        client
+            .create_comment(
+                e.issue_number,
+                &format!("@{} only people with write access to this repository can run `/prflow` commands.", e.author),
+            )
+            .await?;
+        return Ok(said("refused", None));
+    }
+    client.add_reaction(e.comment_id, Reaction::Eyes).await?;
+    let mut last = said("ignored", None);
+    for cmd in &e.commands {
+        last = match cmd {
+            Command::Run { path } => {
+                let path = path.as_deref().unwrap_or(DEFAULT_WORKFLOW);
+                drive::start_or_continue(s, path, None, &e.author, Some(e.issue_number)).await?
+            }
+            Command::Status => command_status(s, e).await?,
+            Command::Retry { task } => command_retry(s, e, task.as_deref()).await?,
+            Command::Rollback { checkpoint } => command_rollback(s, e, checkpoint).await?,
+            Command::Abort => {
+                let run = run_for(s, e).await?;
+                abort(s, &run, &format!("@{} aborted the run", e.author)).await?
+            }
+            Command::Land => command_land(s, e).await?,
+            Command::Help => {
+                client.create_comment(e.issue_number, help_text()).await?;
+                said("help", None)
+            }
+            Command::Unknown(verb) => {
+                client
+                    .create_comment(
+                        e.issue_number,
+                        &format!(
+                            "`/prflow {verb}` is not a prflow command.\n\n{}",
+                            help_text()
+                        ),
+                    )
+                    .await?;
+                said("help", None)
+            }
+            Command::Invalid { verb, reason } => {
+                client
+                    .create_comment(
+                        e.issue_number,
+                        &format!("`/prflow {verb}`: {reason}\n\n{}", help_text()),
+                    )
+                    .await?;
+                said("help", None)
+            }
+        };
+    }
+    Ok(last)
+}
+
+/// The run a comment is about: the PR's phase branch, or the run its issue started.
+async fn run_for(s: &Session<'_>, e: &CommentCommand) -> Result<String> {
+    if e.is_pull_request {
+        let pull = s.client.get_pull(e.issue_number).await?;
+        if let Some((run, _)) = super::run_of_branch(&pull.head_ref) {
+            return Ok(run);
+        }
+    }
+    let repo = s.repo()?;
+    let mut newest: Option<String> = None;
+    for id in state::run_ids(&repo)? {
+        if let Some((meta, _)) = state::read_meta(&repo, &id) {
+            if meta.origin_issue == Some(e.issue_number) {
+                newest = Some(id);
+            }
+        }
+    }
+    newest.ok_or_else(|| {
+        anyhow!(
+            "no prflow run belongs to #{}; start one with `/prflow run [path]`",
+            e.issue_number
+        )
+    })
+}
+
+async fn command_status(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport> {
+    let run = run_for(s, e).await?;
+    let repo = s.repo()?;
+    let r = engine::load_run(&repo, &run)?;
+    let st = state::read_state(
+        &repo,
+        &r.meta,
+        &r.plan,
+        &state::local_approvals(&repo, &run),
+    )?;
+    let text = super::body::status_comment(
+        &r.workflow,
+        &st,
+        &[],
+        &format!("Status requested by @{}.", e.author),
+    );
+    let issue = r.meta.origin_issue.unwrap_or(e.issue_number);
+    s.client
+        .ensure_status_comment(issue, &crate::github::body::status_marker(&run), &text)
+        .await?;
+    Ok(said("status", Some(&run)))
+}
+
+async fn command_retry(
+    s: &Session<'_>,
+    e: &CommentCommand,
+    task: Option<&str>,
+) -> Result<FlowReport> {
+    let run = run_for(s, e).await?;
+    let repo = s.repo()?;
+    let r = engine::load_run(&repo, &run)?;
+    if let Some(t) = task {
+        if r.workflow.task(t).is_none() {
+            bail!("run {run} has no task `{t}`");
+        }
+    }
+    // Committed tasks are kept; the failed phase runs what is missing.
+    for p in &r.plan.phases {
+        repo.delete_ref(&state::failure_ref(&run, p.index))?;
+    }
+    drive::continue_run(s, &run).await
+}
+
+/// `/prflow rollback <checkpoint>`: phases after the checkpoint are closed, deleted
+/// and run again (after the checkpoint's phase is approved, which it still is).
+async fn command_rollback(
+    s: &Session<'_>,
+    e: &CommentCommand,
+    checkpoint: &str,
+) -> Result<FlowReport> {
+    let run = run_for(s, e).await?;
+    let repo = s.repo()?;
+    let r = engine::load_run(&repo, &run)?;
+    let keep = r
+        .plan
+        .phases
+        .iter()
+        .find(|p| p.checkpoint.as_deref() == Some(checkpoint) || p.name == checkpoint)
+        .map(|p| p.index)
+        .ok_or_else(|| anyhow!("run {run} has no checkpoint `{checkpoint}`"))?;
+    let st = state::read_state(
+        &repo,
+        &r.meta,
+        &r.plan,
+        &state::local_approvals(&repo, &run),
+    )?;
+    for p in st.phases.iter().filter(|p| p.index > keep) {
+        if let Some(pr) = open_pr(s, &p.branch).await? {
+            s.client.close_pull(pr).await?;
+        }
+        s.client.delete_branch(&p.branch).await?;
+        repo.delete_ref(&format!("refs/heads/{}", p.branch))?;
+        repo.delete_ref(&format!("refs/remotes/origin/{}", p.branch))?;
+        let approval = state::approval_ref(&run, p.index);
+        if repo.ref_target(&approval).is_some() {
+            repo.delete_ref(&approval)?;
+            delete_remote_ref(s, &approval)?;
+        }
+    }
+    drive::continue_run(s, &run).await
+}
+
+fn delete_remote_ref(s: &Session<'_>, name: &str) -> Result<()> {
+    let dir = s.fc.workdir.clone();
+    let repo = Repo::open(&dir)?;
+    let tracking = format!(
+        "refs/remotes/origin-prflow/{}",
+        name.trim_start_matches("refs/prflow/")
+    );
+    if repo.ref_target(&tracking).is_some() {
+        s.push_refspecs(&[(String::new(), name.to_string())])?;
+        repo.delete_ref(&tracking)?;
+    }
+    Ok(())
+}
+
+async fn open_pr(s: &Session<'_>, branch: &str) -> Result<Option<u64>> {
+    let pulls = s.client.list_pulls("open", Some(branch)).await?;
+    Ok(pulls.first().map(|p| p.number))
+}
+
+/// Stops a run: its open PRs are closed and an abort marker is pushed.
+pub async fn abort(s: &Session<'_>, run: &str, why: &str) -> Result<FlowReport> {
+    let repo = s.repo()?;
+    let r = engine::load_run(&repo, run)?;
+    let st = state::read_state(&repo, &r.meta, &r.plan, &state::local_approvals(&repo, run))?;
+    for p in &st.phases {
+        if let Some(pr) = open_pr(s, &p.branch).await? {
+            s.client.close_pull(pr).await?;
+        }
+    }
+    if !drive::is_aborted(&repo, run) {
+        let meta_commit = repo
+            .ref_target(&state::meta_ref(run))
+            .ok_or_else(|| anyhow!("run {run} has no metadata"))?;
+        repo.git
+            .reference(&drive::aborted_ref(run), meta_commit, true, why)?;
+        s.push_run(run)?;
+    }
+    if let Some(issue) = r.meta.origin_issue {
+        let text = super::body::status_comment(
+            &r.workflow,
+            &st,
+            &[],
+            &format!("🛑 The run was aborted: {why}."),
+        );
+        s.client
+            .ensure_status_comment(issue, &crate::github::body::status_marker(run), &text)
+            .await?;
+    }
+    Ok(said("aborted", Some(run)))
+}
+
+/// `/prflow land`: merges the stack into the base branch in order.
+async fn command_land(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport> {
+    let run = run_for(s, e).await?;
+    let repo = s.repo()?;
+    let r: LoadedRun = engine::load_run(&repo, &run)?;
+    let st = state::read_state(
+        &repo,
+        &r.meta,
+        &r.plan,
+        &state::local_approvals(&repo, &run),
+    )?;
+    if let Some(p) = st.phases.iter().find(|p| p.status != PhaseStatus::Done) {
+        s.client
+            .create_comment(
+                e.issue_number,
+                &format!(
+                    "Not landing: phase {} (`{}`) is {}; every phase must be approved first.",
+                    p.index,
+                    p.name,
+                    p.status.as_str()
+                ),
+            )
+            .await?;
+        return Ok(said("not-landed", Some(&run)));
+    }
+    for p in &st.phases {
+        let Some(number) = open_pr(s, &p.branch).await? else {
+            continue;
+        };
+        let head = p.head.clone().unwrap_or_default();
+        // Retarget onto the base branch (the lower PR is merged now), then merge.
+        let pull = s.client.get_pull(number).await?;
+        s.client
+            .ensure_pull(&p.branch, &r.meta.base_ref, &pull.title, &pull.body)
+            .await
+            .context("cannot retarget the PR onto the base branch")?;
+        s.client
+            .ensure_status(
+                &head,
+                &crate::github::CommitStatus {
+                    context: "prflow/stack".into(),
+                    state: crate::github::StatusState::Success,
+                    description: Some("landing the stack in order".into()),
+                    target_url: None,
+                },
+            )
+            .await?;
+        s.client
+            .merge_pull(
+                number,
+                Some(&head),
+                MergeMethod::Merge,
+                Some(&format!("prflow: land phase {} of run {run}", p.index)),
+            )
+            .await
+            .with_context(|| format!("cannot merge PR #{number} (phase {})", p.index))?;
+    }
+    if let Some(issue) = r.meta.origin_issue {
+        let text = super::body::status_comment(
+            &r.workflow,
+            &st,
+            &[],
+            &format!("🚀 Landed on `{}` by @{}.", r.meta.base_ref, e.author),
+        );
+        s.client
+            .ensure_status_comment(issue, &crate::github::body::status_marker(&run), &text)
+            .await?;
+    }
+    Ok(said("landed", Some(&run)))
+}
+
+/// A person pressed "Re-run" on a gate's check run.
+pub async fn rerun_gate(s: &Session<'_>, run: &str, check: &str, head: &str) -> Result<FlowReport> {
+    let repo = s.repo()?;
+    let r = engine::load_run(&repo, run)?;
+    let gate = check.trim_start_matches("prflow/");
+    let spec = crate::gates::gates_for(&r.workflow)
+        .into_iter()
+        .find(|g| g.name == gate)
+        .ok_or_else(|| anyhow!("run {run} has no gate `{gate}`"))?;
+    let tip = Oid::from_str(head)?;
+    let checkout = tempfile::Builder::new().prefix("prflow-gate-").tempdir()?;
+    repo.checkout_into(repo.tree_of(tip)?, checkout.path())?;
+    let st = state::read_state(&repo, &r.meta, &r.plan, &state::local_approvals(&repo, run))?;
+    let phase = st
+        .phases
+        .iter()
+        .find(|p| p.head.as_deref() == Some(head))
+        .map(|p| p.index)
+        .unwrap_or(1);
+    let input = crate::gates::GateInput {
+        workflow: &r.workflow,
+        checkout: checkout.path(),
+        changed_files: &[],
+        phase,
+    };
+    let result = crate::gates::run_gate(&spec, &input);
+    let conclusion = match result.conclusion {
+        crate::gates::Conclusion::Success => Conclusion::Success,
+        crate::gates::Conclusion::Failure => Conclusion::Failure,
+        crate::gates::Conclusion::Neutral => Conclusion::Neutral,
+        crate::gates::Conclusion::Skipped => Conclusion::Skipped,
+    };
+    s.client
+        .ensure_check_run(&CheckRunSpec {
+            name: crate::gates::check_name(gate),
+            head_sha: head.to_string(),
+            status: CheckStatus::Completed,
+            conclusion: Some(conclusion),
+            output: CheckOutput {
+                title: result.title,
+                summary: result.summary,
+                text: Some(result.text),
+                annotations: Vec::new(),
+            },
+            details_url: None,
+            external_id: Some(format!("{run}:{phase}")),
+        })
+        .await?;
+    Ok(said("gate-rerun", Some(run)))
+}
+
+/// A push to the default branch: start runs of workflows that opt in with `"on": ["push"]`.
+pub async fn on_push(s: &Session<'_>, e: &Push) -> Result<FlowReport> {
+    let repo = s.repo()?;
+    let tip = repo.resolve_commit(&e.after)?;
+    let mut last = said("ignored", None);
+    for path in &e.changed_paths {
+        if !(path.ends_with(".json") || path.ends_with(".yaml") || path.ends_with(".yml")) {
+            continue;
+        }
+        let Some(text) = repo.read(repo.tree_of(tip)?, path) else {
+            continue;
+        };
+        let Ok(text) = String::from_utf8(text) else {
+            continue;
+        };
+        let Ok(loaded) = crate::workflow::parse(std::path::Path::new(path), &text) else {
+            continue;
+        };
+        if loaded.workflow.on.iter().any(|o| o == "push") {
+            last =
+                drive::start_or_continue(s, path, Some(&s.default_branch), &e.sender, None).await?;
+        }
+    }
+    Ok(last)
+}

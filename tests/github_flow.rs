@@ -1,0 +1,307 @@
+//! End-to-end: `prflow run --github` against the simulator. Phases become pushed
+//! branches and stacked PRs; approvals continue the run only under the rules; a
+//! change request revises the phase with new commits (no force push) and an
+//! interdiff comment; a re-run with nothing new writes nothing.
+
+use prflow::sim::{Sim, SimConfig};
+use serde_json::{json, Value};
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Tess")
+        .env("GIT_AUTHOR_EMAIL", "tess@example.com")
+        .env("GIT_COMMITTER_NAME", "Tess")
+        .env("GIT_COMMITTER_EMAIL", "tess@example.com")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A repository whose workflow has two phases of command tasks; the revision task
+/// writes the review feedback it got into a file so the test can see it arrived.
+fn scratch_repo() -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    git(d, &["init", "-q", "-b", "main"]);
+    std::fs::write(d.join("README.md"), "# app\n").unwrap();
+    std::fs::create_dir_all(d.join(".prflow")).unwrap();
+    let wf = json!({
+        "name": "Two phase app",
+        "agents": [{"id": "dev", "name": "Dev Agent", "type": "developer",
+                    "runner": {"command": "echo \"$PRFLOW_TASK_ID\" > \"$PRFLOW_TASK_ID.txt\"; python3 -c 'import json,os; d=json.load(open(os.environ[\"PRFLOW_TASK_JSON\"])); fb=d.get(\"feedback\"); open(\"feedback-\"+os.environ[\"PRFLOW_TASK_ID\"]+\".txt\",\"w\").write(fb[\"body\"] if fb else \"none\")'"}}],
+        "tasks": [
+            {"id": "design", "name": "Design", "agentId": "dev"},
+            {"id": "build", "name": "Build", "agentId": "dev", "dependencies": ["design"]}
+        ],
+        "execution": {"checkpoints": ["design", "build"]},
+        "reviewers": ["bob"]
+    });
+    std::fs::write(
+        d.join(".prflow/workflow.json"),
+        serde_json::to_string_pretty(&wf).unwrap(),
+    )
+    .unwrap();
+    git(d, &["add", "."]);
+    git(d, &["commit", "-qm", "initial"]);
+    t
+}
+
+struct World {
+    sim: Sim,
+    _repo: tempfile::TempDir,
+    work: tempfile::TempDir,
+    bot: String,
+    alice: String,
+    bob: String,
+    http: reqwest::Client,
+}
+
+impl World {
+    async fn new() -> World {
+        let repo = scratch_repo();
+        let sim = Sim::start(SimConfig {
+            repos: vec![("acme/app".into(), repo.path().to_path_buf())],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        let bot = sim.create_user("prflow-bot", "write").unwrap();
+        let alice = sim.create_user("alice", "write").unwrap();
+        let bob = sim.create_user("bob", "write").unwrap();
+        World {
+            sim,
+            _repo: repo,
+            work: tempfile::tempdir().unwrap(),
+            bot,
+            alice,
+            bob,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// `prflow run .prflow/workflow.json --github acme/app --json` with the bot's
+    /// token, started by alice.
+    async fn run(&self) -> (Output, Value) {
+        let api = self.sim.api_url();
+        let work = self.work.path().to_path_buf();
+        let token = self.bot.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_prflow"))
+                .args([
+                    "run",
+                    ".prflow/workflow.json",
+                    "--github",
+                    "acme/app",
+                    "--json",
+                    "--api-url",
+                ])
+                .arg(&api)
+                .arg("--repo")
+                .arg(&work)
+                .env("GITHUB_TOKEN", &token)
+                .env("PRFLOW_STARTER", "alice")
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out, v)
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.sim.api_url()))
+            .bearer_auth(&self.bob)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn review(
+        &self,
+        token: &str,
+        pr: u64,
+        event: &str,
+        body: &str,
+        comments: Value,
+    ) -> reqwest::StatusCode {
+        let head = self.get(&format!("/repos/acme/app/pulls/{pr}")).await["head"]["sha"].clone();
+        self.http
+            .post(format!(
+                "{}/repos/acme/app/pulls/{pr}/reviews",
+                self.sim.api_url()
+            ))
+            .bearer_auth(token)
+            .json(&json!({"event": event, "body": body, "commit_id": head, "comments": comments}))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    }
+
+    fn bare(&self) -> std::path::PathBuf {
+        self.sim.bare_repo_path("acme/app")
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn writes(report: &Value) -> u64 {
+    report["api_calls"]
+        .as_array()
+        .map(|a| a.iter().map(|c| c[2].as_u64().unwrap_or(0)).sum())
+        .unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn phases_become_stacked_prs_and_reviews_drive_the_run() {
+    let w = World::new().await;
+
+    // 1. Phase 1 is pushed and gets a PR on main, reviewers requested.
+    let (out, report) = w.run().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(report["state"], "waiting-for-review", "{report}");
+    let run = report["run_id"].as_str().unwrap().to_string();
+    let pr1 = report["pull_request_number"].as_u64().unwrap();
+    let pull = w.get(&format!("/repos/acme/app/pulls/{pr1}")).await;
+    let branch1 = pull["head"]["ref"].as_str().unwrap().to_string();
+    assert_eq!(branch1, format!("prflow/{run}/01-design"));
+    assert_eq!(pull["base"]["ref"], "main");
+    let body = pull["body"].as_str().unwrap();
+    assert!(
+        body.contains(&format!("<!-- prflow:run={run} phase=1 -->")),
+        "{body}"
+    );
+    assert!(
+        body.contains("```mermaid") && body.contains("| `design`"),
+        "{body}"
+    );
+    let requested: Vec<&str> = pull["requested_reviewers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|u| u["login"].as_str())
+        .collect();
+    assert_eq!(requested, vec!["bob"]);
+    let log = git(
+        &w.bare(),
+        &[
+            "log",
+            "--format=%(trailers:key=Prflow-Task,valueonly)%an",
+            &branch1,
+        ],
+    );
+    assert!(log.starts_with("design\nDev Agent"), "{log}");
+
+    // 2. The same invocation again: nothing new, no write call.
+    let (out, again) = w.run().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(again["pull_request_number"], pr1);
+    assert_eq!(
+        writes(&again),
+        0,
+        "a re-run with nothing new wrote: {again}"
+    );
+    let pulls = w.get("/repos/acme/app/pulls?state=all").await;
+    assert_eq!(pulls.as_array().unwrap().len(), 1);
+
+    // 3. The starter's own approval does not count.
+    assert!(w
+        .review(&w.alice, pr1, "APPROVE", "lgtm", json!([]))
+        .await
+        .is_success());
+    let (_, waiting) = w.run().await;
+    assert_eq!(waiting["state"], "waiting-for-review");
+    assert_eq!(waiting["pull_request_number"], pr1);
+
+    // 4. Bob approves: phase 2 starts on top of phase 1, its PR based on phase 1's branch.
+    assert!(w
+        .review(&w.bob, pr1, "APPROVE", "ship it", json!([]))
+        .await
+        .is_success());
+    let (out, report) = w.run().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(report["phase"], 2, "{report}");
+    let pr2 = report["pull_request_number"].as_u64().unwrap();
+    assert_ne!(pr1, pr2);
+    let pull2 = w.get(&format!("/repos/acme/app/pulls/{pr2}")).await;
+    assert_eq!(pull2["base"]["ref"], branch1.as_str());
+    let branch2 = pull2["head"]["ref"].as_str().unwrap().to_string();
+    let head2 = pull2["head"]["sha"].as_str().unwrap().to_string();
+    assert_eq!(
+        git(&w.bare(), &["merge-base", &branch1, &branch2]),
+        git(&w.bare(), &["rev-parse", &branch1])
+    );
+
+    // 5. Changes requested: the phase is revised with the feedback, on top, no force push.
+    let status = w
+        .review(
+            &w.bob,
+            pr2,
+            "REQUEST_CHANGES",
+            "please add logging",
+            json!([{"path": "build.txt", "line": 1, "body": "more detail"}]),
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    let (out, report) = w.run().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(report["state"], "waiting-for-review", "{report}");
+    let new_head = w.get(&format!("/repos/acme/app/pulls/{pr2}")).await["head"]["sha"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(new_head, head2);
+    assert_eq!(
+        git(&w.bare(), &["merge-base", &head2, &new_head]),
+        head2,
+        "history was rewritten"
+    );
+    let feedback = git(
+        &w.bare(),
+        &["show", &format!("{branch2}:feedback-build.txt")],
+    );
+    assert_eq!(feedback, "please add logging");
+    let msg = git(&w.bare(), &["log", "-1", "--format=%B", &branch2]);
+    assert!(
+        msg.contains("Prflow-Revision: 1") && msg.contains("Prflow-Review: "),
+        "{msg}"
+    );
+    let comments = w
+        .get(&format!("/repos/acme/app/issues/{pr2}/comments"))
+        .await;
+    assert!(
+        comments
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["body"].as_str().unwrap_or("").contains("revision 1")),
+        "no interdiff comment: {comments}"
+    );
+
+    // 6. Bob approves the revision: the run is finished.
+    assert!(w
+        .review(&w.bob, pr2, "APPROVE", "good", json!([]))
+        .await
+        .is_success());
+    let (out, report) = w.run().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(report["state"], "finished", "{report}");
+    w.sim.shutdown().await;
+}
