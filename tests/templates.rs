@@ -826,3 +826,20 @@ fn review_feedback_reaches_the_architecture_document() {
     let plain = run(&r, &w, "design-architecture");
     assert!(!files(&plain.files)["architecture/architecture.md"].contains("Review notes"));
 }
+
+/// One runner, two versions of a workflow that differ only in one task's features:
+/// the cached workflow-level context must not leak from the first into the second.
+#[test]
+fn cached_context_follows_the_workflow() {
+    let r = runner();
+    let paths_for = |features: Value| {
+        let w = microservices_with(|v| {
+            task_mut(v, "create-product-service")["input"]["features"] = features;
+        });
+        paths(&openapi(&run(&r, &w, "design-architecture")))
+    };
+    let with = paths_for(json!(["crud", "search"]));
+    let without = paths_for(json!(["crud"]));
+    assert!(with.contains(&"/api/products/search".to_string()));
+    assert!(!without.contains(&"/api/products/search".to_string()));
+}

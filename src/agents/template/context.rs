@@ -83,25 +83,62 @@ impl Shared {
 }
 
 /// See [`identity`].
-pub type WorkflowIdentity = (usize, usize, usize, usize, usize, String);
+pub type WorkflowIdentity = u64;
 
-/// Identifies a workflow value cheaply, to know when a cached [`Shared`] still applies:
-/// its address, the addresses and lengths of its task and agent lists, and its name.
-///
-/// Hashing the whole workflow per task would cost O(tasks) per task (serializing 500
-/// tasks takes milliseconds), which is what the cache avoids. The engine renders
-/// every task of a run from one `Workflow` value that it does not change while the
-/// run goes on; a caller that edits a workflow in place between tasks must use a new
-/// [`TemplateRunner`](super::TemplateRunner).
+fn hash_value<H: std::hash::Hasher>(v: &Value, h: &mut H) {
+    use std::hash::Hash;
+    match v {
+        Value::Null => 0u8.hash(h),
+        Value::Bool(b) => (1u8, b).hash(h),
+        Value::Number(n) => (2u8, n.to_string()).hash(h),
+        Value::String(s) => (3u8, s).hash(h),
+        Value::Array(items) => {
+            (4u8, items.len()).hash(h);
+            items.iter().for_each(|i| hash_value(i, h));
+        }
+        Value::Object(map) => {
+            (5u8, map.len()).hash(h);
+            for (k, v) in map {
+                k.hash(h);
+                hash_value(v, h);
+            }
+        }
+    }
+}
+
+/// A hash of everything [`Shared`] is built from, to know when a cached one still
+/// applies. Walking the values directly costs microseconds for hundreds of tasks;
+/// building `Shared` again (serializing every task) would cost milliseconds per task.
 pub fn identity(w: &Workflow) -> WorkflowIdentity {
-    (
-        w as *const Workflow as usize,
-        w.tasks.as_ptr() as usize,
-        w.tasks.len(),
-        w.agents.as_ptr() as usize,
-        w.agents.len(),
-        w.name.clone(),
-    )
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    (&w.name, &w.description, w.concurrency, &w.checkpoints).hash(&mut h);
+    (w.quality.code_review, w.quality.security_scan).hash(&mut h);
+    if let Some(p) = &w.quality.performance {
+        (p.response_time_ms, p.throughput).hash(&mut h);
+    }
+    w.variables.len().hash(&mut h);
+    for (k, v) in &w.variables {
+        k.hash(&mut h);
+        hash_value(v, &mut h);
+    }
+    for a in &w.agents {
+        (&a.id, &a.name, &a.kind, &a.capabilities).hash(&mut h);
+    }
+    for t in &w.tasks {
+        (
+            &t.id,
+            &t.name,
+            &t.description,
+            &t.kind,
+            &t.agent,
+            &t.dependencies,
+        )
+            .hash(&mut h);
+        hash_value(&t.input, &mut h);
+        hash_value(&t.output, &mut h);
+    }
+    h.finish()
 }
 
 /// The task-level context as a JSON object: the pack's variable defaults (template
