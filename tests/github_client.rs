@@ -704,6 +704,8 @@ async fn app_jwt_to_installation_token_cached_and_scoped() {
     assert!(!t.token.expose().is_empty());
     assert!(t.expires_at > 0);
     assert!(!format!("{t:?}").contains(t.token.expose()));
+    let info = w.app.app_info().await.unwrap();
+    assert_eq!(info.id, w.sim.app_id());
     // The App JWT alone cannot read the repository.
     assert!(matches!(
         w.app.repo("acme", "shop").info().await,
@@ -1164,6 +1166,17 @@ async fn merge_close_and_dispatch() {
     assert!(repo.get_pull(pull.number).await.unwrap().merged);
 
     let (p2, _) = repo.ensure_pull("other", "main", "t2", "b2").await.unwrap();
+    let labels = vec!["prflow".to_string(), "phase-2".to_string()];
+    assert_eq!(
+        repo.ensure_labels(p2.number, &labels).await.unwrap(),
+        labels
+    );
+    assert!(repo
+        .ensure_labels(p2.number, &labels)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(repo.get_pull(p2.number).await.unwrap().labels.len(), 2);
     assert_eq!(repo.close_pull(p2.number).await.unwrap(), Change::Updated);
     assert_eq!(repo.close_pull(p2.number).await.unwrap(), Change::Unchanged);
 

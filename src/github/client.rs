@@ -333,6 +333,12 @@ impl GitHub {
         })
     }
 
+    /// `GET /app`: the App's id, slug and name. A cheap proof that
+    /// `APP_ID` and the private key work (for readiness probes).
+    pub async fn app_info(&self) -> Result<super::types::AppInfo, GithubError> {
+        self.as_app()?.get_json("/app").await
+    }
+
     /// The installation id of the App on `owner/repo` (`GET /repos/{o}/{r}/installation`).
     pub async fn installation_for_repo(&self, owner: &str, repo: &str) -> Result<u64, GithubError> {
         #[derive(Deserialize)]

@@ -454,6 +454,32 @@ impl RepoClient {
         Ok(requested)
     }
 
+    /// Add the labels the pull does not carry yet (creating them on the
+    /// repository as GitHub does). Empty result = no write.
+    pub async fn ensure_labels(
+        &self,
+        number: u64,
+        labels: &[String],
+    ) -> Result<Vec<String>, GithubError> {
+        let pull = self.get_pull(number).await?;
+        let missing: Vec<String> = labels
+            .iter()
+            .filter(|l| !pull.labels.iter().any(|have| have.eq_ignore_ascii_case(l)))
+            .cloned()
+            .collect();
+        if missing.is_empty() {
+            return Ok(missing);
+        }
+        self.gh
+            .request(
+                Method::POST,
+                &self.path(&format!("/issues/{number}/labels")),
+                Some(&json!({"labels": missing})),
+            )
+            .await?;
+        Ok(missing)
+    }
+
     /// Submitted reviews of a pull, oldest first.
     pub async fn list_reviews(&self, number: u64) -> Result<Vec<Review>, GithubError> {
         let raw: Vec<RawReview> = self

@@ -58,6 +58,8 @@ pub struct Pull {
     pub requested_reviewers: Vec<String>,
     /// Team slugs whose review is requested now.
     pub requested_teams: Vec<String>,
+    /// Label names.
+    pub labels: Vec<String>,
 }
 
 impl Pull {
@@ -423,6 +425,16 @@ pub struct FileContent {
     pub content: Vec<u8>,
 }
 
+/// The App itself (`GET /app`): proves the key and id work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppInfo {
+    pub id: u64,
+    #[serde(default)]
+    pub slug: String,
+    #[serde(default)]
+    pub name: String,
+}
+
 /// Repository facts prflow needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepoInfo {
@@ -491,6 +503,14 @@ pub(crate) struct RawPull {
     pub requested_reviewers: Vec<RawUser>,
     #[serde(default)]
     pub requested_teams: Vec<RawTeam>,
+    #[serde(default)]
+    pub labels: Vec<RawLabel>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub(crate) struct RawLabel {
+    #[serde(default)]
+    pub name: String,
 }
 
 impl From<RawPull> for Pull {
@@ -510,6 +530,7 @@ impl From<RawPull> for Pull {
             user: r.user.map(|u| u.login).unwrap_or_default(),
             requested_reviewers: r.requested_reviewers.into_iter().map(|u| u.login).collect(),
             requested_teams: r.requested_teams.into_iter().map(|t| t.slug).collect(),
+            labels: r.labels.into_iter().map(|l| l.name).collect(),
         }
     }
 }
