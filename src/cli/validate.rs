@@ -4,7 +4,7 @@
 //! on stderr, one per line (`FILE:LINE:COL: error: MESSAGE (at /pointer)`), exit 1.
 
 use crate::engine::runners::Runners;
-use crate::workflow::{self, locate, plan, Diagnostic, Loaded, RunnerSpec, Workflow};
+use crate::workflow::{self, locate, plan, Diagnostic, Loaded, Workflow};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -88,33 +88,25 @@ fn machine_warnings(loaded: &Loaded) -> Vec<Diagnostic> {
         .enumerate()
         .map(|(i, t)| (t.id.as_str(), i))
         .collect();
-    let packs = runners.pack_names();
-    runners
-        .check_all(&loaded.workflow, None)
+    let unservable = runners.check_all(&loaded.workflow, None);
+    if unservable.is_empty() {
+        return Vec::new();
+    }
+    let positions = locate::positions_in(&loaded.path, &loaded.text);
+    unservable
         .into_iter()
         .map(|u| {
             let pointer = index
                 .get(u.task.as_str())
                 .map(|i| format!("/tasks/{i}"))
                 .unwrap_or_default();
-            let pos = locate::position_in(&loaded.path, &loaded.text, &pointer);
-            let uses_templates = index
-                .get(u.task.as_str())
-                .map(|&i| &loaded.workflow.tasks[i])
-                .is_some_and(|t| {
-                    matches!(loaded.workflow.runner_for(t), RunnerSpec::Template { .. })
-                });
-            let packs = match (uses_templates, packs.is_empty()) {
-                (false, _) => String::new(),
-                (true, true) => " (no template packs here)".to_string(),
-                (true, false) => format!(" (template packs here: {})", packs.join(", ")),
-            };
+            let pos = positions.value(&pointer);
             Diagnostic::warning(
                 loaded.path.display().to_string(),
                 pos.line,
                 pos.col,
                 pointer,
-                format!("{u}{packs}"),
+                u.to_string(),
             )
         })
         .collect()

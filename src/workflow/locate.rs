@@ -216,14 +216,12 @@ pub fn detect_format(path: &Path, text: &str) -> Format {
     }
 }
 
-/// Where `pointer` is in a workflow file's text (for problems found after loading,
-/// such as a task no runner on this machine can serve). Line 1, column 1 when the
-/// text no longer parses.
-pub fn position_in(path: &Path, text: &str, pointer: &str) -> Pos {
-    match read_document(detect_format(path, text), text) {
-        Ok((_, positions)) => positions.value(pointer),
-        Err(_) => Pos { line: 1, col: 1 },
-    }
+/// The positions in a workflow file's text, for problems found after loading (such
+/// as tasks no runner on this machine can serve). Empty when the text does not parse.
+pub fn positions_in(path: &Path, text: &str) -> Positions {
+    read_document(detect_format(path, text), text)
+        .map(|(_, p)| p)
+        .unwrap_or_default()
 }
 
 /// Reads `text` as `format` into a value and the positions of all its parts.
