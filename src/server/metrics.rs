@@ -196,7 +196,7 @@ mod tests {
         assert!(t.contains(
             "prflow_webhook_deliveries_total{event=\"pull_request_review\",outcome=\"queued\"} 1"
         ));
-        assert!(t.contains("event=\"x___evil\""));
+        assert!(t.contains("event=\"x__evil\""));
         assert!(t.contains("prflow_webhook_ack_seconds_bucket{le=\"0.0005\"} 0"));
         assert!(t.contains("prflow_webhook_ack_seconds_bucket{le=\"0.001\"} 1"));
         assert!(t.contains("prflow_webhook_ack_seconds_count 1"));

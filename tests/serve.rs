@@ -1,0 +1,693 @@
+//! `prflow serve` as a separate process: the real binary on a loopback port,
+//! its data dir in a temp dir, its logs captured. Deliveries are processed by
+//! the recording handler (`--handler record:FILE`), so these tests check the
+//! service (verification, journal, dedupe, restart, serialization, shutdown)
+//! independently of what the core does with an event.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use serde_json::{json, Value};
+
+const SECRET: &str = "whsec-test-Zq8Xv2Lm9Tr4";
+const OLD_SECRET: &str = "whsec-old-Kp3Nw7Yc1Bd5";
+
+fn sign(secret: &str, body: &[u8]) -> String {
+    let mut m = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    m.update(body);
+    format!("sha256={}", hex::encode(m.finalize().into_bytes()))
+}
+
+struct Svc {
+    child: Child,
+    _stdout: BufReader<ChildStdout>,
+    base: String,
+    dir: PathBuf,
+    recovered: u64,
+}
+
+impl Svc {
+    fn record(&self) -> PathBuf {
+        self.dir.join("record.jsonl")
+    }
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
+    }
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+    fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+    fn sigterm(&self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGTERM);
+        }
+    }
+    fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
+        let end = Instant::now() + within;
+        while Instant::now() < end {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return Some(s);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Svc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start `prflow serve` on 127.0.0.1, port 0 (or `port`), data in `dir`, logs to dir/serve.log.
+fn spawn(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Svc {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("serve.log"))
+        .unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prflow"));
+    cmd.arg("serve")
+        .args(["--host", "127.0.0.1", "--data-dir"])
+        .arg(dir)
+        .arg("--handler")
+        .arg(format!("record:{}", dir.join("record.jsonl").display()));
+    if !args.contains(&"--port") {
+        cmd.args(["--port", "0"]);
+    }
+    cmd.args(args);
+    for v in [
+        "APP_ID",
+        "PRIVATE_KEY",
+        "PRIVATE_KEY_PATH",
+        "PORT",
+        "HOST",
+        "PRFLOW_REPO_ALLOWLIST",
+        "PRFLOW_DATA_DIR",
+        "LOG_FORMAT",
+        "PRFLOW_RECORD_DELAY_MS",
+        "PRFLOW_WORKERS",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd.env("WEBHOOK_SECRET", format!("{SECRET},{OLD_SECRET}"))
+        .env("RUST_LOG", "debug")
+        .env("LOG_FORMAT", "json");
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+        panic!(
+            "serve printed {line:?} ({e}); log: {}",
+            std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
+        )
+    });
+    Svc {
+        child,
+        _stdout: stdout,
+        base: format!("http://{}", v["listening"].as_str().unwrap()),
+        dir: dir.to_path_buf(),
+        recovered: v["recovered"].as_u64().unwrap(),
+    }
+}
+
+fn repo(full: &str) -> Value {
+    let (o, n) = full.split_once('/').unwrap();
+    json!({"name": n, "full_name": full, "owner": {"login": o}, "default_branch": "main", "private": false, "fork": false})
+}
+
+/// A `pull_request_review` `submitted` (approved) payload.
+fn review(full: &str, pr: u64, head_ref: &str, head_repo: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "action": "submitted",
+        "review": {"id": 100 + pr, "state": "approved", "user": {"login": "bob"}, "commit_id": "a".repeat(40), "body": "lgtm"},
+        "pull_request": {"number": pr, "head": {"ref": head_ref, "sha": "a".repeat(40), "repo": {"full_name": head_repo}},
+                          "base": {"ref": "main", "sha": "b".repeat(40), "repo": {"full_name": full}}},
+        "repository": repo(full),
+        "installation": {"id": 7},
+        "sender": {"login": "bob"}
+    }))
+    .unwrap()
+}
+
+async fn post(
+    svc: &Svc,
+    event: Option<&str>,
+    id: Option<&str>,
+    body: Vec<u8>,
+    sig: Option<String>,
+) -> (u16, String) {
+    let mut r = reqwest::Client::new()
+        .post(svc.url("/webhook"))
+        .header("content-type", "application/json")
+        .body(body);
+    if let Some(e) = event {
+        r = r.header("x-github-event", e);
+    }
+    if let Some(i) = id {
+        r = r.header("x-github-delivery", i);
+    }
+    if let Some(s) = sig {
+        r = r.header("x-hub-signature-256", s);
+    }
+    let resp = r.send().await.unwrap();
+    (resp.status().as_u16(), resp.text().await.unwrap())
+}
+
+async fn deliver(svc: &Svc, event: &str, id: &str, body: Vec<u8>) -> (u16, String) {
+    let s = sign(SECRET, &body);
+    post(svc, Some(event), Some(id), body, Some(s)).await
+}
+
+fn records(svc: &Svc) -> Vec<Value> {
+    std::fs::read_to_string(svc.record())
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// Wait until the record holds `n` lines (or time out), return them.
+async fn wait_records(svc: &Svc, n: usize, within: Duration) -> Vec<Value> {
+    let end = Instant::now() + within;
+    loop {
+        let r = records(svc);
+        if r.len() >= n || Instant::now() > end {
+            return r;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn metrics(svc: &Svc) -> String {
+    reqwest::get(svc.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verification_and_status_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = spawn(dir.path(), &[], &[]);
+    let body = review("acme/shop", 1, "feature", "acme/shop");
+
+    // Unsigned, wrong signature, signed with an unknown secret, malformed header: 401.
+    for sig in [
+        None,
+        Some(sign("not-the-secret", &body)),
+        Some("sha256=00".into()),
+        Some(format!("sha256={}", "0".repeat(64))),
+    ] {
+        let (st, _) = post(
+            &svc,
+            Some("pull_request_review"),
+            Some("bad-sig"),
+            body.clone(),
+            sig,
+        )
+        .await;
+        assert_eq!(st, 401);
+    }
+    // One byte changed after signing.
+    let mut tampered = body.clone();
+    let sig = sign(SECRET, &body);
+    *tampered.last_mut().unwrap() = b' ';
+    let (st, _) = post(
+        &svc,
+        Some("pull_request_review"),
+        Some("tampered"),
+        tampered,
+        Some(sig),
+    )
+    .await;
+    assert_eq!(st, 401);
+
+    // Missing event or delivery header: 400.
+    let sig = sign(SECRET, &body);
+    let (st, text) = post(
+        &svc,
+        None,
+        Some("no-event"),
+        body.clone(),
+        Some(sig.clone()),
+    )
+    .await;
+    assert_eq!((st, text.trim()), (400, "missing X-GitHub-Event header"));
+    let (st, _) = post(
+        &svc,
+        Some("pull_request_review"),
+        None,
+        body.clone(),
+        Some(sig),
+    )
+    .await;
+    assert_eq!(st, 400);
+
+    // Malformed JSON, correctly signed: 400.
+    let (st, _) = deliver(
+        &svc,
+        "pull_request_review",
+        "bad-json",
+        b"{\"action\":".to_vec(),
+    )
+    .await;
+    assert_eq!(st, 400);
+
+    // Events prflow does not act on: 202, ignored.
+    let (st, text) = deliver(&svc, "star", "star-1", br#"{"action":"created"}"#.to_vec()).await;
+    assert_eq!((st, text.trim()), (202, "ignored"));
+
+    // Over 25 MB: 413.
+    let big = vec![b' '; 25 * 1024 * 1024 + 1];
+    let (st, _) = deliver(&svc, "push", "big", big).await;
+    assert_eq!(st, 413);
+
+    // Valid, with the current and with the rotated-out secret; and on Probot's path.
+    let (st, text) = deliver(&svc, "pull_request_review", "good-1", body.clone()).await;
+    assert_eq!((st, text.trim()), (202, "queued"));
+    let body2 = review("acme/shop", 2, "feature2", "acme/shop");
+    let s2 = sign(OLD_SECRET, &body2);
+    let (st, _) = post(
+        &svc,
+        Some("pull_request_review"),
+        Some("good-2"),
+        body2,
+        Some(s2),
+    )
+    .await;
+    assert_eq!(st, 202);
+    let body3 = review("acme/shop", 3, "feature3", "acme/shop");
+    let resp = reqwest::Client::new()
+        .post(svc.url("/api/github/webhooks"))
+        .header("x-github-event", "pull_request_review")
+        .header("x-github-delivery", "good-3")
+        .header("x-hub-signature-256", sign(SECRET, &body3))
+        .body(body3)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 202);
+
+    // Only the three valid deliveries were queued and handled.
+    let r = wait_records(&svc, 3, Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut ids: Vec<String> = records(&svc)
+        .iter()
+        .map(|v| v["id"].as_str().unwrap().to_string())
+        .collect();
+    ids.sort();
+    assert_eq!(ids, ["good-1", "good-2", "good-3"], "{r:?}");
+    let m = metrics(&svc).await;
+    assert!(m.contains("prflow_webhook_deliveries_total{event=\"pull_request_review\",outcome=\"unauthorized\"} 5"), "{m}");
+    assert!(
+        m.contains(
+            "prflow_webhook_deliveries_total{event=\"pull_request_review\",outcome=\"queued\"} 3"
+        ),
+        "{m}"
+    );
+    assert!(m.contains("outcome=\"too_large\"} 1"), "{m}");
+
+    // The secrets never reach the logs, even at debug level.
+    let log = svc.log();
+    assert!(log.contains("webhook refused (401)"), "{log}");
+    assert!(
+        !log.contains(SECRET) && !log.contains(OLD_SECRET),
+        "a secret is in the log"
+    );
+}
+
+#[test]
+fn refuses_to_start_without_a_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args(["serve", "--host", "127.0.0.1", "--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("WEBHOOK_SECRET")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("WEBHOOK_SECRET"), "{err}");
+    // A secret of only commas and spaces is no secret either.
+    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(dir.path())
+        .env("WEBHOOK_SECRET", " , ")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn journalled_before_ack_survives_kill_9() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut svc = spawn(dir.path(), &[], &[("PRFLOW_RECORD_DELAY_MS", "3000")]);
+    for i in 1..=3 {
+        let (st, _) = deliver(
+            &svc,
+            "pull_request_review",
+            &format!("k9-{i}"),
+            review("acme/shop", i, &format!("f{i}"), "acme/shop"),
+        )
+        .await;
+        assert_eq!(st, 202);
+    }
+    // Killed right after the 2xx, before any work finished.
+    svc.kill9();
+    assert!(records(&svc).is_empty());
+    let svc = spawn(dir.path(), &[], &[]);
+    assert_eq!(svc.recovered, 3);
+    let r = wait_records(&svc, 3, Duration::from_secs(10)).await;
+    let mut ids: Vec<&str> = r.iter().map(|v| v["id"].as_str().unwrap()).collect();
+    ids.sort();
+    assert_eq!(ids, ["k9-1", "k9-2", "k9-3"]);
+    assert!(svc.log().contains("did not finish"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_repeated_delivery_is_processed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut svc = spawn(dir.path(), &[], &[]);
+    let body = review("acme/shop", 1, "f", "acme/shop");
+    assert_eq!(
+        deliver(&svc, "pull_request_review", "dup-1", body.clone())
+            .await
+            .0,
+        202
+    );
+    let (st, text) = deliver(&svc, "pull_request_review", "dup-1", body.clone()).await;
+    assert_eq!((st, text.trim()), (200, "duplicate: already received"));
+    wait_records(&svc, 1, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(records(&svc).len(), 1);
+    // Still recognised after a restart.
+    svc.sigterm();
+    svc.wait_exit(Duration::from_secs(10)).unwrap();
+    let svc = spawn(dir.path(), &[], &[]);
+    assert_eq!(svc.recovered, 0);
+    assert_eq!(
+        deliver(&svc, "pull_request_review", "dup-1", body).await.0,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(records(&svc).len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn work_is_serialized_per_run_and_parallel_across_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = spawn(
+        dir.path(),
+        &["--workers", "4"],
+        &[("PRFLOW_RECORD_DELAY_MS", "400")],
+    );
+    // Two approvals of the same phase PR, one of the next phase PR of the
+    // same run (all `acme/shop@run:r1`), and one of another repository.
+    let sends = [
+        (
+            "s-1",
+            review("acme/shop", 5, "prflow/r1/02-services", "acme/shop"),
+        ),
+        (
+            "s-2",
+            review("acme/shop", 5, "prflow/r1/02-services", "acme/shop"),
+        ),
+        (
+            "s-3",
+            review("acme/shop", 6, "prflow/r1/03-frontend", "acme/shop"),
+        ),
+        (
+            "o-1",
+            review("acme/other", 1, "prflow/r9/01-design", "acme/other"),
+        ),
+    ];
+    let futs = sends
+        .iter()
+        .map(|(id, b)| deliver(&svc, "pull_request_review", id, b.clone()));
+    for (st, _) in futures::future::join_all(futs).await {
+        assert_eq!(st, 202);
+    }
+    let r = wait_records(&svc, 4, Duration::from_secs(10)).await;
+    assert_eq!(r.len(), 4, "{r:?}");
+    let span = |id: &str| {
+        let v = r.iter().find(|v| v["id"] == id).unwrap();
+        (
+            v["start_ms"].as_u64().unwrap(),
+            v["end_ms"].as_u64().unwrap(),
+            v["run_key"].as_str().unwrap().to_string(),
+        )
+    };
+    let mut same: Vec<_> = ["s-1", "s-2", "s-3"].iter().map(|i| span(i)).collect();
+    assert!(same.iter().all(|s| s.2 == "acme/shop@run:r1"), "{same:?}");
+    same.sort();
+    for w in same.windows(2) {
+        assert!(w[0].1 <= w[1].0, "same run handled concurrently: {same:?}");
+    }
+    let other = span("o-1");
+    assert_eq!(other.2, "acme/other@run:r9");
+    assert!(
+        same.iter().any(|s| s.0 < other.1 && other.0 < s.1),
+        "another run waited for this one: {same:?} {other:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sigterm_finishes_in_flight_work_or_leaves_it_journalled() {
+    // Finishes: the handler needs 800 ms, the grace is 20 s.
+    let dir = tempfile::tempdir().unwrap();
+    let mut svc = spawn(dir.path(), &[], &[("PRFLOW_RECORD_DELAY_MS", "800")]);
+    let body = review("acme/shop", 1, "f", "acme/shop");
+    assert_eq!(
+        deliver(&svc, "pull_request_review", "t-1", body.clone())
+            .await
+            .0,
+        202
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    svc.sigterm();
+    let status = svc
+        .wait_exit(Duration::from_secs(10))
+        .expect("exits after SIGTERM");
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        records(&svc).len(),
+        1,
+        "in-flight work finished before exit"
+    );
+    let log = svc.log();
+    assert!(log.contains("shutdown requested"), "{log}");
+
+    // Leaves journalled: the handler needs 10 s, the grace is 0 s.
+    let dir = tempfile::tempdir().unwrap();
+    let mut svc = spawn(
+        dir.path(),
+        &["--shutdown-grace", "0"],
+        &[("PRFLOW_RECORD_DELAY_MS", "10000")],
+    );
+    assert_eq!(
+        deliver(&svc, "pull_request_review", "t-2", body).await.0,
+        202
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let t = Instant::now();
+    svc.sigterm();
+    svc.wait_exit(Duration::from_secs(5))
+        .expect("exits after SIGTERM");
+    assert!(t.elapsed() < Duration::from_secs(5));
+    assert!(records(&svc).is_empty());
+    let svc = spawn(dir.path(), &[], &[]);
+    assert_eq!(svc.recovered, 1);
+    let r = wait_records(&svc, 1, Duration::from_secs(5)).await;
+    assert_eq!(r[0]["id"], "t-2");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn allowlist_and_forks() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = spawn(
+        dir.path(),
+        &[],
+        &[("PRFLOW_REPO_ALLOWLIST", "acme/*, me/tool")],
+    );
+    let (st, text) = deliver(
+        &svc,
+        "pull_request_review",
+        "a-1",
+        review("evil/shop", 1, "f", "evil/shop"),
+    )
+    .await;
+    assert_eq!(
+        (st, text.trim()),
+        (202, "ignored: repository not in the allowlist")
+    );
+    assert_eq!(
+        deliver(
+            &svc,
+            "pull_request_review",
+            "a-2",
+            review("acme/shop", 1, "f", "acme/shop")
+        )
+        .await
+        .0,
+        202
+    );
+    // A review of a pull request from a fork: handled, never trusted.
+    assert_eq!(
+        deliver(
+            &svc,
+            "pull_request_review",
+            "a-3",
+            review("me/tool", 2, "patch", "mallory/tool")
+        )
+        .await
+        .0,
+        202
+    );
+    let r = wait_records(&svc, 2, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(records(&svc).len(), 2);
+    let by = |id: &str| r.iter().find(|v| v["id"] == id).cloned().unwrap();
+    assert_eq!(by("a-2")["trusted"], true);
+    assert_eq!(by("a-3")["trusted"], false);
+    assert!(svc
+        .log()
+        .contains("evil/shop is not in PRFLOW_REPO_ALLOWLIST"));
+    assert!(metrics(&svc).await.contains("outcome=\"not_allowed\"} 1"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn health_and_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let svc = spawn(dir.path(), &[], &[]);
+    let live = reqwest::get(svc.url("/health/live")).await.unwrap();
+    assert_eq!(live.status().as_u16(), 200);
+    // No App configured: alive, not ready, and it says why.
+    let ready = reqwest::get(svc.url("/health/ready")).await.unwrap();
+    assert_eq!(ready.status().as_u16(), 503);
+    assert!(ready.text().await.unwrap().contains("APP_ID"));
+
+    deliver(
+        &svc,
+        "pull_request_review",
+        "m-1",
+        review("acme/shop", 1, "f", "acme/shop"),
+    )
+    .await;
+    wait_records(&svc, 1, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let resp = reqwest::get(svc.url("/metrics")).await.unwrap();
+    assert!(resp.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = resp.text().await.unwrap();
+    // Every sample line is `name{labels} value` with a declared TYPE.
+    let mut types = std::collections::HashMap::new();
+    let sample = regex::Regex::new(r#"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*",?)*\})? (-?[0-9.e+]+|\+Inf|NaN)$"#).unwrap();
+    let mut values = std::collections::HashMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let (name, kind) = rest.split_once(' ').unwrap();
+            types.insert(name.to_string(), kind.to_string());
+        } else if !line.starts_with("# HELP ") {
+            let c = sample
+                .captures(line)
+                .unwrap_or_else(|| panic!("not a sample line: {line:?}"));
+            let name = &c[1];
+            let family = ["_bucket", "_sum", "_count"]
+                .iter()
+                .find_map(|s| {
+                    name.strip_suffix(s)
+                        .filter(|f| types.get(*f).map(|t| t == "histogram").unwrap_or(false))
+                })
+                .unwrap_or(name);
+            assert!(types.contains_key(family), "no TYPE for {name}");
+            let v: f64 = c[4].parse().unwrap();
+            values.insert(line.rsplit_once(' ').unwrap().0.to_string(), v);
+        }
+    }
+    assert_eq!(
+        values["prflow_webhook_deliveries_total{event=\"pull_request_review\",outcome=\"queued\"}"],
+        1.0
+    );
+    assert_eq!(
+        values["prflow_deliveries_handled_total{outcome=\"done\"}"],
+        1.0
+    );
+    assert_eq!(values["prflow_queue_depth"], 0.0);
+    assert_eq!(values["prflow_webhook_ack_seconds_count"], 1.0);
+    assert_eq!(values["prflow_runs{state=\"recorded\"}"], 1.0);
+    assert!(values.contains_key("prflow_github_rate_limit_remaining"));
+}
+
+#[test]
+fn app_manifest_has_least_permissions() {
+    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args(["app", "manifest", "--url", "https://prflow.acme.dev"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m["name"], "prflow");
+    assert_eq!(m["url"], "https://prflow.acme.dev");
+    assert_eq!(
+        m["hook_attributes"]["url"],
+        "https://prflow.acme.dev/webhook"
+    );
+    assert!(m["redirect_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://prflow.acme.dev"));
+    assert_eq!(m["public"], false);
+    assert_eq!(
+        m["default_permissions"],
+        json!({"contents": "write", "pull_requests": "write", "checks": "write", "statuses": "write", "issues": "write", "metadata": "read"})
+    );
+    let events: Vec<&str> = m["default_events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e.as_str().unwrap())
+        .collect();
+    for e in [
+        "issue_comment",
+        "pull_request",
+        "pull_request_review",
+        "check_run",
+        "push",
+    ] {
+        assert!(events.contains(&e), "{e} missing from {events:?}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args([
+            "app",
+            "manifest",
+            "--url",
+            "https://x.dev",
+            "--executor",
+            "actions",
+        ])
+        .output()
+        .unwrap();
+    let m: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(m["default_permissions"]["actions"], "write");
+}
