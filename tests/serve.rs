@@ -691,3 +691,146 @@ fn app_manifest_has_least_permissions() {
     let m: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(m["default_permissions"]["actions"], "write");
 }
+
+fn git(dir: &Path, args: &[&str]) {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=t",
+            "-c",
+            "user.email=t@example.com",
+            "-c",
+            "init.defaultBranch=main",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// The simulator sends real signed webhooks (a ping, a pull request, a
+/// review, a redelivery) to `prflow serve` running as a separate process,
+/// which authenticates as the simulator's App for `/health/ready`.
+#[tokio::test(flavor = "multi_thread")]
+async fn end_to_end_with_the_simulator() {
+    use prflow::sim::{Sim, SimConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    git(&src, &["init", "-q"]);
+    std::fs::write(src.join("README.md"), "shop\n").unwrap();
+    git(&src, &["add", "."]);
+    git(&src, &["commit", "-qm", "init"]);
+    git(&src, &["checkout", "-qb", "feature"]);
+    std::fs::write(src.join("app.js"), "console.log(1)\n").unwrap();
+    git(&src, &["add", "."]);
+    git(&src, &["commit", "-qm", "feature"]);
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sim = Sim::start(SimConfig {
+        repos: vec![("acme/shop".into(), src.clone())],
+        webhook_url: Some(format!("http://127.0.0.1:{port}/webhook")),
+        webhook_secret: Some(SECRET.into()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    // The hello (ping, installation) went out before the service was up.
+    sim.wait_deliveries(Duration::from_secs(15)).await;
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let app_id = sim.app_id().to_string();
+    let key = sim.private_key_path();
+    let api = sim.api_url();
+    let svc = spawn(
+        &data,
+        &["--port", &port.to_string()],
+        &[
+            ("APP_ID", &app_id),
+            ("PRIVATE_KEY_PATH", key.to_str().unwrap()),
+            ("GITHUB_API_URL", &api),
+        ],
+    );
+    let ready = reqwest::get(svc.url("/health/ready")).await.unwrap();
+    let status = ready.status().as_u16();
+    assert_eq!(status, 200, "{}", ready.text().await.unwrap());
+
+    let http = reqwest::Client::new();
+    let ping = sim
+        .deliveries()
+        .into_iter()
+        .find(|d| d.event == "ping")
+        .expect("the simulator sent a ping");
+    let r = http
+        .post(format!("{api}/_sim/deliveries/{}/redeliver", ping.id))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 202);
+
+    let alice = sim.create_user("alice", "write").unwrap();
+    let bob = sim.create_user("bob", "write").unwrap();
+    let pr: Value = http
+        .post(format!("{api}/repos/acme/shop/pulls"))
+        .bearer_auth(&alice)
+        .json(&json!({"title": "Feature", "head": "feature", "base": "main"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let n = pr["number"].as_u64().expect("a pull request number");
+    let sha = pr["head"]["sha"].as_str().unwrap().to_string();
+    let r = http
+        .post(format!("{api}/repos/acme/shop/pulls/{n}/reviews"))
+        .bearer_auth(&bob)
+        .json(&json!({"event": "APPROVE", "body": "lgtm", "commit_id": sha}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.text().await.unwrap());
+    assert!(sim.wait_deliveries(Duration::from_secs(15)).await);
+
+    let r = wait_records(&svc, 2, Duration::from_secs(10)).await;
+    let events: Vec<&str> = r.iter().map(|v| v["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["ping", "pull_request_review"], "{r:?}");
+    assert_eq!(r[1]["run_key"], format!("acme/shop#{n}"));
+    assert_eq!(r[1]["trusted"], true);
+    let review = sim
+        .deliveries()
+        .into_iter()
+        .rev()
+        .find(|d| d.event == "pull_request_review")
+        .unwrap();
+    assert_eq!(review.status_code, Some(202));
+    // pull_request `opened` is not an event prflow acts on: acknowledged, ignored.
+    let opened = sim
+        .deliveries()
+        .into_iter()
+        .find(|d| d.event == "pull_request")
+        .unwrap();
+    assert_eq!(opened.status_code, Some(202));
+
+    // GitHub's "Redeliver" keeps the delivery id: acknowledged, not processed again.
+    http.post(format!("{api}/_sim/deliveries/{}/redeliver", review.id))
+        .send()
+        .await
+        .unwrap();
+    assert!(sim.wait_deliveries(Duration::from_secs(15)).await);
+    let again = sim.deliveries().into_iter().last().unwrap();
+    assert_eq!((again.redelivery, again.status_code), (true, Some(200)));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(records(&svc).len(), 2);
+    drop(svc);
+    sim.shutdown().await;
+}
