@@ -570,3 +570,89 @@ fn progress_is_plain_lines_when_not_a_terminal_and_silent_with_quiet() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+fn microservices_example() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/microservices-workflow.json")
+}
+
+#[test]
+fn dry_run_shows_branches_and_diffs_and_writes_nothing() {
+    let dir = repo();
+    let r = dir.path();
+    let before = all_refs(r);
+    let objects_before = git(r, &["count-objects", "-v"]);
+    let out = run(r, &microservices_example(), &["--dry-run"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let t = String::from_utf8_lossy(&out.stdout);
+    assert!(t.contains("/01-design-architecture"), "{t}");
+    assert!(
+        t.contains("pull request: prflow/") && t.contains("→ HEAD"),
+        "{t}"
+    );
+    assert!(t.contains("new file: architecture/architecture.md"), "{t}");
+    assert!(t.contains("+++ b/architecture/api-specs.yaml"), "{t}");
+    assert!(t.contains("services/auth-service/"), "{t}");
+    assert_eq!(all_refs(r), before);
+    assert_eq!(git(r, &["count-objects", "-v"]), objects_before);
+}
+
+/// The headline: claude-flow's microservices workflow runs offline, phase by phase,
+/// and the same workflow gives byte-identical files.
+#[test]
+fn microservices_example_runs_offline_through_three_phases_deterministically() {
+    let mut trees = Vec::new();
+    for _ in 0..2 {
+        let dir = repo();
+        let r = dir.path();
+        let out = run(r, &microservices_example(), &["-q"]);
+        assert!(out.status.success(), "{}", text(&out));
+        for _ in 0..2 {
+            let out = prflow()
+                .args(["approve", "-q", "--repo"])
+                .arg(r)
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", text(&out));
+        }
+        let b = branches(r);
+        assert_eq!(b.len(), 3, "{b:?}");
+        assert!(b[0].ends_with("/01-design-architecture"));
+        assert_eq!(task_commits(r, "main", &b[0]), vec!["design-architecture"]);
+        let mut p2 = task_commits(r, &b[0], &b[1]);
+        p2[..3].sort();
+        assert_eq!(
+            p2,
+            vec![
+                "create-auth-service",
+                "create-product-service",
+                "create-user-service",
+                "create-api-gateway"
+            ]
+        );
+        assert_eq!(
+            task_commits(r, &b[1], &b[2]),
+            vec![
+                "create-frontend",
+                "containerize-services",
+                "integration-tests"
+            ]
+        );
+        let files = git(r, &["ls-tree", "-r", "--name-only", &b[2]]);
+        for expected in [
+            "architecture/architecture.md",
+            "architecture/api-specs.yaml",
+            "architecture/database-schema.sql",
+            "services/auth-service/package.json",
+            "services/user-service/package.json",
+            "services/product-service/package.json",
+            "services/api-gateway/package.json",
+            "frontend/react-app/package.json",
+            "deployment/docker-compose.yml",
+            "package.json",
+        ] {
+            assert!(files.lines().any(|l| l == expected), "{expected} missing");
+        }
+        trees.push(git(r, &["rev-parse", &format!("{}^{{tree}}", b[2])]));
+    }
+    assert_eq!(trees[0], trees[1], "the same workflow gave different files");
+}

@@ -109,6 +109,9 @@ pub fn print(report: &FlowReport, json: bool) -> ExitCode {
         } else {
             println!("{}", report.state);
         }
+        if report.state == "dry-run" {
+            print!("{}", report.summary_markdown);
+        }
         if let Some(why) = &report.ignored_because {
             println!("  ({why})");
         }

@@ -50,6 +50,22 @@ pub fn run(args: Args) -> ExitCode {
         base: args.base.clone(),
         new_run: args.new_run,
     };
+    if args.dry_run {
+        return match engine::dry_run(&req) {
+            Ok(text) => {
+                print!("{text}");
+                ExitCode::SUCCESS
+            }
+            Err(StartError::Invalid(d)) => {
+                eprint!("{d}");
+                ExitCode::from(1)
+            }
+            Err(e) => {
+                eprintln!("prflow run: {e}");
+                ExitCode::from(1)
+            }
+        };
+    }
     let view = progress::for_terminal(args.quiet || args.json);
     match engine::run(&req, view.as_ref()) {
         Ok(report) => print_report(&report, args.json),

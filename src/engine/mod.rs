@@ -6,6 +6,7 @@
 
 pub mod merge;
 pub mod phase;
+pub mod preview;
 pub mod progress;
 pub mod runners;
 pub mod state;
@@ -124,9 +125,12 @@ pub fn status(repo_dir: &Path, run: Option<&str>) -> Result<Vec<RunState>> {
         .collect()
 }
 
-/// Starts or continues the run of a workflow file.
-pub fn run(req: &RunRequest, progress: &dyn Progress) -> Result<RunReport, StartError> {
-    let repo = Repo::open(&req.repo_dir)?;
+/// Which run an invocation means: the unfinished run of this workflow path, or a new
+/// one identified by (path, blob, base). Reads only.
+fn resolve_run(
+    repo: &Repo,
+    req: &RunRequest,
+) -> Result<(RunMeta, Workflow, String, Vec<String>), StartError> {
     let text = std::fs::read_to_string(&req.workflow_file).with_context(|| {
         format!(
             "cannot read the workflow file {}",
@@ -135,16 +139,15 @@ pub fn run(req: &RunRequest, progress: &dyn Progress) -> Result<RunReport, Start
     })?;
     // Validate the file as given first: a broken file is reported as such.
     let given = workflow::parse(&req.workflow_file, &text).map_err(StartError::Invalid)?;
-    let key = workflow_key(&repo, &req.workflow_file)?;
+    let key = workflow_key(repo, &req.workflow_file)?;
     let blob = Repo::hash_blob(text.as_bytes())?.to_string();
     let mut notes = Vec::new();
-
     let unfinished = if req.new_run {
         None
     } else {
-        find_unfinished(&repo, &key)?
+        find_unfinished(repo, &key)?
     };
-    let (meta, workflow) = match unfinished {
+    Ok(match unfinished {
         Some(r) => {
             if r.meta.workflow_blob != blob {
                 notes.push(format!(
@@ -153,7 +156,8 @@ pub fn run(req: &RunRequest, progress: &dyn Progress) -> Result<RunReport, Start
                     r.meta.run_id
                 ));
             }
-            (r.meta, r.workflow)
+            let stored = stored_text(repo, &r.meta, &text);
+            (r.meta, r.workflow, stored, notes)
         }
         None => {
             let base_ref = req.base.clone().unwrap_or_else(|| "HEAD".into());
@@ -168,9 +172,38 @@ pub fn run(req: &RunRequest, progress: &dyn Progress) -> Result<RunReport, Start
                 starter: None,
                 origin_issue: None,
             };
-            (meta, given.workflow)
+            (meta, given.workflow, text, notes)
         }
-    };
+    })
+}
+
+/// `prflow run --dry-run`: the preview of what the run would do, writing nothing.
+pub fn dry_run(req: &RunRequest) -> Result<String, StartError> {
+    let repo = Repo::open(&req.repo_dir)?;
+    let (meta, workflow, _, notes) = resolve_run(&repo, req)?;
+    let plan = workflow::plan::plan(&workflow);
+    let runners = Runners::new(&repo.root())?;
+    let base = git2::Oid::from_str(&meta.base).map_err(anyhow::Error::from)?;
+    let mut text = String::new();
+    for n in notes {
+        text.push_str(&format!("note: {n}\n"));
+    }
+    text.push_str(&preview::preview(
+        &repo,
+        &meta.run_id,
+        base,
+        &meta.base_ref,
+        &workflow,
+        &plan,
+        &runners,
+    )?);
+    Ok(text)
+}
+
+/// Starts or continues the run of a workflow file.
+pub fn run(req: &RunRequest, progress: &dyn Progress) -> Result<RunReport, StartError> {
+    let repo = Repo::open(&req.repo_dir)?;
+    let (meta, workflow, text, notes) = resolve_run(&repo, req)?;
     let plan = workflow::plan::plan(&workflow);
     let runners = Runners::new(&repo.root())?;
     let unservable = runners.check_all(&workflow, None);
@@ -180,7 +213,7 @@ pub fn run(req: &RunRequest, progress: &dyn Progress) -> Result<RunReport, Start
             packs: runners.pack_names(),
         });
     }
-    state::write_meta(&repo, &meta, &stored_text(&repo, &meta, &text))?;
+    state::write_meta(&repo, &meta, &text)?;
     let mut report = drive(&repo, &meta, &workflow, &plan, &runners, progress)?;
     report.notes.splice(0..0, notes);
     Ok(report)

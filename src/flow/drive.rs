@@ -231,11 +231,27 @@ pub async fn start_or_continue(
             }
         }
     };
-    check_runnable(s.fc, &repo, &run)?;
-    if !s.fc.options.dry_run {
-        state::write_meta(&repo, &run.meta, &text)?;
-        s.push_run(&run.meta.run_id)?;
+    if s.fc.options.dry_run {
+        let runners = Runners::new(&repo.root())?;
+        let text = crate::engine::preview::preview(
+            &repo,
+            &run.meta.run_id,
+            Oid::from_str(&run.meta.base)?,
+            &run.meta.base_ref,
+            &run.workflow,
+            &run.plan,
+            &runners,
+        )?;
+        return Ok(FlowReport {
+            run_id: Some(run.meta.run_id.clone()),
+            state: "dry-run".into(),
+            summary_markdown: text,
+            ..Default::default()
+        });
     }
+    check_runnable(s.fc, &repo, &run)?;
+    state::write_meta(&repo, &run.meta, &text)?;
+    s.push_run(&run.meta.run_id)?;
     drive(s, &run).await
 }
 
