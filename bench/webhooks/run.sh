@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Webhook front-door benchmark: `prflow serve` (every delivery verified,
+# parsed and journalled durably with group commit) against a minimal Probot
+# app (signature verification on, no journal), same payload, same machine,
+# loopback only. One command:  bench/webhooks/run.sh [SECONDS_PER_RUN]
+#
+# Measures deliveries/s and p50/p99 acknowledgement latency at 8 and 32
+# connections (wrk, 2 threads), and resident memory idle and at peak.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+DUR=${1:-10}
+CONNS=${CONNS:-"8 32"}
+PRFLOW_PORT=${PRFLOW_PORT:-38411}
+PROBOT_PORT=${PROBOT_PORT:-38412}
+OUT=$HERE/out
+mkdir -p "$OUT"
+SECRET="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+
+if ! command -v wrk >/dev/null; then
+  if [ "$(id -u)" = 0 ]; then apt-get install -y wrk >/dev/null; else
+    echo "wrk is missing: sudo apt-get install wrk" >&2; exit 1; fi
+fi
+[ -f "$HERE/payload.json" ] || python3 "$HERE/make-payload.py"
+[ -d "$HERE/probot/node_modules/probot" ] || (cd "$HERE/probot" && npm ci --no-audit --no-fund)
+(cd "$ROOT" && cargo build --release --bin prflow)
+
+SIG="sha256=$(openssl dgst -sha256 -hmac "$SECRET" -hex < "$HERE/payload.json" | awk '{print $NF}')"
+PIDS=()
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+wait_http() { # url
+  for _ in $(seq 1 200); do curl -s -o /dev/null "$1" && return 0; sleep 0.05; done
+  echo "no answer from $1" >&2; return 1
+}
+kb() { awk -v k="$2:" '$1==k {print $2}' "/proc/$1/status"; }
+
+RESULTS="$OUT/results.txt"
+: > "$RESULTS"
+bench() { # name pid port path
+  local name=$1 pid=$2 port=$3 path=$4
+  local idle; idle=$(kb "$pid" VmRSS)
+  wrk -t2 -c8 -d2s -s "$HERE/wrk.lua" "http://127.0.0.1:$port" -- "$HERE/payload.json" "$SIG" "$path" "warm-$name" >/dev/null
+  for c in $CONNS; do
+    local line
+    line=$(wrk -t2 -c"$c" -d"${DUR}s" -s "$HERE/wrk.lua" "http://127.0.0.1:$port" -- "$HERE/payload.json" "$SIG" "$path" "$name-$c" | grep '^RESULT')
+    echo "$name conns=$c ${line#RESULT }" | tee -a "$RESULTS"
+  done
+  echo "$name rss_idle_kb=$idle rss_now_kb=$(kb "$pid" VmRSS) rss_peak_kb=$(kb "$pid" VmHWM)" | tee -a "$RESULTS"
+}
+
+# --- prflow serve: journal on (SQLite WAL, synchronous=FULL, group commit) ---
+DATA=$(mktemp -d)
+WEBHOOK_SECRET="$SECRET" RUST_LOG=warn LOG_FORMAT=json \
+  "$ROOT/target/release/prflow" serve --host 127.0.0.1 --port "$PRFLOW_PORT" \
+  --data-dir "$DATA" --handler none >"$OUT/prflow.stdout" 2>"$OUT/prflow.log" &
+PRFLOW_PID=$!; PIDS+=("$PRFLOW_PID")
+wait_http "http://127.0.0.1:$PRFLOW_PORT/health/live"
+sleep 1
+bench prflow "$PRFLOW_PID" "$PRFLOW_PORT" /webhook
+kill -TERM "$PRFLOW_PID"; wait "$PRFLOW_PID" || true
+# Every acknowledged delivery is in the journal.
+python3 - "$DATA/journal.sqlite3" "$RESULTS" <<'PY' | tee -a "$RESULTS"
+import sqlite3, sys, re
+n = sqlite3.connect(sys.argv[1]).execute("select count(*), sum(state='done') from deliveries").fetchone()
+acked = sum(int(m.group(1)) for m in re.finditer(r"^prflow conns=\d+ requests=(\d+)", open(sys.argv[2]).read(), re.M))
+print(f"prflow journal_rows={n[0]} done={n[1]} (measured runs acknowledged {acked}; the rest are warm-up)")
+PY
+rm -rf "$DATA"
+
+# --- minimal Probot app: verification on, no journal ---
+KEY=$(openssl genrsa 2048 2>/dev/null)
+(cd "$HERE/probot" && APP_ID=1 PRIVATE_KEY="$KEY" WEBHOOK_SECRET="$SECRET" HOST=127.0.0.1 PORT="$PROBOT_PORT" \
+  LOG_LEVEL=warn NODE_ENV=production exec node node_modules/probot/bin/probot.js run ./index.js) \
+  >"$OUT/probot.log" 2>&1 &
+PROBOT_PID=$!; PIDS+=("$PROBOT_PID")
+wait_http "http://127.0.0.1:$PROBOT_PORT/"
+sleep 1
+bench probot "$PROBOT_PID" "$PROBOT_PORT" /api/github/webhooks
+
+echo
+echo "| server | conns | deliveries/s | p50 ms | p99 ms | non-2xx | RSS idle MB | RSS peak MB |"
+echo "|---|---|---|---|---|---|---|---|"
+python3 - "$RESULTS" <<'PY'
+import re, sys
+t = open(sys.argv[1]).read()
+rss = {m[0]: m[1:] for m in re.findall(r"^(\w+) rss_idle_kb=(\d+) rss_now_kb=\d+ rss_peak_kb=(\d+)", t, re.M)}
+for m in re.finditer(r"^(\w+) conns=(\d+) requests=\d+ duration_us=\d+ rps=(\d+) p50_ms=([\d.]+) p90_ms=[\d.]+ p99_ms=([\d.]+).*errors_status=(\d+)", t, re.M):
+    name, c, rps, p50, p99, bad = m.groups()
+    idle, peak = rss.get(name, ("0", "0"))
+    print(f"| {name} | {c} | {rps} | {p50} | {p99} | {bad} | {int(idle)/1024:.1f} | {int(peak)/1024:.1f} |")
+PY
