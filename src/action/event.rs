@@ -129,43 +129,41 @@ pub fn map_event(env: &ActionEnv, payload: &[u8]) -> Result<Mapped, MapError> {
         }
     }
     let mut workflow_path = None;
-    let trigger =
-        match event {
-            WebhookEvent::WorkflowDispatch(d) => {
-                let from_payload = d
-                    .inputs
-                    .get("workflow")
-                    .and_then(Value::as_str)
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(str::to_string);
-                match (from_payload, env.inputs.workflow.clone()) {
-                    (Some(path), _) => {
-                        workflow_path = Some(path);
-                        Trigger::Webhook(WebhookEvent::WorkflowDispatch(d))
+    let trigger = match event {
+        WebhookEvent::WorkflowDispatch(d) => {
+            let from_payload = d
+                .inputs
+                .get("workflow")
+                .and_then(Value::as_str)
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string);
+            match (from_payload, env.inputs.workflow.clone()) {
+                (Some(path), _) => {
+                    workflow_path = Some(path);
+                    Trigger::Webhook(WebhookEvent::WorkflowDispatch(d))
+                }
+                (None, Some(path)) => {
+                    workflow_path = Some(path.clone());
+                    Trigger::Run {
+                        workflow_path: path.trim_start_matches("./").to_string(),
+                        base: branch_of(&d.git_ref),
+                        starter: if d.sender.is_empty() {
+                            env.actor.clone()
+                        } else {
+                            d.sender
+                        },
                     }
-                    (None, Some(path)) => {
-                        workflow_path = Some(path.clone());
-                        Trigger::Run {
-                            workflow_path: path.trim_start_matches("./").to_string(),
-                            base: branch_of(&d.git_ref),
-                            starter: if d.sender.is_empty() {
-                                env.actor.clone()
-                            } else {
-                                d.sender
-                            },
-                        }
-                    }
-                    (None, None) => return Err(MapError(
-                        "workflow_dispatch names no workflow file: set the action's `workflow` \
-                         input (e.g. `workflow: ${{ inputs.workflow }}`) or give the dispatch an \
-                         input named `workflow`"
-                            .into(),
-                    )),
+                }
+                (None, None) => {
+                    // The flow falls back to its default workflow file; check that one.
+                    workflow_path = Some(crate::flow::commands::DEFAULT_WORKFLOW.to_string());
+                    Trigger::Webhook(WebhookEvent::WorkflowDispatch(d))
                 }
             }
-            other => Trigger::Webhook(other),
-        };
+        }
+        other => Trigger::Webhook(other),
+    };
     Ok(Mapped::Go(Box::new(Go {
         trigger,
         trusted: untrusted_because.is_none(),
@@ -259,7 +257,7 @@ mod tests {
     }
 
     #[test]
-    fn dispatch_without_it_runs_the_action_input_on_the_dispatched_branch() {
+    fn dispatch_without_it_runs_the_action_input_or_the_flow_default() {
         let body = serde_json::to_vec(&json!({"ref": "refs/heads/dev", "inputs": {},
             "repository": repo(), "sender": {"login": "alice"}}))
         .unwrap();
@@ -280,8 +278,14 @@ mod tests {
             }
             t => panic!("unexpected {t:?}"),
         }
-        let err = map_event(&env("workflow_dispatch", None), &body).unwrap_err();
-        assert!(err.0.contains("`workflow`"), "{err}");
+        let Mapped::Go(go) = map_event(&env("workflow_dispatch", None), &body).unwrap() else {
+            panic!("expected a trigger")
+        };
+        assert!(matches!(
+            go.trigger,
+            Trigger::Webhook(WebhookEvent::WorkflowDispatch(_))
+        ));
+        assert_eq!(go.workflow_path.as_deref(), Some(".prflow/workflow.json"));
     }
 
     #[test]
