@@ -943,6 +943,17 @@ async fn pull_requests_like_github() {
         )
         .await;
     assert_eq!(again.status, 405);
+    // Deleting a pull request's head branch closes it.
+    let cn = c.body["number"].as_u64().unwrap();
+    let del = alice
+        .call("DELETE", "/repos/acme/shop/git/refs/heads/conflict", None)
+        .await;
+    assert_eq!(del.status, 204);
+    let closed = alice
+        .call("GET", &format!("/repos/acme/shop/pulls/{cn}"), None)
+        .await;
+    assert_eq!(closed.body["state"], "closed");
+    assert_eq!(closed.body["merged"], false);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -132,12 +132,27 @@ impl Inner {
         let zero = "0000000000000000000000000000000000000000".to_string();
         for (name, old, new) in changes {
             let mut sync = vec![];
+            let mut closed = vec![];
             {
                 let mut st = self.st.lock().unwrap();
                 let Some(r) = st.repos.get_mut(full) else {
                     return;
                 };
                 r.pushed_at = now();
+                // Deleting a PR's head or base branch closes it, as on GitHub.
+                if let (Some(branch), None) = (name.strip_prefix("refs/heads/"), new) {
+                    for i in r.issues.values_mut().filter(|i| i.state == "open") {
+                        if i.pull
+                            .as_ref()
+                            .is_some_and(|p| p.head_ref == branch || p.base_ref == branch)
+                        {
+                            i.state = "closed".into();
+                            i.closed_at = Some(now());
+                            i.updated_at = now();
+                            closed.push(i.number);
+                        }
+                    }
+                }
                 if let (Some(branch), Some(new)) = (name.strip_prefix("refs/heads/"), new) {
                     for i in r.issues.values_mut().filter(|i| i.state == "open") {
                         if let Some(p) = i.pull.as_mut().filter(|p| p.head_ref == branch) {
@@ -160,6 +175,11 @@ impl Inner {
             self.emit("push", Some(full), sender, payload);
             if let (true, Some(sha)) = (name.starts_with("refs/heads/"), new) {
                 routes::checks::suite_requested(self, full, sha, sender);
+            }
+            for n in closed {
+                if let Some(p) = self.pull_payload(full, n, "closed") {
+                    self.emit("pull_request", Some(full), sender, p);
+                }
             }
             for (n, before, after) in sync {
                 if let Some(mut p) = self.pull_payload(full, n, "synchronize") {

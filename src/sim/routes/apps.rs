@@ -173,11 +173,7 @@ async fn rate_limit(State(inner): S, a: Option<Extension<Actor>>) -> ApiResult {
     let used = match &a {
         Some(Extension(actor)) => {
             let st = inner.st.lock().unwrap();
-            let key = match actor {
-                Actor::Person(l) => format!("user:{l}"),
-                Actor::Installation { .. } => format!("installation:{}", st.installation_id),
-                Actor::App => "app".into(),
-            };
+            let key = super::bucket(actor, st.installation_id);
             st.calls.get(&key).copied().unwrap_or(0)
         }
         None => 0,

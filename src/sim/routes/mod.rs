@@ -87,14 +87,12 @@ async fn api_layer(State(inner): S, mut req: Request, next: Next) -> Response {
             }
             Err(AuthError::Missing) => return ApiError::bad_credentials().into_response(),
         };
-        let bucket = match &actor {
-            Actor::Person(l) => format!("user:{l}"),
-            Actor::Installation { .. } => format!("installation:{}", st.installation_id),
-            Actor::App => "app".to_string(),
-        };
+        let bucket = bucket(&actor, st.installation_id);
         let used = if path == "/rate_limit" {
             st.calls.get(&bucket).copied().unwrap_or(0)
         } else {
+            let window = format!("@{}", reset_at());
+            st.calls.retain(|k, _| k.ends_with(&window));
             let c = st.calls.entry(bucket.clone()).or_insert(0);
             *c += 1;
             *c
@@ -123,6 +121,16 @@ async fn api_layer(State(inner): S, mut req: Request, next: Next) -> Response {
         let _ = tokio::task::spawn_blocking(move || inner.persist()).await;
     }
     resp
+}
+
+/// The rate-limit counter of an actor in the current hour (GitHub's window).
+pub fn bucket(actor: &Actor, installation_id: u64) -> String {
+    let who = match actor {
+        Actor::Person(l) => format!("user:{l}"),
+        Actor::Installation { .. } => format!("installation:{installation_id}"),
+        Actor::App => "app".to_string(),
+    };
+    format!("{who}@{}", reset_at())
 }
 
 /// The reset time of the current rate-limit window (the next full hour).
