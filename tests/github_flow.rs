@@ -303,5 +303,28 @@ async fn phases_become_stacked_prs_and_reviews_drive_the_run() {
     let (out, report) = w.run().await;
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(report["state"], "finished", "{report}");
+
+    // 7. `status --github` reads the run back from branches, trailers and PRs.
+    let api = w.sim.api_url();
+    let work = w.work.path().to_path_buf();
+    let token = w.bot.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_prflow"))
+            .args(["status", "--github", "acme/app", "--format", "json", "--api-url"])
+            .arg(&api)
+            .arg("--repo")
+            .arg(&work)
+            .env("GITHUB_TOKEN", &token)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let runs: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(runs[0]["run_id"], run.as_str());
+    assert_eq!(runs[0]["phases"][1]["status"], "done");
+    assert_eq!(runs[0]["pull_requests"][0][0], pr1);
+    assert_eq!(runs[0]["pull_requests"][1][0], pr2);
     w.sim.shutdown().await;
 }

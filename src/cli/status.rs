@@ -14,6 +14,15 @@ pub struct Args {
     pub run: Option<String>,
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// Read the run from GitHub (branches, trailers and PRs) for OWNER/REPO.
+    #[arg(long, value_name = "OWNER/REPO")]
+    pub github: Option<String>,
+    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub api_url: String,
+    #[arg(long, default_value = "GITHUB_TOKEN")]
+    pub token_env: String,
+    #[arg(long)]
+    pub git_url: Option<String>,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -23,6 +32,9 @@ pub enum Format {
 }
 
 pub fn run(args: Args) -> ExitCode {
+    if let Some(full) = &args.github {
+        return on_github(&args, full);
+    }
     let runs = match engine::status(&args.repo, args.run.as_deref()) {
         Ok(r) => r,
         Err(e) => {
@@ -70,4 +82,54 @@ pub fn run(args: Args) -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+fn on_github(args: &Args, full: &str) -> ExitCode {
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("prflow status: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let _guard = rt.enter();
+    let workdir = (args.repo != std::path::Path::new(".")).then(|| args.repo.clone());
+    let ctx = match super::github_mode::context(
+        full,
+        &args.api_url,
+        &args.token_env,
+        args.git_url.as_deref(),
+        workdir,
+        Default::default(),
+    ) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("prflow status: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match rt.block_on(crate::flow::status(&ctx, args.run.as_deref())) {
+        Ok(runs) => {
+            match args.format {
+                Format::Json => println!("{}", serde_json::to_string_pretty(&runs).unwrap_or_default()),
+                Format::Text => {
+                    for r in &runs {
+                        println!("run {} — {} ({})", r.state.run_id, r.state.workflow, r.state.workflow_path);
+                        for (p, pr) in r.state.phases.iter().zip(&r.pull_requests) {
+                            let pr = pr
+                                .as_ref()
+                                .map(|(n, st, url)| format!("#{n} {st} {url}"))
+                                .unwrap_or_else(|| "no PR".into());
+                            println!("  phase {} {} [{}] {} — {pr}", p.index, p.name, p.status.as_str(), p.branch);
+                        }
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("prflow status: {e:#}");
+            ExitCode::from(1)
+        }
+    }
 }

@@ -192,3 +192,31 @@ pub fn run_of_branch(branch: &str) -> Option<(String, usize)> {
     let index = phase.split('-').next()?.parse().ok()?;
     Some((run.to_string(), index))
 }
+
+/// A run on GitHub as `status --github` shows it: git state plus each phase's PR.
+#[derive(Debug, Clone, Serialize)]
+pub struct GithubRunStatus {
+    #[serde(flatten)]
+    pub state: crate::engine::state::RunState,
+    /// Per phase (in order): the PR number, its state and URL, if it has one.
+    pub pull_requests: Vec<Option<(u64, String, String)>>,
+}
+
+/// Reads runs from the remote's branches, trailers and PRs (reads only).
+pub async fn status(ctx: &FlowContext, run: Option<&str>) -> anyhow::Result<Vec<GithubRunStatus>> {
+    let s = drive::Session::open(ctx).await?;
+    let runs = crate::engine::status(&ctx.workdir, run)?;
+    let mut out = Vec::new();
+    for state in runs {
+        let mut prs = Vec::new();
+        for p in &state.phases {
+            let pulls = s.client.list_pulls("all", Some(&p.branch)).await?;
+            prs.push(pulls.first().map(|p| (p.number, p.state.clone(), p.html_url.clone())));
+        }
+        out.push(GithubRunStatus {
+            state,
+            pull_requests: prs,
+        });
+    }
+    Ok(out)
+}
