@@ -850,3 +850,52 @@ fn cached_context_follows_the_workflow() {
     assert!(with.contains(&"/api/products/search".to_string()));
     assert!(!without.contains(&"/api/products/search".to_string()));
 }
+
+/// `match` as a list: an architect without design capabilities, and a coordinator
+/// with one, both get the architecture pack; a developer's design task does not.
+#[test]
+fn match_alternatives() {
+    let r = runner();
+    let text = |agent_type: &str, caps: &str| {
+        format!(
+            r#"{{"name": "Alt", "agents": [{{"id": "a", "name": "A", "type": "{agent_type}", "capabilities": [{caps}]}}],
+                "tasks": [{{"id": "d", "name": "Design", "agentId": "a", "type": "design"}}]}}"#
+        )
+    };
+    for (ty, caps, ok) in [
+        ("architect", "", true),
+        ("coordinator", r#""api-design""#, true),
+        ("developer", r#""frontend""#, false),
+    ] {
+        let w = load(&text(ty, caps));
+        let got = r.select(&w, &w.tasks[0]).map(|p| p.name.clone());
+        assert_eq!(got.is_ok(), ok, "{ty} [{caps}]: {got:?}");
+        if ok {
+            assert_eq!(got.unwrap(), "architecture");
+        } else {
+            let err = got.unwrap_err();
+            assert!(
+                err.contains("`architecture` (agent type `developer` is not architect)"),
+                "{err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn typo_inside_match_names_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write_pack(
+        dir.path(),
+        "typo",
+        "name: typo\nmatch:\n  - task_type: [a]\n  - agnet_type: [b]\n",
+        &[],
+    );
+    let err = TemplateRunner::new(Some(dir.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("typo/pack.yaml:4: match: unknown field `agnet_type`"),
+        "{err}"
+    );
+}

@@ -92,7 +92,7 @@ pub fn list(packs: &[Pack]) -> String {
             "{:<name_w$}  {:>8}  {}{origin}\n",
             p.name,
             p.priority,
-            p.rules.summary()
+            p.rules_summary()
         ));
         if !p.description.is_empty() {
             out.push_str(&format!(
@@ -111,27 +111,38 @@ pub fn show(p: &Pack) -> String {
     let mut out = format!("{}\n  {}\n\n", p.name, one_line(&p.description));
     out.push_str(&format!("source:    {}\n", p.manifest_path()));
     out.push_str(&format!("priority:  {}\n", p.priority));
-    out.push_str("matches:\n");
-    let r = &p.rules;
-    if r.is_empty() {
-        out.push_str("  any task\n");
+    if p.rules.len() > 1 {
+        out.push_str("matches when any of these holds:\n");
+    } else {
+        out.push_str("matches:\n");
     }
-    let rule = |out: &mut String, what: &str, v: &[String]| {
-        if !v.is_empty() {
-            out.push_str(&format!("  {what}: {}\n", v.join(", ")));
+    for (i, r) in p.rules.iter().enumerate() {
+        let indent = if p.rules.len() > 1 {
+            out.push_str(&format!("  ({})\n", i + 1));
+            "    "
+        } else {
+            "  "
+        };
+        if r.is_empty() {
+            out.push_str(&format!("{indent}any task\n"));
         }
-    };
-    rule(&mut out, "agent type is one of", &r.agent_type);
-    rule(&mut out, "agent has a capability among", &r.capabilities);
-    rule(&mut out, "task type is one of", &r.task_type);
-    rule(&mut out, "task id is one of", &r.task_id);
-    for (k, v) in &r.input {
-        out.push_str(&format!(
-            "  input.{k}, when given, is one of: {}\n",
-            v.join(", ")
-        ));
+        let rule = |out: &mut String, what: &str, v: &[String]| {
+            if !v.is_empty() {
+                out.push_str(&format!("{indent}{what}: {}\n", v.join(", ")));
+            }
+        };
+        rule(&mut out, "agent type is one of", &r.agent_type);
+        rule(&mut out, "agent has a capability among", &r.capabilities);
+        rule(&mut out, "task type is one of", &r.task_type);
+        rule(&mut out, "task id is one of", &r.task_id);
+        for (k, v) in &r.input {
+            out.push_str(&format!(
+                "{indent}input.{k}, when given, is one of: {}\n",
+                v.join(", ")
+            ));
+        }
+        rule(&mut out, "input has", &r.requires_input);
     }
-    rule(&mut out, "input has", &r.requires_input);
     if !p.supports.is_empty() {
         out.push_str("supports:\n");
         for (k, v) in &p.supports {

@@ -120,7 +120,9 @@ pub struct Pack {
     pub name: String,
     pub description: String,
     pub priority: i64,
-    pub rules: MatchRules,
+    /// The `match:` rule sets; the pack matches when any one of them holds (a
+    /// manifest with a single mapping has one).
+    pub rules: Vec<MatchRules>,
     /// Keys whose task input values must be in the list, in manifest order.
     pub supports: Vec<(String, Vec<String>)>,
     pub variables: Vec<Variable>,
@@ -135,6 +137,20 @@ pub struct Pack {
 }
 
 impl Pack {
+    /// The match rules on one line; alternatives joined with ` OR `.
+    pub fn rules_summary(&self) -> String {
+        let parts: Vec<String> = self.rules.iter().map(|r| r.summary()).collect();
+        if parts.len() > 1 {
+            parts
+                .iter()
+                .map(|p| format!("({p})"))
+                .collect::<Vec<_>>()
+                .join(" OR ")
+        } else {
+            parts.join("")
+        }
+    }
+
     /// `templates/<name>/pack.yaml` or the repository path of the manifest.
     pub fn manifest_path(&self) -> String {
         self.origin.display_path(&self.name, "pack.yaml")
@@ -180,8 +196,9 @@ struct Manifest {
     description: String,
     #[serde(default)]
     priority: i64,
+    /// One rule set (a mapping) or several (a list: any of them may hold).
     #[serde(default, rename = "match")]
-    rules: ManifestMatch,
+    rules: serde_yaml::Value,
     #[serde(default)]
     supports: serde_yaml::Mapping,
     #[serde(default)]
@@ -335,14 +352,37 @@ pub fn load_pack(
             Ok(out)
         };
 
-    let rules = MatchRules {
-        agent_type: m.rules.agent_type.strings(),
-        capabilities: m.rules.capabilities.strings(),
-        task_type: m.rules.task_type.strings(),
-        task_id: m.rules.task_id.strings(),
-        input: map_of_lists(m.rules.input, "match.input")?,
-        requires_input: m.rules.requires_input.strings(),
+    let groups = match m.rules {
+        serde_yaml::Value::Null => vec![],
+        serde_yaml::Value::Sequence(items) => items,
+        other => vec![other],
     };
+    let mut rules = Vec::new();
+    for group in groups {
+        let g: ManifestMatch = serde_yaml::from_value(group).map_err(|e| {
+            // from_value knows no positions: find the offending key (`unknown field
+            // `agnet_type``) in the text, else point at `match:`.
+            let msg = e.to_string();
+            let line = msg
+                .split('`')
+                .nth(1)
+                .map(|key| line_of(&text, &format!("{key}:")))
+                .filter(|l| *l > 0)
+                .unwrap_or_else(|| line_of(&text, "match:"));
+            err(line, format!("match: {msg}"))
+        })?;
+        rules.push(MatchRules {
+            agent_type: g.agent_type.strings(),
+            capabilities: g.capabilities.strings(),
+            task_type: g.task_type.strings(),
+            task_id: g.task_id.strings(),
+            input: map_of_lists(g.input, "match.input")?,
+            requires_input: g.requires_input.strings(),
+        });
+    }
+    if rules.is_empty() {
+        rules.push(MatchRules::default());
+    }
     let supports = map_of_lists(m.supports, "supports")?;
 
     let mut variables = Vec::new();

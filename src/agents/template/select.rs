@@ -4,7 +4,7 @@
 //! still an unresolved `${task.output.key}` reference matches anything: it is only
 //! known at run time.
 
-use super::pack::Pack;
+use super::pack::{MatchRules, Pack};
 use crate::workflow::{Agent, RunnerSpec, Task, Workflow};
 use serde_json::Value;
 
@@ -33,9 +33,23 @@ fn input_get<'v>(input: &'v Value, key: &str) -> Option<&'v Value> {
         .filter(|v| !v.is_null())
 }
 
-/// Every reason `pack` does not match (empty when it does).
+/// Every reason `pack` does not match (empty when it does). With several rule sets,
+/// the reasons of the one that came closest.
 pub fn mismatches(pack: &Pack, agent: &Agent, task: &Task) -> Vec<String> {
-    let r = &pack.rules;
+    let mut best: Option<Vec<String>> = None;
+    for rules in &pack.rules {
+        let why = rule_mismatches(rules, agent, task);
+        if why.is_empty() {
+            return why;
+        }
+        if best.as_ref().is_none_or(|b| why.len() < b.len()) {
+            best = Some(why);
+        }
+    }
+    best.unwrap_or_default()
+}
+
+fn rule_mismatches(r: &MatchRules, agent: &Agent, task: &Task) -> Vec<String> {
     let mut why = Vec::new();
     if !r.agent_type.is_empty() && !one_of(&agent.kind, &r.agent_type) {
         why.push(format!(
