@@ -1471,6 +1471,28 @@ async fn git_over_http_with_tokens_and_branch_protection() {
     })
     .await;
 
+    // A big push (over git's 1 MB post buffer, so chunked) streams through, and clones back.
+    git(&a, &["checkout", "-qb", "big"]);
+    let blob: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(a.join("big.bin"), &blob).unwrap();
+    git(&a, &["add", "."]);
+    git(&a, &["commit", "-qm", "big"]);
+    git(&a, &["push", "-q", "origin", "big"]);
+    git(
+        w,
+        &[
+            "clone",
+            "-q",
+            "--branch",
+            "big",
+            &url("x-access-token", &alice_tok),
+            "big",
+        ],
+    );
+    assert_eq!(std::fs::read(w.join("big/big.bin")).unwrap(), blob);
+
     // A reader cannot push.
     let r = w.join("r");
     git(&r, &["checkout", "-qb", "rita"]);

@@ -41,7 +41,7 @@ pub async fn serve(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: bytes::Bytes,
+    body: Body,
 ) -> Response {
     let Some((full, rest)) = split(uri.path()) else {
         return super::http::ApiError::not_found().into_response();
@@ -105,7 +105,14 @@ pub async fn serve(
     } else {
         None
     };
-    let resp = match cgi(&inner, &full, &rest, &method, &uri, &headers, &login, body).await {
+    // Fetch answers (packs) are streamed; push answers are tiny and read whole so
+    // the ref changes are applied before the client hears back.
+    let stream = !push;
+    let resp = match cgi(
+        &inner, &full, &rest, &method, &uri, &headers, &login, body, stream,
+    )
+    .await
+    {
         Ok(r) => r,
         Err(e) => {
             return (
@@ -130,7 +137,11 @@ pub async fn serve(
         }
         if !changes.is_empty() {
             let inner = inner.clone();
-            tokio::task::spawn_blocking(move || inner.after_ref_changes(&full, &login, &changes));
+            // Before answering, so the pusher sees the REST view already updated.
+            let _ = tokio::task::spawn_blocking(move || {
+                inner.after_ref_changes(&full, &login, &changes)
+            })
+            .await;
         }
     }
     resp
@@ -145,8 +156,11 @@ async fn cgi(
     uri: &Uri,
     headers: &HeaderMap,
     login: &str,
-    body: bytes::Bytes,
+    body: Body,
+    stream: bool,
 ) -> anyhow::Result<Response> {
+    use futures::StreamExt;
+    use tokio::io::AsyncReadExt;
     let h = |n: &str| {
         headers
             .get(n)
@@ -164,14 +178,17 @@ async fn cgi(
         .env("QUERY_STRING", uri.query().unwrap_or(""))
         .env("REQUEST_METHOD", method.as_str())
         .env("CONTENT_TYPE", h("content-type"))
-        .env("CONTENT_LENGTH", body.len().to_string())
         .env("REMOTE_USER", login)
         .env("REMOTE_ADDR", "127.0.0.1")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .env("HOME", &inner.git_root)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    if !h("content-length").is_empty() {
+        cmd.env("CONTENT_LENGTH", h("content-length"));
+    }
     if !h("content-encoding").is_empty() {
         cmd.env("HTTP_CONTENT_ENCODING", h("content-encoding"));
     }
@@ -180,27 +197,64 @@ async fn cgi(
         cmd.env("HTTP_GIT_PROTOCOL", h("git-protocol"));
     }
     let mut child = cmd.spawn()?;
+    // The request body goes to the CGI's stdin as it arrives.
     let mut stdin = child.stdin.take().expect("piped stdin");
-    let writer = tokio::spawn(async move {
-        let _ = stdin.write_all(&body).await;
+    tokio::spawn(async move {
+        let mut chunks = body.into_data_stream();
+        while let Some(Ok(chunk)) = chunks.next().await {
+            if stdin.write_all(&chunk).await.is_err() {
+                break;
+            }
+        }
     });
-    let out = child.wait_with_output().await?;
-    let _ = writer.await;
-    if !out.status.success() && out.stdout.is_empty() {
-        anyhow::bail!("{}", String::from_utf8_lossy(&out.stderr).trim());
-    }
+    let mut stdout = child.stdout.take().expect("piped stdout");
     // CGI: headers, a blank line, the body.
-    let raw = out.stdout;
-    let split = raw
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .map(|i| (i, 4))
-        .or_else(|| raw.windows(2).position(|w| w == b"\n\n").map(|i| (i, 2)));
-    let Some((end, sep)) = split else {
-        anyhow::bail!("git http-backend answered without CGI headers");
+    let mut raw = Vec::new();
+    let (end, sep) = loop {
+        let mut buf = [0u8; 8192];
+        let n = stdout.read(&mut buf).await?;
+        if n == 0 {
+            anyhow::bail!("git http-backend answered without CGI headers");
+        }
+        raw.extend_from_slice(&buf[..n]);
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break (i, 4);
+        }
+        if let Some(i) = raw.windows(2).position(|w| w == b"\n\n") {
+            break (i, 2);
+        }
     };
     let head = String::from_utf8_lossy(&raw[..end]).to_string();
-    let mut resp = Response::new(Body::from(raw[end + sep..].to_vec()));
+    let first = raw[end + sep..].to_vec();
+    let body = if stream {
+        let chunks = futures::stream::unfold(
+            (stdout, Some(first), child),
+            |(mut out, first, child)| async move {
+                if let Some(f) = first.filter(|f| !f.is_empty()) {
+                    return Some((
+                        Ok::<_, std::io::Error>(bytes::Bytes::from(f)),
+                        (out, None, child),
+                    ));
+                }
+                let mut buf = vec![0u8; 64 * 1024];
+                match out.read(&mut buf).await {
+                    Ok(0) => None,
+                    Ok(n) => {
+                        buf.truncate(n);
+                        Some((Ok(bytes::Bytes::from(buf)), (out, None, child)))
+                    }
+                    Err(e) => Some((Err(e), (out, None, child))),
+                }
+            },
+        );
+        Body::from_stream(chunks)
+    } else {
+        let mut all = first;
+        stdout.read_to_end(&mut all).await?;
+        child.wait().await?;
+        Body::from(all)
+    };
+    let mut resp = Response::new(body);
     for line in head.lines() {
         let Some((k, v)) = line.split_once(':') else {
             continue;

@@ -52,7 +52,7 @@ async fn fallback(
     method: Method,
     uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
-    body: bytes::Bytes,
+    body: axum::body::Body,
 ) -> Response {
     if super::githttp::split(uri.path()).is_some() {
         return super::githttp::serve(inner, method, uri, headers, body).await;
