@@ -828,6 +828,95 @@ async fn ensure_pull_twice_is_one_pull_and_no_write() {
     assert!(w.gh.calls().label("phase-1").writes >= 2);
 }
 
+/// One phase as the engine drives it: the PR, its reviewer, two gates
+/// (in progress, then completed) and the status comment. Issue 4 allows at
+/// most 10 calls; a second pass with nothing new must write nothing, in the
+/// same process and in a fresh one.
+/// `first`: gates go through in_progress; later passes (the gate already
+/// ran) only ensure the final state.
+async fn one_phase(repo: &RepoClient, sha: &str, first: bool) -> Vec<Change> {
+    let mut changes = vec![];
+    let (pull, ch) = repo
+        .ensure_pull("feature", "main", "Phase 1: design", "the body")
+        .await
+        .unwrap();
+    changes.push(ch);
+    let known_reviews: Option<&[Review]> = (ch == Change::Created).then_some(&[]);
+    repo.request_reviewers_on(&pull, &["alice".to_string()], known_reviews)
+        .await
+        .unwrap();
+    for gate in ["prflow/unit-tests", "prflow/security-scan"] {
+        let mut spec = CheckRunSpec {
+            name: gate.into(),
+            head_sha: sha.into(),
+            status: CheckStatus::InProgress,
+            conclusion: None,
+            output: CheckOutput {
+                title: "running".into(),
+                summary: "…".into(),
+                text: None,
+                annotations: vec![],
+            },
+            details_url: None,
+            external_id: None,
+        };
+        if first {
+            changes.push(repo.ensure_check_run(&spec).await.unwrap().1);
+        }
+        spec.status = CheckStatus::Completed;
+        spec.conclusion = Some(Conclusion::Success);
+        spec.output.title = "passed".into();
+        changes.push(repo.ensure_check_run(&spec).await.unwrap().1);
+    }
+    let (_, ch) = repo
+        .ensure_status_comment(
+            pull.number,
+            &body::status_marker("r1"),
+            "phase 1 waits for review",
+        )
+        .await
+        .unwrap();
+    changes.push(ch);
+    changes
+}
+
+#[tokio::test]
+async fn a_phase_costs_at_most_ten_calls_and_a_rerun_writes_nothing() {
+    let w = world().await;
+    w.sim.create_user("alice", "write").unwrap();
+    let repo = w.gh.repo("acme", "shop").with_phase("phase-1");
+    one_phase(&repo, &w.feature, true).await;
+    let first = w.gh.calls().label("phase-1");
+    assert!(first.total() <= 10, "{first:?}");
+    eprintln!("first pass: {first:?}");
+
+    let before = w.gh.calls();
+    let changes = one_phase(&repo, &w.feature, false).await;
+    let again = w.gh.calls().since(&before).label("phase-1");
+    assert!(
+        changes.iter().all(|c| *c == Change::Unchanged),
+        "{changes:?}"
+    );
+    assert_eq!(again.writes, 0, "{again:?}");
+    eprintln!("same process, nothing new: {again:?}");
+
+    // A fresh process (no memory of what it wrote) reads, and writes nothing.
+    let app = AppAuth::new(w.sim.app_id(), w.sim.private_key_pem().as_bytes()).unwrap();
+    let fresh = GitHub::new(GitHubConfig::new(w.sim.api_url()), Auth::App(Arc::new(app)))
+        .unwrap()
+        .installation(w.sim.installation_id(), Some("shop"), Permissions::new())
+        .unwrap();
+    let repo = fresh.repo("acme", "shop").with_phase("phase-1");
+    let changes = one_phase(&repo, &w.feature, false).await;
+    let cold = fresh.calls().label("phase-1");
+    assert!(
+        changes.iter().all(|c| *c == Change::Unchanged),
+        "{changes:?}"
+    );
+    assert_eq!(cold.writes, 0, "{cold:?}");
+    eprintln!("fresh process, nothing new: {cold:?}");
+}
+
 #[tokio::test]
 async fn check_run_with_120_annotations_goes_in_three_batches() {
     let w = world().await;

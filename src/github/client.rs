@@ -28,7 +28,7 @@ use super::auth::{
 };
 use super::error::{GithubError, RequestLine};
 use super::retry::{self, Failure, RetryPolicy};
-use super::types::{Permission, RepoName};
+use super::types::{CheckRun, Comment, Permission, RepoName};
 
 /// The REST API version prflow is written against.
 pub const API_VERSION: &str = "2022-11-28";
@@ -164,6 +164,12 @@ struct Shared {
     /// gates go to commit statuses there from then on.
     pub(crate) checks_forbidden: Mutex<HashSet<String>>,
     permissions: Mutex<HashMap<(String, String), (Permission, Instant)>>,
+    /// What we last wrote or read of our own check runs, by (repo, sha,
+    /// name), and of our status comments, by (repo, issue, marker): the
+    /// next ensure starts from it instead of listing again. Evicted when a
+    /// write based on it fails.
+    known_checks: Mutex<HashMap<(String, String), HashMap<String, CheckRun>>>,
+    known_comments: Mutex<HashMap<(String, u64, String), Comment>>,
 }
 
 /// A connection to one GitHub API (github.com, Enterprise Server, or the
@@ -238,6 +244,8 @@ impl GitHub {
                 rate_remaining: AtomicU64::new(u64::MAX),
                 checks_forbidden: Mutex::new(HashSet::new()),
                 permissions: Mutex::new(HashMap::new()),
+                known_checks: Mutex::new(HashMap::new()),
+                known_comments: Mutex::new(HashMap::new()),
             }),
             auth,
             label: Arc::from("default"),
@@ -774,6 +782,85 @@ impl GitHub {
         set.insert(repo.to_string());
     }
 
+    /// What we know of the check runs on `sha`: `None` = never listed;
+    /// `Some(map)` = the latest run per name (a missing name has no run).
+    pub(crate) fn known_checks(
+        &self,
+        repo: &RepoName,
+        sha: &str,
+    ) -> Option<HashMap<String, CheckRun>> {
+        let m = self
+            .shared
+            .known_checks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        m.get(&(repo.to_string(), sha.to_string())).cloned()
+    }
+
+    /// Record a listing of `sha` (`Some(all runs)`), one run we wrote
+    /// (`Ok(run)`), or forget the sha after a failure (`None`).
+    pub(crate) fn remember_checks(&self, repo: &RepoName, sha: &str, update: CheckMemo<'_>) {
+        let mut m = self
+            .shared
+            .known_checks
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let key = (repo.to_string(), sha.to_string());
+        match update {
+            CheckMemo::Listed(runs) => {
+                let mut latest: HashMap<String, CheckRun> = HashMap::new();
+                for r in runs {
+                    if latest.get(&r.name).is_none_or(|l| l.id < r.id) {
+                        latest.insert(r.name.clone(), r.clone());
+                    }
+                }
+                m.insert(key, latest);
+            }
+            CheckMemo::Wrote(run) => {
+                if let Some(known) = m.get_mut(&key) {
+                    known.insert(run.name.clone(), run.clone());
+                }
+            }
+            CheckMemo::Forget => {
+                m.remove(&key);
+            }
+        }
+    }
+
+    pub(crate) fn known_comment(
+        &self,
+        repo: &RepoName,
+        issue: u64,
+        marker: &str,
+    ) -> Option<Comment> {
+        let m = self
+            .shared
+            .known_comments
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        m.get(&(repo.to_string(), issue, marker.to_string()))
+            .cloned()
+    }
+
+    pub(crate) fn remember_comment(
+        &self,
+        repo: &RepoName,
+        issue: u64,
+        marker: &str,
+        c: Option<&Comment>,
+    ) {
+        let mut m = self
+            .shared
+            .known_comments
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let key = (repo.to_string(), issue, marker.to_string());
+        match c {
+            Some(c) => m.insert(key, c.clone()),
+            None => m.remove(&key),
+        };
+    }
+
     pub(crate) fn cached_permission(&self, repo: &RepoName, user: &str) -> Option<Permission> {
         let cache = self
             .shared
@@ -797,6 +884,13 @@ impl GitHub {
             (p, Instant::now()),
         );
     }
+}
+
+/// An update to the remembered check runs of one sha.
+pub(crate) enum CheckMemo<'a> {
+    Listed(&'a [CheckRun]),
+    Wrote(&'a CheckRun),
+    Forget,
 }
 
 /// Operations on one repository through a [`GitHub`] connection. The

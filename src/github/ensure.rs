@@ -9,7 +9,7 @@ use http::Method;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::client::{enc, enc_path, enc_query, RepoClient};
+use super::client::{enc, enc_path, enc_query, CheckMemo, RepoClient};
 use super::error::GithubError;
 use super::types::*;
 
@@ -389,6 +389,19 @@ impl RepoClient {
         reviewers: &[String],
     ) -> Result<Vec<String>, GithubError> {
         let pull = self.get_pull(number).await?;
+        self.request_reviewers_on(&pull, reviewers, None).await
+    }
+
+    /// [`RepoClient::request_reviewers`] from a pull you already hold (such
+    /// as `ensure_pull`'s answer) and, when you know them, its reviews
+    /// (`Some(&[])` for a pull created just now): each saves a read.
+    pub async fn request_reviewers_on(
+        &self,
+        pull: &Pull,
+        reviewers: &[String],
+        reviews: Option<&[Review]>,
+    ) -> Result<Vec<String>, GithubError> {
+        let number = pull.number;
         let mut users: Vec<String> = Vec::new();
         let mut teams: Vec<String> = Vec::new();
         let mut requested: Vec<String> = Vec::new();
@@ -426,7 +439,14 @@ impl RepoClient {
             // GitHub drops a reviewer from the requested list once they
             // review. Someone who already reviewed the current head needs
             // no new request; after new commits they get one again.
-            let reviews = self.list_reviews(number).await?;
+            let fetched;
+            let reviews = match reviews {
+                Some(r) => r,
+                None => {
+                    fetched = self.list_reviews(number).await?;
+                    &fetched[..]
+                }
+            };
             let done = |u: &String| {
                 reviews.iter().any(|r| {
                     r.user.eq_ignore_ascii_case(u)
@@ -564,8 +584,37 @@ impl RepoClient {
         marker: &str,
         wanted: &str,
     ) -> Result<(Comment, Change), GithubError> {
-        let comments = self.list_comments(issue).await?;
-        if let Some(existing) = comments.into_iter().find(|c| c.body.contains(marker)) {
+        loop {
+            let cached = self.gh.known_comment(&self.repo, issue, marker);
+            let from_cache = cached.is_some();
+            let existing = match cached {
+                Some(c) => Some(c),
+                None => self
+                    .list_comments(issue)
+                    .await?
+                    .into_iter()
+                    .find(|c| c.body.contains(marker)),
+            };
+            let result = self.write_status_comment(issue, existing, wanted).await;
+            match &result {
+                Ok((c, _)) => self.gh.remember_comment(&self.repo, issue, marker, Some(c)),
+                Err(_) => self.gh.remember_comment(&self.repo, issue, marker, None),
+            }
+            // Our comment was deleted since we last saw it: look again.
+            if from_cache && matches!(result, Err(GithubError::NotFound { .. })) {
+                continue;
+            }
+            return result;
+        }
+    }
+
+    async fn write_status_comment(
+        &self,
+        issue: u64,
+        existing: Option<Comment>,
+        wanted: &str,
+    ) -> Result<(Comment, Change), GithubError> {
+        if let Some(existing) = existing {
             if normalize_newlines(&existing.body) == normalize_newlines(wanted) {
                 return Ok((existing, Change::Unchanged));
             }
@@ -694,14 +743,57 @@ impl RepoClient {
         if self.gh.checks_forbidden(&self.repo) {
             return self.status_fallback(spec).await;
         }
-        let existing = match self.list_check_runs(&spec.head_sha, Some(&spec.name)).await {
-            Ok(runs) => runs.into_iter().max_by_key(|c| c.id),
-            Err(GithubError::Forbidden { .. }) => {
-                self.gh.set_checks_forbidden(&self.repo);
-                return self.status_fallback(spec).await;
+        loop {
+            let known = self.gh.known_checks(&self.repo, &spec.head_sha);
+            let from_cache = known.is_some();
+            let known = match known {
+                Some(k) => k,
+                None => {
+                    // One listing serves every gate of this commit.
+                    match self.list_check_runs(&spec.head_sha, None).await {
+                        Ok(runs) => {
+                            self.gh.remember_checks(
+                                &self.repo,
+                                &spec.head_sha,
+                                CheckMemo::Listed(&runs),
+                            );
+                            self.gh
+                                .known_checks(&self.repo, &spec.head_sha)
+                                .unwrap_or_default()
+                        }
+                        Err(GithubError::Forbidden { .. }) => {
+                            self.gh.set_checks_forbidden(&self.repo);
+                            return self.status_fallback(spec).await;
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+            };
+            let existing = known.get(&spec.name).cloned();
+            let result = self.write_check_run(spec, existing).await;
+            match &result {
+                Ok((GateReport::CheckRun(run), _)) => {
+                    self.gh
+                        .remember_checks(&self.repo, &spec.head_sha, CheckMemo::Wrote(run))
+                }
+                Ok(_) => {}
+                Err(_) => self
+                    .gh
+                    .remember_checks(&self.repo, &spec.head_sha, CheckMemo::Forget),
             }
-            Err(e) => return Err(e),
-        };
+            // A run we remembered is gone: look again.
+            if from_cache && matches!(result, Err(GithubError::NotFound { .. })) {
+                continue;
+            }
+            return result;
+        }
+    }
+
+    async fn write_check_run(
+        &self,
+        spec: &CheckRunSpec,
+        existing: Option<CheckRun>,
+    ) -> Result<(GateReport, Change), GithubError> {
         if let Some(run) = &existing {
             if check_matches(run, spec) {
                 return Ok((GateReport::CheckRun(run.clone()), Change::Unchanged));
