@@ -291,6 +291,50 @@ fn deployment_leaves_out_what_the_workflow_does_not_build() {
     assert!(!f["deployment/k8s/10-databases.yaml"].contains("name: mongo"));
 }
 
+/// The names of the `env` entries of Deployment `name` in 20-deployments.yaml.
+fn k8s_env_names(f: &BTreeMap<String, String>, name: &str) -> Vec<String> {
+    let deployments = yaml_docs(f, "deployment/k8s/20-deployments.yaml");
+    let d = deployments
+        .iter()
+        .find(|d| d["metadata"]["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("no Deployment {name}"));
+    d["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|e| e["name"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// auth-service runs with several replicas: without DATABASE_URL each replica keeps its
+/// own accounts in memory and a login can reach one that never saw the registration.
+#[test]
+fn replicated_auth_service_gets_the_database() {
+    let w = load(&microservices_text());
+    let f = render(&w, "containerize-services");
+    let compose = &yaml_docs(&f, "deployment/docker-compose.yml")[0];
+    let auth = &compose["services"]["auth-service"];
+    assert!(
+        auth["environment"]["DATABASE_URL"]
+            .as_str()
+            .is_some_and(|u| u.contains("@postgres:5432/")),
+        "{auth:?}"
+    );
+    assert!(!auth["depends_on"]["postgres"].is_null(), "{auth:?}");
+    assert!(k8s_env_names(&f, "auth-service").contains(&"DATABASE_URL".to_string()));
+    assert!(!k8s_env_names(&f, "product-service").contains(&"DATABASE_URL".to_string()));
+
+    // Without user-service nothing else uses PostgreSQL: auth-service still brings it.
+    let w = microservices_with(|v| without_task(v, "create-user-service"));
+    let f = render(&w, "containerize-services");
+    let compose = &yaml_docs(&f, "deployment/docker-compose.yml")[0];
+    assert!(!compose["services"]["postgres"].is_null());
+    assert!(compose["services"]["auth-service"]["environment"]["DATABASE_URL"].is_string());
+    assert!(f["deployment/k8s/10-databases.yaml"].contains("name: postgres"));
+    assert!(f["deployment/k8s/02-secrets.template.yaml"].contains("DATABASE_URL"));
+    assert!(k8s_env_names(&f, "auth-service").contains(&"DATABASE_URL".to_string()));
+}
+
 #[test]
 fn tests_pack_follows_test_types_and_performance_threshold() {
     let w = microservices_with(|v| {
