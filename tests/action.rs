@@ -655,3 +655,97 @@ async fn a_fork_review_never_runs_command_runners() {
     );
     w.sim.shutdown().await;
 }
+
+// ---------- the installer of action.yml ----------
+
+/// A fake release `v9.9.9` under `dir` (the layout release.yml uploads), with a
+/// SHA256SUMS that is right, or wrong when `tamper`.
+fn fake_release(dir: &Path, tamper: bool) {
+    let stage = dir.join("stage");
+    std::fs::create_dir_all(&stage).unwrap();
+    std::fs::write(stage.join("prflow"), "#!/bin/sh\necho 'prflow 9.9.9'\n").unwrap();
+    let rel = dir.join("v9.9.9");
+    std::fs::create_dir_all(&rel).unwrap();
+    let asset = "prflow-v9.9.9-x86_64-unknown-linux-gnu.tar.gz";
+    let ok = Command::new("tar")
+        .arg("-C")
+        .arg(&stage)
+        .arg("-czf")
+        .arg(rel.join(asset))
+        .arg(".")
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let out = Command::new("sha256sum")
+        .arg(asset)
+        .current_dir(&rel)
+        .output()
+        .unwrap();
+    let mut sums = String::from_utf8(out.stdout).unwrap();
+    if tamper {
+        sums = format!("{}{}", "0".repeat(64), &sums[64..]);
+    }
+    std::fs::write(rel.join("SHA256SUMS"), sums).unwrap();
+}
+
+fn install(dir: &Path, os: &str, path_env: Option<&str>) -> Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("action/install.sh");
+    let mut cmd = Command::new("bash");
+    cmd.arg(script)
+        .env("PRFLOW_REF", "v9.9.9")
+        .env("PRFLOW_REPOSITORY", "acme/prflow")
+        .env("PRFLOW_DOWNLOAD_BASE", format!("file://{}", dir.display()))
+        .env("PRFLOW_INSTALL_DIR", dir.join("bin"))
+        .env("RUNNER_OS", os)
+        .env("RUNNER_ARCH", "X64")
+        .env("GITHUB_OUTPUT", dir.join("output"))
+        .env_remove("GITHUB_PATH");
+    if let Some(p) = path_env {
+        cmd.env("PATH", p);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn the_installer_verifies_the_release_checksum() {
+    let t = tempfile::tempdir().unwrap();
+    fake_release(t.path(), false);
+    let out = install(t.path(), "Linux", None);
+    assert!(out.status.success(), "{}", log(&out));
+    let bin = t.path().join("bin/prflow");
+    let outputs = std::fs::read_to_string(t.path().join("output")).unwrap();
+    assert_eq!(outputs, format!("bin={}\n", bin.display()));
+    let ran = Command::new(&bin).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&ran.stdout), "prflow 9.9.9\n");
+
+    let t = tempfile::tempdir().unwrap();
+    fake_release(t.path(), true);
+    let out = install(t.path(), "Linux", None);
+    assert_eq!(out.status.code(), Some(1), "{}", log(&out));
+    assert!(
+        stdout(&out).contains("::error title=prflow install::checksum mismatch for prflow-v9.9.9-x86_64-unknown-linux-gnu.tar.gz"),
+        "{}",
+        log(&out)
+    );
+    assert!(!t.path().join("bin/prflow").exists());
+}
+
+#[test]
+fn without_a_prebuilt_binary_or_cargo_the_installer_says_what_to_do() {
+    if Path::new("/usr/bin/cargo").exists() || Path::new("/bin/cargo").exists() {
+        return; // cargo would be found: the fallback would build from the network
+    }
+    let t = tempfile::tempdir().unwrap();
+    fake_release(t.path(), false);
+    let out = install(t.path(), "Windows", Some("/usr/bin:/bin"));
+    assert_eq!(out.status.code(), Some(1), "{}", log(&out));
+    let text = log(&out);
+    assert!(
+        text.contains("no prebuilt binary for Windows/X64"),
+        "{text}"
+    );
+    assert!(
+        text.contains("cargo is not installed on this runner"),
+        "{text}"
+    );
+}

@@ -206,7 +206,6 @@ pub async fn execute(
                 .title("prflow")
                 .to_string());
             }
-            drop(say);
             let _ = log.flush();
             // The lead's printer: the same human lines as `prflow run --github`.
             let code = github_mode::print(&report, false);
@@ -328,7 +327,7 @@ pub fn keep_when_untrusted(name: &str) -> bool {
         "ImageOS",
         "ImageVersion",
     ];
-    PREFIXES.iter().any(|p| upper.starts_with(p)) || NAMES.iter().any(|n| *n == name)
+    PREFIXES.iter().any(|p| upper.starts_with(p)) || NAMES.contains(&name)
 }
 
 /// Removes every variable [`keep_when_untrusted`] rejects from this process, so
