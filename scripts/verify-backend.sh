@@ -148,6 +148,34 @@ else
           grep -E "^not ok|# fail|SKIPPED|Error" "$log" | head -20
         fi
       done
+      # The deployment pack points every PostgreSQL service (auth-service included) at
+      # one database: their migrations must coexist there, and a second run apply nothing.
+      if [[ ${#PG_SERVICES[@]} -gt 1 ]]; then
+        t=$(now)
+        log="$LOGS/shared-database.log"
+        url="postgres://postgres@127.0.0.1:$PG_PORT/shared_it"
+        ok=1
+        pg_as_owner "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres shared_it >"$log" 2>&1 || ok=0
+        for round in 1 2; do
+          for name in "${PG_SERVICES[@]}"; do
+            [[ $ok -eq 1 ]] || break
+            echo "--- $name, round $round" >>"$log"
+            out="$(cd "$DIR/services/$name" && DATABASE_URL="$url" npm run --silent migrate 2>&1)" || ok=0
+            echo "$out" >>"$log"
+            # round 1 applies this service's migrations; round 2 finds nothing to do
+            if [[ $round -eq 1 && "$out" != *"applied:"* ]] || [[ $round -eq 2 && "$out" != *"up to date"* ]]; then
+              echo "unexpected answer from $name in round $round" >>"$log"
+              ok=0
+            fi
+          done
+        done
+        if [[ $ok -eq 1 ]]; then
+          record ok "shared database" "${PG_SERVICES[*]} migrate one database, twice ($(elapsed "$t"))"
+        else
+          record FAIL "shared database" "migrating ${PG_SERVICES[*]} into one database failed; see $log"
+          tail -20 "$log"
+        fi
+      fi
     else
       record FAIL "postgresql" "could not start (initdb and server log below)"
       cat "$PG_TMP/initdb.log" "$PG_TMP/server.log" 2>/dev/null | tail -20
