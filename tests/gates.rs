@@ -395,6 +395,7 @@ const SERVER: &str = r#"import http.server, os
 open("server.pid", "w").write(str(os.getpid()))
 class H(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
     def do_GET(self):
         body = b'{"status":"ok"}' if self.path.startswith("/health") else b"hello"
         self.send_response(200)
@@ -565,4 +566,64 @@ async fn loadgen_measures_an_in_process_axum_server() {
     let remote = loadgen::run("http://192.0.2.1/", 4, Duration::from_millis(100), 10).await;
     assert_eq!(remote.requests, 0);
     assert!(remote.first_error.unwrap().contains("loopback"));
+}
+
+/// Runs every gate of `examples/microservices-workflow.json` (plus `coverage`) over a real
+/// checkout and prints the results: `PRFLOW_GATES_CHECKOUT=DIR cargo test --test gates
+/// -- --ignored --nocapture real_checkout`. Every file in the checkout counts as changed.
+#[test]
+#[ignore]
+fn real_checkout() {
+    let Ok(dir) = std::env::var("PRFLOW_GATES_CHECKOUT") else {
+        panic!("set PRFLOW_GATES_CHECKOUT to a directory");
+    };
+    let dir = Path::new(&dir);
+    let w = prflow::workflow::load(Path::new("examples/microservices-workflow.json"))
+        .unwrap()
+        .workflow;
+    let mut changed = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name == "node_modules" || name == ".git" {
+                continue;
+            }
+            if e.file_type().unwrap().is_dir() {
+                stack.push(p);
+            } else {
+                changed.push(p.strip_prefix(dir).unwrap().to_string_lossy().into_owned());
+            }
+        }
+    }
+    let input = GateInput {
+        workflow: &w,
+        checkout: dir,
+        changed_files: &changed,
+        phase: 3,
+    };
+    let mut specs = gates::gates_for(&w);
+    specs.push(spec("coverage", None, &[]));
+    for s in &specs {
+        let r = gates::run_gate(s, &input);
+        eprintln!(
+            "== {} {:?} ({} ms): {}\n{}",
+            gates::check_name(&r.name),
+            r.conclusion,
+            r.duration_ms,
+            r.title,
+            r.summary
+        );
+        for a in r.annotations.iter().take(15) {
+            eprintln!(
+                "  {}:{} {:?} {}: {}",
+                a.path,
+                a.start_line,
+                a.level,
+                a.title.as_deref().unwrap_or(""),
+                a.message
+            );
+        }
+    }
 }

@@ -39,7 +39,7 @@ pub const HEALTH_PATHS: &[&str] = &["/health/ready", "/health/live", "/health", 
 /// Something the gate can start.
 #[derive(Debug, Clone)]
 pub struct Service {
-    /// `services/auth-service`, or `performance gate` for a declared command.
+    /// `services/auth-service`, or `declared command` for the gate's own `run`.
     pub name: String,
     pub dir: PathBuf,
     pub command: String,
@@ -68,7 +68,7 @@ pub fn run(input: &GateInput, declared: Option<&str>) -> GateResult {
     let threshold = input.workflow.quality.performance.clone();
     let services = match declared {
         Some(cmd) => vec![Service {
-            name: "performance gate `run`".into(),
+            name: "declared command".into(),
             dir: input.checkout.to_path_buf(),
             command: cmd.to_string(),
             needs_node_modules: false,
