@@ -1493,6 +1493,18 @@ async fn git_over_http_with_tokens_and_branch_protection() {
     );
     assert_eq!(std::fs::read(w.join("big/big.bin")).unwrap(), blob);
 
+    // Faults reach git too: one failed push, then it works.
+    reqwest::Client::new()
+        .post(format!("{}/_sim/faults", sim.api_url()))
+        .json(&json!({"method": "POST", "path": "git-receive-pack$", "status": 502, "times": 1}))
+        .send()
+        .await
+        .unwrap();
+    git(&a, &["commit", "-q", "--allow-empty", "-m", "again"]);
+    let (ok, _) = git_in(&a, &["push", "-q", "origin", "big"]);
+    assert!(!ok, "the injected 502 fails the push");
+    git(&a, &["push", "-q", "origin", "big"]);
+
     // A reader cannot push.
     let r = w.join("r");
     git(&r, &["checkout", "-qb", "rita"]);
@@ -1694,11 +1706,12 @@ async fn webhooks_are_signed_ordered_logged_and_redelivered() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 202);
     assert!(sim.wait_deliveries(Duration::from_secs(10)).await);
-    let g = got.lock().unwrap();
-    assert_eq!(g.len(), 6);
-    assert_eq!(g[5].0["x-github-delivery"], g[4].0["x-github-delivery"]);
-    assert_eq!(g[5].1, g[4].1);
-    drop(g);
+    {
+        let g = got.lock().unwrap();
+        assert_eq!(g.len(), 6);
+        assert_eq!(g[5].0["x-github-delivery"], g[4].0["x-github-delivery"]);
+        assert_eq!(g[5].1, g[4].1);
+    }
 
     // A receiver slower than 10 s is recorded as failed.
     delay.store(10_500, std::sync::atomic::Ordering::SeqCst);

@@ -55,6 +55,10 @@ async fn fallback(
     body: axum::body::Body,
 ) -> Response {
     if super::githttp::split(uri.path()).is_some() {
+        // Faults apply to git too (e.g. a 502 on `git-receive-pack` to test push retries).
+        if let Some(resp) = admin::take_fault(&inner, &method, uri.path()).await {
+            return resp;
+        }
         return super::githttp::serve(inner, method, uri, headers, body).await;
     }
     ApiError::not_found().into_response()
