@@ -156,6 +156,10 @@ impl Positions {
 /// Appends `/token` to a pointer being built, escaped as RFC 6901 says.
 pub fn push_token(pointer: &mut String, token: &str) {
     pointer.push('/');
+    if !token.contains(['~', '/']) {
+        pointer.push_str(token);
+        return;
+    }
     for c in token.chars() {
         match c {
             '~' => pointer.push_str("~0"),

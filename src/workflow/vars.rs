@@ -91,17 +91,43 @@ pub fn output_refs(value: &Value) -> Vec<OutputRef> {
 
 /// Every output reference inside `value` with the pointer of the string holding it.
 pub(crate) fn output_refs_at(value: &Value, pointer: &str, f: &mut dyn FnMut(&str, OutputRef)) {
-    refs_in(value, &mut pointer.to_string(), f);
+    refs_in(value, &Path::Root(pointer), f);
 }
 
-/// Walks with one pointer buffer: no allocation per value on the common path.
-fn refs_in(value: &Value, pointer: &mut String, f: &mut dyn FnMut(&str, OutputRef)) {
+/// Where a value is, as a chain of borrowed segments: walking a document costs no
+/// allocation; the pointer string is only built when something is found there.
+enum Path<'p> {
+    Root(&'p str),
+    Key(&'p Path<'p>, &'p str),
+    Index(&'p Path<'p>, usize),
+}
+
+impl Path<'_> {
+    fn pointer(&self) -> String {
+        match self {
+            Path::Root(p) => p.to_string(),
+            Path::Key(parent, k) => {
+                let mut s = parent.pointer();
+                push_token(&mut s, k);
+                s
+            }
+            Path::Index(parent, i) => format!("{}/{i}", parent.pointer()),
+        }
+    }
+}
+
+fn refs_in(value: &Value, path: &Path, f: &mut dyn FnMut(&str, OutputRef)) {
     match value {
         Value::String(s) => {
+            if !s.contains("${") {
+                return;
+            }
+            let mut pointer: Option<String> = None;
             for p in pieces(s) {
                 if let Piece::Ref { task, key, .. } = p {
+                    let at = pointer.get_or_insert_with(|| path.pointer());
                     f(
-                        pointer,
+                        at,
                         OutputRef {
                             task: task.to_string(),
                             key: key.to_string(),
@@ -112,18 +138,12 @@ fn refs_in(value: &Value, pointer: &mut String, f: &mut dyn FnMut(&str, OutputRe
         }
         Value::Array(items) => {
             for (i, v) in items.iter().enumerate() {
-                let len = pointer.len();
-                push_index(pointer, i);
-                refs_in(v, pointer, f);
-                pointer.truncate(len);
+                refs_in(v, &Path::Index(path, i), f);
             }
         }
         Value::Object(map) => {
             for (k, v) in map {
-                let len = pointer.len();
-                push_token(pointer, k);
-                refs_in(v, pointer, f);
-                pointer.truncate(len);
+                refs_in(v, &Path::Key(path, k), f);
             }
         }
         _ => {}
@@ -205,17 +225,12 @@ pub(crate) fn substitute(
     shell: &dyn Fn(&str) -> bool,
     undeclared: &mut Vec<Undeclared>,
 ) {
-    substitute_in(value, &mut pointer.to_string(), vars, shell, undeclared);
-}
-
-fn push_index(pointer: &mut String, i: usize) {
-    use std::fmt::Write as _;
-    let _ = write!(pointer, "/{i}");
+    substitute_in(value, &Path::Root(pointer), vars, shell, undeclared);
 }
 
 fn substitute_in(
     value: &mut Value,
-    pointer: &mut String,
+    path: &Path,
     vars: &Map<String, Value>,
     shell: &dyn Fn(&str) -> bool,
     undeclared: &mut Vec<Undeclared>,
@@ -241,9 +256,10 @@ fn substitute_in(
                     Piece::Var(name) => match vars.get(*name) {
                         Some(v) => out.push_str(&format_inline(v)),
                         None => {
-                            if !shell(pointer) {
+                            let pointer = path.pointer();
+                            if !shell(&pointer) {
                                 undeclared.push(Undeclared {
-                                    pointer: pointer.to_string(),
+                                    pointer,
                                     name: name.to_string(),
                                 });
                             }
@@ -258,18 +274,12 @@ fn substitute_in(
         }
         Value::Array(items) => {
             for (i, v) in items.iter_mut().enumerate() {
-                let len = pointer.len();
-                push_index(pointer, i);
-                substitute_in(v, pointer, vars, shell, undeclared);
-                pointer.truncate(len);
+                substitute_in(v, &Path::Index(path, i), vars, shell, undeclared);
             }
         }
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                let len = pointer.len();
-                push_token(pointer, k);
-                substitute_in(v, pointer, vars, shell, undeclared);
-                pointer.truncate(len);
+                substitute_in(v, &Path::Key(path, k), vars, shell, undeclared);
             }
         }
         _ => {}
