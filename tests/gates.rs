@@ -248,6 +248,19 @@ fn security_scan_passes_clean_files() {
     );
     assert_eq!(r.conclusion, Conclusion::Success, "{r:#?}");
     assert!(r.annotations.is_empty());
+    for gate in ["security-scan", "code-review"] {
+        let r = run(
+            &workflow(""),
+            dir.path(),
+            &["gone.js"],
+            &spec(gate, None, &[]),
+        );
+        assert_eq!(
+            r.conclusion,
+            Conclusion::Skipped,
+            "{gate} saw nothing: {r:#?}"
+        );
+    }
 }
 
 #[test]

@@ -115,7 +115,9 @@ pub(crate) fn kill_group(pid: u32, signal: i32) {
 
 /// The whole command gate: run, conclude from the exit code, report the output's tail.
 pub fn gate(cmd: &str, checkout: &Path, timeout: Duration) -> GateResult {
-    let run = match run_shell(cmd, checkout, timeout, &[]) {
+    // CI=true: test runners then run once instead of watching, and print plain output.
+    let env = [("CI".to_string(), "true".to_string())];
+    let run = match run_shell(cmd, checkout, timeout, &env) {
         Ok(run) => run,
         Err(e) => {
             return GateResult::new(

@@ -160,7 +160,10 @@ pub fn gates_for(workflow: &Workflow) -> Vec<GateSpec> {
                 name: name.to_string(),
                 run: None,
                 paths: Vec::new(),
-                required: true,
+                // Gates that `quality` flags turn on are advisory: claude-flow's flags
+                // say what to measure, not what blocks. Declare the gate in `gates` with
+                // `"required": true` to make an approval wait for it.
+                required: false,
             });
         }
     }

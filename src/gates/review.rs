@@ -33,6 +33,16 @@ pub fn run(input: &GateInput) -> GateResult {
         ann.extend(review_file(rel, &text));
     }
     ann.extend(missing_tests(input));
+    if reviewed == 0 && ann.is_empty() {
+        return GateResult::new(
+            Conclusion::Skipped,
+            "no changed text files to look at",
+            format!(
+                "Skipped: of the {} path(s) this phase changed, none is a text file under 1 MiB that still exists, so code-review had nothing to read.",
+                input.changed_files.len()
+            ),
+        );
+    }
     let failures = ann
         .iter()
         .filter(|a| a.level == AnnotationLevel::Failure)

@@ -102,6 +102,16 @@ pub fn run(input: &GateInput) -> GateResult {
         scanned += 1;
         ann.extend(scan_text(rel, &text));
     }
+    if scanned == 0 && ann.is_empty() {
+        return GateResult::new(
+            Conclusion::Skipped,
+            "no changed text files to look at",
+            format!(
+                "Skipped: of the {} path(s) this phase changed, none is a text file under 1 MiB that still exists, so security-scan had nothing to read.",
+                input.changed_files.len()
+            ),
+        );
+    }
     let secrets = ann
         .iter()
         .filter(|a| a.level == AnnotationLevel::Failure)
