@@ -97,12 +97,11 @@ have npm || pkgs+=(npm)
 [ -x "${CHROMIUM_PATH:-/usr/bin/chromium}" ] || pkgs+=(chromium)
 ls -d /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || pkgs+=(postgresql)
 have ip || pkgs+=(iproute2)
-have unshare || pkgs+=(util-linux)
 tools_ok=1
 if [ ${#pkgs[@]} -gt 0 ]; then
   echo "verify-generated: installing ${pkgs[*]} with apt-get"
   if ! { as_root env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${pkgs[@]}"; } \
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}"; } \
     >"$LOGS/apt.log" 2>&1; then
     record FAIL "tools" "apt-get install ${pkgs[*]} failed ($LOGS/apt.log)"
     show_log "$LOGS/apt.log" 15
