@@ -1626,6 +1626,8 @@ async fn webhooks_are_signed_ordered_logged_and_redelivered() {
     let (url, got) = receiver(delay.clone()).await;
     let env = start_with(Some(url), None).await;
     let sim = &env.sim;
+    // Order is kept per repository; ping and installation (no repository) go first.
+    assert!(sim.wait_deliveries(Duration::from_secs(10)).await);
     let alice = person(sim, "alice", "write");
     let bob = person(sim, "bob", "write");
     let pr = open_pr(&alice).await;

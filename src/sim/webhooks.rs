@@ -1,12 +1,13 @@
 //! Webhook deliveries: payloads get `repository`, `sender` and `installation`
-//! like GitHub's, are recorded in the delivery log, and are sent in order by one
-//! worker, signed with `X-Hub-Signature-256` (and the legacy sha1 header).
+//! like GitHub's, are recorded in the delivery log, and are sent in order per
+//! repository, signed with `X-Hub-Signature-256` (and the legacy sha1 header).
 //! A receiver that takes longer than 10 s is recorded as failed, like GitHub.
 
 use super::state::{now, Delivery};
 use super::Inner;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
+use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -39,9 +40,32 @@ pub fn spawn(
             .timeout(TIMEOUT)
             .build()
             .expect("building the webhook HTTP client");
+        // One queue per repository: in order within a repository, and a slow
+        // answer about one repository does not hold up the others.
+        let mut queues: HashMap<Option<String>, mpsc::UnboundedSender<u64>> = HashMap::new();
         while let Some(id) = rx.recv().await {
-            let Some(inner) = inner.upgrade() else { break };
-            deliver(&inner, &client, id).await;
+            let Some(strong) = inner.upgrade() else { break };
+            let repo = strong
+                .st
+                .lock()
+                .unwrap()
+                .deliveries
+                .iter()
+                .find(|d| d.id == id)
+                .and_then(|d| d.repo.clone());
+            drop(strong);
+            let tx = queues.entry(repo).or_insert_with(|| {
+                let (tx, mut q) = mpsc::unbounded_channel::<u64>();
+                let (inner, client) = (inner.clone(), client.clone());
+                tokio::spawn(async move {
+                    while let Some(id) = q.recv().await {
+                        let Some(inner) = inner.upgrade() else { break };
+                        deliver(&inner, &client, id).await;
+                    }
+                });
+                tx
+            });
+            let _ = tx.send(id);
         }
     })
 }
