@@ -797,14 +797,15 @@ impl GitHub {
         m.get(&(repo.to_string(), sha.to_string())).cloned()
     }
 
-    /// Record a listing of `sha` (`Some(all runs)`), one run we wrote
-    /// (`Ok(run)`), or forget the sha after a failure (`None`).
+    /// Record a listing of `sha`, one run we wrote, or forget the sha
+    /// after a failure.
     pub(crate) fn remember_checks(&self, repo: &RepoName, sha: &str, update: CheckMemo<'_>) {
         let mut m = self
             .shared
             .known_checks
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        bound(&mut m);
         let key = (repo.to_string(), sha.to_string());
         match update {
             CheckMemo::Listed(runs) => {
@@ -854,6 +855,7 @@ impl GitHub {
             .known_comments
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        bound(&mut m);
         let key = (repo.to_string(), issue, marker.to_string());
         match c {
             Some(c) => m.insert(key, c.clone()),
@@ -879,6 +881,7 @@ impl GitHub {
             .permissions
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        bound(&mut cache);
         cache.insert(
             (repo.to_string(), user.to_ascii_lowercase()),
             (p, Instant::now()),
@@ -922,6 +925,14 @@ impl RepoClient {
             enc(&self.repo.owner),
             enc(&self.repo.name)
         )
+    }
+}
+
+/// A long-running server must not grow these memos forever: past a few
+/// thousand entries they start over (they are only an optimisation).
+fn bound<K, V>(m: &mut HashMap<K, V>) {
+    if m.len() >= 4096 {
+        m.clear();
     }
 }
 
