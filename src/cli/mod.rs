@@ -8,13 +8,14 @@ use std::process::ExitCode;
 pub mod action;
 pub mod app;
 pub mod approve;
+pub mod demo;
 pub mod github_mode;
 pub mod plan;
 pub mod run;
 pub mod schema;
 pub mod serve;
-pub mod status;
 pub mod sim;
+pub mod status;
 pub mod templates;
 pub mod validate;
 
@@ -38,6 +39,8 @@ pub enum Command {
     Validate(validate::Args),
     /// Show the phases, their tasks in run order and the checkpoints.
     Plan(plan::Args),
+    /// The whole flow offline: simulator + App + reviewers, on the microservices workflow.
+    Demo(demo::Args),
     /// Run a workflow: phases become branches, tasks commits; stops at checkpoints.
     Run(run::Args),
     /// Approve the checkpoint that waits and continue the run.
@@ -65,12 +68,17 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match cli.command {
         Command::Validate(a) => validate::run(a),
         Command::Plan(a) => plan::run(a),
+        Command::Demo(a) => demo::run(a),
         Command::Run(a) => run::run(a),
         Command::Approve(a) => approve::run(a),
         Command::Status(a) => status::run(a),

@@ -1013,7 +1013,10 @@ fn gates(v: Option<&Value>, quality: &Quality, r: &mut Report) -> Vec<GateSpec> 
                 name: name.to_string(),
                 run: None,
                 paths: Vec::new(),
-                required: true,
+                // Gates that `quality` flags turn on are advisory: claude-flow's flags
+                // say what to measure, not what blocks. Declare the gate in `gates` with
+                // `"required": true` to make an approval wait for it.
+                required: false,
             });
         }
     };

@@ -1,0 +1,355 @@
+//! `prflow demo`: the whole flow with no GitHub account and no key.
+//!
+//! It starts the simulator and the App service in this process, imports a scratch
+//! repository holding claude-flow's microservices workflow, and then plays the
+//! people: Alice comments `/prflow run …` on an issue, and Bob approves each
+//! checkpoint PR in review. Everything else is exactly what the App does with real
+//! signed webhooks on loopback.
+
+use crate::server::config::ServeArgs;
+use crate::sim::{Sim, SimConfig};
+use anyhow::{anyhow, bail, Context, Result};
+use clap::Parser;
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+const WORKFLOW: &str = include_str!("../../examples/microservices-workflow.json");
+const WORKFLOW_PATH: &str = "examples/microservices-workflow.json";
+const REPO: &str = "demo/shop";
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Keep the simulator running at the end (Ctrl-C stops it) to look around.
+    #[arg(long)]
+    pub keep: bool,
+    /// Where to put the scratch repository and the simulator's data (default: a temp dir).
+    #[arg(long)]
+    pub dir: Option<PathBuf>,
+    /// How long to wait for one phase before giving up, in seconds.
+    #[arg(long, default_value_t = 300)]
+    pub timeout: u64,
+}
+
+pub fn run(args: Args) -> ExitCode {
+    // The App's own log (warnings and errors by default; RUST_LOG=info for more).
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("prflow demo: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(demo(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("prflow demo: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+#[derive(Parser)]
+struct ServeWrapper {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+async fn demo(args: Args) -> Result<()> {
+    let temp;
+    let root = match &args.dir {
+        Some(d) => {
+            std::fs::create_dir_all(d)?;
+            d.clone()
+        }
+        None => {
+            temp = tempfile::Builder::new().prefix("prflow-demo-").tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    std::fs::create_dir_all(root.join("sim"))?;
+    let scratch = root.join("shop");
+    make_scratch_repo(&scratch)?;
+    let started = Instant::now();
+
+    let sim = Sim::start(SimConfig {
+        data_dir: Some(root.join("sim")),
+        repos: vec![(REPO.into(), scratch.clone())],
+        ..Default::default()
+    })
+    .await
+    .context("starting the GitHub simulator")?;
+    let serve_args = ServeWrapper::try_parse_from([
+        "serve",
+        "--app-id",
+        &sim.app_id().to_string(),
+        "--private-key-path",
+        &sim.private_key_path().to_string_lossy(),
+        "--webhook-secret",
+        &sim.webhook_secret(),
+        "--github-api-url",
+        &sim.api_url(),
+        "--git-url",
+        &sim.git_url(),
+        "--data-dir",
+        &root.join("app").to_string_lossy(),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+    ])
+    .map_err(|e| anyhow!("{e}"))?
+    .serve;
+    let service = crate::server::start(&serve_args, None)
+        .await
+        .context("starting the App service")?;
+    let app_url = format!("http://{}", service.addr);
+    sim.set_webhook_url(Some(format!("{app_url}/webhook")));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(service.serve(async {
+        let _ = stop_rx.await;
+    }));
+
+    let alice = sim.create_user("alice", "write")?;
+    let bob = sim.create_user("bob", "write")?;
+    let api = sim.api_url();
+    let http = reqwest::Client::new();
+    println!("GitHub simulator: {api}   App service: {app_url}");
+    println!(
+        "scratch repository: {} (imported as {REPO})\n",
+        scratch.display()
+    );
+
+    let issue = call(
+        &http,
+        &alice,
+        "POST",
+        &format!("{api}/repos/{REPO}/issues"),
+        Some(json!({
+            "title": "Build the shop from the microservices workflow",
+            "body": "Let's have the agents build it."
+        })),
+    )
+    .await?;
+    let issue_no = issue["number"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("no issue number"))?;
+    call(
+        &http,
+        &alice,
+        "POST",
+        &format!("{api}/repos/{REPO}/issues/{issue_no}/comments"),
+        Some(json!({
+            "body": format!("/prflow run {WORKFLOW_PATH}")
+        })),
+    )
+    .await?;
+    println!("alice commented `/prflow run {WORKFLOW_PATH}` on issue #{issue_no}");
+
+    let phases = 3;
+    for phase in 1..=phases {
+        let pr =
+            wait_for_phase_pr(&http, &bob, &api, phase, Duration::from_secs(args.timeout)).await?;
+        let number = pr["number"].as_u64().unwrap_or_default();
+        let head = pr["head"]["sha"].as_str().unwrap_or_default().to_string();
+        println!(
+            "\nphase {phase}: PR #{number} {} ← {}\n  {}",
+            pr["base"]["ref"].as_str().unwrap_or(""),
+            pr["head"]["ref"].as_str().unwrap_or(""),
+            pr["title"].as_str().unwrap_or("")
+        );
+        let checks = call(
+            &http,
+            &bob,
+            "GET",
+            &format!("{api}/repos/{REPO}/commits/{head}/check-runs"),
+            None,
+        )
+        .await?;
+        for c in checks["check_runs"].as_array().into_iter().flatten() {
+            println!(
+                "  check {:<24} {:<10} {}",
+                c["name"].as_str().unwrap_or(""),
+                c["conclusion"].as_str().unwrap_or("pending"),
+                c["output"]["title"].as_str().unwrap_or("")
+            );
+        }
+        call(&http, &bob, "POST", &format!("{api}/repos/{REPO}/pulls/{number}/reviews"), Some(json!({
+            "event": "APPROVE", "commit_id": head, "body": "Looks good: approved by the demo reviewer."
+        })))
+        .await?;
+        println!("  bob approved PR #{number}");
+    }
+    wait_for_done(
+        &http,
+        &bob,
+        &api,
+        issue_no,
+        Duration::from_secs(args.timeout),
+    )
+    .await?;
+    println!(
+        "\nThe run is done: {phases} phases, {phases} PRs, every checkpoint approved, in {:.1} s.",
+        started.elapsed().as_secs_f64()
+    );
+    println!("Look at it (BOB is the demo reviewer's token, valid only in this simulator):");
+    println!("  BOB={bob}");
+    println!(
+        "  git clone http://x-access-token:$BOB@{}/{REPO}.git",
+        sim.git_url().trim_start_matches("http://")
+    );
+    println!("  curl -s -H \"Authorization: Bearer $BOB\" {api}/repos/{REPO}/pulls?state=all");
+    println!("  the status comment: {api}/repos/{REPO}/issues/{issue_no}/comments");
+
+    if args.keep {
+        println!("\n--keep: the simulator and the App keep running; Ctrl-C stops them.");
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    let _ = stop_tx.send(());
+    let _ = serving.await;
+    sim.shutdown().await;
+    Ok(())
+}
+
+fn make_scratch_repo(dir: &Path) -> Result<()> {
+    if dir.join(".git").exists() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir.join("examples"))?;
+    std::fs::write(dir.join("README.md"), "# shop\n\nBuilt by prflow's demo.\n")?;
+    std::fs::write(dir.join(WORKFLOW_PATH), WORKFLOW)?;
+    let repo = git2::Repository::init(dir)?;
+    let mut index = repo.index()?;
+    index.add_all(["*"], git2::IndexAddOption::DEFAULT, None)?;
+    index.write()?;
+    let tree = repo.find_tree(index.write_tree()?)?;
+    let sig = git2::Signature::now("Demo", "demo@prflow.invalid")?;
+    let commit = repo.commit(
+        None,
+        &sig,
+        &sig,
+        "Add the microservices workflow",
+        &tree,
+        &[],
+    )?;
+    repo.reference("refs/heads/main", commit, true, "demo")?;
+    repo.set_head("refs/heads/main")?;
+    Ok(())
+}
+
+async fn call(
+    http: &reqwest::Client,
+    token: &str,
+    method: &str,
+    url: &str,
+    body: Option<Value>,
+) -> Result<Value> {
+    let mut req = http.request(method.parse()?, url).bearer_auth(token);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let resp = req
+        .send()
+        .await
+        .with_context(|| format!("{method} {url}"))?;
+    let status = resp.status();
+    let text = resp.text().await?;
+    if !status.is_success() {
+        bail!("{method} {url} answered {status}: {text}");
+    }
+    Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// Waits until phase `n`'s PR exists and its gates have reported.
+async fn wait_for_phase_pr(
+    http: &reqwest::Client,
+    token: &str,
+    api: &str,
+    n: usize,
+    timeout: Duration,
+) -> Result<Value> {
+    let deadline = Instant::now() + timeout;
+    let prefix = format!("{n:02}-");
+    loop {
+        let pulls = call(
+            http,
+            token,
+            "GET",
+            &format!("{api}/repos/{REPO}/pulls?state=open&per_page=100"),
+            None,
+        )
+        .await?;
+        if let Some(pr) = pulls.as_array().into_iter().flatten().find(|p| {
+            p["head"]["ref"]
+                .as_str()
+                .and_then(|r| r.rsplit('/').next())
+                .is_some_and(|leaf| leaf.starts_with(&prefix))
+        }) {
+            let head = pr["head"]["sha"].as_str().unwrap_or_default();
+            let checks = call(
+                http,
+                token,
+                "GET",
+                &format!("{api}/repos/{REPO}/commits/{head}/check-runs"),
+                None,
+            )
+            .await?;
+            let body_ready = pr["body"].as_str().is_some_and(|b| b.contains("### Gates"));
+            let all_done = checks["check_runs"]
+                .as_array()
+                .is_some_and(|c| c.iter().all(|c| c["status"] == "completed"));
+            if body_ready && all_done {
+                return Ok(pr.clone());
+            }
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "phase {n}'s pull request did not appear within {} s; the App's log above says why",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the run's status comment says it is done.
+async fn wait_for_done(
+    http: &reqwest::Client,
+    token: &str,
+    api: &str,
+    issue: u64,
+    timeout: Duration,
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let comments = call(
+            http,
+            token,
+            "GET",
+            &format!("{api}/repos/{REPO}/issues/{issue}/comments"),
+            None,
+        )
+        .await?;
+        if comments.as_array().into_iter().flatten().any(|c| {
+            c["body"]
+                .as_str()
+                .is_some_and(|b| b.contains("The run is done"))
+        }) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the run did not report done within {} s", timeout.as_secs());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
