@@ -85,7 +85,10 @@ pub fn run(args: Args) -> ExitCode {
 }
 
 fn on_github(args: &Args, full: &str) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("prflow status: {e}");
@@ -111,16 +114,28 @@ fn on_github(args: &Args, full: &str) -> ExitCode {
     match rt.block_on(crate::flow::status(&ctx, args.run.as_deref())) {
         Ok(runs) => {
             match args.format {
-                Format::Json => println!("{}", serde_json::to_string_pretty(&runs).unwrap_or_default()),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::to_string_pretty(&runs).unwrap_or_default()
+                ),
                 Format::Text => {
                     for r in &runs {
-                        println!("run {} — {} ({})", r.state.run_id, r.state.workflow, r.state.workflow_path);
+                        println!(
+                            "run {} — {} ({})",
+                            r.state.run_id, r.state.workflow, r.state.workflow_path
+                        );
                         for (p, pr) in r.state.phases.iter().zip(&r.pull_requests) {
                             let pr = pr
                                 .as_ref()
                                 .map(|(n, st, url)| format!("#{n} {st} {url}"))
                                 .unwrap_or_else(|| "no PR".into());
-                            println!("  phase {} {} [{}] {} — {pr}", p.index, p.name, p.status.as_str(), p.branch);
+                            println!(
+                                "  phase {} {} [{}] {} — {pr}",
+                                p.index,
+                                p.name,
+                                p.status.as_str(),
+                                p.branch
+                            );
                         }
                     }
                 }
