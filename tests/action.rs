@@ -369,13 +369,8 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// acme/shop: a two-phase workflow of command tasks with a command gate.
-fn shop_repo() -> tempfile::TempDir {
-    let t = tempfile::tempdir().unwrap();
-    let d = t.path();
-    git(d, &["init", "-q", "-b", "main"]);
-    std::fs::write(d.join("README.md"), "# shop\n").unwrap();
-    std::fs::create_dir_all(d.join("flows")).unwrap();
-    let wf = json!({
+fn shop_workflow() -> Value {
+    json!({
         "name": "Shop",
         "agents": [{"id": "dev", "name": "Dev Agent", "type": "developer",
                     "runner": {"command": "echo \"$PRFLOW_TASK_ID\" > \"$PRFLOW_TASK_ID.txt\""}}],
@@ -386,10 +381,18 @@ fn shop_repo() -> tempfile::TempDir {
         "execution": {"checkpoints": ["design", "build"]},
         "gates": [{"name": "has-design", "run": "test -f design.txt", "required": true}],
         "reviewers": ["bob"]
-    });
+    })
+}
+
+fn shop_repo(wf: &Value) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    git(d, &["init", "-q", "-b", "main"]);
+    std::fs::write(d.join("README.md"), "# shop\n").unwrap();
+    std::fs::create_dir_all(d.join("flows")).unwrap();
     std::fs::write(
         d.join("flows/shop.json"),
-        serde_json::to_string_pretty(&wf).unwrap(),
+        serde_json::to_string_pretty(wf).unwrap(),
     )
     .unwrap();
     git(d, &["add", "."]);
@@ -411,7 +414,11 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        let repo = shop_repo();
+        World::with_workflow(&shop_workflow()).await
+    }
+
+    async fn with_workflow(wf: &Value) -> World {
+        let repo = shop_repo(wf);
         let sim = Sim::start(SimConfig {
             repos: vec![("acme/shop".into(), repo.path().to_path_buf())],
             ..Default::default()
@@ -806,4 +813,60 @@ fn the_documented_workflow_is_the_checked_example() {
         );
     }
     assert_eq!(on["repository_dispatch"]["types"][0], "prflow-continue");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fork_review_gives_gates_no_secrets() {
+    // Template runners are allowed for untrusted events; the gate passes only
+    // when the secrets the job passed in are gone from prflow's environment.
+    let wf = json!({
+        "name": "Docs",
+        "agents": [{"id": "writer", "name": "Writer", "type": "writer"}],
+        "tasks": [
+            {"id": "intro", "name": "Intro", "type": "documentation", "agentId": "writer"},
+            {"id": "guide", "name": "Guide", "type": "documentation", "agentId": "writer",
+             "dependencies": ["intro"]}
+        ],
+        "execution": {"checkpoints": ["intro", "guide"]},
+        "gates": [{"name": "no-secrets", "run": "test -z \"$LEAKY_API_KEY$DATABASE_URL\"", "required": true}],
+        "reviewers": ["bob"]
+    });
+    let w = World::with_workflow(&wf).await;
+    let (step, out) = w
+        .run(w.step(
+            "workflow_dispatch",
+            &dispatch(Some("flows/shop.json"), "alice"),
+        ))
+        .await;
+    assert_eq!(out.status.code(), Some(0), "{}", log(&out));
+    let pr1: u64 = step.outputs()["pull-request-number"].parse().unwrap();
+    let (head_ref, sha, base) = w.approve(pr1).await;
+    let fork = json!({"name": "shop", "full_name": "mallory/shop", "owner": {"login": "mallory"}});
+    let p = review(pr1, &head_ref, &sha, &base, "approved", "bob", fork);
+    let step = w
+        .step("pull_request_review", &p)
+        .set("LEAKY_API_KEY", "sk-leak")
+        .set("DATABASE_URL", "postgres://u:p@db/x");
+    let (step, out) = w.run(step).await;
+    assert_eq!(out.status.code(), Some(0), "{}", log(&out));
+    assert!(stdout(&out).contains("event from a fork"), "{}", log(&out));
+    let o = step.outputs();
+    assert_eq!(o["phase"], "2", "{o:?}");
+    let pull2 = w
+        .get(&format!(
+            "/repos/acme/shop/pulls/{}",
+            o["pull-request-number"]
+        ))
+        .await;
+    let head2 = pull2["head"]["sha"].as_str().unwrap();
+    let checks = w
+        .get(&format!("/repos/acme/shop/commits/{head2}/check-runs"))
+        .await;
+    let gate = &checks["check_runs"][0];
+    assert_eq!(gate["name"], "prflow/no-secrets", "{checks}");
+    assert_eq!(
+        gate["conclusion"], "success",
+        "a secret reached the gate: {checks}"
+    );
+    w.sim.shutdown().await;
 }
