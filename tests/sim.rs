@@ -636,6 +636,20 @@ async fn repo_contents_and_git_refs() {
         .map(|e| e["name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["feature.rs", "lib.rs"]);
+    let raw = reqwest::Client::new()
+        .get(format!(
+            "{}/repos/acme/shop/contents/src/lib.rs",
+            sim.api_url()
+        ))
+        .header(
+            "authorization",
+            format!("Bearer {}", alice.token.as_ref().unwrap()),
+        )
+        .header("accept", "application/vnd.github.raw+json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.text().await.unwrap(), "pub fn one() -> u32 { 1 }\n");
     assert_eq!(
         alice
             .call("GET", "/repos/acme/shop/contents/nope.txt", None)
@@ -2080,17 +2094,39 @@ async fn state_survives_a_restart_with_data_dir() {
             Some(json!({"body": "kept"})),
         )
         .await;
+    // A ref moved in the simulator must survive a restart that names the same --repo.
+    let main = alice
+        .call("GET", "/repos/acme/shop/git/ref/heads/main", None)
+        .await
+        .body["object"]["sha"]
+        .clone();
+    let moved = alice
+        .call(
+            "PATCH",
+            "/repos/acme/shop/git/refs/heads/feature",
+            Some(json!({"sha": main, "force": true})),
+        )
+        .await;
+    assert_eq!(moved.status, 200);
     let Env { sim, _repo } = env;
     sim.shutdown().await;
     assert!(data.path().join("state.json").exists());
 
     let sim = Sim::start(SimConfig {
         data_dir: Some(data.path().to_path_buf()),
+        repos: vec![("acme/shop".into(), _repo.path().to_path_buf())],
         ..Default::default()
     })
     .await
     .unwrap();
     assert_eq!(sim.private_key_pem(), key, "the App key is reused");
+    let feature = Api::new(&sim, Some(&tok))
+        .call("GET", "/repos/acme/shop/git/ref/heads/feature", None)
+        .await;
+    assert_eq!(
+        feature.body["object"]["sha"], main,
+        "the simulator's copy is kept, not re-imported"
+    );
     assert_eq!(sim.app_id(), app_id);
     assert_eq!(sim.webhook_secret(), secret);
     let alice = Api::new(&sim, Some(&tok));

@@ -361,6 +361,12 @@ impl Sim {
         });
         let mut tasks = vec![webhooks::spawn(Arc::downgrade(&inner), rx)];
         for (name, path) in &cfg.repos {
+            // With --data, a repository imported by an earlier run keeps the
+            // simulator's copy (pushes made to it), like a real remote would.
+            let known = inner.st.lock().unwrap().repos.contains_key(name);
+            if known && inner.bare(name).join("HEAD").exists() {
+                continue;
+            }
             inner.import_repo(name, path)?;
         }
         // Re-install the protection hook in repositories from an earlier run.

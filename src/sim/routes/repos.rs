@@ -83,16 +83,24 @@ async fn contents_root(
     a: Extension<Actor>,
     Path((o, r)): Path<(String, String)>,
     q: Q,
+    h: axum::http::HeaderMap,
 ) -> ApiResult {
-    contents(s, a, Path((o, r, String::new())), q).await
+    contents(s, a, Path((o, r, String::new())), q, h).await
 }
 
+/// `GET /contents/{path}`: a file (base64, or raw bytes with
+/// `Accept: application/vnd.github.raw`) or a directory listing.
 async fn contents(
     State(inner): S,
     Extension(a): Extension<Actor>,
     Path((o, r, path)): Path<(String, String, String)>,
     Query(q): Q,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult {
+    let raw = headers
+        .get("accept")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("vnd.github.raw") || v.contains("vnd.github.v3.raw"));
     let f = full(&o, &r);
     authorize(&inner, &a, &f, "contents", false)?;
     let repo = open(&inner, &f)?;
@@ -121,6 +129,17 @@ async fn contents(
     };
     match git::contents(&repo, commit, &path) {
         None => Err(ApiError::not_found()),
+        Some(Content::File { bytes, .. }) if raw => {
+            use axum::response::IntoResponse;
+            Ok((
+                [(
+                    axum::http::header::CONTENT_TYPE,
+                    "application/vnd.github.raw",
+                )],
+                bytes,
+            )
+                .into_response())
+        }
         Some(Content::File { sha, bytes }) => {
             let p = path.trim_matches('/');
             let mut v = entry(p, "file", &sha, bytes.len());
