@@ -704,6 +704,16 @@ async fn app_jwt_to_installation_token_cached_and_scoped() {
     assert!(!t.token.expose().is_empty());
     assert!(t.expires_at > 0);
     assert!(!format!("{t:?}").contains(t.token.expose()));
+    // The least permissions prflow asks for are grantable, scoped to one repository.
+    let scoped = w
+        .app
+        .for_repo("acme", "shop", needed_permissions(true))
+        .await
+        .unwrap();
+    assert_eq!(
+        scoped.repo("acme", "shop").default_branch().await.unwrap(),
+        "main"
+    );
     let info = w.app.app_info().await.unwrap();
     assert_eq!(info.id, w.sim.app_id());
     // The App JWT alone cannot read the repository.

@@ -20,6 +20,29 @@ use super::error::GithubError;
 /// installation has.
 pub type Permissions = BTreeMap<String, String>;
 
+/// The least an installation token needs for prflow to carry a run:
+/// push phase branches, open and update pull requests, comment, report
+/// gates. `with_actions` adds `actions: write`, needed only to hand phases
+/// to Actions runners (`serve --executor actions`, `workflow_dispatch`).
+/// The App manifest and scoped tokens both use this, so they cannot drift.
+pub fn needed_permissions(with_actions: bool) -> Permissions {
+    let mut p = Permissions::new();
+    for (k, v) in [
+        ("contents", "write"),
+        ("pull_requests", "write"),
+        ("issues", "write"),
+        ("checks", "write"),
+        ("statuses", "write"),
+        ("metadata", "read"),
+    ] {
+        p.insert(k.to_string(), v.to_string());
+    }
+    if with_actions {
+        p.insert("actions".into(), "write".into());
+    }
+    p
+}
+
 /// Renew a cached installation token this long before GitHub expires it.
 pub const RENEW_BEFORE: Duration = Duration::from_secs(5 * 60);
 

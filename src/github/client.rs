@@ -439,6 +439,18 @@ impl GitHub {
         })
     }
 
+    /// The App's connection to `owner/repo`: finds the installation, then
+    /// acts as it with a token limited to that repository and `permissions`.
+    pub async fn for_repo(
+        &self,
+        owner: &str,
+        repo: &str,
+        permissions: Permissions,
+    ) -> Result<GitHub, GithubError> {
+        let id = self.installation_for_repo(owner, repo).await?;
+        self.installation(id, Some(repo), permissions)
+    }
+
     async fn cached_installation_token(
         &self,
         app: &Arc<AppAuth>,

@@ -21,7 +21,7 @@ pub mod retry;
 pub mod types;
 pub mod webhook;
 
-pub use auth::{AppAuth, Auth, InstallationToken, Permissions};
+pub use auth::{needed_permissions, AppAuth, Auth, InstallationToken, Permissions};
 pub use client::{CallCounts, GitHub, GitHubConfig, LabelCounts, RepoClient};
 pub use commands::{help_text, parse_commands, Command};
 pub use ensure::{Change, ANNOTATION_BATCH};
