@@ -738,6 +738,35 @@ fn the_installer_verifies_the_release_checksum() {
 }
 
 #[test]
+fn the_installer_finds_its_ref_from_the_action_path_when_the_context_is_empty() {
+    // github.action_ref can be empty in composite actions; the runner checks the
+    // action out at _actions/OWNER/NAME/REF/<subdir>.
+    let t = tempfile::tempdir().unwrap();
+    fake_release(t.path(), false);
+    let action_path = t.path().join("_actions/acme/prflow/v9.9.9/action");
+    std::fs::create_dir_all(&action_path).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("action/install.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .env("PRFLOW_REF", "")
+        .env("PRFLOW_REPOSITORY", "")
+        .env("GITHUB_ACTION_PATH", &action_path)
+        .env(
+            "PRFLOW_DOWNLOAD_BASE",
+            format!("file://{}", t.path().display()),
+        )
+        .env("PRFLOW_INSTALL_DIR", t.path().join("bin"))
+        .env("RUNNER_OS", "Linux")
+        .env("RUNNER_ARCH", "X64")
+        .env_remove("GITHUB_OUTPUT")
+        .env_remove("GITHUB_PATH")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", log(&out));
+    assert!(t.path().join("bin/prflow").exists());
+}
+
+#[test]
 fn without_a_prebuilt_binary_or_cargo_the_installer_says_what_to_do() {
     if Path::new("/usr/bin/cargo").exists() || Path::new("/bin/cargo").exists() {
         return; // cargo would be found: the fallback would build from the network
