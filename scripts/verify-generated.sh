@@ -124,6 +124,7 @@ t=$(now)
 if [ -n "${PRFLOW_BIN:-}" ]; then
   PRFLOW=$PRFLOW_BIN
   if [ -x "$PRFLOW" ]; then
+    PRFLOW=$(cd "$(dirname "$PRFLOW")" && pwd)/$(basename "$PRFLOW") # render() runs in the scratch repo
     record ok "prflow" "PRFLOW_BIN=$PRFLOW"
   else
     record FAIL "prflow" "PRFLOW_BIN=$PRFLOW is not an executable file"

@@ -6,7 +6,7 @@
 #
 #   prflow:   release build; on a fresh scratch repository, `prflow run` + 2 × `prflow
 #             approve` (all three phases rendered and committed), PRFLOW_RUNS times
-#             (default 5); the median run is reported, the fastest and slowest beside it.
+#             (default 11); the median run is reported, the fastest and slowest beside it.
 #   JHipster: generator-jhipster pinned in bench/generate/jhipster (installed with
 #             `npm ci` from its lock file when node_modules is missing), then
 #             `jhipster jdl app.jdl --skip-install --skip-git --no-insight --skip-checks
@@ -31,7 +31,7 @@ main() {
   root=$(cd "$here/../.." && pwd)
   out=${BENCH_OUT:-$(mktemp -d /tmp/prflow-bench-generate.XXXXXX)}
   mkdir -p "$out" && out=$(cd "$out" && pwd)
-  local runs=${PRFLOW_RUNS:-5} commits=0
+  local runs=${PRFLOW_RUNS:-11} commits=0
 
   as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }
   die() { echo "bench/generate: $*" >&2; exit 1; }
@@ -53,6 +53,7 @@ main() {
     prflow="${CARGO_TARGET_DIR:-$root/target}/release/prflow"
   fi
   [ -x "$prflow" ] || die "$prflow is not an executable"
+  prflow=$(cd "$(dirname "$prflow")" && pwd)/$(basename "$prflow") # the runs cd elsewhere
 
   local i
   : >"$out/prflow-runs.tsv"
