@@ -204,7 +204,12 @@ impl Repo {
     pub fn checkout_into(&self, tree: Oid, dir: &Path) -> Result<()> {
         let tree = self.git.find_tree(tree)?;
         let mut opts = git2::build::CheckoutBuilder::new();
-        opts.target_dir(dir).force().recreate_missing(true);
+        // `update_index(false)`: the repository's own index is not ours to touch, and
+        // parallel tasks would fight over its lock.
+        opts.target_dir(dir)
+            .force()
+            .recreate_missing(true)
+            .update_index(false);
         self.git
             .checkout_tree(tree.as_object(), Some(&mut opts))
             .with_context(|| format!("cannot check out the task's tree into {}", dir.display()))
