@@ -42,6 +42,12 @@ pub fn run(args: Args) -> ExitCode {
             }
         }
     }
+    if !args.addr.ip().is_loopback() {
+        eprintln!(
+            "prflow sim: warning: listening on {} — /_sim/ controls (create users, faults) need no token; keep it on 127.0.0.1 unless this network is yours",
+            args.addr
+        );
+    }
     let cfg = SimConfig {
         addr: args.addr,
         data_dir: args.data,
