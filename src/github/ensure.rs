@@ -703,11 +703,17 @@ impl RepoClient {
             path.push_str(&format!("?check_name={}", enc_query(n)));
         }
         let raw: Vec<RawCheckRun> = self.gh.get_all(&path, Some("check_runs")).await?;
-        Ok(raw
+        let runs: Vec<CheckRun> = raw
             .into_iter()
             .map(CheckRun::from)
             .filter(|c| name.is_none_or(|n| c.name == n))
-            .collect())
+            .collect();
+        if name.is_none() {
+            // A full listing also serves the ensure_check_run calls that follow.
+            self.gh
+                .remember_checks(&self.repo, sha, CheckMemo::Listed(&runs));
+        }
+        Ok(runs)
     }
 
     /// Make the check run `spec.name` on `spec.head_sha` show `spec`.
