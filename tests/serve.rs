@@ -77,9 +77,11 @@ fn spawn(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Svc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_prflow"));
     cmd.arg("serve")
         .args(["--host", "127.0.0.1", "--data-dir"])
-        .arg(dir)
-        .arg("--handler")
-        .arg(format!("record:{}", dir.join("record.jsonl").display()));
+        .arg(dir);
+    if !args.contains(&"--handler") {
+        cmd.arg("--handler")
+            .arg(format!("record:{}", dir.join("record.jsonl").display()));
+    }
     if !args.contains(&"--port") {
         cmd.args(["--port", "0"]);
     }
@@ -832,5 +834,90 @@ async fn end_to_end_with_the_simulator() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(records(&svc).len(), 2);
     drop(svc);
+    sim.shutdown().await;
+}
+
+/// The production handler (`--handler flow`, the default) against the
+/// simulator: the delivery is handed to the core with an installation token
+/// for the repository, and the journal records it as done.
+#[tokio::test(flavor = "multi_thread")]
+async fn production_handler_hands_events_to_the_core() {
+    use prflow::sim::{Sim, SimConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    git(&src, &["init", "-q"]);
+    std::fs::write(src.join("README.md"), "shop\n").unwrap();
+    git(&src, &["add", "."]);
+    git(&src, &["commit", "-qm", "init"]);
+    git(&src, &["checkout", "-qb", "feature"]);
+    std::fs::write(src.join("a.txt"), "a\n").unwrap();
+    git(&src, &["add", "."]);
+    git(&src, &["commit", "-qm", "feature"]);
+    let sim = Sim::start(SimConfig {
+        repos: vec![("acme/shop".into(), src.clone())],
+        webhook_secret: Some(SECRET.into()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let app_id = sim.app_id().to_string();
+    let key = sim.private_key_path();
+    let api = sim.api_url();
+    let mut svc = spawn(
+        &data,
+        &["--handler", "flow"],
+        &[
+            ("APP_ID", &app_id),
+            ("PRIVATE_KEY_PATH", key.to_str().unwrap()),
+            ("GITHUB_API_URL", &api),
+        ],
+    );
+    sim.set_webhook_url(Some(svc.url("/webhook")));
+    let http = reqwest::Client::new();
+    let alice = sim.create_user("alice", "write").unwrap();
+    let bob = sim.create_user("bob", "write").unwrap();
+    let pr: Value = http
+        .post(format!("{api}/repos/acme/shop/pulls"))
+        .bearer_auth(&alice)
+        .json(&json!({"title": "Feature", "head": "feature", "base": "main"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let n = pr["number"].as_u64().unwrap();
+    http.post(format!("{api}/repos/acme/shop/pulls/{n}/reviews"))
+        .bearer_auth(&bob)
+        .json(&json!({"event": "APPROVE", "body": "lgtm"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(sim.wait_deliveries(Duration::from_secs(15)).await);
+    let review = sim
+        .deliveries()
+        .into_iter()
+        .find(|d| d.event == "pull_request_review")
+        .unwrap();
+    assert_eq!(review.status_code, Some(202));
+    // Not a prflow phase PR: the core looks and ignores it; the journal says done.
+    let end = Instant::now() + Duration::from_secs(15);
+    let mut state = None;
+    while Instant::now() < end {
+        state = prflow::server::Journal::state_of(&data, &review.guid).unwrap();
+        if state.as_deref() != Some("pending") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state.as_deref(), Some("done"), "{}", svc.log());
+    assert!(metrics(&svc)
+        .await
+        .contains("prflow_runs{state=\"ignored\"} 1"));
+    svc.sigterm();
+    assert!(svc.wait_exit(Duration::from_secs(10)).unwrap().success());
     sim.shutdown().await;
 }

@@ -1,14 +1,14 @@
 -- POST the same signed payload with a unique X-GitHub-Delivery per request.
 -- The signature covers only the body, so one signature serves every request.
 -- Args: <payload file> <X-Hub-Signature-256> <path> <delivery id prefix>
+-- `thread_id` is a global set in each thread's Lua state by setup(); a
+-- local of the same name here would shadow it.
 local counter = 0
-local threads = {}
-local tid = 0
+local nthreads = 0
 
 function setup(thread)
-  tid = tid + 1
-  thread:set("tid", tid)
-  table.insert(threads, thread)
+  nthreads = nthreads + 1
+  thread:set("thread_id", nthreads)
 end
 
 function init(args)
@@ -27,7 +27,7 @@ end
 
 function request()
   counter = counter + 1
-  wrk.headers["X-GitHub-Delivery"] = string.format("%s-%d-%d", prefix, tid, counter)
+  wrk.headers["X-GitHub-Delivery"] = string.format("%s-%d-%d", prefix, thread_id, counter)
   return wrk.format("POST", path, nil, body)
 end
 

@@ -87,6 +87,10 @@ pub struct ServeArgs {
     /// Show what would happen; write nothing on GitHub.
     #[arg(long)]
     pub dry_run: bool,
+    /// Journal durability: `full` fsyncs every commit (survives power loss), `normal`
+    /// only at checkpoints (survives a crash of the process, not of the machine).
+    #[arg(long, env = "PRFLOW_JOURNAL_SYNC", value_enum, default_value_t = crate::server::journal::Durability::Full)]
+    pub journal_sync: crate::server::journal::Durability,
     /// Seconds to finish in-flight work after SIGTERM before leaving it journalled.
     #[arg(long, env = "PRFLOW_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace: u64,

@@ -65,6 +65,18 @@ pub struct Journal {
     path: PathBuf,
 }
 
+/// How hard a commit is pushed to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Durability {
+    /// `synchronous=FULL`: the WAL is fsynced at every commit (one commit per
+    /// batch of concurrent deliveries). Survives a power loss.
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: the WAL is written at every commit and fsynced at
+    /// checkpoints. Survives a crash or kill of the process, not a power loss.
+    Normal,
+}
+
 /// Most requests written in one transaction.
 const MAX_BATCH: usize = 512;
 
@@ -72,6 +84,11 @@ impl Journal {
     /// Open (or create) `dir/journal.sqlite3` and start the writer thread.
     /// Returns the journal and the deliveries left unfinished by an earlier process.
     pub fn open(dir: &Path) -> Result<(Journal, Vec<Delivery>)> {
+        Journal::open_with(dir, Durability::Full)
+    }
+
+    /// [`Journal::open`] with a chosen [`Durability`].
+    pub fn open_with(dir: &Path, durability: Durability) -> Result<(Journal, Vec<Delivery>)> {
         std::fs::create_dir_all(dir).with_context(|| {
             format!(
                 "creating the data directory {} (set PRFLOW_DATA_DIR to a writable directory)",
@@ -90,9 +107,12 @@ impl Journal {
                 path.display()
             ));
         }
+        conn.execute_batch(match durability {
+            Durability::Full => "PRAGMA synchronous=FULL;",
+            Durability::Normal => "PRAGMA synchronous=NORMAL;",
+        })?;
         conn.execute_batch(
-            "PRAGMA synchronous=FULL;
-             PRAGMA busy_timeout=5000;
+            "PRAGMA busy_timeout=5000;
              CREATE TABLE IF NOT EXISTS deliveries (
                  seq INTEGER PRIMARY KEY AUTOINCREMENT,
                  id TEXT NOT NULL UNIQUE,

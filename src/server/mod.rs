@@ -158,7 +158,9 @@ pub async fn start(args: &ServeArgs, handler: Option<Arc<dyn Handler>>) -> Resul
         None => build_handler(args, app.clone(), metrics.clone())?,
     };
     let dir = args.data_dir.clone();
-    let (journal, pending) = tokio::task::spawn_blocking(move || Journal::open(&dir)).await??;
+    let sync = args.journal_sync;
+    let (journal, pending) =
+        tokio::task::spawn_blocking(move || Journal::open_with(&dir, sync)).await??;
     let queue = Queue::new(handler, journal.clone(), metrics.clone(), args.workers);
     let recovered = pending.len();
     if recovered > 0 {
