@@ -96,28 +96,51 @@ impl std::error::Error for Diagnostics {}
 
 /// Collects the problems of one file while it is checked, placing each by pointer.
 ///
-/// Checks know pointers (`/tasks/3/agentId`); the positions recorded by the reader
-/// turn them into line and column, so no check ever counts lines itself.
+/// Checks know pointers (`/tasks/3/agentId`); the positions of the text turn them
+/// into line and column, so no check ever counts lines itself. The positions are
+/// computed on the first problem only: a valid file never pays for them.
 pub(crate) struct Report<'a> {
     pub file: String,
-    pub positions: &'a super::locate::Positions,
+    text: &'a str,
+    format: super::locate::Format,
+    positions: std::cell::OnceCell<super::locate::Positions>,
     pub errors: Vec<Diagnostic>,
     pub warnings: Vec<Diagnostic>,
 }
 
 impl<'a> Report<'a> {
-    pub fn new(file: String, positions: &'a super::locate::Positions) -> Self {
+    pub fn new(
+        file: String,
+        text: &'a str,
+        format: super::locate::Format,
+        positions: Option<super::locate::Positions>,
+    ) -> Self {
+        let cell = std::cell::OnceCell::new();
+        if let Some(p) = positions {
+            let _ = cell.set(p);
+        }
         Report {
             file,
-            positions,
+            text,
+            format,
+            positions: cell,
             errors: Vec::new(),
             warnings: Vec::new(),
         }
     }
 
+    /// Positions of the text (read once, on first use).
+    pub fn positions(&self) -> &super::locate::Positions {
+        self.positions.get_or_init(|| {
+            super::locate::read_document(self.format, self.text)
+                .map(|(_, p)| p)
+                .unwrap_or_default()
+        })
+    }
+
     /// An error about the value at `pointer`.
     pub fn error(&mut self, pointer: &str, message: impl Into<String>) {
-        let p = self.positions.value(pointer);
+        let p = self.positions().value(pointer);
         self.errors.push(Diagnostic::error(
             &self.file, p.line, p.col, pointer, message,
         ));
@@ -125,21 +148,21 @@ impl<'a> Report<'a> {
 
     /// An error about the key of the member at `pointer` (unknown or misplaced keys).
     pub fn error_at_key(&mut self, pointer: &str, message: impl Into<String>) {
-        let p = self.positions.key(pointer);
+        let p = self.positions().key(pointer);
         self.errors.push(Diagnostic::error(
             &self.file, p.line, p.col, pointer, message,
         ));
     }
 
     pub fn warning(&mut self, pointer: &str, message: impl Into<String>) {
-        let p = self.positions.value(pointer);
+        let p = self.positions().value(pointer);
         self.warnings.push(Diagnostic::warning(
             &self.file, p.line, p.col, pointer, message,
         ));
     }
 
     pub fn warning_at_key(&mut self, pointer: &str, message: impl Into<String>) {
-        let p = self.positions.key(pointer);
+        let p = self.positions().key(pointer);
         self.warnings.push(Diagnostic::warning(
             &self.file, p.line, p.col, pointer, message,
         ));

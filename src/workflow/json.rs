@@ -10,7 +10,21 @@ use serde_json::{Map, Number, Value};
 const MAX_DEPTH: usize = 256;
 
 pub fn parse(text: &str) -> Result<(Value, Positions), SyntaxError> {
+    let (v, node, dups) = read(text, true)?;
+    Ok((v, Positions::new(node, dups)))
+}
+
+/// Reads the value alone (no position tree): the fast path for valid files, whose
+/// positions are only needed if a problem is found. Also says whether some object
+/// repeats a key.
+pub fn parse_value(text: &str) -> Result<(Value, bool), SyntaxError> {
+    let (v, _, dups) = read(text, false)?;
+    Ok((v, dups))
+}
+
+fn read(text: &str, track: bool) -> Result<(Value, Node, bool), SyntaxError> {
     let mut r = Reader {
+        track,
         src: text,
         bytes: text.as_bytes(),
         at: 0,
@@ -29,7 +43,7 @@ pub fn parse(text: &str) -> Result<(Value, Positions), SyntaxError> {
     if r.at < r.bytes.len() {
         return Err(r.error_here("unexpected text after the end of the JSON document"));
     }
-    Ok((v, Positions::new(node, r.has_duplicates)))
+    Ok((v, node, r.has_duplicates))
 }
 
 fn line_starts(text: &str) -> Vec<usize> {
@@ -44,6 +58,8 @@ fn line_starts(text: &str) -> Vec<usize> {
 }
 
 struct Reader<'a> {
+    /// Build the position tree (else only the value).
+    track: bool,
     src: &'a str,
     bytes: &'a [u8],
     at: usize,
@@ -111,7 +127,11 @@ impl Reader<'_> {
         if depth > MAX_DEPTH {
             return Err(self.error_here(format!("values are nested more than {MAX_DEPTH} deep")));
         }
-        let pos = self.pos_of(self.at);
+        let pos = if self.track {
+            self.pos_of(self.at)
+        } else {
+            Pos::default()
+        };
         let leaf = |v: Result<Value, SyntaxError>| v.map(|v| (v, Node::leaf(pos)));
         match self.peek() {
             Some(b'{') => self.object(pos, depth),
@@ -173,7 +193,11 @@ impl Reader<'_> {
                 }
             }
             let key = self.string()?;
-            let key_pos = self.pos_of(key_at);
+            let key_pos = if self.track {
+                self.pos_of(key_at)
+            } else {
+                Pos::default()
+            };
             self.skip_ws()?;
             if self.peek() != Some(b':') {
                 return Err(self.error_here(format!(
@@ -184,7 +208,9 @@ impl Reader<'_> {
             self.at += 1;
             self.skip_ws()?;
             let (v, node) = self.value(depth + 1)?;
-            members.push((key.as_str().into(), key_pos, node));
+            if self.track {
+                members.push((key.as_str().into(), key_pos, node));
+            }
             if map.insert(key.clone(), v).is_some() {
                 self.has_duplicates = true;
             }
@@ -233,7 +259,9 @@ impl Reader<'_> {
             }
             let (item, node) = self.value(depth + 1)?;
             items.push(item);
-            nodes.push(node);
+            if self.track {
+                nodes.push(node);
+            }
             self.skip_ws()?;
             match self.peek() {
                 Some(b',') => self.at += 1,

@@ -24,7 +24,7 @@ pub struct Pos {
 pub struct Positions {
     root: Option<Node>,
     /// Set by the reader when some object repeats a key (rare: skips a tree walk).
-    has_duplicates: bool,
+    pub(crate) has_duplicates: bool,
 }
 
 /// Where one value starts, and where its children are.
@@ -226,6 +226,21 @@ pub fn positions_in(path: &Path, text: &str) -> Positions {
     read_document(detect_format(path, text), text)
         .map(|(_, p)| p)
         .unwrap_or_default()
+}
+
+/// Reads `text` as `format` into a value; the positions come along only when they
+/// cost nothing extra (YAML). Also says whether some object repeats a key.
+pub(crate) fn read_value(
+    format: Format,
+    text: &str,
+) -> Result<(Value, Option<Positions>, bool), SyntaxError> {
+    match format {
+        Format::Json => super::json::parse_value(text).map(|(v, dups)| (v, None, dups)),
+        Format::Yaml => super::yaml::parse(text).map(|(v, p)| {
+            let dups = p.has_duplicates;
+            (v, Some(p), dups)
+        }),
+    }
 }
 
 /// Reads `text` as `format` into a value and the positions of all its parts.

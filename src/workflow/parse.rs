@@ -39,12 +39,15 @@ pub const BUILTIN_GATES: &[&str] = &["code-review", "security-scan", "performanc
 pub fn parse_workflow(path: &Path, text: &str) -> Result<Loaded, Diagnostics> {
     let file = path.display().to_string();
     let format = locate::detect_format(path, text);
-    let (mut doc, positions) = locate::read_document(format, text).map_err(|e| {
+    let (mut doc, positions, has_duplicates) = locate::read_value(format, text).map_err(|e| {
         Diagnostics::single(Diagnostic::error(
             &file, e.pos.line, e.pos.col, "", e.message,
         ))
     })?;
-    let mut r = Report::new(file, &positions);
+    let mut r = Report::new(file, text, format, positions);
+    if has_duplicates {
+        duplicate_keys(&mut r);
+    }
     let workflow = build(path, &mut doc, &mut r);
     r.sort();
     match workflow {
@@ -69,8 +72,9 @@ fn read_by_shell(pointer: &str) -> bool {
         || (pointer.starts_with("/gates/") && pointer.ends_with("/run"))
 }
 
-fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
-    for (pointer, pos) in r.positions.duplicate_keys() {
+/// Every repeated key is an error: only the last value would count, silently.
+fn duplicate_keys(r: &mut Report) {
+    for (pointer, pos) in r.positions().duplicate_keys() {
         let key = pointer
             .rsplit('/')
             .next()
@@ -85,6 +89,9 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
             format!("`{key}` appears twice in this object and only the last one would count: remove one"),
         ));
     }
+}
+
+fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
     let Value::Object(root) = doc else {
         r.error(
             "",

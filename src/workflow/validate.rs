@@ -61,7 +61,7 @@ pub struct Sources<'a> {
 }
 
 fn key_line(r: &Report, pointer: &str) -> usize {
-    r.positions.value(pointer).line
+    r.positions().value(pointer).line
 }
 
 pub fn check(tasks: &mut [Task], agents: &[Agent], s: &Sources, r: &mut Report) {
