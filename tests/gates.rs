@@ -233,6 +233,30 @@ fn security_scan_finds_planted_secrets_at_their_lines_and_masks_them() {
 }
 
 #[test]
+fn security_scan_flags_escaping_symlinks_and_ci_workflow_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("a")).unwrap();
+    std::os::unix::fs::symlink("../../etc/passwd", dir.path().join("a/out")).unwrap();
+    std::os::unix::fs::symlink("../b.txt", dir.path().join("a/in")).unwrap();
+    write(dir.path(), "b.txt", "hello\n");
+    write(dir.path(), ".github/workflows/ci.yml", "on: push\n");
+    let changed = ["a/out", "a/in", "b.txt", ".github/workflows/ci.yml"];
+    let r = run(
+        &workflow(""),
+        dir.path(),
+        &changed,
+        &spec("security-scan", None, &[]),
+    );
+    assert_eq!(r.conclusion, Conclusion::Failure, "{r:#?}");
+    assert_eq!(lines_of(&r, "a/out"), [(1, AnnotationLevel::Failure)]);
+    assert!(lines_of(&r, "a/in").is_empty());
+    assert_eq!(
+        lines_of(&r, ".github/workflows/ci.yml"),
+        [(1, AnnotationLevel::Warning)]
+    );
+}
+
+#[test]
 fn security_scan_passes_clean_files() {
     let dir = tempfile::tempdir().unwrap();
     write(

@@ -64,7 +64,7 @@ pub fn run_shell(
         .process_group(0)
         .spawn()?;
     let (status, timed_out) = wait_with_timeout(&mut child, timeout)?;
-    kill_group(child.id(), libc::SIGKILL);
+    kill_group_and_wait(child.id(), Duration::from_secs(3));
     let len = out.seek(SeekFrom::End(0))?;
     out.seek(SeekFrom::Start(len.saturating_sub(OUTPUT_TAIL_BYTES)))?;
     let mut bytes = Vec::new();
@@ -110,6 +110,35 @@ pub(crate) fn kill_group(pid: u32, signal: i32) {
         unsafe {
             libc::kill(-(pid as i32), signal);
         }
+    }
+}
+
+/// Is any process of group `pgid` still running (zombies do not count)?
+pub(crate) fn group_alive(pgid: u32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        // No procfs: kill(pgid, 0) succeeds while any member (zombies included) exists.
+        // SAFETY: signal 0 only checks for existence.
+        return unsafe { libc::kill(-(pgid as i32), 0) } == 0;
+    };
+    entries.flatten().any(|e| {
+        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
+            return false;
+        };
+        // pid (comm) state ppid pgrp …: comm may hold spaces, so split after the last ')'.
+        let mut rest = stat.rsplit(')').next().unwrap_or("").split_whitespace();
+        let state = rest.next().unwrap_or("Z");
+        let pgrp = rest.nth(1).and_then(|p| p.parse::<u32>().ok());
+        state != "Z" && state != "X" && pgrp == Some(pgid)
+    })
+}
+
+/// SIGKILLs the group and waits (up to `limit`) until none of it runs any more, so that
+/// ports and files are free when the gate returns.
+pub(crate) fn kill_group_and_wait(pgid: u32, limit: Duration) {
+    kill_group(pgid, libc::SIGKILL);
+    let until = Instant::now() + limit;
+    while group_alive(pgid) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

@@ -13,7 +13,7 @@
 //! `skipped` with "dependencies not installed". A service that could not be measured
 //! never counts as a pass.
 
-use super::command::kill_group;
+use super::command::{kill_group, kill_group_and_wait};
 use super::loadgen::{self, LoadStats};
 use super::{fenced_tail, Conclusion, GateInput, GateResult};
 use crate::workflow::PerformanceThreshold;
@@ -245,9 +245,9 @@ impl Running {
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
-        kill_group(pid, libc::SIGKILL);
         let _ = self.child.kill();
         let _ = self.child.wait();
+        kill_group_and_wait(pid, Duration::from_secs(3));
     }
 }
 
