@@ -968,6 +968,35 @@ async fn pull_requests_like_github() {
         .await;
     assert_eq!(closed.body["state"], "closed");
     assert_eq!(closed.body["merged"], false);
+    let reopen = alice
+        .call(
+            "PATCH",
+            &format!("/repos/acme/shop/pulls/{cn}"),
+            Some(json!({"state": "open"})),
+        )
+        .await;
+    assert_eq!(
+        reopen.status, 422,
+        "a PR whose head branch is gone cannot be reopened"
+    );
+    // A draft cannot be merged.
+    let d = alice
+        .call(
+            "POST",
+            "/repos/acme/shop/pulls",
+            Some(json!({"title": "d", "head": "feature", "base": "same", "draft": true})),
+        )
+        .await;
+    assert_eq!(d.status, 201, "{}", d.body);
+    assert_eq!(d.body["draft"], true);
+    let m = alice
+        .call(
+            "PUT",
+            &format!("/repos/acme/shop/pulls/{}/merge", d.body["number"]),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(m.status, 405);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

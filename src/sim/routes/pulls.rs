@@ -380,6 +380,14 @@ async fn update_pull(
                         "state cannot be changed. The pull request has been merged.",
                     ));
                 }
+                let pr = i.pull.as_ref().expect("filtered");
+                let branch_gone =
+                    |b: &str| repo.find_reference(&format!("refs/heads/{b}")).is_err();
+                if s == "open" && (branch_gone(&pr.head_ref) || branch_gone(&pr.base_ref)) {
+                    return Err(ApiError::invalid(
+                        "state cannot be changed. The head or base branch of this pull request was deleted.",
+                    ));
+                }
                 i.state = s.to_string();
                 i.closed_at = if s == "closed" { Some(now()) } else { None };
                 action = Some(if s == "closed" { "closed" } else { "reopened" });
@@ -461,6 +469,12 @@ async fn merge(
     };
     if issue.state != "open" || p.merged {
         return Err(not_mergeable());
+    }
+    if p.draft {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Pull Request is still a draft",
+        ));
     }
     if let Some(sha) = b["sha"].as_str() {
         if sha != p.head_sha {
