@@ -310,7 +310,14 @@ async fn phases_become_stacked_prs_and_reviews_drive_the_run() {
     let token = w.bot.clone();
     let out = tokio::task::spawn_blocking(move || {
         Command::new(env!("CARGO_BIN_EXE_prflow"))
-            .args(["status", "--github", "acme/app", "--format", "json", "--api-url"])
+            .args([
+                "status",
+                "--github",
+                "acme/app",
+                "--format",
+                "json",
+                "--api-url",
+            ])
             .arg(&api)
             .arg("--repo")
             .arg(&work)

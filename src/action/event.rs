@@ -141,7 +141,7 @@ pub fn map_event(env: &ActionEnv, payload: &[u8]) -> Result<Mapped, MapError> {
             match (from_payload, env.inputs.workflow.clone()) {
                 (Some(path), _) => {
                     workflow_path = Some(path);
-                    Trigger::Webhook(WebhookEvent::WorkflowDispatch(d))
+                    Trigger::Webhook(Box::new(WebhookEvent::WorkflowDispatch(d)))
                 }
                 (None, Some(path)) => {
                     workflow_path = Some(path.clone());
@@ -158,11 +158,11 @@ pub fn map_event(env: &ActionEnv, payload: &[u8]) -> Result<Mapped, MapError> {
                 (None, None) => {
                     // The flow falls back to its default workflow file; check that one.
                     workflow_path = Some(crate::flow::commands::DEFAULT_WORKFLOW.to_string());
-                    Trigger::Webhook(WebhookEvent::WorkflowDispatch(d))
+                    Trigger::Webhook(Box::new(WebhookEvent::WorkflowDispatch(d)))
                 }
             }
         }
-        other => Trigger::Webhook(other),
+        other => Trigger::Webhook(Box::new(other)),
     };
     Ok(Mapped::Go(Box::new(Go {
         trigger,
@@ -249,8 +249,8 @@ mod tests {
             panic!("expected a trigger")
         };
         assert!(matches!(
-            go.trigger,
-            Trigger::Webhook(WebhookEvent::WorkflowDispatch(_))
+            &go.trigger,
+            Trigger::Webhook(e) if matches!(**e, WebhookEvent::WorkflowDispatch(_))
         ));
         assert_eq!(go.workflow_path.as_deref(), Some("flows/shop.json"));
         assert!(go.trusted);
@@ -282,8 +282,8 @@ mod tests {
             panic!("expected a trigger")
         };
         assert!(matches!(
-            go.trigger,
-            Trigger::Webhook(WebhookEvent::WorkflowDispatch(_))
+            &go.trigger,
+            Trigger::Webhook(e) if matches!(**e, WebhookEvent::WorkflowDispatch(_))
         ));
         assert_eq!(go.workflow_path.as_deref(), Some(".prflow/workflow.json"));
     }

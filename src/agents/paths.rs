@@ -47,9 +47,11 @@ pub fn check(path: &str, output_dir: &str, allow_workflows: bool) -> Result<Stri
     }
     let normalized = parts.join("/");
     let root = output_dir.trim_matches('/').trim_start_matches("./");
-    if !(root.is_empty() || root == ".")
-        && !(normalized == root || normalized.starts_with(&format!("{root}/")))
-    {
+    let inside_root = root.is_empty()
+        || root == "."
+        || normalized == root
+        || normalized.starts_with(&format!("{root}/"));
+    if !inside_root {
         return Err(PathError::OutsideRoot {
             path: normalized,
             root: root.into(),

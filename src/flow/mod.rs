@@ -34,7 +34,7 @@ pub enum Trigger {
         starter: String,
     },
     /// A verified, parsed webhook (App) or event payload (Action).
-    Webhook(WebhookEvent),
+    Webhook(Box<WebhookEvent>),
 }
 
 /// Where agents run.
@@ -117,7 +117,7 @@ pub async fn handle(ctx: &FlowContext, trigger: Trigger) -> anyhow::Result<FlowR
             let s = drive::Session::open(ctx).await?;
             drive::start_or_continue(&s, &workflow_path, base.as_deref(), &starter, None).await
         }
-        Trigger::Webhook(event) => match event {
+        Trigger::Webhook(event) => match *event {
             E::CheckpointReviewed(e) => match run_of_branch(&e.head_ref) {
                 Some((run, _)) => continue_run(ctx, &run).await,
                 None => ignore("the reviewed PR is not a prflow phase"),
@@ -211,7 +211,11 @@ pub async fn status(ctx: &FlowContext, run: Option<&str>) -> anyhow::Result<Vec<
         let mut prs = Vec::new();
         for p in &state.phases {
             let pulls = s.client.list_pulls("all", Some(&p.branch)).await?;
-            prs.push(pulls.first().map(|p| (p.number, p.state.clone(), p.html_url.clone())));
+            prs.push(
+                pulls
+                    .first()
+                    .map(|p| (p.number, p.state.clone(), p.html_url.clone())),
+            );
         }
         out.push(GithubRunStatus {
             state,

@@ -119,7 +119,7 @@ impl FlowHandler {
                 ..self.options.clone()
             },
         };
-        let result = flow::handle(&ctx, Trigger::Webhook(event)).await;
+        let result = flow::handle(&ctx, Trigger::Webhook(Box::new(event))).await;
         let calls = self.app.calls();
         self.metrics
             .github_reads
