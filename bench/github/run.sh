@@ -25,7 +25,18 @@ SIM_PID=$!
 for _ in $(seq 100); do [ -s "$T/sim.json" ] && break; sleep 0.1; done
 API=$(python3 -c "import json,sys; print(json.load(open('$T/sim.json'))['api_url'])")
 user() { curl -sf -X POST "$API/_sim/users" -d "{\"login\": \"$1\", \"permission\": \"write\"}" | python3 -c "import json,sys; print(json.load(sys.stdin)['token'])"; }
-BOT=$(user prflow-bot); BOB=$(user bob)
+BOB=$(user bob)
+# The App's installation token, as `prflow serve` and the Action use (a person's
+# token cannot create check runs on GitHub, so token mode falls back to statuses).
+APP_ID=$(python3 -c "import json; print(json.load(open('$T/sim.json'))['app_id'])")
+INST=$(python3 -c "import json; print(json.load(open('$T/sim.json'))['installation_id'])")
+KEY=$(python3 -c "import json; print(json.load(open('$T/sim.json'))['private_key_path'])")
+b64() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
+NOW=$(date +%s)
+HEADER=$(printf '{"alg":"RS256","typ":"JWT"}' | b64)
+PAYLOAD=$(printf '{"iat":%d,"exp":%d,"iss":"%s"}' $((NOW - 30)) $((NOW + 500)) "$APP_ID" | b64)
+SIG=$(printf '%s.%s' "$HEADER" "$PAYLOAD" | openssl dgst -sha256 -sign "$KEY" | b64)
+BOT=$(curl -sf -X POST -H "Authorization: Bearer $HEADER.$PAYLOAD.$SIG" "$API/app/installations/$INST/access_tokens" | python3 -c "import json,sys; print(json.load(sys.stdin)['token'])")
 
 run() { GITHUB_TOKEN="$BOT" PRFLOW_STARTER=alice "$BIN" run .prflow/workflow.json --github acme/shop --api-url "$API" --repo "$T/work" --json; }
 calls() { python3 -c "

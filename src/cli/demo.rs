@@ -34,12 +34,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> ExitCode {
     // The App's own log (warnings and errors by default; RUST_LOG=info for more).
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
+    super::github_mode::init_logging();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -47,7 +47,18 @@ pub fn context(
     })
 }
 
+/// Logs to stderr: warnings by default, `RUST_LOG=prflow=debug` shows every API call.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
 pub fn run_on_github(args: &super::run::Args, full: &str) -> ExitCode {
+    init_logging();
     let options = FlowOptions {
         dry_run: args.dry_run,
         trusted: true,

@@ -612,23 +612,30 @@ async fn ensure_gates(
     if specs.is_empty() {
         return Ok(Vec::new());
     }
-    let existing = client.list_check_runs(head, None).await?;
+    // Check runs, and the commit statuses a token without checks permission
+    // reported through (two reads, whatever was written before).
+    let known: std::collections::BTreeMap<String, (String, String)> = client
+        .gate_results(head, "prflow/")
+        .await?
+        .into_iter()
+        .filter(|(_, o)| o.status == CheckStatus::Completed)
+        .map(|(name, o)| {
+            let conclusion = o
+                .conclusion
+                .map(|c| c.as_str())
+                .unwrap_or("neutral")
+                .to_string();
+            (name, (conclusion, o.summary))
+        })
+        .collect();
     let mut lines = Vec::new();
     let mut to_run = Vec::new();
     for spec in &specs {
-        let name = crate::gates::check_name(&spec.name);
-        match existing
-            .iter()
-            .find(|c| c.name == name && c.status == CheckStatus::Completed)
-        {
-            Some(c) => lines.push(GateLine {
+        match known.get(&crate::gates::check_name(&spec.name)) {
+            Some((conclusion, title)) => lines.push(GateLine {
                 name: spec.name.clone(),
-                conclusion: c
-                    .conclusion
-                    .map(|c| c.as_str())
-                    .unwrap_or("neutral")
-                    .to_string(),
-                title: c.title.clone().unwrap_or_default(),
+                conclusion: conclusion.clone(),
+                title: title.clone(),
                 required: spec.required,
             }),
             None => to_run.push(spec.clone()),
@@ -857,16 +864,11 @@ async fn required_gates_failing(
     if required.is_empty() {
         return Ok(Vec::new());
     }
-    let checks = client.list_check_runs(head, None).await?;
+    let results = client.gate_results(head, "prflow/").await?;
     Ok(required
         .iter()
-        .filter(|g| {
-            let name = crate::gates::check_name(&g.name);
-            !checks
-                .iter()
-                .any(|c| c.name == name && c.conclusion == Some(Conclusion::Success))
-        })
         .map(|g| crate::gates::check_name(&g.name))
+        .filter(|name| !results.get(name).is_some_and(|o| o.passed()))
         .collect())
 }
 

@@ -594,6 +594,7 @@ impl GitHub {
             .map_err(|e| GithubError::Config(format!("{request_line}: bad request: {e}")))?;
 
             self.count(write, attempt > 1);
+            tracing::debug!(request = %request_line, label = %self.label, attempt, "GitHub API call");
             let sent = self.shared.octo.execute(req).await;
             let (status, headers, bytes) = match sent {
                 Ok(resp) => {
