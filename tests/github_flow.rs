@@ -29,13 +29,8 @@ fn git(dir: &Path, args: &[&str]) -> String {
 
 /// A repository whose workflow has two phases of command tasks; the revision task
 /// writes the review feedback it got into a file so the test can see it arrived.
-fn scratch_repo() -> tempfile::TempDir {
-    let t = tempfile::tempdir().unwrap();
-    let d = t.path();
-    git(d, &["init", "-q", "-b", "main"]);
-    std::fs::write(d.join("README.md"), "# app\n").unwrap();
-    std::fs::create_dir_all(d.join(".prflow")).unwrap();
-    let wf = json!({
+fn two_phase_workflow() -> Value {
+    json!({
         "name": "Two phase app",
         "agents": [{"id": "dev", "name": "Dev Agent", "type": "developer",
                     "runner": {"command": "echo \"$PRFLOW_TASK_ID\" > \"$PRFLOW_TASK_ID.txt\"; python3 -c 'import json,os; d=json.load(open(os.environ[\"PRFLOW_TASK_JSON\"])); fb=d.get(\"feedback\"); open(\"feedback-\"+os.environ[\"PRFLOW_TASK_ID\"]+\".txt\",\"w\").write(fb[\"body\"] if fb else \"none\")'"}}],
@@ -45,10 +40,18 @@ fn scratch_repo() -> tempfile::TempDir {
         ],
         "execution": {"checkpoints": ["design", "build"]},
         "reviewers": ["bob"]
-    });
+    })
+}
+
+fn scratch_repo(wf: &Value) -> tempfile::TempDir {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    git(d, &["init", "-q", "-b", "main"]);
+    std::fs::write(d.join("README.md"), "# app\n").unwrap();
+    std::fs::create_dir_all(d.join(".prflow")).unwrap();
     std::fs::write(
         d.join(".prflow/workflow.json"),
-        serde_json::to_string_pretty(&wf).unwrap(),
+        serde_json::to_string_pretty(wf).unwrap(),
     )
     .unwrap();
     git(d, &["add", "."]);
@@ -68,7 +71,11 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        let repo = scratch_repo();
+        World::with(&two_phase_workflow()).await
+    }
+
+    async fn with(wf: &Value) -> World {
+        let repo = scratch_repo(wf);
         let sim = Sim::start(SimConfig {
             repos: vec![("acme/app".into(), repo.path().to_path_buf())],
             ..Default::default()
@@ -334,4 +341,104 @@ async fn phases_become_stacked_prs_and_reviews_drive_the_run() {
     assert_eq!(runs[0]["pull_requests"][0][0], pr1);
     assert_eq!(runs[0]["pull_requests"][1][0], pr2);
     w.sim.shutdown().await;
+}
+
+/// Every write prflow makes can fail (a 5xx that outlasts the retries, or a push the
+/// server drops); the next invocation must still leave exactly one branch, one PR and
+/// one set of gate reports per phase — never a duplicate.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failure_at_any_write_leaves_no_duplicates_after_the_next_run() {
+    let faults: &[(&str, &str)] = &[
+        ("POST", r"/repos/acme/app/pulls$"),
+        ("POST", r"/check-runs$"),
+        ("POST", r"/requested_reviewers$"),
+        ("POST", r"/statuses/"),
+        ("POST", r"git-receive-pack"),
+        ("GET", r"/pulls/\d+/reviews$"),
+    ];
+    for (method, path) in faults {
+        // A workflow with a gate, so check runs are part of every phase.
+        let w = World::with(&json!({
+            "name": "Faults",
+            "agents": [{"id": "dev", "type": "developer", "runner": {"command": "echo $PRFLOW_TASK_ID > $PRFLOW_TASK_ID.txt"}}],
+            "tasks": [{"id": "one", "agentId": "dev"}, {"id": "two", "agentId": "dev", "dependencies": ["one"]}],
+            "execution": {"checkpoints": ["one"]},
+            "gates": [{"name": "lint", "run": "true", "required": true}],
+            "reviewers": ["bob"]
+        }))
+        .await;
+
+        let status = w
+            .http
+            .post(format!("{}/_sim/faults", w.sim.api_url()))
+            .json(&json!({"method": method, "path": path, "status": 502, "times": 50}))
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success());
+        let (failed, _) = w.run().await;
+        assert!(
+            !failed.status.success(),
+            "{method} {path}: the run ignored a failing write"
+        );
+        w.http
+            .delete(format!("{}/_sim/faults", w.sim.api_url()))
+            .send()
+            .await
+            .unwrap();
+        let (out, report) = w.run().await;
+        assert!(out.status.success(), "{method} {path}: {}", stderr(&out));
+        assert_eq!(
+            report["state"], "waiting-for-review",
+            "{method} {path}: {report}"
+        );
+        let (_, again) = w.run().await;
+        assert_eq!(
+            writes(&again),
+            0,
+            "{method} {path}: a settled run still wrote: {again}"
+        );
+
+        let pulls = w.get("/repos/acme/app/pulls?state=all").await;
+        assert_eq!(
+            pulls.as_array().unwrap().len(),
+            1,
+            "{method} {path}: {pulls}"
+        );
+        let head = pulls[0]["head"]["sha"].as_str().unwrap().to_string();
+        // A person's token cannot create check runs (as on GitHub): gates are reported
+        // as commit statuses, and there must be exactly one for the gate.
+        let statuses = w
+            .get(&format!("/repos/acme/app/commits/{head}/statuses"))
+            .await;
+        let lint: Vec<&Value> = statuses
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["context"] == "prflow/lint")
+            .collect();
+        assert_eq!(lint.len(), 1, "{method} {path}: {statuses}");
+        assert_eq!(lint[0]["state"], "success");
+        let branches = git(
+            &w.bare(),
+            &["for-each-ref", "--format=%(refname)", "refs/heads/prflow"],
+        );
+        assert_eq!(branches.lines().count(), 1, "{method} {path}: {branches}");
+        let tasks = git(
+            &w.bare(),
+            &[
+                "log",
+                "--format=%(trailers:key=Prflow-Task,valueonly)",
+                "main..",
+                &branches,
+            ],
+        );
+        assert_eq!(
+            tasks.split_whitespace().collect::<Vec<_>>(),
+            vec!["one"],
+            "{method} {path}"
+        );
+        w.sim.shutdown().await;
+    }
 }

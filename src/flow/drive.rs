@@ -712,6 +712,16 @@ async fn ensure_gates(
             required: r.required,
         });
     }
+    if client.uses_status_fallback() {
+        // Statuses carry a shortened description: show what a later read will see,
+        // so the PR body does not change (and get re-written) on the next run.
+        let reported = client.gate_results(head, "prflow/").await?;
+        for line in &mut lines {
+            if let Some(o) = reported.get(&crate::gates::check_name(&line.name)) {
+                line.title = o.summary.clone();
+            }
+        }
+    }
     Ok(lines)
 }
 
