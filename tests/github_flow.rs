@@ -442,3 +442,60 @@ async fn a_failure_at_any_write_leaves_no_duplicates_after_the_next_run() {
         w.sim.shutdown().await;
     }
 }
+
+/// `serve --executor actions`: the service does not run agents; it hands the phase
+/// to the repository's Actions runners with a `repository_dispatch` the prflow Action
+/// answers (`prflow-continue` with the run id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_actions_executor_dispatches_phases_instead_of_running_them() {
+    use prflow::flow::{self, Executor, FlowContext, FlowOptions, Trigger};
+    let w = World::new().await;
+    let ctx = FlowContext {
+        github: prflow::github::GitHub::with_token(&w.sim.api_url(), &w.bot).unwrap(),
+        owner: "acme".into(),
+        repo: "app".into(),
+        git_url: format!("{}/acme/app.git", w.sim.git_url()),
+        workdir: w.work.path().to_path_buf(),
+        options: FlowOptions {
+            executor: Executor::Actions {
+                workflow_file: "prflow.yml".into(),
+            },
+            trusted: true,
+            quiet: true,
+            ..Default::default()
+        },
+    };
+    let report = flow::handle(
+        &ctx,
+        Trigger::Run {
+            workflow_path: ".prflow/workflow.json".into(),
+            base: None,
+            starter: "alice".into(),
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(report.state, "dispatched", "{report:?}");
+    assert!(
+        w.sim
+            .wait_deliveries(std::time::Duration::from_secs(5))
+            .await
+    );
+    let dispatch = w
+        .sim
+        .deliveries()
+        .into_iter()
+        .find(|d| serde_json::to_value(d).unwrap()["event"] == "repository_dispatch")
+        .expect("a repository_dispatch was sent");
+    let d = serde_json::to_value(&dispatch).unwrap();
+    let text = d.to_string();
+    assert!(text.contains("prflow-continue"), "{text}");
+    assert!(text.contains(report.run_id.as_deref().unwrap()), "{text}");
+    // Nothing ran here: no phase branch was pushed.
+    let branches = git(
+        &w.bare(),
+        &["for-each-ref", "--format=%(refname)", "refs/heads/prflow"],
+    );
+    assert!(branches.is_empty(), "{branches}");
+    w.sim.shutdown().await;
+}
