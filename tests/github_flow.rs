@@ -499,3 +499,75 @@ async fn the_actions_executor_dispatches_phases_instead_of_running_them() {
     assert!(branches.is_empty(), "{branches}");
     w.sim.shutdown().await;
 }
+
+/// A person presses "Re-run" on a gate: the gate runs again on that head, on the
+/// phase's changed files, and its report is updated in place.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rerequested_gate_runs_again_on_its_head() {
+    use prflow::flow::{self, FlowContext, FlowOptions, Trigger};
+    use prflow::github::events::{CheckRunRerequested, EventRepo, WebhookEvent};
+    let counter = tempfile::tempdir().unwrap();
+    let count_file = counter.path().join("runs");
+    let w = World::with(&json!({
+        "name": "Rerun",
+        "agents": [{"id": "dev", "type": "developer", "runner": {"command": "echo hi > a.txt"}}],
+        "tasks": [{"id": "one", "agentId": "dev"}],
+        "execution": {"checkpoints": ["one"]},
+        "gates": [{"name": "lint", "run": format!("echo run >> {}", count_file.display())}]
+    }))
+    .await;
+    let (out, report) = w.run().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    let pr = report["pull_request_number"].as_u64().unwrap();
+    let pull = w.get(&format!("/repos/acme/app/pulls/{pr}")).await;
+    let head = pull["head"]["sha"].as_str().unwrap().to_string();
+    let branch = pull["head"]["ref"].as_str().unwrap().to_string();
+    assert_eq!(
+        std::fs::read_to_string(&count_file)
+            .unwrap()
+            .lines()
+            .count(),
+        1
+    );
+
+    let ctx = FlowContext {
+        github: prflow::github::GitHub::with_token(&w.sim.api_url(), &w.bot).unwrap(),
+        owner: "acme".into(),
+        repo: "app".into(),
+        git_url: format!("{}/acme/app.git", w.sim.git_url()),
+        workdir: w.work.path().to_path_buf(),
+        options: FlowOptions {
+            trusted: true,
+            quiet: true,
+            ..Default::default()
+        },
+    };
+    let event = WebhookEvent::CheckRunRerequested(CheckRunRerequested {
+        repo: EventRepo {
+            owner: "acme".into(),
+            name: "app".into(),
+            default_branch: "main".into(),
+            private: false,
+            fork: false,
+        },
+        installation_id: None,
+        check_run_id: 1,
+        name: "prflow/lint".into(),
+        head_sha: head.clone(),
+        head_branch: Some(branch),
+        external_id: None,
+        sender: "bob".into(),
+    });
+    let report = flow::handle(&ctx, Trigger::Webhook(Box::new(event)))
+        .await
+        .unwrap();
+    assert_eq!(report.state, "gate-rerun", "{report:?}");
+    assert_eq!(
+        std::fs::read_to_string(&count_file)
+            .unwrap()
+            .lines()
+            .count(),
+        2
+    );
+    w.sim.shutdown().await;
+}

@@ -6,9 +6,7 @@ use super::FlowReport;
 use crate::engine::state::{self, PhaseStatus};
 use crate::engine::{self, LoadedRun};
 use crate::github::events::{CommentCommand, Push};
-use crate::github::{
-    help_text, CheckOutput, CheckRunSpec, CheckStatus, Command, Conclusion, MergeMethod, Reaction,
-};
+use crate::github::{help_text, Command, MergeMethod, Reaction};
 use crate::gitops::Repo;
 use anyhow::{anyhow, bail, Context, Result};
 use git2::Oid;
@@ -332,36 +330,23 @@ pub async fn rerun_gate(s: &Session<'_>, run: &str, check: &str, head: &str) -> 
         .iter()
         .find(|p| p.head.as_deref() == Some(head))
         .map(|p| p.index)
-        .unwrap_or(1);
+        .ok_or_else(|| {
+            anyhow!("{head} is not the head of a phase of run {run}; nothing to re-run")
+        })?;
+    let changed = drive::phase_changed_files(&repo, &st, phase)?;
     let input = crate::gates::GateInput {
         workflow: &r.workflow,
         checkout: checkout.path(),
-        changed_files: &[],
+        changed_files: &changed,
         phase,
     };
-    let result = crate::gates::run_gate(&spec, &input);
-    let conclusion = match result.conclusion {
-        crate::gates::Conclusion::Success => Conclusion::Success,
-        crate::gates::Conclusion::Failure => Conclusion::Failure,
-        crate::gates::Conclusion::Neutral => Conclusion::Neutral,
-        crate::gates::Conclusion::Skipped => Conclusion::Skipped,
+    let result = match tokio::runtime::Handle::try_current() {
+        Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| crate::gates::run_gate(&spec, &input))
+        }
+        _ => crate::gates::run_gate(&spec, &input),
     };
-    s.client
-        .ensure_check_run(&CheckRunSpec {
-            name: crate::gates::check_name(gate),
-            head_sha: head.to_string(),
-            status: CheckStatus::Completed,
-            conclusion: Some(conclusion),
-            output: CheckOutput {
-                title: result.title,
-                summary: result.summary,
-                text: Some(result.text),
-                annotations: Vec::new(),
-            },
-            details_url: None,
-            external_id: Some(format!("{run}:{phase}")),
-        })
-        .await?;
+    drive::report_gate(&s.client, &result, head, run, phase).await?;
     Ok(said("gate-rerun", Some(run)))
 }
 

@@ -663,48 +663,7 @@ async fn ensure_gates(
             .collect::<Vec<_>>())
     })?;
     for r in results {
-        let conclusion = match r.conclusion {
-            crate::gates::Conclusion::Success => Conclusion::Success,
-            crate::gates::Conclusion::Failure => Conclusion::Failure,
-            crate::gates::Conclusion::Neutral => Conclusion::Neutral,
-            crate::gates::Conclusion::Skipped => Conclusion::Skipped,
-        };
-        let annotations = r
-            .annotations
-            .iter()
-            .map(|a| crate::github::Annotation {
-                path: a.path.clone(),
-                start_line: a.start_line as u64,
-                end_line: a.end_line as u64,
-                annotation_level: match a.level {
-                    crate::gates::AnnotationLevel::Notice => crate::github::AnnotationLevel::Notice,
-                    crate::gates::AnnotationLevel::Warning => {
-                        crate::github::AnnotationLevel::Warning
-                    }
-                    crate::gates::AnnotationLevel::Failure => {
-                        crate::github::AnnotationLevel::Failure
-                    }
-                },
-                message: a.message.clone(),
-                title: a.title.clone(),
-            })
-            .collect();
-        client
-            .ensure_check_run(&CheckRunSpec {
-                name: crate::gates::check_name(&r.name),
-                head_sha: head.to_string(),
-                status: CheckStatus::Completed,
-                conclusion: Some(conclusion),
-                output: CheckOutput {
-                    title: r.title.clone(),
-                    summary: r.summary.clone(),
-                    text: (!r.text.is_empty()).then(|| r.text.clone()),
-                    annotations,
-                },
-                details_url: None,
-                external_id: Some(format!("{}:{index}", run.meta.run_id)),
-            })
-            .await?;
+        let conclusion = report_gate(client, &r, head, &run.meta.run_id, index).await?;
         lines.push(GateLine {
             name: r.name.clone(),
             conclusion: conclusion.as_str().to_string(),
@@ -723,6 +682,61 @@ async fn ensure_gates(
         }
     }
     Ok(lines)
+}
+
+/// Reports one gate result on `head` as the check run `prflow/<gate>` (or the commit
+/// status fallback), annotations included.
+pub async fn report_gate(
+    client: &RepoClient,
+    r: &crate::gates::GateResult,
+    head: &str,
+    run_id: &str,
+    index: usize,
+) -> Result<Conclusion> {
+    let conclusion = match r.conclusion {
+        crate::gates::Conclusion::Success => Conclusion::Success,
+        crate::gates::Conclusion::Failure => Conclusion::Failure,
+        crate::gates::Conclusion::Neutral => Conclusion::Neutral,
+        crate::gates::Conclusion::Skipped => Conclusion::Skipped,
+    };
+    let annotations = r
+        .annotations
+        .iter()
+        .map(|a| crate::github::Annotation {
+            path: a.path.clone(),
+            start_line: a.start_line as u64,
+            end_line: a.end_line as u64,
+            annotation_level: match a.level {
+                crate::gates::AnnotationLevel::Notice => crate::github::AnnotationLevel::Notice,
+                crate::gates::AnnotationLevel::Warning => crate::github::AnnotationLevel::Warning,
+                crate::gates::AnnotationLevel::Failure => crate::github::AnnotationLevel::Failure,
+            },
+            message: a.message.clone(),
+            title: a.title.clone(),
+        })
+        .collect();
+    client
+        .ensure_check_run(&CheckRunSpec {
+            name: crate::gates::check_name(&r.name),
+            head_sha: head.to_string(),
+            status: CheckStatus::Completed,
+            conclusion: Some(conclusion),
+            output: CheckOutput {
+                title: r.title.clone(),
+                summary: r.summary.clone(),
+                text: (!r.text.is_empty()).then(|| r.text.clone()),
+                annotations,
+            },
+            details_url: None,
+            external_id: Some(format!("{run_id}:{index}")),
+        })
+        .await?;
+    Ok(conclusion)
+}
+
+/// The paths phase `index` changed, for gates.
+pub fn phase_changed_files(repo: &Repo, st: &RunState, index: usize) -> Result<Vec<String>> {
+    changed_files(repo, &st.phases[index - 1])
 }
 
 /// Paths a phase changed (its base to its tip).
