@@ -921,3 +921,204 @@ async fn production_handler_hands_events_to_the_core() {
     assert!(svc.wait_exit(Duration::from_secs(10)).unwrap().success());
     sim.shutdown().await;
 }
+
+/// Issue 5, item 7: the service is killed (SIGKILL) in the middle of a run — while a
+/// task runs, after the phase is pushed but before its PR exists, right after the PR —
+/// and restarted on the same journal: the run finishes with one branch, one PR, one
+/// gate report and one status comment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_mid_run_the_app_finishes_without_duplicates() {
+    use prflow::sim::{Sim, SimConfig};
+    for point in ["during-task", "after-push", "after-pr"] {
+        let dir = tempfile::tempdir().unwrap();
+        let hold = dir.path().join("hold");
+        let started = dir.path().join("started");
+        std::fs::write(&hold, "").unwrap();
+        let src = dir.path().join("src");
+        std::fs::create_dir_all(src.join(".prflow")).unwrap();
+        git(&src, &["init", "-q", "-b", "main"]);
+        let task = format!(
+            "touch {s}; while [ -e {h} ]; do sleep 0.05; done; echo $PRFLOW_TASK_ID > $PRFLOW_TASK_ID.txt",
+            s = started.display(),
+            h = hold.display()
+        );
+        std::fs::write(
+            src.join(".prflow/workflow.json"),
+            json!({
+                "name": "Crash",
+                "agents": [{"id": "dev", "type": "developer", "runner": {"command": task}}],
+                "tasks": [{"id": "one", "agentId": "dev"}, {"id": "two", "agentId": "dev", "dependencies": ["one"]}],
+                "execution": {"checkpoints": ["one"]},
+                "gates": [{"name": "lint", "run": "true"}]
+            })
+            .to_string(),
+        )
+        .unwrap();
+        git(&src, &["add", "."]);
+        git(&src, &["commit", "-qm", "init"]);
+        let sim = Sim::start(SimConfig {
+            repos: vec![("acme/shop".into(), src.clone())],
+            webhook_secret: Some(SECRET.into()),
+            ..SimConfig::default()
+        })
+        .await
+        .unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        let (app_id, key, api) = (
+            sim.app_id().to_string(),
+            sim.private_key_path(),
+            sim.api_url(),
+        );
+        let envs = [
+            ("APP_ID", app_id.as_str()),
+            ("PRIVATE_KEY_PATH", key.to_str().unwrap()),
+            ("GITHUB_API_URL", api.as_str()),
+        ];
+        let mut svc = spawn(&data, &["--handler", "flow"], &envs);
+        let port = svc.base.rsplit(':').next().unwrap().to_string();
+        sim.set_webhook_url(Some(svc.url("/webhook")));
+        let http = reqwest::Client::new();
+        let alice = sim.create_user("alice", "write").unwrap();
+        let get = |path: String| {
+            let (http, alice, api) = (http.clone(), alice.clone(), api.clone());
+            async move {
+                http.get(format!("{api}{path}"))
+                    .bearer_auth(alice)
+                    .send()
+                    .await
+                    .unwrap()
+                    .json::<Value>()
+                    .await
+                    .unwrap()
+            }
+        };
+        if point == "after-push" {
+            // Hold the PR creation for a while: the kill lands between push and PR.
+            http.post(format!("{api}/_sim/faults"))
+                .json(&json!({"method": "POST", "path": "/repos/acme/shop/pulls$", "status": 200, "delay_ms": 4000, "times": 1}))
+                .send()
+                .await
+                .unwrap();
+        }
+        let issue: Value = http
+            .post(format!("{api}/repos/acme/shop/issues"))
+            .bearer_auth(&alice)
+            .json(&json!({"title": "Build it"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let n = issue["number"].as_u64().unwrap();
+        http.post(format!("{api}/repos/acme/shop/issues/{n}/comments"))
+            .bearer_auth(&alice)
+            .json(&json!({"body": "/prflow run"}))
+            .send()
+            .await
+            .unwrap();
+
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let bare = sim.bare_repo_path("acme/shop");
+        loop {
+            let reached = match point {
+                "during-task" => started.exists(),
+                "after-push" => {
+                    let _ = std::fs::remove_file(&hold);
+                    let out = Command::new("git")
+                        .arg("-C")
+                        .arg(&bare)
+                        .args(["for-each-ref", "refs/heads/prflow"])
+                        .output()
+                        .unwrap();
+                    !out.stdout.is_empty()
+                }
+                _ => {
+                    let _ = std::fs::remove_file(&hold);
+                    let pulls = get("/repos/acme/shop/pulls?state=all".into()).await;
+                    pulls.as_array().is_some_and(|p| !p.is_empty())
+                }
+            };
+            if reached {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{point}: never reached; log: {}",
+                svc.log()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        svc.kill9();
+        let _ = std::fs::remove_file(&hold);
+        let svc = spawn(&data, &["--handler", "flow", "--port", &port], &envs);
+        assert!(svc.recovered >= 1, "{point}: nothing was left to recover");
+
+        // The run settles waiting for review on phase 1.
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let marker = "<!-- prflow:status run=";
+        loop {
+            let comments = get(format!("/repos/acme/shop/issues/{n}/comments")).await;
+            let waiting = comments.as_array().into_iter().flatten().any(|c| {
+                c["body"].as_str().is_some_and(|b| {
+                    b.contains(marker) && b.contains("waits for an approving review")
+                })
+            });
+            if waiting {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{point}: the run did not settle; log: {}",
+                svc.log()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let pulls = get("/repos/acme/shop/pulls?state=all".into()).await;
+        assert_eq!(pulls.as_array().unwrap().len(), 1, "{point}: {pulls}");
+        let head = pulls[0]["head"]["sha"].as_str().unwrap().to_string();
+        let checks = get(format!("/repos/acme/shop/commits/{head}/check-runs")).await;
+        let lint = checks["check_runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["name"] == "prflow/lint")
+            .count();
+        assert_eq!(lint, 1, "{point}: {checks}");
+        let comments = get(format!("/repos/acme/shop/issues/{n}/comments")).await;
+        let status = comments
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["body"].as_str().unwrap_or("").contains(marker))
+            .count();
+        assert_eq!(status, 1, "{point}: {comments}");
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&bare)
+            .args(["for-each-ref", "--format=%(refname)", "refs/heads/prflow"])
+            .output()
+            .unwrap();
+        let branches = String::from_utf8_lossy(&out.stdout).to_string();
+        assert_eq!(branches.lines().count(), 1, "{point}: {branches}");
+        let out = Command::new("git")
+            .arg("-C")
+            .arg(&bare)
+            .args([
+                "log",
+                "--format=%(trailers:key=Prflow-Task,valueonly)",
+                "main..",
+                branches.trim(),
+            ])
+            .output()
+            .unwrap();
+        let tasks = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect::<Vec<_>>();
+        assert_eq!(tasks, vec!["one"], "{point}: every task exactly once");
+        drop(svc);
+        sim.shutdown().await;
+    }
+}
