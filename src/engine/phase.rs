@@ -16,6 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::mpsc;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// Everything a phase needs to run.
 pub struct PhaseRun<'a> {
@@ -105,6 +106,13 @@ pub fn run_phase(ctx: PhaseRun<'_>) -> Result<Oid, PhaseFailure> {
         ctx.workflow.settings.failure_policy == crate::workflow::FailurePolicy::FailFast;
     let mut stop = false;
 
+    let odb = repo.git.odb().map_err(|e| fail(e.into()))?;
+    let mempack = odb
+        .add_new_mempack_backend(1000)
+        .map_err(|e| fail(e.into()))?;
+    let mut durable_tip = tip;
+    let mut durable = done.clone();
+
     let (job_tx, job_rx) = mpsc::channel::<Job>();
     let job_rx = Mutex::new(job_rx);
     let (done_tx, done_rx) = mpsc::channel::<JobDone>();
@@ -137,13 +145,42 @@ pub fn run_phase(ctx: PhaseRun<'_>) -> Result<Oid, PhaseFailure> {
         drop(done_tx);
 
         let mut running = 0usize;
+        // Whole commits are made in memory (a mempack) and written as one pack with one
+        // ref update per batch: the ref update stays the commit point, so a crash loses
+        // at most a batch of whole tasks, which the next run redoes.
+        let mut unflushed: Vec<String> = Vec::new();
+        let mut oldest_unflushed = Instant::now();
         loop {
+            // A task whose dependency is committed in memory only must wait for a flush.
+            let blocked_on_memory = running < concurrency
+                && !stop
+                && pending.iter().any(|t| {
+                    let deps = || {
+                        t.dependencies
+                            .iter()
+                            .filter(|d| phase_tasks.contains(d.as_str()))
+                    };
+                    deps().all(|d| done.contains(d)) && !deps().all(|d| durable.contains(d))
+                });
+            if !unflushed.is_empty()
+                && (blocked_on_memory
+                    || running == 0
+                    || unflushed.len() >= FLUSH_BATCH
+                    || oldest_unflushed.elapsed() >= FLUSH_AFTER)
+            {
+                if let Err(e) = flush(&ctx, &repo, &mempack, &mut durable_tip, tip) {
+                    failures.push(e);
+                    stop = true;
+                    break;
+                }
+                durable.extend(unflushed.drain(..));
+            }
             // Start every ready task while there is room.
             while running < concurrency && !stop {
                 let Some(pos) = pending.iter().position(|t| {
                     t.dependencies
                         .iter()
-                        .all(|d| done.contains(d) || !phase_tasks.contains(d.as_str()))
+                        .all(|d| durable.contains(d) || !phase_tasks.contains(d.as_str()))
                 }) else {
                     break;
                 };
@@ -153,7 +190,7 @@ pub fn run_phase(ctx: PhaseRun<'_>) -> Result<Oid, PhaseFailure> {
                 ctx.progress.task_started(&task.id, &task.agent);
                 let _ = job_tx.send(Job {
                     task,
-                    start: tip,
+                    start: durable_tip,
                     attempt: 0,
                 });
                 running += 1;
@@ -161,12 +198,21 @@ pub fn run_phase(ctx: PhaseRun<'_>) -> Result<Oid, PhaseFailure> {
             if running == 0 {
                 break;
             }
-            let Ok(finished) = done_rx.recv() else { break };
+            let wait = if unflushed.is_empty() {
+                Duration::from_secs(3600)
+            } else {
+                FLUSH_AFTER.saturating_sub(oldest_unflushed.elapsed())
+            };
+            let finished = match done_rx.recv_timeout(wait) {
+                Ok(f) => f,
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
             running -= 1;
             let id = finished.task.id.clone();
             match finished.result {
                 Ok((changes, output)) => {
-                    match commit_task(
+                    match build_commit(
                         &ctx,
                         &repo,
                         tip,
@@ -179,7 +225,11 @@ pub fn run_phase(ctx: PhaseRun<'_>) -> Result<Oid, PhaseFailure> {
                             tip = new_tip;
                             ctx.progress.task_done(&id, &tip.to_string(), files);
                             outputs.insert(id.clone(), output.outputs);
-                            done.insert(id);
+                            done.insert(id.clone());
+                            if unflushed.is_empty() {
+                                oldest_unflushed = Instant::now();
+                            }
+                            unflushed.push(id);
                         }
                         Err(e) => {
                             // A conflict or a refused path always stops the phase.
@@ -194,7 +244,7 @@ pub fn run_phase(ctx: PhaseRun<'_>) -> Result<Oid, PhaseFailure> {
                     ctx.progress.task_started(&id, &finished.task.agent);
                     let _ = job_tx.send(Job {
                         task: finished.task,
-                        start: tip,
+                        start: durable_tip,
                         attempt: finished.attempt + 1,
                     });
                     running += 1;
@@ -210,6 +260,13 @@ pub fn run_phase(ctx: PhaseRun<'_>) -> Result<Oid, PhaseFailure> {
                         pending.retain(|t| !blocked.contains(&t.id));
                     }
                 }
+            }
+        }
+        // Whatever was committed in memory is written before the phase reports.
+        if !unflushed.is_empty() {
+            match flush(&ctx, &repo, &mempack, &mut durable_tip, tip) {
+                Ok(()) => durable.extend(unflushed.drain(..)),
+                Err(e) => failures.push(e),
             }
         }
         drop(job_tx);
@@ -296,8 +353,9 @@ fn execute(
     Ok((changes, output))
 }
 
-/// Applies a task's changes onto the branch tip and commits it (one commit per task).
-fn commit_task(
+/// Applies a task's changes onto the branch tip and makes its commit (one commit per
+/// task); the ref moves when the batch is flushed.
+fn build_commit(
     ctx: &PhaseRun<'_>,
     repo: &Repo,
     tip: Oid,
@@ -317,51 +375,123 @@ fn commit_task(
         checked.push(c);
     }
     let files = checked.len();
-    let mut tip = tip;
-    // The branch may move under us (a person pushing); retry on a fresh tip.
-    for _ in 0..3 {
-        let merged =
-            merge::onto_tip(repo, ctx.run_id, start, tip, &checked).map_err(|e| match e {
-                merge::Error::Conflict(Conflict { path, other_task }) => {
-                    format!(
-                    "tasks `{}` and `{}` both changed `{path}` differently; the phase stopped and \
-                     the branch keeps only whole commits. Make one task depend on the other, or \
-                     have them write different files.",
-                    other_task.as_deref().unwrap_or("(a commit not made by prflow)"),
-                    task.id
-                )
-                }
-                merge::Error::Git(e) => e.to_string(),
-            })?;
-        let tip_tree = repo.tree_of(tip).map_err(|e| e.to_string())?;
-        let tree = repo.apply(tip_tree, &merged).map_err(|e| e.to_string())?;
-        let agent = ctx.workflow.agent(&task.agent);
-        let author =
-            gitops::agent_signature(&task.agent, agent.map(|a| a.name.as_str()).unwrap_or(""))
-                .map_err(|e| e.to_string())?;
-        let committer = gitops::prflow_signature().map_err(|e| e.to_string())?;
-        let message = commit_message(ctx, task, output, files);
-        let commit = repo
-            .commit(tree, tip, &author, &committer, &message)
-            .map_err(|e| e.to_string())?;
-        match repo.cas_ref(
-            &ctx.branch_ref,
-            commit,
-            Some(tip),
-            &format!("prflow: task {}", task.id),
-        ) {
-            Ok(()) => return Ok((commit, files)),
-            Err(_) => {
-                tip = repo.ref_target(&ctx.branch_ref).ok_or_else(|| {
-                    format!("branch {} was deleted during the run", ctx.branch_ref)
-                })?;
+    let merged = merge::onto_tip(repo, ctx.run_id, start, tip, &checked).map_err(|e| match e {
+        merge::Error::Conflict(Conflict { path, other_task }) => format!(
+            "tasks `{}` and `{}` both changed `{path}` differently; the phase stopped and \
+             the branch keeps only whole commits. Make one task depend on the other, or \
+             have them write different files.",
+            other_task
+                .as_deref()
+                .unwrap_or("(a commit not made by prflow)"),
+            task.id
+        ),
+        merge::Error::Git(e) => e.to_string(),
+    })?;
+    let tip_tree = repo.tree_of(tip).map_err(|e| e.to_string())?;
+    let tree = repo.apply(tip_tree, &merged).map_err(|e| e.to_string())?;
+    let agent = ctx.workflow.agent(&task.agent);
+    let author = gitops::agent_signature(&task.agent, agent.map(|a| a.name.as_str()).unwrap_or(""))
+        .map_err(|e| e.to_string())?;
+    let committer = gitops::prflow_signature().map_err(|e| e.to_string())?;
+    let message = commit_message(ctx, task, output, files);
+    let commit = repo
+        .commit(tree, tip, &author, &committer, &message)
+        .map_err(|e| e.to_string())?;
+    Ok((commit, files))
+}
+
+/// Adds `new` and everything under it that differs from `old` to the pack.
+fn insert_changed(
+    repo: &Repo,
+    pb: &mut git2::PackBuilder<'_>,
+    old: Option<Oid>,
+    new: Oid,
+) -> Result<(), git2::Error> {
+    if old == Some(new) {
+        return Ok(());
+    }
+    pb.insert_object(new, None)?;
+    let new_tree = repo.git.find_tree(new)?;
+    let old_tree = match old {
+        Some(o) => Some(repo.git.find_tree(o)?),
+        None => None,
+    };
+    for entry in new_tree.iter() {
+        let before = old_tree
+            .as_ref()
+            .and_then(|t| entry.name().and_then(|n| t.get_name(n)))
+            .map(|e| (e.id(), e.kind()));
+        if before.map(|(id, _)| id) == Some(entry.id()) {
+            continue;
+        }
+        match entry.kind() {
+            Some(git2::ObjectType::Tree) => {
+                let old_sub = before
+                    .filter(|(_, k)| *k == Some(git2::ObjectType::Tree))
+                    .map(|(id, _)| id);
+                insert_changed(repo, pb, old_sub, entry.id())?;
             }
+            _ => pb.insert_object(entry.id(), None)?,
         }
     }
-    Err(format!(
-        "branch {} kept moving while task `{}` was being committed",
-        ctx.branch_ref, task.id
-    ))
+    Ok(())
+}
+
+/// Tasks committed in memory since the last flush, at most.
+const FLUSH_BATCH: usize = 32;
+/// How long a committed task may wait in memory before it is written.
+const FLUSH_AFTER: Duration = Duration::from_millis(25);
+
+/// Writes the in-memory objects as one pack and moves the branch from `durable` to
+/// `tip` (compare-and-swap: the commit point of every task in the batch).
+fn flush(
+    ctx: &PhaseRun<'_>,
+    repo: &Repo,
+    mempack: &git2::Mempack<'_>,
+    durable: &mut Oid,
+    tip: Oid,
+) -> Result<(), String> {
+    if tip == *durable {
+        return Ok(());
+    }
+    // Pack exactly the objects the batch created (commits, and the trees and blobs that
+    // differ from each parent's): O(files changed), never a walk of the whole tree.
+    let mut pb = repo.git.packbuilder().map_err(|e| e.to_string())?;
+    pb.set_threads(1);
+    let mut cur = tip;
+    while cur != *durable {
+        let commit = repo.git.find_commit(cur).map_err(|e| e.to_string())?;
+        pb.insert_object(cur, None).map_err(|e| e.to_string())?;
+        let parent = commit.parent(0).map_err(|e| e.to_string())?;
+        insert_changed(repo, &mut pb, Some(parent.tree_id()), commit.tree_id())
+            .map_err(|e| format!("cannot pack the phase's commits: {e}"))?;
+        cur = parent.id();
+    }
+    let mut buf = git2::Buf::new();
+    pb.write_buf(&mut buf)
+        .map_err(|e| format!("cannot pack the phase's commits: {e}"))?;
+    let odb = repo.git.odb().map_err(|e| e.to_string())?;
+    let mut writer = odb.packwriter().map_err(|e| e.to_string())?;
+    std::io::Write::write_all(&mut writer, &buf).map_err(|e| e.to_string())?;
+    writer
+        .commit()
+        .map_err(|e| format!("cannot write the phase's commits: {e}"))?;
+    mempack.reset().map_err(|e| e.to_string())?;
+    repo.cas_ref(
+        &ctx.branch_ref,
+        tip,
+        Some(*durable),
+        "prflow: tasks committed",
+    )
+    .map_err(|_| {
+        format!(
+            "branch {} moved while prflow was committing to it; run the same command again \
+                 (committed tasks are kept, the rest run again)",
+            ctx.branch_ref
+        )
+    })?;
+    *durable = tip;
+    Ok(())
 }
 
 fn commit_message(ctx: &PhaseRun<'_>, task: &Task, output: &AgentOutput, files: usize) -> String {
