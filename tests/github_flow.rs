@@ -571,3 +571,188 @@ async fn a_rerequested_gate_runs_again_on_its_head() {
     );
     w.sim.shutdown().await;
 }
+
+fn flow_context(w: &World) -> prflow::flow::FlowContext {
+    prflow::flow::FlowContext {
+        github: prflow::github::GitHub::with_token(&w.sim.api_url(), &w.bot).unwrap(),
+        owner: "acme".into(),
+        repo: "app".into(),
+        git_url: format!("{}/acme/app.git", w.sim.git_url()),
+        workdir: w.work.path().to_path_buf(),
+        options: prflow::flow::FlowOptions {
+            trusted: true,
+            quiet: true,
+            ..Default::default()
+        },
+    }
+}
+
+/// A comment on `issue` by `author`, as the webhook parser hands it to the core.
+async fn comment(w: &World, issue: u64, author: &str, token: &str, body: &str) -> Value {
+    use prflow::github::events::{CommentCommand, EventRepo, WebhookEvent};
+    let c: Value = w
+        .http
+        .post(format!(
+            "{}/repos/acme/app/issues/{issue}/comments",
+            w.sim.api_url()
+        ))
+        .bearer_auth(token)
+        .json(&json!({"body": body}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let event = WebhookEvent::CommentCommand(CommentCommand {
+        repo: EventRepo {
+            owner: "acme".into(),
+            name: "app".into(),
+            default_branch: "main".into(),
+            private: false,
+            fork: false,
+        },
+        installation_id: None,
+        issue_number: issue,
+        is_pull_request: false,
+        comment_id: c["id"].as_u64().unwrap(),
+        author: author.into(),
+        author_association: "MEMBER".into(),
+        commands: prflow::github::parse_commands(body),
+    });
+    let report = prflow::flow::handle(
+        &flow_context(w),
+        prflow::flow::Trigger::Webhook(Box::new(event)),
+    )
+    .await
+    .unwrap();
+    serde_json::to_value(report).unwrap()
+}
+
+/// Comment commands end to end: `/prflow run` on an issue starts the run (its status
+/// comment lives there), a person's own commit on a phase branch is kept and built on,
+/// `/prflow rollback` drops later phases, `/prflow land` merges the stack in order,
+/// and `/prflow abort` closes what is open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn comment_commands_run_rollback_land_and_abort() {
+    let w = World::new().await;
+    let api = w.sim.api_url();
+    let issue: Value = w
+        .http
+        .post(format!("{api}/repos/acme/app/issues"))
+        .bearer_auth(&w.alice)
+        .json(&json!({"title": "Build the app"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let n = issue["number"].as_u64().unwrap();
+    let started = comment(
+        &w,
+        n,
+        "alice",
+        &w.alice,
+        "/prflow run .prflow/workflow.json",
+    )
+    .await;
+    assert_eq!(started["state"], "waiting-for-review", "{started}");
+    let pr1 = started["pull_request_number"].as_u64().unwrap();
+    let comments = w.get(&format!("/repos/acme/app/issues/{n}/comments")).await;
+    assert!(
+        comments.as_array().unwrap().iter().any(|c| c["body"]
+            .as_str()
+            .unwrap()
+            .contains("<!-- prflow:status run=")),
+        "{comments}"
+    );
+
+    // Bob pushes his own commit onto phase 1; it is kept, and phase 2 builds on it.
+    let branch1 = w.get(&format!("/repos/acme/app/pulls/{pr1}")).await["head"]["ref"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let clone = tempfile::tempdir().unwrap();
+    let url = format!("{}/acme/app.git", w.sim.git_url())
+        .replace("http://", &format!("http://x-access-token:{}@", w.bob));
+    git(clone.path(), &["clone", "-q", "-b", &branch1, &url, "."]);
+    std::fs::write(clone.path().join("bob.txt"), "by hand\n").unwrap();
+    git(clone.path(), &["add", "."]);
+    git(clone.path(), &["commit", "-qm", "Bob's fix"]);
+    git(clone.path(), &["push", "-q", "origin", &branch1]);
+    let bobs = git(clone.path(), &["rev-parse", "HEAD"]);
+    assert!(w
+        .review(&w.bob, pr1, "APPROVE", "ok", json!([]))
+        .await
+        .is_success());
+    let (out, report) = w.run().await;
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(report["phase"], 2, "{report}");
+    let pr2 = report["pull_request_number"].as_u64().unwrap();
+    let branch2 = w.get(&format!("/repos/acme/app/pulls/{pr2}")).await["head"]["ref"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        git(&w.bare(), &["merge-base", &bobs, &branch2]),
+        bobs,
+        "phase 2 dropped Bob's commit"
+    );
+
+    // Rollback to the first checkpoint: phase 2's PR closes, its branch is rebuilt.
+    let rolled = comment(&w, n, "bob", &w.bob, "/prflow rollback design").await;
+    assert_eq!(rolled["state"], "waiting-for-review", "{rolled}");
+    let old2 = w.get(&format!("/repos/acme/app/pulls/{pr2}")).await;
+    assert_eq!(old2["state"], "closed");
+    let pr2b = rolled["pull_request_number"].as_u64().unwrap();
+    assert_ne!(pr2b, pr2);
+
+    // Approve phase 2 and land: both PRs merged into main in order.
+    assert!(w
+        .review(&w.bob, pr2b, "APPROVE", "ok", json!([]))
+        .await
+        .is_success());
+    let (_, fin) = w.run().await;
+    assert_eq!(fin["state"], "finished", "{fin}");
+    let landed = comment(&w, n, "bob", &w.bob, "/prflow land").await;
+    assert_eq!(landed["state"], "landed", "{landed}");
+    for pr in [pr1, pr2b] {
+        let p = w.get(&format!("/repos/acme/app/pulls/{pr}")).await;
+        assert_eq!(p["merged"], true, "PR #{pr}: {p}");
+    }
+    let files = git(&w.bare(), &["ls-tree", "-r", "--name-only", "main"]);
+    for f in ["design.txt", "build.txt", "bob.txt"] {
+        assert!(files.lines().any(|l| l == f), "{f} not on main: {files}");
+    }
+
+    // A second run, aborted: its open PR is closed and nothing continues it.
+    let issue2: Value = w
+        .http
+        .post(format!("{api}/repos/acme/app/issues"))
+        .bearer_auth(&w.alice)
+        .json(&json!({"title": "Again"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let n2 = issue2["number"].as_u64().unwrap();
+    let again = comment(
+        &w,
+        n2,
+        "alice",
+        &w.alice,
+        "/prflow run .prflow/workflow.json",
+    )
+    .await;
+    let pr3 = again["pull_request_number"].as_u64().unwrap();
+    let aborted = comment(&w, n2, "bob", &w.bob, "/prflow abort").await;
+    assert_eq!(aborted["state"], "aborted", "{aborted}");
+    assert_eq!(
+        w.get(&format!("/repos/acme/app/pulls/{pr3}")).await["state"],
+        "closed"
+    );
+    w.sim.shutdown().await;
+}
