@@ -899,3 +899,36 @@ fn typo_inside_match_names_its_line() {
         "{err}"
     );
 }
+
+#[test]
+fn a_pack_borrows_files_of_another_pack_and_a_bad_borrow_names_the_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write_pack(
+        dir.path(),
+        "borrower",
+        "name: borrower\nmatch:\n  task_type: [design]\npriority: 99\nvariables:\n  title: {default: \"Borrowed\"}\n  docs_dir: {default: docs}\nfiles:\n  - src: \"@example-readme/files/doc.md.j2\"\n    dest: \"docs/borrowed.md\"\n",
+        &[],
+    );
+    let r = TemplateRunner::new(Some(dir.path())).unwrap();
+    let w = load(&microservices_text());
+    let out = run(&r, &w, "design-architecture");
+    let f = files(&out.files);
+    assert_eq!(f.keys().collect::<Vec<_>>(), vec!["docs/borrowed.md"]);
+    assert!(
+        f["docs/borrowed.md"].starts_with("# Borrowed\n\nWritten by the System Architect agent."),
+        "{f:?}"
+    );
+
+    let bad = tempfile::tempdir().unwrap();
+    write_pack(
+        bad.path(),
+        "borrower",
+        "name: borrower\nfiles:\n  - src: \"@example-readme/files/nope.j2\"\n    dest: x\n",
+        &[],
+    );
+    let err = TemplateRunner::new(Some(bad.path()))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("borrower/pack.yaml:3:"), "{err}");
+    assert!(err.contains("has no file `files/nope.j2`"), "{err}");
+}

@@ -121,6 +121,7 @@ impl TemplateRunner {
     /// A runner over exactly these packs (compiles every template).
     pub fn from_packs(mut packs: Vec<Pack>) -> Result<TemplateRunner, PackError> {
         packs.sort_by(|a, b| a.name.cmp(&b.name));
+        resolve_borrowed_sources(&mut packs)?;
         let mut env = render::new_environment();
         let origins: HashMap<String, Origin> = packs
             .iter()
@@ -262,4 +263,47 @@ impl Runner for TemplateRunner {
     fn run(&self, req: &TaskRequest<'_>) -> Result<AgentOutput, AgentError> {
         self.render(req)
     }
+}
+
+/// Copies the files a pack borrows with `src: "@other-pack/path"` into its sources
+/// (under that same `@other-pack/path…` name), so rendering treats them like its own.
+fn resolve_borrowed_sources(packs: &mut [Pack]) -> Result<(), PackError> {
+    let mut borrowed: Vec<(usize, String, pack::Source)> = Vec::new();
+    for (i, p) in packs.iter().enumerate() {
+        for spec in &p.files {
+            let Some(reference) = spec.src.strip_prefix('@') else {
+                continue;
+            };
+            let (other, path) = reference.split_once('/').unwrap_or((reference, ""));
+            let problem = |message: String| PackError {
+                file: p.origin.display_path(&p.name, "pack.yaml"),
+                line: spec.line,
+                message,
+            };
+            let lender = packs.iter().find(|o| o.name == other).ok_or_else(|| {
+                problem(format!(
+                    "src `{}` names pack `{other}`, which does not exist",
+                    spec.src
+                ))
+            })?;
+            let prefix = format!("{path}/");
+            let mut found = false;
+            for (rel, source) in &lender.sources {
+                if rel == path || rel.starts_with(&prefix) {
+                    borrowed.push((i, format!("@{other}/{rel}"), source.clone()));
+                    found = true;
+                }
+            }
+            if !found {
+                return Err(problem(format!(
+                    "src `{}`: pack `{other}` has no file `{path}`",
+                    spec.src
+                )));
+            }
+        }
+    }
+    for (i, name, source) in borrowed {
+        packs[i].sources.insert(name, source);
+    }
+    Ok(())
 }

@@ -443,7 +443,12 @@ pub fn load_pack(
             )));
         }
         let prefix = format!("{src}/");
-        if !sources.contains_key(&src) && !sources.keys().any(|k| k.starts_with(&prefix)) {
+        // `@other-pack/path` names files of another pack; resolved once every pack is
+        // loaded (TemplateRunner::from_packs), so shared files live in one place.
+        if !src.starts_with('@')
+            && !sources.contains_key(&src)
+            && !sources.keys().any(|k| k.starts_with(&prefix))
+        {
             return Err(here(format!(
                 "src `{src}` does not exist in the pack folder (files there: {})",
                 preview(sources.keys().filter(|k| k.as_str() != "pack.yaml"))

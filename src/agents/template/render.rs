@@ -15,7 +15,11 @@ use std::collections::{BTreeMap, HashMap};
 
 /// Template names inside the environment are `<pack>/<path in pack>`.
 pub fn template_name(pack: &str, rel: &str) -> String {
-    format!("{pack}/{rel}")
+    match rel.strip_prefix('@') {
+        // A file borrowed from another pack (`@other/path`) is that pack's template.
+        Some(other) => other.to_string(),
+        None => format!("{pack}/{rel}"),
+    }
 }
 
 /// Creates the environment with prflow's settings and filters (no templates yet).
