@@ -1018,6 +1018,15 @@ async fn killed_mid_run_the_app_finishes_without_duplicates() {
             .send()
             .await
             .unwrap();
+        if point == "after-pr" {
+            // Hold the status comment that follows the PR: the kill lands after the PR
+            // while the delivery is still being worked on.
+            http.post(format!("{api}/_sim/faults"))
+                .json(&json!({"method": "POST", "path": "/issues/\\d+/comments$", "status": 200, "delay_ms": 4000, "times": 1}))
+                .send()
+                .await
+                .unwrap();
+        }
 
         let deadline = Instant::now() + Duration::from_secs(30);
         let bare = sim.bare_repo_path("acme/shop");
