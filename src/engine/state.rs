@@ -182,17 +182,8 @@ pub fn done_tasks(
     base: Oid,
     tip: Oid,
 ) -> Result<HashMap<String, DoneTask>> {
-    let mut walk = repo.git.revwalk()?;
-    walk.push(tip)?;
-    walk.hide(base).ok();
     let mut done = HashMap::new();
-    for id in walk {
-        let id = id?;
-        let msg = repo.message(id)?;
-        let t = trailers::parse(&msg);
-        if trailers::get(&t, trailers::RUN) != Some(run) {
-            continue;
-        }
+    for (id, t) in run_commits(repo, run, base, tip)? {
         if let Some(task) = trailers::get(&t, trailers::TASK) {
             // Newest first: a revision's commit wins over the original's outputs.
             done.entry(task.to_string()).or_insert_with(|| DoneTask {
@@ -202,6 +193,26 @@ pub fn done_tasks(
         }
     }
     Ok(done)
+}
+
+/// A commit's trailers, in order.
+type Trailers = Vec<(String, String)>;
+
+/// The commits of `run` between `base` (excluded) and `tip`, newest first, with their
+/// trailers. Commits people pushed (no `Prflow-Run`) are skipped.
+fn run_commits(repo: &Repo, run: &str, base: Oid, tip: Oid) -> Result<Vec<(Oid, Trailers)>> {
+    let mut walk = repo.git.revwalk()?;
+    walk.push(tip)?;
+    walk.hide(base).ok();
+    let mut out = Vec::new();
+    for id in walk {
+        let id = id?;
+        let t = trailers::parse(&repo.message(id)?);
+        if trailers::get(&t, trailers::RUN) == Some(run) {
+            out.push((id, t));
+        }
+    }
+    Ok(out)
 }
 
 /// Was phase `index` approved at head `tip`? Local runs answer from approval refs,
@@ -283,25 +294,15 @@ pub fn revised_tasks(
     phase: &PhaseState,
     review_id: u64,
 ) -> Result<std::collections::HashSet<String>> {
-    let mut out = std::collections::HashSet::new();
     let (Some(tip), Some(base)) = (phase.tip, phase.base) else {
-        return Ok(out);
+        return Ok(Default::default());
     };
     let review = review_id.to_string();
-    let mut walk = repo.git.revwalk()?;
-    walk.push(tip)?;
-    walk.hide(base).ok();
-    for id in walk {
-        let t = trailers::parse(&repo.message(id?)?);
-        if trailers::get(&t, trailers::RUN) == Some(run)
-            && trailers::get(&t, trailers::REVIEW) == Some(review.as_str())
-        {
-            if let Some(task) = trailers::get(&t, trailers::TASK) {
-                out.insert(task.to_string());
-            }
-        }
-    }
-    Ok(out)
+    Ok(run_commits(repo, run, base, tip)?
+        .into_iter()
+        .filter(|(_, t)| trailers::get(t, trailers::REVIEW) == Some(review.as_str()))
+        .filter_map(|(_, t)| trailers::get(&t, trailers::TASK).map(str::to_string))
+        .collect())
 }
 
 /// The highest revision number committed on a phase (0 when never revised).
@@ -309,17 +310,9 @@ pub fn revision_count(repo: &Repo, run: &str, phase: &PhaseState) -> Result<u32>
     let (Some(tip), Some(base)) = (phase.tip, phase.base) else {
         return Ok(0);
     };
-    let mut walk = repo.git.revwalk()?;
-    walk.push(tip)?;
-    walk.hide(base).ok();
-    let mut max = 0;
-    for id in walk {
-        let t = trailers::parse(&repo.message(id?)?);
-        if trailers::get(&t, trailers::RUN) == Some(run) {
-            if let Some(n) = trailers::get(&t, trailers::REVISION).and_then(|v| v.parse().ok()) {
-                max = max.max(n);
-            }
-        }
-    }
-    Ok(max)
+    Ok(run_commits(repo, run, base, tip)?
+        .iter()
+        .filter_map(|(_, t)| trailers::get(t, trailers::REVISION)?.parse().ok())
+        .max()
+        .unwrap_or(0))
 }
