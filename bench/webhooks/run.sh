@@ -11,8 +11,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
 DUR=${1:-10}
 CONNS=${CONNS:-"8 32"}
-PRFLOW_PORT=${PRFLOW_PORT:-38411}
-PROBOT_PORT=${PROBOT_PORT:-38412}
+PRFLOW_PORT=${PRFLOW_PORT:-18411}
+PROBOT_PORT=${PROBOT_PORT:-18412}
+# Both ports sit below the kernel's ephemeral range (32768+), so a
+# client socket of an earlier run can never be holding them.
 OUT=$HERE/out
 mkdir -p "$OUT"
 SECRET="bench-$(head -c 12 /dev/urandom | od -An -tx1 | tr -d ' \n')"

@@ -189,20 +189,35 @@ pub fn parse_event(
         "workflow_dispatch",
     ];
     let handled = HANDLED.contains(&event_name);
-    let value: Value = serde_json::from_slice(body).map_err(|e| {
+    let not_json = |e: serde_json::Error| {
         err(format!(
             "the body is not JSON (line {}, column {}): {e}",
             e.line(),
             e.column()
         ))
-    })?;
-    if !value.is_object() {
+    };
+    // GitHub sends an object; a struct would also accept a JSON array
+    // (positionally), so look at the first byte before anything else.
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some() && first != Some(&b'{') {
+        serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(not_json)?;
         return Err(err("the body is not a JSON object".into()));
     }
     if !handled {
+        // Still refuse a malformed body (400), without building it.
+        serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(not_json)?;
         return Ok(None);
     }
-    let p: Payload = serde_json::from_value(value.clone()).map_err(|e| err(e.to_string()))?;
+    // Straight into the few fields prflow reads: the rest of a 30 KB
+    // payload is skipped, never allocated (this is most of the webhook
+    // endpoint's CPU time).
+    let p: Payload = serde_json::from_slice(body).map_err(|e| {
+        // Tell "not JSON" apart from "JSON of the wrong shape".
+        match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Err(syntax) => not_json(syntax),
+            Ok(_) => err(e.to_string()),
+        }
+    })?;
     let need = |what: &str| err(format!("the payload has no `{what}`"));
     let action = p.action.as_deref().unwrap_or("");
     let installation_id = p.installation.as_ref().map(|i| i.id);
@@ -267,7 +282,7 @@ pub fn parse_event(
                 repo,
                 installation_id,
                 issue_number: issue.number,
-                is_pull_request: issue.pull_request.is_some_and(|v| !v.is_null()),
+                is_pull_request: issue.pull_request.is_some(),
                 comment_id: comment.id,
                 author: user.login,
                 author_association: comment.author_association.unwrap_or_default(),
@@ -385,7 +400,7 @@ pub fn parse_event(
                 installation_id,
                 event_type: action.to_string(),
                 branch: p.branch,
-                client_payload: value.get("client_payload").cloned().unwrap_or(Value::Null),
+                client_payload: p.client_payload.unwrap_or(Value::Null),
                 sender,
             })
         }
@@ -396,7 +411,7 @@ pub fn parse_event(
                 installation_id,
                 git_ref: p.git_ref.unwrap_or_default(),
                 workflow: p.workflow.unwrap_or_default(),
-                inputs: value.get("inputs").cloned().unwrap_or(Value::Null),
+                inputs: p.inputs.unwrap_or(Value::Null),
                 sender,
             })
         }
@@ -478,6 +493,8 @@ struct Payload {
     repositories_removed: Vec<MiniRepo>,
     branch: Option<String>,
     workflow: Option<String>,
+    client_payload: Option<Value>,
+    inputs: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -548,19 +565,27 @@ impl<'de> Deserialize<'de> for PBranch {
             git_ref: String,
             #[serde(default)]
             sha: String,
-            #[serde(default)]
-            repo: Value,
+            /// Absent = `None`, `null` = `Some(None)`.
+            #[serde(default, deserialize_with = "present")]
+            repo: Option<Option<MiniRepoOpt>>,
         }
         let raw = Raw::deserialize(d)?;
-        let repo_is_null = raw.repo.is_null();
-        let repo = serde_json::from_value(raw.repo).ok();
         Ok(PBranch {
             git_ref: raw.git_ref,
             sha: raw.sha,
-            repo,
-            repo_is_null,
+            repo_is_null: matches!(raw.repo, Some(None)),
+            repo: raw.repo.flatten(),
         })
     }
+}
+
+/// Tell a field that is `null` from one that is absent (with `default`).
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -585,7 +610,7 @@ struct PComment {
 #[derive(Deserialize)]
 struct PIssue {
     number: u64,
-    pull_request: Option<Value>,
+    pull_request: Option<serde::de::IgnoredAny>,
 }
 
 #[derive(Deserialize)]
@@ -718,5 +743,38 @@ mod tests {
         let e = parse_event("push", "d-1", b"{not json").unwrap_err();
         assert!(e.to_string().contains("d-1"), "{e}");
         assert_eq!(parse_event("star", "d-2", b"{}").unwrap(), None);
+        // Unknown events are still checked for JSON (400, not 202).
+        assert!(parse_event("star", "d-3", b"{nope").is_err());
+        let e = parse_event("ping", "d-4", b" [1, 2]").unwrap_err();
+        assert!(e.message.contains("not a JSON object"), "{e}");
+        let e = parse_event("ping", "d-5", b"[1, ").unwrap_err();
+        assert!(e.message.contains("not JSON"), "{e}");
+        // Valid JSON of the wrong shape says what is wrong, not "not JSON".
+        let e = parse_event("ping", "d-6", br#"{"hook_id": "seven"}"#).unwrap_err();
+        assert!(!e.message.contains("not JSON"), "{e}");
+    }
+
+    fn review_with_head_repo(repo: &str) -> Option<WebhookEvent> {
+        let body = format!(
+            r#"{{"action":"submitted","review":{{"id":1,"state":"approved","user":{{"login":"bob"}}}},
+            "pull_request":{{"number":3,"head":{{"ref":"prflow/r/01-a","sha":"abc"{repo}}},"base":{{"ref":"main","sha":"def"}}}},
+            "repository":{{"name":"app","full_name":"acme/app","owner":{{"login":"acme"}}}}}}"#
+        );
+        parse_event("pull_request_review", "d", body.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn forks_are_told_by_the_head_repository() {
+        let fork = |ev: Option<WebhookEvent>| match ev {
+            Some(WebhookEvent::CheckpointReviewed(r)) => r.from_fork,
+            other => panic!("{other:?}"),
+        };
+        assert!(!fork(review_with_head_repo(r#","repo":{"full_name":"acme/app"}"#)));
+        assert!(!fork(review_with_head_repo(r#","repo":{"full_name":"ACME/App"}"#)));
+        assert!(fork(review_with_head_repo(r#","repo":{"full_name":"eve/app"}"#)));
+        // A deleted fork leaves `head.repo` null.
+        assert!(fork(review_with_head_repo(r#","repo":null"#)));
+        // No `head.repo` at all (a trimmed payload): not evidence of a fork.
+        assert!(!fork(review_with_head_repo("")));
     }
 }
