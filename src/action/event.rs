@@ -28,7 +28,7 @@ pub enum Mapped {
 #[derive(Debug)]
 pub struct Go {
     pub trigger: Trigger,
-    /// False for events from forks (see [`fork_reason`]).
+    /// False for events from forks ([`WebhookEvent::untrusted_because`]).
     pub trusted: bool,
     /// Why the event is not trusted, to tell the person reading the log.
     pub untrusted_because: Option<String>,
@@ -52,32 +52,6 @@ impl std::error::Error for MapError {}
 /// True when the Action handles `event_name`.
 pub fn is_supported(event_name: &str) -> bool {
     SUPPORTED.contains(&event_name)
-}
-
-/// Why a payload about a pull request comes from a fork, or `None`: the pull's
-/// head repository differs from its base repository (or was deleted). Such
-/// events run with code and reviews from outside the repository's writers.
-pub fn fork_reason(payload: &Value) -> Option<String> {
-    let pull = payload.get("pull_request")?;
-    let base = pull
-        .pointer("/base/repo/full_name")
-        .and_then(Value::as_str)
-        .or_else(|| {
-            payload
-                .pointer("/repository/full_name")
-                .and_then(Value::as_str)
-        })?;
-    match pull.pointer("/head/repo/full_name").and_then(Value::as_str) {
-        Some(head) if head.eq_ignore_ascii_case(base) => None,
-        Some(head) => Some(format!(
-            "pull request #{} comes from the fork {head}, not from {base}",
-            pull.get("number").and_then(Value::as_u64).unwrap_or(0)
-        )),
-        None => Some(format!(
-            "pull request #{} comes from a repository that no longer exists (a deleted fork)",
-            pull.get("number").and_then(Value::as_u64).unwrap_or(0)
-        )),
-    }
 }
 
 /// Strips `refs/heads/` so the flow sees a branch name; tags and shas pass as they are.
@@ -122,12 +96,7 @@ pub fn map_event(env: &ActionEnv, payload: &[u8]) -> Result<Mapped, MapError> {
             )));
         }
     }
-    let mut untrusted_because = fork_reason(&raw);
-    if let WebhookEvent::CheckpointReviewed(r) = &event {
-        if r.from_fork && untrusted_because.is_none() {
-            untrusted_because = Some(format!("pull request #{} comes from a fork", r.pull_number));
-        }
-    }
+    let untrusted_because = event.untrusted_because();
     let mut workflow_path = None;
     let trigger = match event {
         WebhookEvent::WorkflowDispatch(d) => {

@@ -54,6 +54,10 @@ pub struct CheckpointReviewed {
     pub base_ref: String,
     /// True when the pull comes from another repository.
     pub from_fork: bool,
+    /// The head's repository (`owner/name`) when it is a fork; `None` for a
+    /// deleted fork. Named in the reason the event is not trusted.
+    #[serde(default)]
+    pub fork_repo: Option<String>,
     pub review_id: u64,
     pub verdict: Verdict,
     pub reviewer: String,
@@ -105,6 +109,9 @@ pub struct PullSynchronize {
     pub before: String,
     pub after: String,
     pub from_fork: bool,
+    /// As in [`CheckpointReviewed::fork_repo`].
+    #[serde(default)]
+    pub fork_repo: Option<String>,
     pub body: String,
     pub sender: String,
 }
@@ -248,6 +255,29 @@ impl WebhookEvent {
             WebhookEvent::RepositoryDispatch(e) => e.installation_id,
             WebhookEvent::WorkflowDispatch(e) => e.installation_id,
         }
+    }
+
+    /// Why prflow must not trust this event, or `None`. The one answer to
+    /// "is this from a fork?" for every front end: an untrusted event never
+    /// gets `command` runners or any runner holding secrets, because its code
+    /// and reviews come from outside the repository's writers.
+    pub fn untrusted_because(&self) -> Option<String> {
+        let (number, base, fork) = match self {
+            WebhookEvent::CheckpointReviewed(e) if e.from_fork => {
+                (e.pull_number, &e.repo, &e.fork_repo)
+            }
+            WebhookEvent::PullSynchronize(e) if e.from_fork => (e.number, &e.repo, &e.fork_repo),
+            _ => return None,
+        };
+        Some(match fork {
+            Some(head) => format!(
+                "pull request #{number} comes from the fork {head}, not from {}",
+                base.full_name()
+            ),
+            None => format!(
+                "pull request #{number} comes from a repository that no longer exists (a deleted fork)"
+            ),
+        })
     }
 
     /// Short name for logs and metrics (`checkpoint_reviewed`, …).

@@ -247,6 +247,7 @@ pub fn parse_event(
             let pull = p.pull_request.ok_or_else(|| need("pull_request"))?;
             WebhookEvent::CheckpointReviewed(CheckpointReviewed {
                 from_fork: is_fork(&pull, &repo),
+                fork_repo: fork_repo(&pull, &repo),
                 installation_id,
                 pull_number: pull.number,
                 head_ref: pull.head.git_ref,
@@ -306,6 +307,7 @@ pub fn parse_event(
                 }),
                 "synchronize" => WebhookEvent::PullSynchronize(PullSynchronize {
                     from_fork: is_fork(&pull, &repo),
+                    fork_repo: fork_repo(&pull, &repo),
                     installation_id,
                     number: pull.number,
                     head_ref: pull.head.git_ref,
@@ -456,6 +458,12 @@ fn is_fork(pull: &PPull, repo: &EventRepo) -> bool {
         // A deleted fork leaves `head.repo` null: treat it as a fork.
         None => pull.head.repo_is_null,
     }
+}
+
+/// The head repository's name when the pull comes from a fork.
+fn fork_repo(pull: &PPull, repo: &EventRepo) -> Option<String> {
+    let head = pull.head.repo.as_ref()?.full_name.as_deref()?;
+    (!head.eq_ignore_ascii_case(&repo.full_name())).then(|| head.to_string())
 }
 
 // ---- lenient payload shapes ---------------------------------------------
@@ -765,13 +773,37 @@ mod tests {
 
     #[test]
     fn forks_are_told_by_the_head_repository() {
-        let fork = |ev: Option<WebhookEvent>| match ev {
-            Some(WebhookEvent::CheckpointReviewed(r)) => r.from_fork,
-            other => panic!("{other:?}"),
+        let fork = |ev: Option<WebhookEvent>| {
+            let ev = ev.expect("a review");
+            let why = ev.untrusted_because();
+            match ev {
+                WebhookEvent::CheckpointReviewed(r) => assert_eq!(r.from_fork, why.is_some()),
+                other => panic!("{other:?}"),
+            }
+            why.is_some()
         };
-        assert!(!fork(review_with_head_repo(r#","repo":{"full_name":"acme/app"}"#)));
-        assert!(!fork(review_with_head_repo(r#","repo":{"full_name":"ACME/App"}"#)));
-        assert!(fork(review_with_head_repo(r#","repo":{"full_name":"eve/app"}"#)));
+        let why = review_with_head_repo(r#","repo":{"full_name":"eve/app"}"#)
+            .unwrap()
+            .untrusted_because()
+            .unwrap();
+        assert_eq!(
+            why,
+            "pull request #3 comes from the fork eve/app, not from acme/app"
+        );
+        let why = review_with_head_repo(r#","repo":null"#)
+            .unwrap()
+            .untrusted_because()
+            .unwrap();
+        assert!(why.contains("deleted fork"), "{why}");
+        assert!(!fork(review_with_head_repo(
+            r#","repo":{"full_name":"acme/app"}"#
+        )));
+        assert!(!fork(review_with_head_repo(
+            r#","repo":{"full_name":"ACME/App"}"#
+        )));
+        assert!(fork(review_with_head_repo(
+            r#","repo":{"full_name":"eve/app"}"#
+        )));
         // A deleted fork leaves `head.repo` null.
         assert!(fork(review_with_head_repo(r#","repo":null"#)));
         // No `head.repo` at all (a trimmed payload): not evidence of a fork.

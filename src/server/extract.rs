@@ -21,7 +21,7 @@ use crate::github::webhook::{DeliveryHeaders, EVENT_HEADER, SIGNATURE_HEADER};
 use crate::github::{parse_event, verify_signature};
 
 use super::journal::{Appended, Delivery};
-use super::key::{run_key, trusted};
+use super::key::run_key;
 use super::AppState;
 
 fn reply(status: StatusCode, text: &'static str) -> Response {
@@ -115,7 +115,7 @@ pub async fn webhook(
         event: h.event.clone(),
         payload,
         run_key: run_key(&event),
-        trusted: trusted(&event),
+        trusted: event.untrusted_because().is_none(),
     };
     match s.journal.append(d.clone()).await {
         Ok(Appended::New) => {

@@ -1,5 +1,6 @@
-//! Which run an event belongs to (the serialization key) and whether it may
-//! be trusted. Both are read from the event alone, before it is journalled.
+//! Which run an event belongs to: the serialization key, read from the event
+//! alone, before it is journalled. (Whether it may be trusted is the event's
+//! own answer: [`WebhookEvent::untrusted_because`].)
 
 use crate::github::WebhookEvent;
 
@@ -44,16 +45,6 @@ pub fn run_key(ev: &WebhookEvent) -> String {
         WebhookEvent::RepositoryDispatch(_) | WebhookEvent::WorkflowDispatch(_) => {
             format!("{}:dispatch", repo.unwrap_or_default())
         }
-    }
-}
-
-/// False for anything coming from a fork: such triggers never get
-/// `command` runners or any runner holding secrets.
-pub fn trusted(ev: &WebhookEvent) -> bool {
-    match ev {
-        WebhookEvent::CheckpointReviewed(e) => !e.from_fork,
-        WebhookEvent::PullSynchronize(e) => !e.from_fork,
-        _ => true,
     }
 }
 
