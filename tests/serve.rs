@@ -1131,3 +1131,188 @@ async fn killed_mid_run_the_app_finishes_without_duplicates() {
         sim.shutdown().await;
     }
 }
+
+/// Issue 5, item 4 (`installation*`): the App learns the repositories it is
+/// installed on, acts as the right installation for an event that does not
+/// name one, and forgets a repository taken away — its work trees are
+/// deleted and later events for it are not acted on with stale state.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn installation_events_learn_and_forget_repositories() {
+    use prflow::sim::{Sim, SimConfig};
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    git(&src, &["init", "-q"]);
+    std::fs::write(src.join("README.md"), "shop\n").unwrap();
+    git(&src, &["add", "."]);
+    git(&src, &["commit", "-qm", "init"]);
+    let sim = Sim::start(SimConfig {
+        repos: vec![("acme/shop".into(), src.clone())],
+        webhook_secret: Some(SECRET.into()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let (app_id, key, api) = (
+        sim.app_id().to_string(),
+        sim.private_key_path(),
+        sim.api_url(),
+    );
+    let envs = [
+        ("APP_ID", app_id.as_str()),
+        ("PRIVATE_KEY_PATH", key.to_str().unwrap()),
+        ("GITHUB_API_URL", api.as_str()),
+    ];
+    let mut svc = spawn(&data, &["--handler", "flow"], &envs);
+    let inst = sim.installation_id();
+    let installation = |action: &str, field: &str, repos: &[&str]| {
+        let repos: Vec<Value> = repos.iter().map(|r| repo(r)).collect();
+        serde_json::to_vec(&json!({
+            "action": action,
+            "installation": {"id": inst, "account": {"login": "acme"}},
+            field: repos,
+            "sender": {"login": "acme-admin"}
+        }))
+        .unwrap()
+    };
+    let wait_done = |id: &'static str| {
+        let data = data.clone();
+        async move {
+            let end = Instant::now() + Duration::from_secs(15);
+            loop {
+                let s = prflow::server::Journal::state_of(&data, id).unwrap();
+                if s.as_deref() != Some("pending") || Instant::now() > end {
+                    return s;
+                }
+                tokio::time::sleep(Duration::from_millis(30)).await;
+            }
+        }
+    };
+    let registry = || -> Value {
+        serde_json::from_slice(&std::fs::read(data.join("installations.json")).unwrap()).unwrap()
+    };
+
+    let body = installation("created", "repositories", &["acme/shop", "acme/Web"]);
+    assert_eq!(deliver(&svc, "installation", "i-1", body).await.0, 202);
+    assert_eq!(
+        wait_done("i-1").await.as_deref(),
+        Some("done"),
+        "{}",
+        svc.log()
+    );
+    assert_eq!(
+        registry()["repositories"],
+        json!({"acme/shop": inst, "acme/web": inst})
+    );
+    assert!(
+        svc.log().contains("prflow now serves 2 repositories"),
+        "{}",
+        svc.log()
+    );
+
+    // A comment without an installation id: the registry names it (no lookup
+    // call), and the core answers `/prflow help` as that installation.
+    let alice = sim.create_user("alice", "write").unwrap();
+    let issue: Value = reqwest::Client::new()
+        .post(format!("{api}/repos/acme/shop/issues"))
+        .bearer_auth(&alice)
+        .json(&json!({"title": "Run it"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let n = issue["number"].as_u64().unwrap();
+    let said: Value = reqwest::Client::new()
+        .post(format!("{api}/repos/acme/shop/issues/{n}/comments"))
+        .bearer_auth(&alice)
+        .json(&json!({"body": "/prflow help"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let comment = serde_json::to_vec(&json!({
+        "action": "created",
+        "issue": {"number": n},
+        "comment": {"id": said["id"], "body": "/prflow help", "user": {"login": "alice", "type": "User"}},
+        "repository": repo("acme/shop"),
+        "sender": {"login": "alice"}
+    }))
+    .unwrap();
+    assert_eq!(deliver(&svc, "issue_comment", "c-1", comment).await.0, 202);
+    assert_eq!(
+        wait_done("c-1").await.as_deref(),
+        Some("done"),
+        "{}",
+        svc.log()
+    );
+    let comments: Vec<Value> = reqwest::Client::new()
+        .get(format!("{api}/repos/acme/shop/issues/{n}/comments"))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(comments.len(), 2, "{comments:?}");
+    assert!(comments[1]["body"]
+        .as_str()
+        .unwrap()
+        .contains("/prflow run"));
+    let work = data.join("work").join("acme").join("shop");
+    assert!(
+        work.is_dir(),
+        "the comment was handled in a work tree of acme/shop"
+    );
+
+    // The repository is taken away: its work trees go, the registry forgets it.
+    let body = installation("removed", "repositories_removed", &["acme/shop"]);
+    assert_eq!(
+        deliver(&svc, "installation_repositories", "i-2", body)
+            .await
+            .0,
+        202
+    );
+    assert_eq!(
+        wait_done("i-2").await.as_deref(),
+        Some("done"),
+        "{}",
+        svc.log()
+    );
+    assert!(
+        !work.exists(),
+        "work trees of a forgotten repository are deleted"
+    );
+    assert_eq!(registry()["repositories"], json!({"acme/web": inst}));
+
+    // Suspended: work for its repositories is refused with the reason, not attempted.
+    let body = installation("suspend", "repositories", &[]);
+    assert_eq!(deliver(&svc, "installation", "i-3", body).await.0, 202);
+    assert_eq!(wait_done("i-3").await.as_deref(), Some("done"));
+    let comment = serde_json::to_vec(&json!({
+        "action": "created",
+        "issue": {"number": 1},
+        "comment": {"id": 2, "body": "/prflow status", "user": {"login": "alice", "type": "User"}},
+        "repository": repo("acme/web"),
+        "installation": {"id": inst},
+        "sender": {"login": "alice"}
+    }))
+    .unwrap();
+    assert_eq!(deliver(&svc, "issue_comment", "c-2", comment).await.0, 202);
+    assert_eq!(wait_done("c-2").await.as_deref(), Some("failed"));
+    assert!(svc.log().contains("is suspended"), "{}", svc.log());
+
+    // It all survives a restart.
+    svc.sigterm();
+    assert!(svc.wait_exit(Duration::from_secs(10)).unwrap().success());
+    let svc = spawn(&data, &["--handler", "flow"], &envs);
+    assert_eq!(registry()["suspended"], json!([inst]));
+    drop(svc);
+    sim.shutdown().await;
+}

@@ -246,6 +246,13 @@ impl AppAuth {
         cache.insert(key, token);
     }
 
+    /// Drop every cached token of an installation (uninstalled, suspended,
+    /// or its repositories changed).
+    pub(crate) fn forget_installation(&self, installation_id: u64) {
+        let mut cache = self.tokens.lock().unwrap_or_else(|e| e.into_inner());
+        cache.retain(|key, _| key.0 != installation_id);
+    }
+
     /// Forget a token GitHub refused (revoked, or clocks disagree).
     pub(crate) fn forget(&self, key: &CacheKey) {
         let mut cache = self.tokens.lock().unwrap_or_else(|e| e.into_inner());

@@ -416,6 +416,14 @@ impl GitHub {
         })
     }
 
+    /// Drop the cached tokens of an installation, so the next call mints a
+    /// token with what the installation grants now. No-op for a token client.
+    pub fn forget_installation_tokens(&self, installation_id: u64) {
+        if let Ok(app) = self.app_auth() {
+            app.forget_installation(installation_id);
+        }
+    }
+
     /// A connection acting as installation `installation_id`, limited to
     /// repository `repo` (a name without owner) and `permissions` when
     /// given. Tokens are minted on first use, cached and renewed 5 minutes

@@ -10,15 +10,16 @@
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
 use crate::flow::{self, FlowContext, FlowOptions, Trigger};
-use crate::github::events::InstallationAction;
+use crate::github::events::Installation;
 use crate::github::{GitHub, Permissions, WebhookEvent};
 
+use super::installations::{safe, work_dir, Installations};
 use super::journal::Delivery;
 use super::metrics::Metrics;
 use super::queue::{BoxFuture, Handled, Handler};
@@ -53,9 +54,92 @@ pub struct FlowHandler {
     /// Options passed through to the core (`trusted` is set per delivery).
     pub options: FlowOptions,
     pub metrics: Arc<Metrics>,
+    /// What the App is installed on (`data_dir/installations.json`).
+    pub installations: Mutex<Installations>,
 }
 
 impl FlowHandler {
+    /// A production handler; reads what the App is installed on from `data_dir`.
+    pub fn new(
+        app: GitHub,
+        git_base: String,
+        data_dir: PathBuf,
+        options: FlowOptions,
+        metrics: Arc<Metrics>,
+    ) -> Result<FlowHandler> {
+        let installations = Installations::load(&data_dir)?;
+        tracing::info!(
+            repositories = installations.len(),
+            "known App installations loaded"
+        );
+        Ok(FlowHandler {
+            app,
+            git_base,
+            data_dir,
+            options,
+            metrics,
+            installations: Mutex::new(installations),
+        })
+    }
+
+    fn registry(&self) -> std::sync::MutexGuard<'_, Installations> {
+        self.installations.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Learn or forget repositories. Forgetting deletes their work trees and
+    /// drops the installation's cached tokens: nothing of a repository the
+    /// App lost stays on the server.
+    fn on_installation(&self, i: &Installation) -> Result<()> {
+        let change = {
+            let mut reg = self.registry();
+            let change = reg.apply(i);
+            reg.save(&self.data_dir)?;
+            change
+        };
+        self.app.forget_installation_tokens(i.installation_id);
+        for full in &change.forgotten {
+            if let Some((owner, name)) = full.split_once('/') {
+                let dir = work_dir(&self.data_dir, owner, name);
+                if dir.exists() {
+                    std::fs::remove_dir_all(&dir).with_context(|| {
+                        format!("deleting the work trees of {full} in {}", dir.display())
+                    })?;
+                }
+            }
+        }
+        tracing::info!(
+            installation = i.installation_id,
+            account = %i.account,
+            learned = ?change.learned,
+            forgotten = ?change.forgotten,
+            "installation {:?}: prflow now serves {} repositories",
+            i.action,
+            self.registry().len()
+        );
+        Ok(())
+    }
+
+    /// The installation to act as: the event's, else the registry's, else
+    /// asked of GitHub (and remembered).
+    async fn installation_of(&self, event: &WebhookEvent, owner: &str, name: &str) -> Result<u64> {
+        let full = format!("{owner}/{name}");
+        let known = self.registry().installation_of(&full);
+        let id = match (event.installation_id(), known) {
+            (Some(id), _) | (None, Some(id)) => id,
+            (None, None) => self
+                .app
+                .installation_for_repo(owner, name)
+                .await
+                .with_context(|| format!("finding the App installation of {full}"))?,
+        };
+        let news = self.registry().learn(&full, id);
+        if news {
+            let reg = self.registry().clone();
+            reg.save(&self.data_dir)?;
+        }
+        Ok(id)
+    }
+
     async fn run(&self, d: &Delivery) -> Result<Handled> {
         let event: WebhookEvent = serde_json::from_str(&d.payload).with_context(|| {
             format!(
@@ -69,18 +153,7 @@ impl FlowHandler {
                 return Ok(Handled::default());
             }
             WebhookEvent::Installation(i) => {
-                let verb = match i.action {
-                    InstallationAction::Deleted | InstallationAction::Suspended => "forgets",
-                    _ => "serves",
-                };
-                tracing::info!(
-                    installation = i.installation_id,
-                    account = %i.account,
-                    added = ?i.repositories_added,
-                    removed = ?i.repositories_removed,
-                    "installation {:?}: prflow {verb} these repositories",
-                    i.action
-                );
+                self.on_installation(i)?;
                 return Ok(Handled::default());
             }
             other => other
@@ -88,26 +161,23 @@ impl FlowHandler {
                 .cloned()
                 .context("the event names no repository")?,
         };
-        let installation_id = match event.installation_id() {
-            Some(id) => id,
-            None => self
-                .app
-                .installation_for_repo(&repo.owner, &repo.name)
-                .await
-                .with_context(|| format!("finding the App installation of {}", repo.full_name()))?,
-        };
+        let installation_id = self
+            .installation_of(&event, &repo.owner, &repo.name)
+            .await?;
+        if self.registry().is_suspended(installation_id) {
+            anyhow::bail!(
+                "the App's installation {installation_id} on {} is suspended; \
+                 its owner can unsuspend it under Settings → GitHub Apps",
+                repo.full_name()
+            );
+        }
         let actions = matches!(self.options.executor, flow::Executor::Actions { .. });
         let github = self.app.installation(
             installation_id,
             Some(&repo.name),
             token_permissions(actions),
         )?;
-        let workdir = self
-            .data_dir
-            .join("work")
-            .join(safe(&repo.owner))
-            .join(safe(&repo.name))
-            .join(safe(&d.run_key));
+        let workdir = work_dir(&self.data_dir, &repo.owner, &repo.name).join(safe(&d.run_key));
         let ctx = FlowContext {
             github,
             owner: repo.owner.clone(),
@@ -144,19 +214,6 @@ impl Handler for FlowHandler {
     fn handle<'a>(&'a self, d: &'a Delivery) -> BoxFuture<'a, Result<Handled>> {
         Box::pin(self.run(d))
     }
-}
-
-/// A file-name-safe form of a key or name.
-fn safe(s: &str) -> String {
-    s.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
 }
 
 /// Journal only: marks every delivery done without acting (benchmarks).

@@ -13,6 +13,7 @@ pub mod config;
 pub mod extract;
 pub mod handler;
 pub mod health;
+pub mod installations;
 pub mod journal;
 pub mod key;
 pub mod metrics;
@@ -109,11 +110,11 @@ fn build_handler(
             workflow_file: args.actions_workflow.clone(),
         },
     };
-    Ok(Arc::new(handler::FlowHandler {
-        app: gh,
-        git_base: args.git_base(),
-        data_dir: args.data_dir.clone(),
-        options: FlowOptions {
+    Ok(Arc::new(handler::FlowHandler::new(
+        gh,
+        args.git_base(),
+        args.data_dir.clone(),
+        FlowOptions {
             dry_run: args.dry_run,
             executor,
             trusted: false,
@@ -122,7 +123,7 @@ fn build_handler(
             quiet: true,
         },
         metrics,
-    }))
+    )?))
 }
 
 /// The App from the arguments, if APP_ID is set.
