@@ -128,3 +128,94 @@ impl fmt::Display for RequestLine<'_> {
         write!(f, "{} {}", self.0, path)
     }
 }
+
+/// True when `err` may succeed if the same work is tried again later: a
+/// GitHub 5xx, a transport failure or a rate limit that outlasted the
+/// client's own retries ([`crate::github::RetryPolicy`]), or a network
+/// `std::io::Error` (refused, reset, timed out, broken pipe).
+///
+/// The chain is walked outermost first and the first typed error decides,
+/// so context added on top (`.context("posting the status comment")`) does
+/// not hide the cause. Anything untyped — a plain `anyhow!` message, which
+/// is what git CLI failures in [`crate::flow`] are — counts as permanent:
+/// retrying a validation error or a bug only repeats it.
+pub fn is_transient(err: &anyhow::Error) -> bool {
+    for cause in err.chain() {
+        if let Some(g) = cause.downcast_ref::<GithubError>() {
+            return matches!(
+                g,
+                GithubError::Server { .. }
+                    | GithubError::Transport { .. }
+                    | GithubError::RateLimited { .. }
+            );
+        }
+        if let Some(io) = cause.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            return matches!(
+                io.kind(),
+                ConnectionRefused | ConnectionReset | TimedOut | BrokenPipe
+            );
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    fn server() -> GithubError {
+        GithubError::Server {
+            request: "GET /repos/a/b".into(),
+            status: 502,
+            attempts: 5,
+            message: "bad gateway".into(),
+        }
+    }
+
+    #[test]
+    fn transient_errors_are_found_under_context() {
+        let wrapped = Err::<(), _>(server())
+            .context("reading the run")
+            .context("handling delivery d-1")
+            .unwrap_err();
+        assert!(is_transient(&wrapped));
+        for g in [
+            GithubError::Transport {
+                request: "GET /".into(),
+                message: "connection refused".into(),
+            },
+            GithubError::RateLimited {
+                request: "GET /".into(),
+                retry_after_secs: Some(600),
+            },
+        ] {
+            assert!(is_transient(&anyhow::Error::new(g)));
+        }
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "reset by peer");
+        assert!(is_transient(&anyhow::Error::new(io).context("git fetch")));
+    }
+
+    #[test]
+    fn permanent_errors_are_not_retried() {
+        for g in [
+            GithubError::Validation {
+                request: "POST /repos/a/b/pulls".into(),
+                message: "Validation Failed".into(),
+                errors: vec![],
+            },
+            GithubError::NotFound {
+                request: "GET /".into(),
+            },
+            GithubError::Config("bad key".into()),
+        ] {
+            assert!(!is_transient(&anyhow::Error::new(g).context("x")));
+        }
+        assert!(!is_transient(&anyhow::anyhow!(
+            "git push failed: timed out"
+        )));
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        assert!(!is_transient(&anyhow::Error::new(io)));
+    }
+}

@@ -94,8 +94,29 @@ pub struct ServeArgs {
     /// Seconds to finish in-flight work after SIGTERM before leaving it journalled.
     #[arg(long, env = "PRFLOW_SHUTDOWN_GRACE", default_value_t = 20)]
     pub shutdown_grace: u64,
+    /// Wait before retrying a delivery whose work failed for a transient reason (GitHub 5xx,
+    /// network error, rate limit), in milliseconds; tripled after each further failure
+    /// (10 s, 30 s, 90 s, 270 s by default). Other failures are not retried.
+    #[arg(
+        long,
+        env = "PRFLOW_RETRY_BASE_MS",
+        default_value_t = 10_000,
+        value_name = "MS"
+    )]
+    pub retry_base_ms: u64,
+    /// Attempts at a delivery in total, the first included, before it is marked failed
+    /// (1 = never retry).
+    #[arg(
+        long,
+        env = "PRFLOW_MAX_ATTEMPTS",
+        default_value_t = 5,
+        value_name = "N"
+    )]
+    pub max_attempts: u32,
     /// What processes deliveries: `flow` (the run on GitHub), `none` (journal only, marks done),
-    /// `record:FILE` (appends each delivery as a JSON line; for tests and benchmarks).
+    /// `record:FILE` (appends each delivery as a JSON line; for tests and benchmarks),
+    /// `flaky:FILE:N` (like `record`, but the first N attempts at each delivery fail
+    /// transiently; for testing retries).
     #[arg(long, env = "PRFLOW_HANDLER", default_value = "flow", hide = true)]
     pub handler: String,
 }
@@ -117,6 +138,8 @@ impl fmt::Debug for ServeArgs {
             .field("repo_allowlist", &self.repo_allowlist)
             .field("workers", &self.workers)
             .field("executor", &self.executor)
+            .field("retry_base_ms", &self.retry_base_ms)
+            .field("max_attempts", &self.max_attempts)
             .finish()
     }
 }
@@ -142,9 +165,22 @@ impl ServeArgs {
         if self.workers == 0 {
             return Err("PRFLOW_WORKERS must be at least 1".into());
         }
+        if self.max_attempts == 0 {
+            return Err(
+                "PRFLOW_MAX_ATTEMPTS (--max-attempts) must be at least 1 (1 = never retry)".into(),
+            );
+        }
         Allowlist::new(&self.repo_allowlist)?;
         self.listen_addr()?;
         Ok(())
+    }
+
+    /// How transient failures of a delivery's work are retried.
+    pub fn retries(&self) -> crate::server::queue::Retries {
+        crate::server::queue::Retries {
+            base: std::time::Duration::from_millis(self.retry_base_ms),
+            max_attempts: self.max_attempts,
+        }
     }
 
     /// `HOST:PORT` as a socket address.

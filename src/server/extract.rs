@@ -116,6 +116,8 @@ pub async fn webhook(
         payload,
         run_key: run_key(&event),
         trusted: event.untrusted_because().is_none(),
+        attempts: 0,
+        retry_at: None,
     };
     match s.journal.append(d.clone()).await {
         Ok(Appended::New) => {

@@ -12,6 +12,11 @@
 //! recognised and not processed twice. Rows are `pending` until their work
 //! finishes (`done`) or fails (`failed`); on start every `pending` row is
 //! handed back to the queue.
+//!
+//! A delivery whose work failed for a transient reason stays `pending`:
+//! [`Journal::retry`] counts the attempt (`attempts`), keeps the error and
+//! records when to try again (`retry_at`), so a restarted process resumes
+//! the back-off where the previous one stopped instead of retrying at once.
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc as std_mpsc;
@@ -34,6 +39,23 @@ pub struct Delivery {
     pub run_key: String,
     /// False when the trigger comes from a fork (never trusted).
     pub trusted: bool,
+    /// Attempts that already failed transiently (0 for a new delivery).
+    pub attempts: u32,
+    /// When the next attempt is due (unix time, milliseconds); `None` = now.
+    pub retry_at: Option<i64>,
+}
+
+/// One row of the journal as an operator sees it ([`Journal::status_of`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryStatus {
+    /// `pending`, `done` or `failed`.
+    pub state: String,
+    /// Attempts that failed transiently and were retried.
+    pub attempts: u32,
+    /// When a pending retry is due (unix ms).
+    pub retry_at: Option<i64>,
+    /// The last error, kept for retried and failed deliveries.
+    pub error: Option<String>,
 }
 
 /// What appending did.
@@ -55,6 +77,8 @@ pub enum Outcome {
 enum Op {
     Append(Delivery, oneshot::Sender<Result<Appended, String>>),
     Finish(String, Outcome, Option<String>),
+    /// id, when the next attempt is due (unix ms), the error of this attempt.
+    Retry(String, i64, String),
     Flush(oneshot::Sender<()>),
 }
 
@@ -129,7 +153,9 @@ impl Journal {
                  state TEXT NOT NULL DEFAULT 'pending',
                  error TEXT,
                  received_at INTEGER NOT NULL,
-                 finished_at INTEGER
+                 finished_at INTEGER,
+                 attempts INTEGER NOT NULL DEFAULT 0,
+                 retry_at INTEGER
              );
              -- No index on `state`: finishing a delivery would then write two
              -- index pages per row on the hot path; the only reader of
@@ -137,6 +163,8 @@ impl Journal {
              DROP INDEX IF EXISTS deliveries_pending;",
         )
         .with_context(|| format!("creating the tables of {}", path.display()))?;
+        add_retry_columns(&conn)
+            .with_context(|| format!("adding the retry columns to {}", path.display()))?;
         // Finished rows are kept a week so that redeliveries are still recognised.
         conn.execute(
             "DELETE FROM deliveries WHERE state != 'pending' AND finished_at < ?1",
@@ -144,7 +172,7 @@ impl Journal {
         )?;
         let pending = {
             let mut st = conn.prepare(
-                "SELECT id, event, payload, run_key, trusted FROM deliveries WHERE state = 'pending' ORDER BY seq",
+                "SELECT id, event, payload, run_key, trusted, attempts, retry_at FROM deliveries WHERE state = 'pending' ORDER BY seq",
             )?;
             let rows = st.query_map([], |r| {
                 Ok(Delivery {
@@ -153,6 +181,8 @@ impl Journal {
                     payload: r.get(2)?,
                     run_key: r.get(3)?,
                     trusted: r.get::<_, i64>(4)? != 0,
+                    attempts: r.get::<_, i64>(5)?.clamp(0, u32::MAX as i64) as u32,
+                    retry_at: r.get(6)?,
                 })
             })?;
             rows.collect::<rusqlite::Result<Vec<_>>>()?
@@ -186,6 +216,13 @@ impl Journal {
         let _ = self.tx.send(Op::Finish(id.to_string(), outcome, error));
     }
 
+    /// Keep `id` pending for another attempt: one more failed attempt, the
+    /// next one due at `retry_at` (unix ms), `error` kept for operators.
+    /// Written with the next batch, like [`Journal::finish`].
+    pub fn retry(&self, id: &str, retry_at: i64, error: String) {
+        let _ = self.tx.send(Op::Retry(id.to_string(), retry_at, error));
+    }
+
     /// Wait until everything sent so far is committed; false when the writer is gone.
     pub async fn flush(&self) -> bool {
         let (tx, rx) = oneshot::channel();
@@ -201,6 +238,44 @@ impl Journal {
             })
             .optional()?)
     }
+
+    /// State, attempts, due retry and last error of one delivery, read
+    /// through a separate connection (tests, operators' tooling).
+    pub fn status_of(dir: &Path, id: &str) -> Result<Option<DeliveryStatus>> {
+        let conn = Connection::open(dir.join("journal.sqlite3"))?;
+        Ok(conn
+            .query_row(
+                "SELECT state, attempts, retry_at, error FROM deliveries WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(DeliveryStatus {
+                        state: r.get(0)?,
+                        attempts: r.get::<_, i64>(1)?.clamp(0, u32::MAX as i64) as u32,
+                        retry_at: r.get(2)?,
+                        error: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
+    }
+}
+
+/// Journals written before retries existed lack `attempts` and `retry_at`:
+/// add them in place (existing rows get 0 attempts, no retry due).
+fn add_retry_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let mut st = conn.prepare("SELECT name FROM pragma_table_info('deliveries')")?;
+    let cols = st
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    if !cols.iter().any(|c| c == "attempts") {
+        conn.execute_batch(
+            "ALTER TABLE deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;",
+        )?;
+    }
+    if !cols.iter().any(|c| c == "retry_at") {
+        conn.execute_batch("ALTER TABLE deliveries ADD COLUMN retry_at INTEGER;")?;
+    }
+    Ok(())
 }
 
 fn now_secs() -> i64 {
@@ -230,7 +305,7 @@ fn writer(mut conn: Connection, rx: std_mpsc::Receiver<Op>) {
                 Op::Flush(reply) => {
                     let _ = reply.send(());
                 }
-                Op::Finish(..) => {}
+                Op::Finish(..) | Op::Retry(..) => {}
             }
         }
     }
@@ -247,7 +322,11 @@ fn write_batch(conn: &mut Connection, batch: &[Op]) -> Vec<Result<Appended, Stri
                 "INSERT OR IGNORE INTO deliveries (id, event, payload, run_key, trusted, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?;
             let mut fin = tx.prepare_cached(
-                "UPDATE deliveries SET state = ?2, error = ?3, finished_at = ?4 WHERE id = ?1",
+                "UPDATE deliveries SET state = ?2, error = ?3, finished_at = ?4, retry_at = NULL WHERE id = ?1",
+            )?;
+            // Only a pending row is rescheduled: a retry never revives a finished one.
+            let mut retry = tx.prepare_cached(
+                "UPDATE deliveries SET attempts = attempts + 1, retry_at = ?2, error = ?3 WHERE id = ?1 AND state = 'pending'",
             )?;
             for op in batch {
                 match op {
@@ -272,6 +351,10 @@ fn write_batch(conn: &mut Connection, batch: &[Op]) -> Vec<Result<Appended, Stri
                             Outcome::Failed => "failed",
                         };
                         fin.execute(params![id, state, error, now])?;
+                        out.push(Ok(Appended::Duplicate));
+                    }
+                    Op::Retry(id, at, error) => {
+                        retry.execute(params![id, at, error])?;
                         out.push(Ok(Appended::Duplicate));
                     }
                     Op::Flush(_) => out.push(Ok(Appended::Duplicate)),
@@ -301,6 +384,8 @@ mod tests {
             payload: "{}".into(),
             run_key: "k".into(),
             trusted: true,
+            attempts: 0,
+            retry_at: None,
         }
     }
 
@@ -340,5 +425,95 @@ mod tests {
         drop(j);
         let (_j, pending) = Journal::open(dir.path()).unwrap();
         assert_eq!(pending.len(), 200);
+    }
+
+    #[tokio::test]
+    async fn a_scheduled_retry_stays_pending_and_survives_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let (j, _) = Journal::open(dir.path()).unwrap();
+        j.append(d("r")).await.unwrap();
+        j.retry(
+            "r",
+            1_700_000_000_123,
+            "GET /x: GitHub server error 502".into(),
+        );
+        j.retry(
+            "r",
+            1_700_000_000_456,
+            "GET /x: GitHub server error 503".into(),
+        );
+        j.flush().await;
+        let st = Journal::status_of(dir.path(), "r").unwrap().unwrap();
+        assert_eq!(st.state, "pending");
+        assert_eq!(st.attempts, 2);
+        assert_eq!(st.retry_at, Some(1_700_000_000_456));
+        assert_eq!(st.error.as_deref(), Some("GET /x: GitHub server error 503"));
+        drop(j);
+        let (j, pending) = Journal::open(dir.path()).unwrap();
+        assert_eq!(
+            pending,
+            vec![Delivery {
+                attempts: 2,
+                retry_at: Some(1_700_000_000_456),
+                ..d("r")
+            }]
+        );
+        // Finishing keeps the count and the error, clears the due time;
+        // a late retry does not revive a finished row.
+        j.finish("r", Outcome::Failed, Some("gave up".into()));
+        j.retry("r", 1, "late".into());
+        j.flush().await;
+        let st = Journal::status_of(dir.path(), "r").unwrap().unwrap();
+        assert_eq!(
+            (
+                st.state.as_str(),
+                st.attempts,
+                st.retry_at,
+                st.error.as_deref()
+            ),
+            ("failed", 2, None, Some("gave up"))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_journal_from_before_retries_opens_and_gains_the_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            // The schema of the previous version, with one pending and one done row.
+            let conn = Connection::open(dir.path().join("journal.sqlite3")).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE deliveries (
+                     seq INTEGER PRIMARY KEY,
+                     id TEXT NOT NULL UNIQUE,
+                     event TEXT NOT NULL,
+                     payload TEXT NOT NULL,
+                     run_key TEXT NOT NULL,
+                     trusted INTEGER NOT NULL,
+                     state TEXT NOT NULL DEFAULT 'pending',
+                     error TEXT,
+                     received_at INTEGER NOT NULL,
+                     finished_at INTEGER
+                 );
+                 INSERT INTO deliveries (id, event, payload, run_key, trusted, received_at)
+                     VALUES ('old', 'ping', '{}', 'k', 1, 1);
+                 INSERT INTO deliveries (id, event, payload, run_key, trusted, state, received_at, finished_at)
+                     VALUES ('older', 'ping', '{}', 'k', 1, 'done', 1, 9999999999);",
+            )
+            .unwrap();
+        }
+        let (j, pending) = Journal::open(dir.path()).unwrap();
+        assert_eq!(pending, vec![d("old")]);
+        j.retry("old", 42, "transient".into());
+        j.flush().await;
+        let st = Journal::status_of(dir.path(), "old").unwrap().unwrap();
+        assert_eq!((st.attempts, st.retry_at), (1, Some(42)));
+        assert_eq!(
+            Journal::state_of(dir.path(), "older").unwrap().as_deref(),
+            Some("done")
+        );
+        drop(j);
+        // Opening again does not try to add the columns twice.
+        let (_j, pending) = Journal::open(dir.path()).unwrap();
+        assert_eq!(pending[0].attempts, 1);
     }
 }

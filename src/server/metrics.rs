@@ -68,8 +68,11 @@ pub struct Metrics {
     /// (event, outcome) → count. Outcomes: queued, duplicate, ignored, not_allowed,
     /// unauthorized, bad_request, too_large, unavailable.
     deliveries: Mutex<BTreeMap<(String, String), u64>>,
-    /// (outcome) → count of handled deliveries: done, failed.
+    /// (outcome) → count of handling attempts by how they ended: done,
+    /// failed, retry (a transient failure with another attempt scheduled).
     handled: Mutex<BTreeMap<String, u64>>,
+    /// Retries scheduled after transient failures.
+    pub deliveries_retried: AtomicU64,
     /// Deliveries journalled and not finished (waiting or running).
     pub queue_depth: AtomicI64,
     /// Deliveries being handled right now.
@@ -123,7 +126,7 @@ impl Metrics {
                 "prflow_webhook_deliveries_total{{event=\"{event}\",outcome=\"{outcome}\"}} {n}"
             );
         }
-        out.push_str("# HELP prflow_deliveries_handled_total Journalled deliveries whose work finished, by outcome.\n# TYPE prflow_deliveries_handled_total counter\n");
+        out.push_str("# HELP prflow_deliveries_handled_total Handling attempts of journalled deliveries, by outcome (done, failed, retry).\n# TYPE prflow_deliveries_handled_total counter\n");
         for (outcome, n) in self
             .handled
             .lock()
@@ -135,6 +138,7 @@ impl Metrics {
                 "prflow_deliveries_handled_total{{outcome=\"{outcome}\"}} {n}"
             );
         }
+        let _ = writeln!(out, "# HELP prflow_deliveries_retried_total Retries scheduled after a transient failure (GitHub 5xx, network, rate limit).\n# TYPE prflow_deliveries_retried_total counter\nprflow_deliveries_retried_total {}", self.deliveries_retried.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP prflow_queue_depth Journalled deliveries not finished yet.\n# TYPE prflow_queue_depth gauge\nprflow_queue_depth {}", self.queue_depth.load(Ordering::Relaxed));
         let _ = writeln!(out, "# HELP prflow_in_flight Deliveries being handled now.\n# TYPE prflow_in_flight gauge\nprflow_in_flight {}", self.in_flight.load(Ordering::Relaxed));
         out.push_str("# HELP prflow_runs Runs by the state their latest event left them in.\n# TYPE prflow_runs gauge\n");
@@ -192,7 +196,11 @@ mod tests {
         m.delivery("pull_request_review", "queued");
         m.delivery("x\"}evil", "ignored");
         m.ack_seconds.observe(Duration::from_micros(700));
+        m.handled("retry");
+        m.deliveries_retried.fetch_add(1, Ordering::Relaxed);
         let t = m.render();
+        assert!(t.contains("prflow_deliveries_handled_total{outcome=\"retry\"} 1"));
+        assert!(t.contains("\nprflow_deliveries_retried_total 1\n"));
         assert!(t.contains(
             "prflow_webhook_deliveries_total{event=\"pull_request_review\",outcome=\"queued\"} 1"
         ));

@@ -11,6 +11,7 @@
 pub mod app_manifest;
 pub mod config;
 pub mod extract;
+mod flaky;
 pub mod handler;
 pub mod health;
 pub mod installations;
@@ -92,9 +93,12 @@ fn build_handler(
             delay: Duration::from_millis(delay_ms),
         }));
     }
+    if let Some(rest) = spec.strip_prefix("flaky:") {
+        return Ok(Arc::new(flaky::FlakyHandler::parse(rest)?));
+    }
     if spec != "flow" {
         return Err(anyhow!(
-            "--handler `{spec}`: use `flow`, `none` or `record:FILE`"
+            "--handler `{spec}`: use `flow`, `none`, `record:FILE` or `flaky:FILE:N`"
         ));
     }
     let app = app.ok_or_else(|| {
@@ -162,7 +166,13 @@ pub async fn start(args: &ServeArgs, handler: Option<Arc<dyn Handler>>) -> Resul
     let sync = args.journal_sync;
     let (journal, pending) =
         tokio::task::spawn_blocking(move || Journal::open_with(&dir, sync)).await??;
-    let queue = Queue::new(handler, journal.clone(), metrics.clone(), args.workers);
+    let queue = Queue::with_retries(
+        handler,
+        journal.clone(),
+        metrics.clone(),
+        args.workers,
+        args.retries(),
+    );
     let recovered = pending.len();
     if recovered > 0 {
         tracing::info!(
