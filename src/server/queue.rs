@@ -533,8 +533,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (j, _) = Journal::open(dir.path()).unwrap();
         let h = Scripted::new();
-        // One worker: the retry's wait must not hold it.
-        let q = Queue::with_retries(h.clone(), j, Arc::new(Metrics::new()), 1, fast(5));
+        // One worker: the retry's wait (300 ms) must not hold it.
+        let wide = Retries {
+            base: Duration::from_millis(300),
+            max_attempts: 5,
+        };
+        let q = Queue::with_retries(h.clone(), j, Arc::new(Metrics::new()), 1, wide);
         q.push(d("t1-first", "a"));
         q.push(d("t0-second", "a"));
         tokio::time::sleep(Duration::from_millis(10)).await;
