@@ -629,6 +629,32 @@ async fn comment(w: &World, issue: u64, author: &str, token: &str, body: &str) -
     serde_json::to_value(report).unwrap()
 }
 
+/// Which run a comment on `issue` concerns, as `prflow serve` resolves it before
+/// taking the run's lock.
+async fn run_of_comment(w: &World, issue: u64, is_pull_request: bool) -> Option<String> {
+    use prflow::github::events::{CommentCommand, EventRepo};
+    let c = CommentCommand {
+        repo: EventRepo {
+            owner: "acme".into(),
+            name: "app".into(),
+            default_branch: "main".into(),
+            private: false,
+            fork: false,
+        },
+        installation_id: None,
+        issue_number: issue,
+        is_pull_request,
+        comment_id: 1,
+        author: "bob".into(),
+        author_association: "MEMBER".into(),
+        commands: prflow::github::parse_commands("/prflow status"),
+    };
+    let client = flow_context(w).github.repo("acme", "app");
+    prflow::flow::commands::run_of_comment(&client, &c)
+        .await
+        .unwrap()
+}
+
 /// Comment commands end to end: `/prflow run` on an issue starts the run (its status
 /// comment lives there), a person's own commit on a phase branch is kept and built on,
 /// `/prflow rollback` drops later phases, `/prflow land` merges the stack in order,
@@ -649,6 +675,7 @@ async fn comment_commands_run_rollback_land_and_abort() {
         .await
         .unwrap();
     let n = issue["number"].as_u64().unwrap();
+    assert_eq!(run_of_comment(&w, n, false).await, None, "no run yet");
     let started = comment(
         &w,
         n,
@@ -667,6 +694,11 @@ async fn comment_commands_run_rollback_land_and_abort() {
             .contains("<!-- prflow:status run=")),
         "{comments}"
     );
+    // A later comment on the issue or on the phase PR is about this run.
+    let run = started["run_id"].as_str().map(str::to_string);
+    assert!(run.is_some(), "{started}");
+    assert_eq!(run_of_comment(&w, n, false).await, run);
+    assert_eq!(run_of_comment(&w, pr1, true).await, run);
 
     // Bob pushes his own commit onto phase 1; it is kept, and phase 2 builds on it.
     let branch1 = w.get(&format!("/repos/acme/app/pulls/{pr1}")).await["head"]["ref"]

@@ -83,6 +83,31 @@ pub async fn handle(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport> {
     Ok(last)
 }
 
+/// The run a comment concerns, found through the API alone (no clone): the
+/// phase branch of the PR it is on, or the run whose status comment prflow
+/// keeps on its issue. `None` for a comment that starts a run. `prflow serve`
+/// uses it to hold the run's lock before the comment is handled, so that a
+/// command and a review of the same run never act at once.
+pub async fn run_of_comment(
+    client: &crate::github::RepoClient,
+    e: &CommentCommand,
+) -> Result<Option<String>> {
+    if e.is_pull_request {
+        let pull = client.get_pull(e.issue_number).await?;
+        if let Some((run, _)) = super::run_of_branch(&pull.head_ref) {
+            return Ok(Some(run));
+        }
+    }
+    // The newest marker wins. Who wrote it is not checked (prflow may post as
+    // a token's user): a forged marker could only point the lock elsewhere,
+    // never act on a run — the core still finds the run from its own refs.
+    let comments = client.list_comments(e.issue_number).await?;
+    Ok(comments
+        .iter()
+        .rev()
+        .find_map(|c| crate::github::body::parse_status_marker(&c.body)))
+}
+
 /// The run a comment is about: the PR's phase branch, or the run its issue started.
 async fn run_for(s: &Session<'_>, e: &CommentCommand) -> Result<String> {
     if e.is_pull_request {

@@ -28,6 +28,14 @@ pub fn parse_pr_marker(body: &str) -> Option<(String, u32)> {
     Some((run?, phase?))
 }
 
+/// Read the run id back from a status comment.
+pub fn parse_status_marker(body: &str) -> Option<String> {
+    const START: &str = "<!-- prflow:status run=";
+    let rest = &body[body.find(START)? + START.len()..];
+    let run = rest.split_whitespace().next()?;
+    (!run.is_empty() && run != "-->").then(|| run.to_string())
+}
+
 /// Append `marker` to `body` unless it is already there.
 pub fn with_marker(body: &str, marker: &str) -> String {
     if body.contains(marker) {
@@ -50,5 +58,8 @@ mod tests {
         assert_eq!(with_marker(&body, &pr_marker("a1b2c3", 2)), body);
         assert_eq!(parse_pr_marker("no marker"), None);
         assert!(status_marker("r1").starts_with("<!-- prflow:status run=r1"));
+        let comment = format!("**prflow** · run r1\n\n{}", status_marker("r1"));
+        assert_eq!(parse_status_marker(&comment), Some("r1".into()));
+        assert_eq!(parse_status_marker("<!-- prflow:status run= -->"), None);
     }
 }

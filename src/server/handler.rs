@@ -21,6 +21,7 @@ use crate::github::{GitHub, Permissions, WebhookEvent};
 
 use super::installations::{safe, work_dir, Installations};
 use super::journal::Delivery;
+use super::key::{key_of_run, RunLocks};
 use super::metrics::Metrics;
 use super::queue::{BoxFuture, Handled, Handler};
 
@@ -56,6 +57,8 @@ pub struct FlowHandler {
     pub metrics: Arc<Metrics>,
     /// What the App is installed on (`data_dir/installations.json`).
     pub installations: Mutex<Installations>,
+    /// One holder per run at a time, whatever key a delivery arrived with.
+    pub run_locks: RunLocks,
 }
 
 impl FlowHandler {
@@ -79,6 +82,7 @@ impl FlowHandler {
             options,
             metrics,
             installations: Mutex::new(installations),
+            run_locks: RunLocks::default(),
         })
     }
 
@@ -177,7 +181,19 @@ impl FlowHandler {
             Some(&repo.name),
             token_permissions(actions),
         )?;
-        let workdir = work_dir(&self.data_dir, &repo.owner, &repo.name).join(safe(&d.run_key));
+        // The run this delivery concerns, when only the API can tell (a
+        // comment); its lock is held until the core is done with it.
+        let lock_key = match &event {
+            WebhookEvent::CommentCommand(c) => {
+                flow::commands::run_of_comment(&github.repo(&repo.owner, &repo.name), c)
+                    .await?
+                    .map(|run| key_of_run(&repo.full_name(), &run))
+            }
+            _ => None,
+        }
+        .unwrap_or_else(|| d.run_key.clone());
+        let _run_lock = self.run_locks.lock(&lock_key).await;
+        let workdir = work_dir(&self.data_dir, &repo.owner, &repo.name).join(safe(&lock_key));
         let ctx = FlowContext {
             github,
             owner: repo.owner.clone(),
