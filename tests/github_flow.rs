@@ -356,91 +356,102 @@ async fn a_failure_at_any_write_leaves_no_duplicates_after_the_next_run() {
         ("POST", r"git-receive-pack"),
         ("GET", r"/pulls/\d+/reviews$"),
     ];
-    for (method, path) in faults {
-        // A workflow with a gate, so check runs are part of every phase.
-        let w = World::with(&json!({
-            "name": "Faults",
-            "agents": [{"id": "dev", "type": "developer", "runner": {"command": "echo $PRFLOW_TASK_ID > $PRFLOW_TASK_ID.txt"}}],
-            "tasks": [{"id": "one", "agentId": "dev"}, {"id": "two", "agentId": "dev", "dependencies": ["one"]}],
-            "execution": {"checkpoints": ["one"]},
-            "gates": [{"name": "lint", "run": "true", "required": true}],
-            "reviewers": ["bob"]
-        }))
-        .await;
-
-        let status = w
-            .http
-            .post(format!("{}/_sim/faults", w.sim.api_url()))
-            .json(&json!({"method": method, "path": path, "status": 502, "times": 50}))
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert!(status.is_success());
-        let (failed, _) = w.run().await;
-        assert!(
-            !failed.status.success(),
-            "{method} {path}: the run ignored a failing write"
-        );
-        w.http
-            .delete(format!("{}/_sim/faults", w.sim.api_url()))
-            .send()
-            .await
-            .unwrap();
-        let (out, report) = w.run().await;
-        assert!(out.status.success(), "{method} {path}: {}", stderr(&out));
-        assert_eq!(
-            report["state"], "waiting-for-review",
-            "{method} {path}: {report}"
-        );
-        let (_, again) = w.run().await;
-        assert_eq!(
-            writes(&again),
-            0,
-            "{method} {path}: a settled run still wrote: {again}"
-        );
-
-        let pulls = w.get("/repos/acme/app/pulls?state=all").await;
-        assert_eq!(
-            pulls.as_array().unwrap().len(),
-            1,
-            "{method} {path}: {pulls}"
-        );
-        let head = pulls[0]["head"]["sha"].as_str().unwrap().to_string();
-        // A person's token cannot create check runs (as on GitHub): gates are reported
-        // as commit statuses, and there must be exactly one for the gate.
-        let statuses = w
-            .get(&format!("/repos/acme/app/commits/{head}/statuses"))
-            .await;
-        let lint: Vec<&Value> = statuses
-            .as_array()
-            .unwrap()
+    // Each fault has its own simulator and repository; most of a case's time is
+    // the client's retry backoff, so the cases run side by side.
+    futures::future::join_all(
+        faults
             .iter()
-            .filter(|c| c["context"] == "prflow/lint")
-            .collect();
-        assert_eq!(lint.len(), 1, "{method} {path}: {statuses}");
-        assert_eq!(lint[0]["state"], "success");
-        let branches = git(
-            &w.bare(),
-            &["for-each-ref", "--format=%(refname)", "refs/heads/prflow"],
-        );
-        assert_eq!(branches.lines().count(), 1, "{method} {path}: {branches}");
-        let tasks = git(
-            &w.bare(),
-            &[
-                "log",
-                "--format=%(trailers:key=Prflow-Task,valueonly)",
-                "main..",
-                &branches,
-            ],
-        );
-        assert_eq!(
-            tasks.split_whitespace().collect::<Vec<_>>(),
-            vec!["one"],
-            "{method} {path}"
-        );
-        w.sim.shutdown().await;
-    }
+            .map(|&(method, path)| fail_once_at(method, path)),
+    )
+    .await;
+}
+
+/// One write fails (502 until cleared): the run stops; the next run finishes
+/// the phase with nothing twice, and a third run writes nothing.
+async fn fail_once_at(method: &str, path: &str) {
+    // A workflow with a gate, so check runs are part of every phase.
+    let w = World::with(&json!({
+        "name": "Faults",
+        "agents": [{"id": "dev", "type": "developer", "runner": {"command": "echo $PRFLOW_TASK_ID > $PRFLOW_TASK_ID.txt"}}],
+        "tasks": [{"id": "one", "agentId": "dev"}, {"id": "two", "agentId": "dev", "dependencies": ["one"]}],
+        "execution": {"checkpoints": ["one"]},
+        "gates": [{"name": "lint", "run": "true", "required": true}],
+        "reviewers": ["bob"]
+    }))
+    .await;
+
+    let status = w
+        .http
+        .post(format!("{}/_sim/faults", w.sim.api_url()))
+        .json(&json!({"method": method, "path": path, "status": 502, "times": 50}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success());
+    let (failed, _) = w.run().await;
+    assert!(
+        !failed.status.success(),
+        "{method} {path}: the run ignored a failing write"
+    );
+    w.http
+        .delete(format!("{}/_sim/faults", w.sim.api_url()))
+        .send()
+        .await
+        .unwrap();
+    let (out, report) = w.run().await;
+    assert!(out.status.success(), "{method} {path}: {}", stderr(&out));
+    assert_eq!(
+        report["state"], "waiting-for-review",
+        "{method} {path}: {report}"
+    );
+    let (_, again) = w.run().await;
+    assert_eq!(
+        writes(&again),
+        0,
+        "{method} {path}: a settled run still wrote: {again}"
+    );
+
+    let pulls = w.get("/repos/acme/app/pulls?state=all").await;
+    assert_eq!(
+        pulls.as_array().unwrap().len(),
+        1,
+        "{method} {path}: {pulls}"
+    );
+    let head = pulls[0]["head"]["sha"].as_str().unwrap().to_string();
+    // A person's token cannot create check runs (as on GitHub): gates are reported
+    // as commit statuses, and there must be exactly one for the gate.
+    let statuses = w
+        .get(&format!("/repos/acme/app/commits/{head}/statuses"))
+        .await;
+    let lint: Vec<&Value> = statuses
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["context"] == "prflow/lint")
+        .collect();
+    assert_eq!(lint.len(), 1, "{method} {path}: {statuses}");
+    assert_eq!(lint[0]["state"], "success");
+    let branches = git(
+        &w.bare(),
+        &["for-each-ref", "--format=%(refname)", "refs/heads/prflow"],
+    );
+    assert_eq!(branches.lines().count(), 1, "{method} {path}: {branches}");
+    let tasks = git(
+        &w.bare(),
+        &[
+            "log",
+            "--format=%(trailers:key=Prflow-Task,valueonly)",
+            "main..",
+            &branches,
+        ],
+    );
+    assert_eq!(
+        tasks.split_whitespace().collect::<Vec<_>>(),
+        vec!["one"],
+        "{method} {path}"
+    );
+    w.sim.shutdown().await;
 }
 
 /// `serve --executor actions`: the service does not run agents; it hands the phase
