@@ -7,6 +7,7 @@
 //! one from `--porcelain` output: a declined ref is an error, never a silent success.
 
 use crate::github::auth::Secret;
+use crate::github::GithubError;
 use anyhow::{bail, Context, Result};
 use base64::Engine;
 use std::path::Path;
@@ -107,10 +108,7 @@ impl Remote<'_> {
             );
         }
         if !out.status.success() || seen < refspecs.len() {
-            bail!(
-                "git push failed: {}",
-                scrub(&String::from_utf8_lossy(&out.stderr))
-            );
+            return Err(failure("git push", &String::from_utf8_lossy(&out.stderr)));
         }
         Ok(())
     }
@@ -119,12 +117,54 @@ impl Remote<'_> {
 fn run(cmd: &mut Command, what: &str) -> Result<()> {
     let out = cmd.output().with_context(|| format!("cannot run {what}"))?;
     if !out.status.success() {
-        bail!(
-            "{what} failed: {}",
-            scrub(&String::from_utf8_lossy(&out.stderr))
-        );
+        return Err(failure(what, &String::from_utf8_lossy(&out.stderr)));
     }
     Ok(())
+}
+
+/// What git prints when the network or the server failed, not the request.
+const NETWORK_FAILURES: &[&str] = &[
+    "Could not resolve host",
+    "Connection refused",
+    "Connection reset",
+    "Connection timed out",
+    "Operation timed out",
+    "Failed to connect",
+    "unexpected disconnect",
+    "early EOF",
+    "the remote end hung up unexpectedly",
+];
+
+/// A failed git command as an error. A network failure or a 5xx is typed as
+/// GitHub's own ([`GithubError::Transport`] / [`GithubError::Server`]), so that
+/// `prflow serve` retries the delivery later; anything else (a refused
+/// credential, a missing repository) is final.
+fn failure(what: &str, stderr: &str) -> anyhow::Error {
+    let message = scrub(stderr);
+    let request = format!("{what} (git over HTTPS)");
+    if let Some(status) = server_status(&message) {
+        return GithubError::Server {
+            request,
+            status,
+            attempts: 1,
+            message,
+        }
+        .into();
+    }
+    if NETWORK_FAILURES.iter().any(|m| message.contains(m)) {
+        return GithubError::Transport { request, message }.into();
+    }
+    anyhow::anyhow!("{what} failed: {message}")
+}
+
+/// The 5xx status in git's "returned error: 502" or "RPC failed; HTTP 503".
+fn server_status(message: &str) -> Option<u16> {
+    ["returned error: ", "HTTP "].iter().find_map(|lead| {
+        message.match_indices(lead).find_map(|(i, _)| {
+            let code: String = message[i + lead.len()..].chars().take(3).collect();
+            code.parse().ok().filter(|c| (500..600).contains(c))
+        })
+    })
 }
 
 /// Removes anything that looks like a credential from git's messages.
@@ -134,4 +174,41 @@ fn scrub(s: &str) -> String {
     )
     .expect("valid regex");
     re.replace_all(s.trim(), "[redacted]").into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::error::is_transient;
+
+    #[test]
+    fn network_and_server_failures_are_retried_the_rest_is_final() {
+        let e = failure(
+            "git push",
+            "error: RPC failed; HTTP 502 curl 22 The requested URL returned error: 502\nfatal: the remote end hung up unexpectedly",
+        );
+        assert!(is_transient(&e), "{e:#}");
+        assert!(matches!(
+            e.downcast_ref::<GithubError>(),
+            Some(GithubError::Server { status: 502, .. })
+        ));
+        let e = failure(
+            "git fetch",
+            "fatal: unable to access 'https://github.com/a/b.git/': Failed to connect to github.com port 443: Connection refused",
+        );
+        assert!(is_transient(&e), "{e:#}");
+        let e = failure(
+            "git fetch",
+            "remote: Repository not found.\nfatal: repository 'https://github.com/a/b.git/' not found",
+        );
+        assert!(!is_transient(&e), "{e:#}");
+        let e = failure("git push", "fatal: The requested URL returned error: 403");
+        assert!(!is_transient(&e), "{e:#}");
+        // Credentials never reach the error.
+        let e = failure(
+            "git fetch",
+            "fatal: https://x-access-token:ghs_abc123@github.com/a/b.git: Connection reset by peer",
+        );
+        assert!(!format!("{e:#}").contains("ghs_abc123"), "{e:#}");
+    }
 }
