@@ -5,7 +5,8 @@
 # loopback only. One command:  bench/webhooks/run.sh [SECONDS_PER_RUN]
 #
 # Measures deliveries/s and p50/p99 acknowledgement latency at 8 and 32
-# connections (wrk, 2 threads), and resident memory idle and at peak.
+# connections (wrk, 2 threads), and resident memory idle and at peak. A third
+# contender, node-minimal.js, is the floor for any Node server on this payload.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -92,6 +93,15 @@ PROBOT_PID=$!; PIDS+=("$PROBOT_PID")
 wait_http "http://127.0.0.1:$PROBOT_PORT/"
 sleep 1
 bench probot "$PROBOT_PID" "$PROBOT_PORT" /api/github/webhooks
+kill "$PROBOT_PID"; wait "$PROBOT_PID" 2>/dev/null || true
+
+# --- the floor for Node on this payload: http + HMAC + JSON.parse, nothing else ---
+WEBHOOK_SECRET="$SECRET" PORT="$PROBOT_PORT" node "$HERE/node-minimal.js" >"$OUT/node_minimal.log" 2>&1 &
+NODE_PID=$!; PIDS+=("$NODE_PID")
+wait_http "http://127.0.0.1:$PROBOT_PORT/"
+sleep 1
+bench node_minimal "$NODE_PID" "$PROBOT_PORT" /
+kill "$NODE_PID"; wait "$NODE_PID" 2>/dev/null || true
 
 echo
 echo "| server | conns | deliveries/s | p50 ms | p99 ms | non-2xx | RSS idle MB | RSS peak MB |"
