@@ -14,14 +14,13 @@
 //! survives a restart of the process, so a test can kill the service while a
 //! retry waits and still see exactly N failures before the success.
 
-use std::io::Write;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context, Result};
 
 use crate::github::GithubError;
 
+use super::handler::{append_record, now_ms};
 use super::journal::Delivery;
 use super::queue::{BoxFuture, Handled, Handler};
 
@@ -112,12 +111,7 @@ impl FlakyHandler {
             "outcome": outcome, "start_ms": start as u64, "end_ms": now_ms() as u64,
             "pid": std::process::id(),
         });
-        let mut f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)
-            .with_context(|| format!("opening the record file {}", self.path.display()))?;
-        f.write_all(format!("{line}\n").as_bytes())?;
+        append_record(&self.path, &line)?;
         match failure {
             Some(e) => Err(anyhow::Error::new(e).context(format!(
                 "flaky test handler: attempt {attempt} at delivery {}",
@@ -128,13 +122,6 @@ impl FlakyHandler {
             }),
         }
     }
-}
-
-fn now_ms() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
 }
 
 impl Handler for FlakyHandler {
@@ -149,15 +136,7 @@ mod tests {
     use crate::github::error::is_transient;
 
     fn d(id: &str) -> Delivery {
-        Delivery {
-            id: id.into(),
-            event: "ping".into(),
-            payload: "{}".into(),
-            run_key: "k".into(),
-            trusted: true,
-            attempts: 0,
-            retry_at: None,
-        }
+        Delivery::for_test(id, "k")
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! and benchmarked as a separate process independently of the core.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -249,11 +249,25 @@ pub struct RecordHandler {
     pub delay: Duration,
 }
 
-fn now_ms() -> u128 {
+/// Unix time in milliseconds (0 if the clock is before 1970), for the test
+/// handlers' `start_ms`/`end_ms`.
+pub(crate) fn now_ms() -> u128 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or(0)
+}
+
+/// Append `line` and a newline to the test handlers' record file at `path`,
+/// creating it if needed.
+pub(crate) fn append_record(path: &Path, line: &serde_json::Value) -> Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .with_context(|| format!("opening the record file {}", path.display()))?;
+    f.write_all(format!("{line}\n").as_bytes())?;
+    Ok(())
 }
 
 impl Handler for RecordHandler {
@@ -265,12 +279,7 @@ impl Handler for RecordHandler {
                 "id": d.id, "event": d.event, "run_key": d.run_key, "trusted": d.trusted,
                 "start_ms": start as u64, "end_ms": now_ms() as u64, "pid": std::process::id(),
             });
-            let mut f = std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&self.path)
-                .with_context(|| format!("opening the record file {}", self.path.display()))?;
-            f.write_all(format!("{line}\n").as_bytes())?;
+            append_record(&self.path, &line)?;
             Ok(Handled {
                 run_state: Some("recorded".into()),
             })

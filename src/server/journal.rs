@@ -45,6 +45,23 @@ pub struct Delivery {
     pub retry_at: Option<i64>,
 }
 
+impl Delivery {
+    /// A trusted `ping` delivery with an empty payload, new (no attempts),
+    /// under `run_key`: the fixture of the server's unit tests.
+    #[cfg(test)]
+    pub(crate) fn for_test(id: &str, run_key: &str) -> Delivery {
+        Delivery {
+            id: id.into(),
+            event: "ping".into(),
+            payload: "{}".into(),
+            run_key: run_key.into(),
+            trusted: true,
+            attempts: 0,
+            retry_at: None,
+        }
+    }
+}
+
 /// One row of the journal as an operator sees it ([`Journal::status_of`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeliveryStatus {
@@ -378,15 +395,7 @@ mod tests {
     use super::*;
 
     fn d(id: &str) -> Delivery {
-        Delivery {
-            id: id.into(),
-            event: "ping".into(),
-            payload: "{}".into(),
-            run_key: "k".into(),
-            trusted: true,
-            attempts: 0,
-            retry_at: None,
-        }
+        Delivery::for_test(id, "k")
     }
 
     #[tokio::test]

@@ -344,18 +344,6 @@ mod tests {
         }
     }
 
-    fn d(id: &str, key: &str) -> Delivery {
-        Delivery {
-            id: id.into(),
-            event: "e".into(),
-            payload: "{}".into(),
-            run_key: key.into(),
-            trusted: true,
-            attempts: 0,
-            retry_at: None,
-        }
-    }
-
     #[tokio::test]
     async fn same_key_serialized_other_keys_parallel() {
         let dir = tempfile::tempdir().unwrap();
@@ -367,8 +355,8 @@ mod tests {
         });
         let q = Queue::new(h.clone(), j, Arc::new(Metrics::new()), 4);
         for i in 0..3 {
-            q.push(d(&format!("a{i}"), "a"));
-            q.push(d(&format!("b{i}"), "b"));
+            q.push(Delivery::for_test(&format!("a{i}"), "a"));
+            q.push(Delivery::for_test(&format!("b{i}"), "b"));
         }
         let t0 = Instant::now();
         while q.active_keys() > 0 {
@@ -488,8 +476,8 @@ mod tests {
             ("panic-c", "c"),
             ("always-d", "d"),
         ] {
-            j.append(d(id, key)).await.unwrap();
-            q.push(d(id, key));
+            j.append(Delivery::for_test(id, key)).await.unwrap();
+            q.push(Delivery::for_test(id, key));
         }
         drain(&q).await;
 
@@ -539,10 +527,10 @@ mod tests {
             max_attempts: 5,
         };
         let q = Queue::with_retries(h.clone(), j, Arc::new(Metrics::new()), 1, wide);
-        q.push(d("t1-first", "a"));
-        q.push(d("t0-second", "a"));
+        q.push(Delivery::for_test("t1-first", "a"));
+        q.push(Delivery::for_test("t0-second", "a"));
         tokio::time::sleep(Duration::from_millis(10)).await;
-        q.push(d("t0-other", "b"));
+        q.push(Delivery::for_test("t0-other", "b"));
         drain(&q).await;
         let first = h.starts("t1-first");
         let second = h.starts("t0-second")[0];
@@ -562,8 +550,8 @@ mod tests {
             max_attempts: 5,
         };
         let q = Queue::with_retries(h.clone(), j.clone(), Arc::new(Metrics::new()), 2, slow);
-        j.append(d("t1-x", "a")).await.unwrap();
-        q.push(d("t1-x", "a"));
+        j.append(Delivery::for_test("t1-x", "a")).await.unwrap();
+        q.push(Delivery::for_test("t1-x", "a"));
         while h.starts("t1-x").is_empty() {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
