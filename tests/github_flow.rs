@@ -3,6 +3,9 @@
 //! change request revises the phase with new commits (no force push) and an
 //! interdiff comment; a re-run with nothing new writes nothing.
 
+mod common;
+
+use common::json_as;
 use prflow::sim::{Sim, SimConfig};
 use serde_json::{json, Value};
 use std::path::Path;
@@ -127,15 +130,15 @@ impl World {
     }
 
     async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.sim.api_url()))
-            .bearer_auth(&self.bob)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let url = format!("{}{path}", self.sim.api_url());
+        json_as(self.http.get(url), &self.bob).await
+    }
+
+    /// POST `body` to `path` of the simulator's API as the user with `token`:
+    /// the JSON answered.
+    async fn post(&self, token: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.sim.api_url());
+        json_as(self.http.post(url).json(&body), token).await
     }
 
     async fn review(
@@ -601,20 +604,8 @@ fn flow_context(w: &World) -> prflow::flow::FlowContext {
 /// A comment on `issue` by `author`, as the webhook parser hands it to the core.
 async fn comment(w: &World, issue: u64, author: &str, token: &str, body: &str) -> Value {
     use prflow::github::events::{CommentCommand, EventRepo, WebhookEvent};
-    let c: Value = w
-        .http
-        .post(format!(
-            "{}/repos/acme/app/issues/{issue}/comments",
-            w.sim.api_url()
-        ))
-        .bearer_auth(token)
-        .json(&json!({"body": body}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let path = format!("/repos/acme/app/issues/{issue}/comments");
+    let c = w.post(token, &path, json!({"body": body})).await;
     let event = WebhookEvent::CommentCommand(CommentCommand {
         repo: EventRepo {
             owner: "acme".into(),
@@ -673,18 +664,13 @@ async fn run_of_comment(w: &World, issue: u64, is_pull_request: bool) -> Option<
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn comment_commands_run_rollback_land_and_abort() {
     let w = World::new().await;
-    let api = w.sim.api_url();
-    let issue: Value = w
-        .http
-        .post(format!("{api}/repos/acme/app/issues"))
-        .bearer_auth(&w.alice)
-        .json(&json!({"title": "Build the app"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let issue = w
+        .post(
+            &w.alice,
+            "/repos/acme/app/issues",
+            json!({"title": "Build the app"}),
+        )
+        .await;
     let n = issue["number"].as_u64().unwrap();
     assert_eq!(run_of_comment(&w, n, false).await, None, "no run yet");
     let started = comment(
@@ -770,17 +756,13 @@ async fn comment_commands_run_rollback_land_and_abort() {
     }
 
     // A second run, aborted: its open PR is closed and nothing continues it.
-    let issue2: Value = w
-        .http
-        .post(format!("{api}/repos/acme/app/issues"))
-        .bearer_auth(&w.alice)
-        .json(&json!({"title": "Again"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let issue2 = w
+        .post(
+            &w.alice,
+            "/repos/acme/app/issues",
+            json!({"title": "Again"}),
+        )
+        .await;
     let n2 = issue2["number"].as_u64().unwrap();
     let again = comment(
         &w,

@@ -4,186 +4,15 @@
 //! service (verification, journal, dedupe, restart, serialization, shutdown)
 //! independently of what the core does with an event.
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
-use hmac::{Hmac, Mac};
+use common::*;
+use prflow::sim::{Sim, SimConfig};
 use serde_json::{json, Value};
-
-const SECRET: &str = "whsec-test-Zq8Xv2Lm9Tr4";
-const OLD_SECRET: &str = "whsec-old-Kp3Nw7Yc1Bd5";
-
-fn sign(secret: &str, body: &[u8]) -> String {
-    let mut m = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
-    m.update(body);
-    format!("sha256={}", hex::encode(m.finalize().into_bytes()))
-}
-
-struct Svc {
-    child: Child,
-    _stdout: BufReader<ChildStdout>,
-    base: String,
-    dir: PathBuf,
-    recovered: u64,
-}
-
-impl Svc {
-    fn record(&self) -> PathBuf {
-        self.dir.join("record.jsonl")
-    }
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
-    }
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-    fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-    fn sigterm(&self) {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-    }
-    fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
-        let end = Instant::now() + within;
-        while Instant::now() < end {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return Some(s);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-impl Drop for Svc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Start `prflow serve` on 127.0.0.1, port 0 (or `port`), data in `dir`, logs to dir/serve.log.
-fn spawn(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Svc {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("serve.log"))
-        .unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prflow"));
-    cmd.arg("serve")
-        .args(["--host", "127.0.0.1", "--data-dir"])
-        .arg(dir);
-    if !args.contains(&"--handler") {
-        cmd.arg("--handler")
-            .arg(format!("record:{}", dir.join("record.jsonl").display()));
-    }
-    if !args.contains(&"--port") {
-        cmd.args(["--port", "0"]);
-    }
-    cmd.args(args);
-    for v in [
-        "APP_ID",
-        "PRIVATE_KEY",
-        "PRIVATE_KEY_PATH",
-        "PORT",
-        "HOST",
-        "PRFLOW_REPO_ALLOWLIST",
-        "PRFLOW_DATA_DIR",
-        "LOG_FORMAT",
-        "PRFLOW_RECORD_DELAY_MS",
-        "PRFLOW_WORKERS",
-    ] {
-        cmd.env_remove(v);
-    }
-    cmd.env("WEBHOOK_SECRET", format!("{SECRET},{OLD_SECRET}"))
-        .env("RUST_LOG", "debug")
-        .env("LOG_FORMAT", "json");
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-        panic!(
-            "serve printed {line:?} ({e}); log: {}",
-            std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
-        )
-    });
-    Svc {
-        child,
-        _stdout: stdout,
-        base: format!("http://{}", v["listening"].as_str().unwrap()),
-        dir: dir.to_path_buf(),
-        recovered: v["recovered"].as_u64().unwrap(),
-    }
-}
-
-fn repo(full: &str) -> Value {
-    let (o, n) = full.split_once('/').unwrap();
-    json!({"name": n, "full_name": full, "owner": {"login": o}, "default_branch": "main", "private": false, "fork": false})
-}
-
-/// A `pull_request_review` `submitted` (approved) payload.
-fn review(full: &str, pr: u64, head_ref: &str, head_repo: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "action": "submitted",
-        "review": {"id": 100 + pr, "state": "approved", "user": {"login": "bob"}, "commit_id": "a".repeat(40), "body": "lgtm"},
-        "pull_request": {"number": pr, "head": {"ref": head_ref, "sha": "a".repeat(40), "repo": {"full_name": head_repo}},
-                          "base": {"ref": "main", "sha": "b".repeat(40), "repo": {"full_name": full}}},
-        "repository": repo(full),
-        "installation": {"id": 7},
-        "sender": {"login": "bob"}
-    }))
-    .unwrap()
-}
-
-async fn post(
-    svc: &Svc,
-    event: Option<&str>,
-    id: Option<&str>,
-    body: Vec<u8>,
-    sig: Option<String>,
-) -> (u16, String) {
-    let mut r = reqwest::Client::new()
-        .post(svc.url("/webhook"))
-        .header("content-type", "application/json")
-        .body(body);
-    if let Some(e) = event {
-        r = r.header("x-github-event", e);
-    }
-    if let Some(i) = id {
-        r = r.header("x-github-delivery", i);
-    }
-    if let Some(s) = sig {
-        r = r.header("x-hub-signature-256", s);
-    }
-    let resp = r.send().await.unwrap();
-    (resp.status().as_u16(), resp.text().await.unwrap())
-}
-
-async fn deliver(svc: &Svc, event: &str, id: &str, body: Vec<u8>) -> (u16, String) {
-    let s = sign(SECRET, &body);
-    post(svc, Some(event), Some(id), body, Some(s)).await
-}
-
-fn records(svc: &Svc) -> Vec<Value> {
-    std::fs::read_to_string(svc.record())
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect()
-}
 
 /// Wait until the record holds `n` lines (or time out), return them.
 async fn wait_records(svc: &Svc, n: usize, within: Duration) -> Vec<Value> {
@@ -195,15 +24,6 @@ async fn wait_records(svc: &Svc, n: usize, within: Duration) -> Vec<Value> {
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-async fn metrics(svc: &Svc) -> String {
-    reqwest::get(svc.url("/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -715,53 +535,102 @@ fn git(dir: &Path, args: &[&str]) {
     );
 }
 
-/// The simulator sends real signed webhooks (a ping, a pull request, a
-/// review, a redelivery) to `prflow serve` running as a separate process,
-/// which authenticates as the simulator's App for `/health/ready`.
-#[tokio::test(flavor = "multi_thread")]
-async fn end_to_end_with_the_simulator() {
-    use prflow::sim::{Sim, SimConfig};
-    let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
+/// A repository at `dir/src` on `main` with one commit (README.md), for the
+/// simulator to serve.
+fn shop_repo(dir: &Path) -> PathBuf {
+    let src = dir.join("src");
     std::fs::create_dir_all(&src).unwrap();
     git(&src, &["init", "-q"]);
     std::fs::write(src.join("README.md"), "shop\n").unwrap();
     git(&src, &["add", "."]);
     git(&src, &["commit", "-qm", "init"]);
-    git(&src, &["checkout", "-qb", "feature"]);
-    std::fs::write(src.join("app.js"), "console.log(1)\n").unwrap();
-    git(&src, &["add", "."]);
-    git(&src, &["commit", "-qm", "feature"]);
+    src
+}
+
+/// Branch `feature` off the current branch of `src`, one commit adding `file`.
+fn feature_branch(src: &Path, file: &str, text: &str) {
+    git(src, &["checkout", "-qb", "feature"]);
+    std::fs::write(src.join(file), text).unwrap();
+    git(src, &["add", "."]);
+    git(src, &["commit", "-qm", "feature"]);
+}
+
+/// The simulator serving `src` as `acme/shop`, signing its webhooks with
+/// SECRET and sending them to `webhook_url` (`None`: until `set_webhook_url`).
+async fn shop_sim(src: &Path, webhook_url: Option<String>) -> Sim {
+    Sim::start(SimConfig {
+        repos: vec![("acme/shop".into(), src.to_path_buf())],
+        webhook_url,
+        webhook_secret: Some(SECRET.into()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// `prflow serve` as the simulator's App: its data dir (`dir/data`) and what
+/// names the App to it (APP_ID, PRIVATE_KEY_PATH, GITHUB_API_URL).
+struct App {
+    data: PathBuf,
+    app_id: String,
+    key: String,
+    api: String,
+}
+
+impl App {
+    fn new(dir: &Path, sim: &Sim) -> App {
+        let data = dir.join("data");
+        std::fs::create_dir_all(&data).unwrap();
+        App {
+            data,
+            app_id: sim.app_id().to_string(),
+            key: sim.private_key_path().to_str().unwrap().to_string(),
+            api: sim.api_url(),
+        }
+    }
+
+    /// Start `prflow serve` as the App with `args` (see [`spawn`]).
+    fn serve(&self, args: &[&str]) -> Svc {
+        let envs = [
+            ("APP_ID", self.app_id.as_str()),
+            ("PRIVATE_KEY_PATH", self.key.as_str()),
+            ("GITHUB_API_URL", self.api.as_str()),
+        ];
+        spawn(&self.data, args, &envs)
+    }
+}
+
+/// POST `body` to `url` (the simulator's API) as the user with `token`: the
+/// JSON answered.
+async fn api_post(url: String, token: &str, body: Value) -> Value {
+    json_as(reqwest::Client::new().post(url).json(&body), token).await
+}
+
+/// GET `url` (the simulator's API) as the user with `token`: the JSON answered.
+async fn api_get(url: String, token: &str) -> Value {
+    json_as(reqwest::Client::new().get(url), token).await
+}
+
+/// The simulator sends real signed webhooks (a ping, a pull request, a
+/// review, a redelivery) to `prflow serve` running as a separate process,
+/// which authenticates as the simulator's App for `/health/ready`.
+#[tokio::test(flavor = "multi_thread")]
+async fn end_to_end_with_the_simulator() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = shop_repo(dir.path());
+    feature_branch(&src, "app.js", "console.log(1)\n");
 
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let sim = Sim::start(SimConfig {
-        repos: vec![("acme/shop".into(), src.clone())],
-        webhook_url: Some(format!("http://127.0.0.1:{port}/webhook")),
-        webhook_secret: Some(SECRET.into()),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
+    let sim = shop_sim(&src, Some(format!("http://127.0.0.1:{port}/webhook"))).await;
     // The hello (ping, installation) went out before the service was up.
     sim.wait_deliveries(Duration::from_secs(15)).await;
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let app_id = sim.app_id().to_string();
-    let key = sim.private_key_path();
-    let api = sim.api_url();
-    let svc = spawn(
-        &data,
-        &["--port", &port.to_string()],
-        &[
-            ("APP_ID", &app_id),
-            ("PRIVATE_KEY_PATH", key.to_str().unwrap()),
-            ("GITHUB_API_URL", &api),
-        ],
-    );
+    let app = App::new(dir.path(), &sim);
+    let api = &app.api;
+    let svc = app.serve(&["--port", &port.to_string()]);
     let ready = reqwest::get(svc.url("/health/ready")).await.unwrap();
     let status = ready.status().as_u16();
     assert_eq!(status, 200, "{}", ready.text().await.unwrap());
@@ -781,16 +650,12 @@ async fn end_to_end_with_the_simulator() {
 
     let alice = sim.create_user("alice", "write").unwrap();
     let bob = sim.create_user("bob", "write").unwrap();
-    let pr: Value = http
-        .post(format!("{api}/repos/acme/shop/pulls"))
-        .bearer_auth(&alice)
-        .json(&json!({"title": "Feature", "head": "feature", "base": "main"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pr = api_post(
+        format!("{api}/repos/acme/shop/pulls"),
+        &alice,
+        json!({"title": "Feature", "head": "feature", "base": "main"}),
+    )
+    .await;
     let n = pr["number"].as_u64().expect("a pull request number");
     let sha = pr["head"]["sha"].as_str().unwrap().to_string();
     let r = http
@@ -842,53 +707,23 @@ async fn end_to_end_with_the_simulator() {
 /// for the repository, and the journal records it as done.
 #[tokio::test(flavor = "multi_thread")]
 async fn production_handler_hands_events_to_the_core() {
-    use prflow::sim::{Sim, SimConfig};
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(&src).unwrap();
-    git(&src, &["init", "-q"]);
-    std::fs::write(src.join("README.md"), "shop\n").unwrap();
-    git(&src, &["add", "."]);
-    git(&src, &["commit", "-qm", "init"]);
-    git(&src, &["checkout", "-qb", "feature"]);
-    std::fs::write(src.join("a.txt"), "a\n").unwrap();
-    git(&src, &["add", "."]);
-    git(&src, &["commit", "-qm", "feature"]);
-    let sim = Sim::start(SimConfig {
-        repos: vec![("acme/shop".into(), src.clone())],
-        webhook_secret: Some(SECRET.into()),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let app_id = sim.app_id().to_string();
-    let key = sim.private_key_path();
-    let api = sim.api_url();
-    let mut svc = spawn(
-        &data,
-        &["--handler", "flow"],
-        &[
-            ("APP_ID", &app_id),
-            ("PRIVATE_KEY_PATH", key.to_str().unwrap()),
-            ("GITHUB_API_URL", &api),
-        ],
-    );
+    let src = shop_repo(dir.path());
+    feature_branch(&src, "a.txt", "a\n");
+    let sim = shop_sim(&src, None).await;
+    let app = App::new(dir.path(), &sim);
+    let (data, api) = (&app.data, &app.api);
+    let mut svc = app.serve(&["--handler", "flow"]);
     sim.set_webhook_url(Some(svc.url("/webhook")));
     let http = reqwest::Client::new();
     let alice = sim.create_user("alice", "write").unwrap();
     let bob = sim.create_user("bob", "write").unwrap();
-    let pr: Value = http
-        .post(format!("{api}/repos/acme/shop/pulls"))
-        .bearer_auth(&alice)
-        .json(&json!({"title": "Feature", "head": "feature", "base": "main"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pr = api_post(
+        format!("{api}/repos/acme/shop/pulls"),
+        &alice,
+        json!({"title": "Feature", "head": "feature", "base": "main"}),
+    )
+    .await;
     let n = pr["number"].as_u64().unwrap();
     http.post(format!("{api}/repos/acme/shop/pulls/{n}/reviews"))
         .bearer_auth(&bob)
@@ -907,7 +742,7 @@ async fn production_handler_hands_events_to_the_core() {
     let end = Instant::now() + Duration::from_secs(15);
     let mut state = None;
     while Instant::now() < end {
-        state = prflow::server::Journal::state_of(&data, &review.guid).unwrap();
+        state = prflow::server::Journal::state_of(data, &review.guid).unwrap();
         if state.as_deref() != Some("pending") {
             break;
         }
@@ -928,7 +763,6 @@ async fn production_handler_hands_events_to_the_core() {
 /// gate report and one status comment.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_mid_run_the_app_finishes_without_duplicates() {
-    use prflow::sim::{Sim, SimConfig};
     for point in ["during-task", "after-push", "after-pr"] {
         let dir = tempfile::tempdir().unwrap();
         let hold = dir.path().join("hold");
@@ -956,43 +790,15 @@ async fn killed_mid_run_the_app_finishes_without_duplicates() {
         .unwrap();
         git(&src, &["add", "."]);
         git(&src, &["commit", "-qm", "init"]);
-        let sim = Sim::start(SimConfig {
-            repos: vec![("acme/shop".into(), src.clone())],
-            webhook_secret: Some(SECRET.into()),
-            ..SimConfig::default()
-        })
-        .await
-        .unwrap();
-        let data = dir.path().join("data");
-        std::fs::create_dir_all(&data).unwrap();
-        let (app_id, key, api) = (
-            sim.app_id().to_string(),
-            sim.private_key_path(),
-            sim.api_url(),
-        );
-        let envs = [
-            ("APP_ID", app_id.as_str()),
-            ("PRIVATE_KEY_PATH", key.to_str().unwrap()),
-            ("GITHUB_API_URL", api.as_str()),
-        ];
-        let mut svc = spawn(&data, &["--handler", "flow"], &envs);
+        let sim = shop_sim(&src, None).await;
+        let app = App::new(dir.path(), &sim);
+        let api = &app.api;
+        let mut svc = app.serve(&["--handler", "flow"]);
         let port = svc.base.rsplit(':').next().unwrap().to_string();
         sim.set_webhook_url(Some(svc.url("/webhook")));
         let http = reqwest::Client::new();
         let alice = sim.create_user("alice", "write").unwrap();
-        let get = |path: String| {
-            let (http, alice, api) = (http.clone(), alice.clone(), api.clone());
-            async move {
-                http.get(format!("{api}{path}"))
-                    .bearer_auth(alice)
-                    .send()
-                    .await
-                    .unwrap()
-                    .json::<Value>()
-                    .await
-                    .unwrap()
-            }
-        };
+        let get = |path: String| api_get(format!("{api}{path}"), &alice);
         if point == "after-push" {
             // Hold the PR creation for a while: the kill lands between push and PR.
             http.post(format!("{api}/_sim/faults"))
@@ -1001,23 +807,11 @@ async fn killed_mid_run_the_app_finishes_without_duplicates() {
                 .await
                 .unwrap();
         }
-        let issue: Value = http
-            .post(format!("{api}/repos/acme/shop/issues"))
-            .bearer_auth(&alice)
-            .json(&json!({"title": "Build it"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let issues = format!("{api}/repos/acme/shop/issues");
+        let issue = api_post(issues, &alice, json!({"title": "Build it"})).await;
         let n = issue["number"].as_u64().unwrap();
-        http.post(format!("{api}/repos/acme/shop/issues/{n}/comments"))
-            .bearer_auth(&alice)
-            .json(&json!({"body": "/prflow run"}))
-            .send()
-            .await
-            .unwrap();
+        let comments = format!("{api}/repos/acme/shop/issues/{n}/comments");
+        api_post(comments, &alice, json!({"body": "/prflow run"})).await;
         if point == "after-pr" {
             // Hold the status comment that follows the PR: the kill lands after the PR
             // while the delivery is still being worked on.
@@ -1061,7 +855,7 @@ async fn killed_mid_run_the_app_finishes_without_duplicates() {
         }
         svc.kill9();
         let _ = std::fs::remove_file(&hold);
-        let svc = spawn(&data, &["--handler", "flow", "--port", &port], &envs);
+        let svc = app.serve(&["--handler", "flow", "--port", &port]);
         assert!(svc.recovered >= 1, "{point}: nothing was left to recover");
 
         // The run settles waiting for review on phase 1.
@@ -1138,34 +932,12 @@ async fn killed_mid_run_the_app_finishes_without_duplicates() {
 /// deleted and later events for it are not acted on with stale state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn installation_events_learn_and_forget_repositories() {
-    use prflow::sim::{Sim, SimConfig};
     let dir = tempfile::tempdir().unwrap();
-    let src = dir.path().join("src");
-    std::fs::create_dir_all(&src).unwrap();
-    git(&src, &["init", "-q"]);
-    std::fs::write(src.join("README.md"), "shop\n").unwrap();
-    git(&src, &["add", "."]);
-    git(&src, &["commit", "-qm", "init"]);
-    let sim = Sim::start(SimConfig {
-        repos: vec![("acme/shop".into(), src.clone())],
-        webhook_secret: Some(SECRET.into()),
-        ..SimConfig::default()
-    })
-    .await
-    .unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    let (app_id, key, api) = (
-        sim.app_id().to_string(),
-        sim.private_key_path(),
-        sim.api_url(),
-    );
-    let envs = [
-        ("APP_ID", app_id.as_str()),
-        ("PRIVATE_KEY_PATH", key.to_str().unwrap()),
-        ("GITHUB_API_URL", api.as_str()),
-    ];
-    let mut svc = spawn(&data, &["--handler", "flow"], &envs);
+    let src = shop_repo(dir.path());
+    let sim = shop_sim(&src, None).await;
+    let app = App::new(dir.path(), &sim);
+    let (data, api) = (&app.data, &app.api);
+    let mut svc = app.serve(&["--handler", "flow"]);
     let inst = sim.installation_id();
     let installation = |action: &str, field: &str, repos: &[&str]| {
         let repos: Vec<Value> = repos.iter().map(|r| repo(r)).collect();
@@ -1215,27 +987,11 @@ async fn installation_events_learn_and_forget_repositories() {
     // A comment without an installation id: the registry names it (no lookup
     // call), and the core answers `/prflow help` as that installation.
     let alice = sim.create_user("alice", "write").unwrap();
-    let issue: Value = reqwest::Client::new()
-        .post(format!("{api}/repos/acme/shop/issues"))
-        .bearer_auth(&alice)
-        .json(&json!({"title": "Run it"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let issues = format!("{api}/repos/acme/shop/issues");
+    let issue = api_post(issues, &alice, json!({"title": "Run it"})).await;
     let n = issue["number"].as_u64().unwrap();
-    let said: Value = reqwest::Client::new()
-        .post(format!("{api}/repos/acme/shop/issues/{n}/comments"))
-        .bearer_auth(&alice)
-        .json(&json!({"body": "/prflow help"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let comments = format!("{api}/repos/acme/shop/issues/{n}/comments");
+    let said = api_post(comments.clone(), &alice, json!({"body": "/prflow help"})).await;
     let comment = serde_json::to_vec(&json!({
         "action": "created",
         "issue": {"number": n},
@@ -1251,15 +1007,7 @@ async fn installation_events_learn_and_forget_repositories() {
         "{}",
         svc.log()
     );
-    let comments: Vec<Value> = reqwest::Client::new()
-        .get(format!("{api}/repos/acme/shop/issues/{n}/comments"))
-        .bearer_auth(&alice)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let comments: Vec<Value> = serde_json::from_value(api_get(comments, &alice).await).unwrap();
     assert_eq!(comments.len(), 2, "{comments:?}");
     assert!(comments[1]["body"]
         .as_str()
@@ -1311,7 +1059,7 @@ async fn installation_events_learn_and_forget_repositories() {
     // It all survives a restart.
     svc.sigterm();
     assert!(svc.wait_exit(Duration::from_secs(10)).unwrap().success());
-    let svc = spawn(&data, &["--handler", "flow"], &envs);
+    let svc = app.serve(&["--handler", "flow"]);
     assert_eq!(registry()["suspended"], json!([inst]));
     drop(svc);
     sim.shutdown().await;

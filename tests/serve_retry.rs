@@ -3,159 +3,39 @@
 //! each delivery fail with a typed transient GitHub error and whose
 //! `permanent-…` deliveries fail with a 422. The journal is read through
 //! `Journal::status_of` (a second SQLite connection) while the service runs.
-//! Helpers are a minimal copy of those in tests/serve.rs.
+//! The process helpers are shared with tests/serve.rs (tests/common/mod.rs).
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
+mod common;
+
+use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use hmac::{Hmac, Mac};
+use common::{metrics, records, review, Svc};
 use prflow::server::journal::{DeliveryStatus, Journal};
-use serde_json::{json, Value};
+use serde_json::Value;
 
-const SECRET: &str = "whsec-retry-Vb6Qm3Ke8Wd1";
-
-fn sign(body: &[u8]) -> String {
-    let mut m = Hmac::<sha2::Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
-    m.update(body);
-    format!("sha256={}", hex::encode(m.finalize().into_bytes()))
-}
-
-struct Svc {
-    child: Child,
-    _stdout: BufReader<ChildStdout>,
-    base: String,
-    dir: PathBuf,
-    recovered: u64,
-}
-
-impl Svc {
-    fn record(&self) -> PathBuf {
-        self.dir.join("record.jsonl")
-    }
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.join("serve.log")).unwrap_or_default()
-    }
-    fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-    fn sigterm(&self) {
-        unsafe {
-            libc::kill(self.child.id() as i32, libc::SIGTERM);
-        }
-    }
-    fn wait_exit(&mut self, within: Duration) -> Option<std::process::ExitStatus> {
-        let end = Instant::now() + within;
-        while Instant::now() < end {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return Some(s);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-impl Drop for Svc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Start `prflow serve` on 127.0.0.1:0 with data in `dir`, the flaky handler
-/// failing `failures` attempts per delivery, retries `base_ms` apart (×3).
+/// Start `prflow serve` with data in `dir`, the flaky handler failing
+/// `failures` attempts per delivery, retries `base_ms` apart (×3).
 fn spawn(dir: &Path, failures: u32, base_ms: u64) -> Svc {
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(dir.join("serve.log"))
-        .unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prflow"));
-    cmd.arg("serve")
-        .args(["--host", "127.0.0.1", "--port", "0", "--data-dir"])
-        .arg(dir)
-        .arg("--handler")
-        .arg(format!(
-            "flaky:{}:{failures}",
-            dir.join("record.jsonl").display()
-        ));
-    for v in [
-        "APP_ID",
-        "PRIVATE_KEY",
-        "PRIVATE_KEY_PATH",
-        "PORT",
-        "HOST",
-        "PRFLOW_REPO_ALLOWLIST",
-        "PRFLOW_DATA_DIR",
-        "PRFLOW_WORKERS",
-        "PRFLOW_HANDLER",
-        "PRFLOW_MAX_ATTEMPTS",
-    ] {
-        cmd.env_remove(v);
-    }
-    cmd.env("WEBHOOK_SECRET", SECRET)
-        .env("PRFLOW_RETRY_BASE_MS", base_ms.to_string())
-        .env("RUST_LOG", "debug")
-        .env("LOG_FORMAT", "json");
-    let mut child = cmd
-        .stdout(Stdio::piped())
-        .stderr(Stdio::from(log))
-        .spawn()
-        .unwrap();
-    let mut stdout = BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    stdout.read_line(&mut line).unwrap();
-    let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
-        panic!(
-            "serve printed {line:?} ({e}); log: {}",
-            std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
-        )
-    });
-    Svc {
-        child,
-        _stdout: stdout,
-        base: format!("http://{}", v["listening"].as_str().unwrap()),
-        dir: dir.to_path_buf(),
-        recovered: v["recovered"].as_u64().unwrap(),
-    }
+    let handler = format!("flaky:{}:{failures}", dir.join("record.jsonl").display());
+    let base_ms = base_ms.to_string();
+    common::spawn(
+        dir,
+        &["--handler", &handler],
+        &[("PRFLOW_RETRY_BASE_MS", &base_ms)],
+    )
 }
 
 /// A signed `pull_request_review` (approved) of PR `pr` on branch `head_ref`.
 async fn deliver(svc: &Svc, id: &str, pr: u64, head_ref: &str) {
-    let body = serde_json::to_vec(&json!({
-        "action": "submitted",
-        "review": {"id": 100 + pr, "state": "approved", "user": {"login": "bob"}, "commit_id": "a".repeat(40), "body": "lgtm"},
-        "pull_request": {"number": pr, "head": {"ref": head_ref, "sha": "a".repeat(40), "repo": {"full_name": "acme/shop"}},
-                          "base": {"ref": "main", "sha": "b".repeat(40), "repo": {"full_name": "acme/shop"}}},
-        "repository": {"name": "shop", "full_name": "acme/shop", "owner": {"login": "acme"}, "default_branch": "main", "private": false, "fork": false},
-        "installation": {"id": 7},
-        "sender": {"login": "bob"}
-    }))
-    .unwrap();
-    let resp = reqwest::Client::new()
-        .post(format!("{}/webhook", svc.base))
-        .header("content-type", "application/json")
-        .header("x-github-event", "pull_request_review")
-        .header("x-github-delivery", id)
-        .header("x-hub-signature-256", sign(&body))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status().as_u16(), 202, "{id}: {}", svc.log());
+    let body = review("acme/shop", pr, head_ref, "acme/shop");
+    let (status, _) = common::deliver(svc, "pull_request_review", id, body).await;
+    assert_eq!(status, 202, "{id}: {}", svc.log());
 }
 
 /// The flaky handler's lines for `id`, in order.
 fn attempts(svc: &Svc, id: &str) -> Vec<Value> {
-    std::fs::read_to_string(svc.record())
-        .unwrap_or_default()
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|v| v["id"] == id)
-        .collect()
+    records(svc).into_iter().filter(|v| v["id"] == id).collect()
 }
 
 fn status(svc: &Svc, id: &str) -> Option<DeliveryStatus> {
@@ -182,15 +62,6 @@ async fn wait_status(
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-}
-
-async fn metrics(svc: &Svc) -> String {
-    reqwest::get(format!("{}/metrics", svc.base))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
 }
 
 fn now_ms() -> u64 {
