@@ -601,41 +601,16 @@ fn flow_context(w: &World) -> prflow::flow::FlowContext {
     }
 }
 
-/// A comment on `issue` by `author`, as the webhook parser hands it to the core.
-async fn comment(w: &World, issue: u64, author: &str, token: &str, body: &str) -> Value {
-    use prflow::github::events::{CommentCommand, EventRepo, WebhookEvent};
-    let path = format!("/repos/acme/app/issues/{issue}/comments");
-    let c = w.post(token, &path, json!({"body": body})).await;
-    let event = WebhookEvent::CommentCommand(CommentCommand {
-        repo: EventRepo {
-            owner: "acme".into(),
-            name: "app".into(),
-            default_branch: "main".into(),
-            private: false,
-            fork: false,
-        },
-        installation_id: None,
-        issue_number: issue,
-        is_pull_request: false,
-        comment_id: c["id"].as_u64().unwrap(),
-        author: author.into(),
-        author_association: "MEMBER".into(),
-        commands: prflow::github::parse_commands(body),
-    });
-    let report = prflow::flow::handle(
-        &flow_context(w),
-        prflow::flow::Trigger::Webhook(Box::new(event)),
-    )
-    .await
-    .unwrap();
-    serde_json::to_value(report).unwrap()
-}
-
-/// Which run a comment on `issue` concerns, as `prflow serve` resolves it before
-/// taking the run's lock.
-async fn run_of_comment(w: &World, issue: u64, is_pull_request: bool) -> Option<String> {
+/// A `/prflow` comment on `acme/app` #`issue`, as the webhook parser hands it over.
+fn comment_event(
+    issue: u64,
+    is_pull_request: bool,
+    comment_id: u64,
+    author: &str,
+    body: &str,
+) -> prflow::github::events::CommentCommand {
     use prflow::github::events::{CommentCommand, EventRepo};
-    let c = CommentCommand {
+    CommentCommand {
         repo: EventRepo {
             owner: "acme".into(),
             name: "app".into(),
@@ -646,11 +621,32 @@ async fn run_of_comment(w: &World, issue: u64, is_pull_request: bool) -> Option<
         installation_id: None,
         issue_number: issue,
         is_pull_request,
-        comment_id: 1,
-        author: "bob".into(),
+        comment_id,
+        author: author.into(),
         author_association: "MEMBER".into(),
-        commands: prflow::github::parse_commands("/prflow status"),
-    };
+        commands: prflow::github::parse_commands(body),
+    }
+}
+
+/// A comment on `issue` by `author`, posted and handed to the core.
+async fn comment(w: &World, issue: u64, author: &str, token: &str, body: &str) -> Value {
+    use prflow::github::events::WebhookEvent;
+    let path = format!("/repos/acme/app/issues/{issue}/comments");
+    let c = w.post(token, &path, json!({"body": body})).await;
+    let event = comment_event(issue, false, c["id"].as_u64().unwrap(), author, body);
+    let report = prflow::flow::handle(
+        &flow_context(w),
+        prflow::flow::Trigger::Webhook(Box::new(WebhookEvent::CommentCommand(event))),
+    )
+    .await
+    .unwrap();
+    serde_json::to_value(report).unwrap()
+}
+
+/// Which run a comment on `issue` concerns, as `prflow serve` resolves it before
+/// taking the run's lock.
+async fn run_of_comment(w: &World, issue: u64, is_pull_request: bool) -> Option<String> {
+    let c = comment_event(issue, is_pull_request, 1, "bob", "/prflow status");
     let client = flow_context(w).github.repo("acme", "app");
     prflow::flow::commands::run_of_comment(&client, &c)
         .await
