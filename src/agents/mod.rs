@@ -7,6 +7,7 @@
 //! output root or skip the trailers.
 
 pub mod command;
+pub mod llm;
 pub mod paths;
 pub mod template;
 

@@ -2,6 +2,7 @@
 //! before a run writes anything.
 
 use crate::agents::command::CommandRunner;
+use crate::agents::llm::LlmRunner;
 use crate::agents::template::TemplateRunner;
 use crate::agents::Runner;
 use crate::workflow::{RunnerSpec, Task, Workflow};
@@ -14,6 +15,7 @@ pub struct Runners {
     /// fails the tasks that need templates, not workflows that only run commands.
     template: Result<TemplateRunner, String>,
     command: CommandRunner,
+    llm: LlmRunner,
 }
 
 /// A task no runner here can carry out, and why.
@@ -38,6 +40,7 @@ impl Runners {
         Ok(Runners {
             template,
             command: CommandRunner,
+            llm: LlmRunner,
         })
     }
 
@@ -49,10 +52,7 @@ impl Runners {
                 Err(e) => Err(format!("the template packs could not be loaded: {e}")),
             },
             RunnerSpec::Command { .. } => Ok(&self.command),
-            RunnerSpec::Llm { provider, .. } => Err(format!(
-                "the `llm` runner ({provider}) is not available in this build of prflow; \
-                 use a `command` runner with your coding-agent CLI (e.g. `claude -p`) instead"
-            )),
+            RunnerSpec::Llm { .. } => Ok(&self.llm),
         }
     }
 
