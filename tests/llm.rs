@@ -464,6 +464,57 @@ fn a_missing_key_stops_the_run_before_anything_is_written() {
     assert!(t.contains(KEY_ENV) && t.contains("export"), "{t}");
     assert_eq!(all_refs(r), before);
     assert!(fake.seen().is_empty());
+
+    let validate = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .arg("validate")
+        .arg(&wf)
+        .env_remove(KEY_ENV)
+        .output()
+        .unwrap();
+    let t = text(&validate);
+    assert!(t.contains(KEY_ENV) && t.contains("`api`"), "{t}");
+}
+
+#[test]
+fn server_errors_are_retried_three_times_then_reported() {
+    let fake = Fake::start(|_, _| (503, vec![], r#"{"error":{"message":"overloaded"}}"#.into()));
+    let dir = repo();
+    let r = dir.path();
+    let tasks = json!([{"id": "one", "name": "One", "agentId": "dev"}]);
+    let wf = write_workflow(r, &workflow("openai", &fake.base, tasks));
+    let out = run(r, &wf, Some(KEY));
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    assert!(
+        t.contains("failed 3 times") && t.contains("503") && t.contains("overloaded"),
+        "{t}"
+    );
+    assert_eq!(fake.seen().len(), 3);
+}
+
+#[test]
+fn a_model_that_does_not_answer_in_time_times_out() {
+    let fake = Fake::start(|_, _| {
+        std::thread::sleep(std::time::Duration::from_millis(2500));
+        openai_reply("{}")
+    });
+    let dir = repo();
+    let r = dir.path();
+    let tasks = json!([{"id": "slow", "name": "Slow", "agentId": "dev", "timeout": 1000}]);
+    let wf = write_workflow(r, &workflow("openai", &fake.base, tasks));
+    let started = std::time::Instant::now();
+    let out = run(r, &wf, Some(KEY));
+    assert_eq!(out.status.code(), Some(1));
+    let t = text(&out);
+    assert!(
+        t.contains("`slow`") && t.contains("timed out after 1 s"),
+        "{t}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(2400),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 /// A tree with no files, for calling the runner directly.
@@ -524,4 +575,135 @@ fn review_feedback_reaches_the_model() {
     assert!(user.contains("Changes requested by octocat"), "{user}");
     assert!(user.contains("Please handle the empty case."), "{user}");
     assert!(user.contains("out/a.txt:3: off by one here"), "{user}");
+}
+
+/// `prflow run --github` against the simulator, as the bot, started by alice.
+fn run_github(api: &str, work: &Path, token: &str) -> (Output, Value) {
+    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args([
+            "run",
+            ".prflow/workflow.json",
+            "--github",
+            "acme/app",
+            "--json",
+            "--api-url",
+        ])
+        .arg(api)
+        .arg("--repo")
+        .arg(work)
+        .env("GITHUB_TOKEN", token)
+        .env("PRFLOW_STARTER", "alice")
+        .env(KEY_ENV, KEY)
+        .env("NO_PROXY", "127.0.0.1")
+        .env("no_proxy", "127.0.0.1")
+        .output()
+        .unwrap();
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out, v)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_requested_on_the_pull_request_reach_the_model_and_revise_the_phase() {
+    use prflow::sim::{Sim, SimConfig};
+    let fake = Fake::start(|_, n| {
+        let answer = json!({
+            "files": [{"path": "design.md", "content": format!("version {}\n", n + 1)}],
+            "summary": format!("version {}", n + 1)
+        });
+        openai_reply(&answer.to_string())
+    });
+    let mut wf = workflow(
+        "openai",
+        &fake.base,
+        json!([{"id": "design", "name": "Design", "agentId": "dev"}]),
+    );
+    wf["execution"] = json!({"checkpoints": ["design"]});
+    wf["reviewers"] = json!(["bob"]);
+    let repo = repo();
+    std::fs::create_dir_all(repo.path().join(".prflow")).unwrap();
+    std::fs::write(
+        repo.path().join(".prflow/workflow.json"),
+        serde_json::to_string_pretty(&wf).unwrap(),
+    )
+    .unwrap();
+    git(repo.path(), &["add", "."]);
+    git(repo.path(), &["commit", "-qm", "workflow"]);
+    let sim = Sim::start(SimConfig {
+        repos: vec![("acme/app".into(), repo.path().to_path_buf())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let bot = sim.create_user("prflow-bot", "write").unwrap();
+    sim.create_user("alice", "write").unwrap();
+    let bob = sim.create_user("bob", "write").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let api = sim.api_url();
+
+    let (a, w, t) = (api.clone(), work.path().to_path_buf(), bot.clone());
+    let (out, report) = tokio::task::spawn_blocking(move || run_github(&a, &w, &t))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(report["state"], "waiting-for-review", "{report}");
+    let pr = report["pull_request_number"].as_u64().unwrap();
+
+    let http = reqwest::Client::new();
+    let pull: Value = http
+        .get(format!("{api}/repos/acme/app/pulls/{pr}"))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let status = http
+        .post(format!("{api}/repos/acme/app/pulls/{pr}/reviews"))
+        .bearer_auth(&bob)
+        .json(&json!({
+            "event": "REQUEST_CHANGES",
+            "body": "Please describe the error handling.",
+            "commit_id": pull["head"]["sha"],
+            "comments": [{"path": "out/design.md", "line": 1, "body": "say which version"}]
+        }))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(status.is_success(), "{status}");
+
+    let (a, w, t) = (api.clone(), work.path().to_path_buf(), bot.clone());
+    let (out, report) = tokio::task::spawn_blocking(move || run_github(&a, &w, &t))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(report["state"], "waiting-for-review", "{report}");
+    assert!(!text(&out).contains(KEY));
+
+    let seen = fake.seen();
+    assert_eq!(seen.len(), 2, "one call per run");
+    let first = openai_user(&seen[0]);
+    assert!(!first.contains("Changes requested"), "{first}");
+    let second = openai_user(&seen[1]);
+    assert!(second.contains("Changes requested by bob"), "{second}");
+    assert!(
+        second.contains("Please describe the error handling."),
+        "{second}"
+    );
+    assert!(
+        second.contains("out/design.md:1: say which version"),
+        "{second}"
+    );
+    // The model saw its own first version in the tree it revises.
+    assert!(
+        second.contains("design.md") && second.contains("version 1"),
+        "{second}"
+    );
+    let branch = pull["head"]["ref"].as_str().unwrap();
+    let bare = sim.bare_repo_path("acme/app");
+    assert_eq!(
+        git(&bare, &["show", &format!("{branch}:out/design.md")]),
+        "version 2"
+    );
 }

@@ -398,6 +398,7 @@ fn call(
             Attempt::Done(text) => return Ok(text),
             Attempt::Fatal(m) => return Err(AgentError::Failed(m)),
             Attempt::Retry(m, after) => {
+                let m = redact(&m, key);
                 tracing::debug!(attempt, url = %url, "llm call will be retried: {m}");
                 last = m;
                 if attempt == ATTEMPTS {
