@@ -358,6 +358,32 @@ fn a_malformed_answer_fails_the_task_by_name_without_leaking_the_key() {
 }
 
 #[test]
+fn an_empty_or_misshapen_answer_says_what_was_wrong() {
+    for (answer, expected) in [
+        (
+            r#"{"files": [], "summary": "nothing to do"}"#,
+            "wrote nothing",
+        ),
+        (r#"{"summary": "done"}"#, "has no `files` list"),
+        (
+            r#"{"files": [{"path": "a.txt"}]}"#,
+            "gives `a.txt` no string `content`",
+        ),
+        (r#"[1, 2]"#, "not an object"),
+    ] {
+        let fake = Fake::start(move |_, _| openai_reply(answer));
+        let dir = repo();
+        let r = dir.path();
+        let tasks = json!([{"id": "odd", "name": "Odd", "agentId": "dev"}]);
+        let wf = write_workflow(r, &workflow("openai", &fake.base, tasks));
+        let out = run(r, &wf, Some(KEY));
+        assert_eq!(out.status.code(), Some(1), "{answer}");
+        let t = text(&out);
+        assert!(t.contains("`odd`") && t.contains(expected), "{answer}: {t}");
+    }
+}
+
+#[test]
 fn a_refused_key_is_named_by_its_variable_and_not_retried() {
     let fake = Fake::start(|_, _| {
         (
