@@ -1,40 +1,15 @@
 //! End-to-end tests of the local engine (`prflow run / approve / status`) on real git
 //! repositories, through the real binary.
 
+mod common;
+
+use common::{git, git_repo as repo};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 fn prflow() -> Command {
     Command::new(env!("CARGO_BIN_EXE_prflow"))
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A repository with one commit on `main`.
-fn repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path();
-    git(p, &["init", "-q", "-b", "main"]);
-    git(p, &["config", "user.email", "t@example.com"]);
-    git(p, &["config", "user.name", "Test"]);
-    std::fs::write(p.join("README.md"), "hello\n").unwrap();
-    git(p, &["add", "."]);
-    git(p, &["commit", "-qm", "init"]);
-    dir
 }
 
 fn write_workflow(dir: &Path, name: &str, json: serde_json::Value) -> PathBuf {

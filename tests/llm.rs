@@ -7,6 +7,9 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
+mod common;
+
+use common::{git, git_repo as repo};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
@@ -129,33 +132,6 @@ fn task_of(user: &str) -> String {
         .and_then(|s| s.split('`').next())
         .unwrap_or("?")
         .to_string()
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-fn repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path();
-    git(p, &["init", "-q", "-b", "main"]);
-    git(p, &["config", "user.email", "t@example.com"]);
-    git(p, &["config", "user.name", "Test"]);
-    std::fs::write(p.join("README.md"), "hello\n").unwrap();
-    git(p, &["add", "."]);
-    git(p, &["commit", "-qm", "init"]);
-    dir
 }
 
 fn write_workflow(dir: &Path, json: &Value) -> PathBuf {

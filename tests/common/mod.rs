@@ -224,3 +224,32 @@ pub async fn metrics(svc: &Svc) -> String {
         .await
         .unwrap()
 }
+
+/// Runs git in `dir`; panics with git's stderr when it fails. Returns stdout, trimmed.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A repository with one commit (`README.md`) on `main`.
+pub fn git_repo() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    git(p, &["init", "-q", "-b", "main"]);
+    git(p, &["config", "user.email", "t@example.com"]);
+    git(p, &["config", "user.name", "Test"]);
+    std::fs::write(p.join("README.md"), "hello\n").unwrap();
+    git(p, &["add", "."]);
+    git(p, &["commit", "-qm", "init"]);
+    dir
+}
