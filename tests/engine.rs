@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{git, git_repo as repo};
+use common::{all_refs, git, git_repo as repo, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -27,18 +27,6 @@ fn run(repo: &Path, wf: &Path, extra: &[&str]) -> Output {
         .args(extra)
         .output()
         .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn all_refs(repo: &Path) -> String {
-    git(repo, &["for-each-ref", "--format=%(refname) %(objectname)"])
 }
 
 fn branches(repo: &Path) -> Vec<String> {

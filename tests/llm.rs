@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 mod common;
 
-use common::{git, git_repo as repo};
+use common::{all_refs, git, git_repo as repo, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
@@ -155,18 +155,6 @@ fn run(repo: &Path, wf: &Path, key: Option<&str>) -> Output {
         cmd.env(KEY_ENV, k);
     }
     cmd.output().unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn all_refs(repo: &Path) -> String {
-    git(repo, &["for-each-ref", "--format=%(refname) %(objectname)"])
 }
 
 fn phase_branch(repo: &Path) -> String {

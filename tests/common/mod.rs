@@ -253,3 +253,17 @@ pub fn git_repo() -> tempfile::TempDir {
     git(p, &["commit", "-qm", "init"]);
     dir
 }
+
+/// A process's stdout and stderr, one after the other (for assertions and messages).
+pub fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Every ref of `repo` with its target, one per line: equal before and after = nothing written.
+pub fn all_refs(repo: &Path) -> String {
+    git(repo, &["for-each-ref", "--format=%(refname) %(objectname)"])
+}
