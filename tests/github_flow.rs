@@ -519,7 +519,7 @@ async fn the_actions_executor_dispatches_phases_instead_of_running_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rerequested_gate_runs_again_on_its_head() {
     use prflow::flow::{self, FlowContext, FlowOptions, Trigger};
-    use prflow::github::events::{CheckRunRerequested, EventRepo, WebhookEvent};
+    use prflow::github::events::{CheckRunRerequested, WebhookEvent};
     let counter = tempfile::tempdir().unwrap();
     let count_file = counter.path().join("runs");
     let w = World::with(&json!({
@@ -557,13 +557,7 @@ async fn a_rerequested_gate_runs_again_on_its_head() {
         },
     };
     let event = WebhookEvent::CheckRunRerequested(CheckRunRerequested {
-        repo: EventRepo {
-            owner: "acme".into(),
-            name: "app".into(),
-            default_branch: "main".into(),
-            private: false,
-            fork: false,
-        },
+        repo: acme_app(),
         installation_id: None,
         check_run_id: 1,
         name: "prflow/lint".into(),
@@ -601,6 +595,17 @@ fn flow_context(w: &World) -> prflow::flow::FlowContext {
     }
 }
 
+/// `acme/app` as webhook events name it.
+fn acme_app() -> prflow::github::events::EventRepo {
+    prflow::github::events::EventRepo {
+        owner: "acme".into(),
+        name: "app".into(),
+        default_branch: "main".into(),
+        private: false,
+        fork: false,
+    }
+}
+
 /// A `/prflow` comment on `acme/app` #`issue`, as the webhook parser hands it over.
 fn comment_event(
     issue: u64,
@@ -609,15 +614,9 @@ fn comment_event(
     author: &str,
     body: &str,
 ) -> prflow::github::events::CommentCommand {
-    use prflow::github::events::{CommentCommand, EventRepo};
+    use prflow::github::events::CommentCommand;
     CommentCommand {
-        repo: EventRepo {
-            owner: "acme".into(),
-            name: "app".into(),
-            default_branch: "main".into(),
-            private: false,
-            fork: false,
-        },
+        repo: acme_app(),
         installation_id: None,
         issue_number: issue,
         is_pull_request,

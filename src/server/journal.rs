@@ -183,10 +183,8 @@ impl Journal {
              DROP INDEX IF EXISTS deliveries_pending;",
         )
         .with_context(|| format!("creating the tables of {}", path.display()))?;
-        add_retry_columns(&conn)
-            .with_context(|| format!("adding the retry columns to {}", path.display()))?;
-        key_by_time(&conn)
-            .with_context(|| format!("re-keying the deliveries of {}", path.display()))?;
+        migrate(&conn)
+            .with_context(|| format!("bringing {} up to this version of prflow", path.display()))?;
         // Finished rows are kept a week so that redeliveries are still recognised.
         conn.execute(
             "DELETE FROM deliveries WHERE state != 'pending' AND finished_at < ?1",
@@ -322,26 +320,34 @@ pub fn journal_key(id: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Journals written before [`journal_key`] kept the GUID itself in `id`:
-/// move it to `guid` and key the row by time, once, at open.
-fn key_by_time(conn: &Connection) -> rusqlite::Result<()> {
-    let mut st = conn.prepare("SELECT name FROM pragma_table_info('deliveries')")?;
-    let has_guid = st
+/// Bring a journal written by an earlier version up to date, in place, reading
+/// its columns once. Before retries it lacked `attempts` and `retry_at`
+/// (existing rows get 0 attempts, no retry due). Before [`journal_key`] it kept
+/// the GUID itself in `id` and had no `guid`: then every row moves its GUID to
+/// `guid` and is keyed by time. Rows written since always carry `guid`, so
+/// nothing is scanned at a start that has nothing to migrate.
+fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let cols = conn
+        .prepare("SELECT name FROM pragma_table_info('deliveries')")?
         .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?
-        .iter()
-        .any(|c| c == "guid");
-    if !has_guid {
-        conn.execute_batch("ALTER TABLE deliveries ADD COLUMN guid TEXT;")?;
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let has = |c: &str| cols.iter().any(|x| x == c);
+    if !has("attempts") {
+        conn.execute_batch(
+            "ALTER TABLE deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;",
+        )?;
     }
-    let old: Vec<(i64, String)> = conn
-        .prepare("SELECT seq, id FROM deliveries WHERE guid IS NULL")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    if old.is_empty() {
+    if !has("retry_at") {
+        conn.execute_batch("ALTER TABLE deliveries ADD COLUMN retry_at INTEGER;")?;
+    }
+    if has("guid") {
         return Ok(());
     }
-    conn.execute_batch("BEGIN")?;
+    conn.execute_batch("BEGIN; ALTER TABLE deliveries ADD COLUMN guid TEXT;")?;
+    let old: Vec<(i64, String)> = conn
+        .prepare("SELECT seq, id FROM deliveries")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
     {
         let mut up =
             conn.prepare("UPDATE OR IGNORE deliveries SET guid = id, id = ?2 WHERE seq = ?1")?;
@@ -350,24 +356,6 @@ fn key_by_time(conn: &Connection) -> rusqlite::Result<()> {
         }
     }
     conn.execute_batch("COMMIT")
-}
-
-/// Journals written before retries existed lack `attempts` and `retry_at`:
-/// add them in place (existing rows get 0 attempts, no retry due).
-fn add_retry_columns(conn: &Connection) -> rusqlite::Result<()> {
-    let mut st = conn.prepare("SELECT name FROM pragma_table_info('deliveries')")?;
-    let cols = st
-        .query_map([], |r| r.get::<_, String>(0))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
-    if !cols.iter().any(|c| c == "attempts") {
-        conn.execute_batch(
-            "ALTER TABLE deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;",
-        )?;
-    }
-    if !cols.iter().any(|c| c == "retry_at") {
-        conn.execute_batch("ALTER TABLE deliveries ADD COLUMN retry_at INTEGER;")?;
-    }
-    Ok(())
 }
 
 fn now_secs() -> i64 {
