@@ -152,11 +152,6 @@ pub fn event_name(lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, Env
 }
 
 impl ActionEnv {
-    /// Reads the process environment.
-    pub fn from_process() -> Result<ActionEnv, EnvError> {
-        ActionEnv::from_lookup(&|name| std::env::var(name).ok())
-    }
-
     /// Reads and checks every variable; all missing ones are named at once.
     pub fn from_lookup(lookup: &dyn Fn(&str) -> Option<String>) -> Result<ActionEnv, EnvError> {
         const REQUIRED: [&str; 4] = [

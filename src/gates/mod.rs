@@ -200,14 +200,6 @@ pub fn run_gate(spec: &GateSpec, input: &GateInput) -> GateResult {
     result
 }
 
-/// Runs every gate of [`gates_for`], one after another, in that order.
-pub fn run_all(input: &GateInput) -> Vec<GateResult> {
-    gates_for(input.workflow)
-        .iter()
-        .map(|spec| run_gate(spec, input))
-        .collect()
-}
-
 /// Which implementation a spec means. A `performance` gate with `run` uses it as the
 /// command that starts the service; any other gate with `run` is a command gate.
 fn dispatch(spec: &GateSpec, input: &GateInput) -> GateResult {

@@ -169,31 +169,6 @@ impl AppAuth {
         })
     }
 
-    /// The App from Probot's environment variables: `APP_ID`, and
-    /// `PRIVATE_KEY` (the PEM itself; `\n` escapes allowed, as in `.env`
-    /// files) or `PRIVATE_KEY_PATH`.
-    pub fn from_env() -> Result<AppAuth, GithubError> {
-        let app_id = std::env::var("APP_ID").map_err(|_| {
-            GithubError::Config(
-                "APP_ID is not set: use the App ID from the App's settings page".into(),
-            )
-        })?;
-        let app_id: u64 = app_id.trim().parse().map_err(|_| {
-            GithubError::Config(format!("APP_ID `{app_id}` is not a number: use the numeric App ID from the App's settings page"))
-        })?;
-        let pem = match std::env::var("PRIVATE_KEY") {
-            Ok(k) if !k.trim().is_empty() => k.replace("\\n", "\n").into_bytes(),
-            _ => {
-                let path = std::env::var("PRIVATE_KEY_PATH").map_err(|_| {
-                    GithubError::Config("neither PRIVATE_KEY nor PRIVATE_KEY_PATH is set: point PRIVATE_KEY_PATH at the App's .pem file".into())
-                })?;
-                std::fs::read(&path)
-                    .map_err(|e| GithubError::Config(format!("PRIVATE_KEY_PATH {path}: {e}")))?
-            }
-        };
-        AppAuth::new(app_id, &pem)
-    }
-
     pub fn app_id(&self) -> u64 {
         self.app_id
     }

@@ -50,16 +50,6 @@ pub struct GitHubConfig {
 }
 
 impl GitHubConfig {
-    /// `GITHUB_API_URL` from the environment (set by Actions, and by people
-    /// using Enterprise Server or the simulator), else github.com.
-    pub fn from_env() -> Self {
-        let url = std::env::var("GITHUB_API_URL")
-            .ok()
-            .filter(|u| !u.trim().is_empty())
-            .unwrap_or_else(|| GITHUB_API_URL.to_string());
-        GitHubConfig::new(url.trim())
-    }
-
     pub fn new(api_url: impl Into<String>) -> Self {
         GitHubConfig {
             api_url: api_url.into(),

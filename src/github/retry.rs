@@ -107,7 +107,9 @@ pub fn requested_wait(headers: &HeaderMap, now_epoch_secs: u64) -> Option<Durati
     None
 }
 
-/// Exponential back-off with full jitter for `attempt` (1 = first retry).
+/// Exponential back-off for `attempt` (1 = first retry), jittered between half and
+/// all of the delay ("equal jitter"): retries from parallel runs spread out, and none
+/// is ever immediate.
 pub fn backoff(policy: &RetryPolicy, attempt: u32) -> Duration {
     let exp = policy
         .base_delay
