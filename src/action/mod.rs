@@ -100,7 +100,7 @@ pub async fn execute(
                 .title("prflow")
                 .to_string());
             let report = FlowReport {
-                state: "ignored".into(),
+                state: crate::flow::FlowState::Ignored,
                 ignored_because: Some(why),
                 ..Default::default()
             };
@@ -287,7 +287,7 @@ fn report_failure(
     say: &mut dyn FnMut(String),
 ) {
     let report = FlowReport {
-        state: "error".into(),
+        state: crate::flow::FlowState::Error,
         ..Default::default()
     };
     write_outputs(env, &report, say);

@@ -16,7 +16,7 @@ pub fn outputs_of(report: &FlowReport) -> Vec<(&'static str, String)> {
             "phase",
             report.phase.map(|p| p.to_string()).unwrap_or_default(),
         ),
-        ("state", report.state.clone()),
+        ("state", report.state.as_str().to_string()),
         (
             "pull-request-number",
             report
@@ -102,7 +102,7 @@ mod tests {
         let report = FlowReport {
             run_id: Some("r1".into()),
             phase: Some(2),
-            state: "waiting-for-review".into(),
+            state: crate::flow::FlowState::WaitingForReview,
             pull_request_number: Some(7),
             pull_request_url: Some("https://x/pull/7".into()),
             ..Default::default()

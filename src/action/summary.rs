@@ -34,9 +34,7 @@ pub fn render(header: &Header, report: &FlowReport) -> String {
     if let Some(p) = report.phase {
         facts.push(format!("phase {p}"));
     }
-    if !report.state.is_empty() {
-        facts.push(format!("state **{}**", report.state));
-    }
+    facts.push(format!("state **{}**", report.state));
     match (&report.pull_request_number, &report.pull_request_url) {
         (Some(n), Some(url)) => facts.push(format!("pull request [#{n}]({url})")),
         (Some(n), None) => facts.push(format!("pull request #{n}")),
@@ -108,7 +106,7 @@ mod tests {
         let report = FlowReport {
             run_id: Some("ab12".into()),
             phase: Some(1),
-            state: "waiting-for-review".into(),
+            state: crate::flow::FlowState::WaitingForReview,
             pull_request_number: Some(3),
             pull_request_url: Some("https://github.com/acme/shop/pull/3".into()),
             summary_markdown: "### Phases\n\n```mermaid\ngraph TD\n```\n".into(),
@@ -127,7 +125,7 @@ mod tests {
     #[test]
     fn dry_run_and_ignored_are_said() {
         let report = FlowReport {
-            state: "ignored".into(),
+            state: crate::flow::FlowState::Ignored,
             ignored_because: Some("the pull request is not a prflow phase".into()),
             ..Default::default()
         };

@@ -42,7 +42,7 @@ pub fn context(
         git_url: git_url
             .map(str::to_string)
             .unwrap_or_else(|| git_url_for(api_url, owner, repo)),
-        workdir: workdir.unwrap_or_else(|| flow::drive::default_workdir(owner, repo)),
+        workdir: workdir.unwrap_or_else(|| flow::session::default_workdir(owner, repo)),
         options,
     })
 }

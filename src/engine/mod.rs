@@ -4,7 +4,9 @@
 //! This is the one place that decides what a run does next; the CLI, the App and
 //! the Action only ask it.
 
+pub mod checkpoint;
 pub mod merge;
+pub mod naming;
 pub mod phase;
 pub mod preview;
 pub mod progress;
@@ -36,22 +38,13 @@ pub struct RunRequest {
 pub enum StartError {
     #[error("{0}")]
     Invalid(Diagnostics),
-    #[error("{}", unservable_message(.tasks, .packs))]
+    #[error("{}", naming::did_not_start(.tasks, .packs))]
     Unservable {
         tasks: Vec<Unservable>,
         packs: Vec<String>,
     },
     #[error("{0:#}")]
     Other(#[from] anyhow::Error),
-}
-
-fn unservable_message(tasks: &[Unservable], packs: &[String]) -> String {
-    let mut s = String::from("the run did not start, nothing was written:\n");
-    for t in tasks {
-        s.push_str(&format!("  {t}\n"));
-    }
-    s.push_str(&format!("template packs available: {}", packs.join(", ")));
-    s
 }
 
 /// Where a run stands after an invocation.
@@ -115,7 +108,7 @@ pub fn status(repo_dir: &Path, run: Option<&str>) -> Result<Vec<RunState>> {
     let repo = Repo::open(repo_dir)?;
     let ids = match run {
         Some(id) => vec![id.to_string()],
-        None => state::run_ids(&repo)?,
+        None => naming::run_ids(&repo)?,
     };
     ids.iter()
         .map(|id| {
@@ -130,7 +123,7 @@ pub fn status(repo_dir: &Path, run: Option<&str>) -> Result<Vec<RunState>> {
 fn resolve_run(
     repo: &Repo,
     req: &RunRequest,
-) -> Result<(RunMeta, Workflow, String, Vec<String>), StartError> {
+) -> Result<(LoadedRun, String, Vec<String>), StartError> {
     let text = std::fs::read_to_string(&req.workflow_file).with_context(|| {
         format!(
             "cannot read the workflow file {}",
@@ -145,7 +138,7 @@ fn resolve_run(
     let unfinished = if req.new_run {
         None
     } else {
-        find_unfinished(repo, &key)?
+        naming::find_unfinished(repo, &key)?
     };
     Ok(match unfinished {
         Some(r) => {
@@ -157,7 +150,7 @@ fn resolve_run(
                 ));
             }
             let stored = stored_text(repo, &r.meta, &text);
-            (r.meta, r.workflow, stored, notes)
+            (r, stored, notes)
         }
         None => {
             let base_ref = req.base.clone().unwrap_or_else(|| "HEAD".into());
@@ -172,7 +165,13 @@ fn resolve_run(
                 starter: None,
                 origin_issue: None,
             };
-            (meta, given.workflow, text, notes)
+            let plan = workflow::plan::plan(&given.workflow);
+            let run = LoadedRun {
+                meta,
+                workflow: given.workflow,
+                plan,
+            };
+            (run, text, notes)
         }
     })
 }
@@ -180,21 +179,20 @@ fn resolve_run(
 /// `prflow run --dry-run`: the preview of what the run would do, writing nothing.
 pub fn dry_run(req: &RunRequest) -> Result<String, StartError> {
     let repo = Repo::open(&req.repo_dir)?;
-    let (meta, workflow, _, notes) = resolve_run(&repo, req)?;
-    let plan = workflow::plan::plan(&workflow);
+    let (run, _, notes) = resolve_run(&repo, req)?;
     let runners = Runners::new(&repo.root())?;
-    let base = git2::Oid::from_str(&meta.base).map_err(anyhow::Error::from)?;
+    let base = git2::Oid::from_str(&run.meta.base).map_err(anyhow::Error::from)?;
     let mut text = String::new();
     for n in notes {
         text.push_str(&format!("note: {n}\n"));
     }
     text.push_str(&preview::preview(
         &repo,
-        &meta.run_id,
+        &run.meta.run_id,
         base,
-        &meta.base_ref,
-        &workflow,
-        &plan,
+        &run.meta.base_ref,
+        &run.workflow,
+        &run.plan,
         &runners,
     )?);
     Ok(text)
@@ -203,18 +201,17 @@ pub fn dry_run(req: &RunRequest) -> Result<String, StartError> {
 /// Starts or continues the run of a workflow file.
 pub fn run(req: &RunRequest, progress: &dyn Progress) -> Result<RunReport, StartError> {
     let repo = Repo::open(&req.repo_dir)?;
-    let (meta, workflow, text, notes) = resolve_run(&repo, req)?;
-    let plan = workflow::plan::plan(&workflow);
+    let (run, text, notes) = resolve_run(&repo, req)?;
     let runners = Runners::new(&repo.root())?;
-    let unservable = runners.check_all(&workflow, None);
+    let unservable = runners.check_all(&run.workflow, None);
     if !unservable.is_empty() {
         return Err(StartError::Unservable {
             tasks: unservable,
             packs: runners.pack_names(),
         });
     }
-    state::write_meta(&repo, &meta, &text)?;
-    let mut report = drive(&repo, &meta, &workflow, &plan, &runners, progress)?;
+    state::write_meta(&repo, &run.meta, &text)?;
+    let mut report = drive(&repo, &run, &runners, progress)?;
     report.notes.splice(0..0, notes);
     Ok(report)
 }
@@ -226,24 +223,6 @@ fn stored_text(repo: &Repo, meta: &RunMeta, file_text: &str) -> String {
         .unwrap_or_else(|| file_text.to_string())
 }
 
-/// The newest unfinished run of the workflow at `key`.
-fn find_unfinished(repo: &Repo, key: &str) -> Result<Option<LoadedRun>> {
-    for id in state::run_ids(repo)? {
-        let Some((meta, _)) = state::read_meta(repo, &id) else {
-            continue;
-        };
-        if meta.workflow_path != key {
-            continue;
-        }
-        let r = load_run(repo, &id)?;
-        let s = state::read_state(repo, &r.meta, &r.plan, &state::local_approvals(repo, &id))?;
-        if !s.finished() {
-            return Ok(Some(r));
-        }
-    }
-    Ok(None)
-}
-
 /// Continues a recorded run (after an approval, a retry …).
 pub fn continue_run(repo_dir: &Path, run_id: &str, progress: &dyn Progress) -> Result<RunReport> {
     let repo = Repo::open(repo_dir)?;
@@ -252,9 +231,9 @@ pub fn continue_run(repo_dir: &Path, run_id: &str, progress: &dyn Progress) -> R
     let unservable = runners.check_all(&r.workflow, None);
     if !unservable.is_empty() {
         let packs = runners.pack_names();
-        bail!("{}", unservable_message(&unservable, &packs));
+        bail!("{}", naming::did_not_start(&unservable, &packs));
     }
-    drive(&repo, &r.meta, &r.workflow, &r.plan, &runners, progress)
+    drive(&repo, &r, &runners, progress)
 }
 
 /// Records an approval of the checkpoint that waits (locally, as `prflow approve`).
@@ -279,7 +258,7 @@ pub fn approve(repo_dir: &Path, run: Option<&str>) -> Result<(String, usize)> {
         [(s, index, head)] => {
             let oid = git2::Oid::from_str(head)?;
             repo.git.reference(
-                &state::approval_ref(&s.run_id, *index),
+                &naming::approval_ref(&s.run_id, *index),
                 oid,
                 true,
                 "prflow: checkpoint approved",
@@ -309,25 +288,27 @@ pub struct Revision {
     pub feedback: crate::agents::Feedback,
 }
 
-/// Runs what is missing of phase `index` (1-based): creates its branch at the previous
-/// phase's tip when needed, runs the tasks not yet committed (for a revision: not yet
-/// committed for that review), and records or clears the phase's failure.
-#[allow(clippy::too_many_arguments)]
+/// Runs what is missing of phase `index` (1-based) of `run`: creates its branch at the
+/// previous phase's tip when needed, runs the tasks not yet committed (for a revision:
+/// not yet committed for that review), and records or clears the phase's failure.
+/// The outer `Err` is prflow's own trouble (git); the inner one is why the phase failed.
+///
+/// Two callers: the local loop below and `flow`'s run loop (which runs a due phase or
+/// a revision through one function of its own).
 pub fn run_phase(
     repo: &Repo,
-    meta: &RunMeta,
-    workflow: &Workflow,
-    plan: &Plan,
+    run: &LoadedRun,
     runners: &Runners,
     progress: &dyn Progress,
     index: usize,
     revision: Option<&Revision>,
-    approved: state::Approvals<'_>,
 ) -> Result<Result<(), String>> {
-    let st = state::read_state(repo, meta, plan, approved)?;
+    let meta = &run.meta;
+    let approved = state::local_approvals(repo, &meta.run_id);
+    let st = state::read_state(repo, meta, &run.plan, &approved)?;
     let ps = &st.phases[index - 1];
-    let planned = &plan.phases[index - 1];
-    let branch_ref = format!("refs/heads/{}", ps.branch);
+    let planned = &run.plan.phases[index - 1];
+    let branch_ref = naming::branch_ref(&ps.branch);
     if ps.tip.is_none() {
         let base = ps
             .base
@@ -338,12 +319,13 @@ pub fn run_phase(
         None => ps.done.keys().cloned().collect(),
         Some(r) => state::revised_tasks(repo, &meta.run_id, ps, r.review_id)?,
     };
-    repo.delete_ref(&state::failure_ref(&meta.run_id, index))?;
+    let failure_ref = naming::failure_ref(&meta.run_id, index);
+    repo.delete_ref(&failure_ref)?;
     progress.phase_started(index, &ps.name, &ps.branch, planned.tasks.len());
     let result = phase::run_phase(phase::PhaseRun {
         repo_path: repo.git.path().to_path_buf(),
         run_id: &meta.run_id,
-        workflow,
+        workflow: &run.workflow,
         workflow_ref: format!("{}@{}", meta.workflow_path, meta.workflow_blob),
         phase: planned,
         branch_ref,
@@ -360,10 +342,7 @@ pub fn run_phase(
             Ok(Ok(()))
         }
         Err(failure) => {
-            repo.write_tree_ref(
-                &state::failure_ref(&meta.run_id, index),
-                &[("failure.txt", failure.message.as_bytes())],
-            )?;
+            repo.write_tree_ref(&failure_ref, &[("failure.txt", failure.message.as_bytes())])?;
             Ok(Err(failure.message))
         }
     }
@@ -372,15 +351,15 @@ pub fn run_phase(
 /// Runs phases in order until one waits for a review, fails, or all are done.
 fn drive(
     repo: &Repo,
-    meta: &RunMeta,
-    workflow: &Workflow,
-    plan: &Plan,
+    run: &LoadedRun,
     runners: &Runners,
     progress: &dyn Progress,
 ) -> Result<RunReport> {
+    let meta = &run.meta;
     let approved = state::local_approvals(repo, &meta.run_id);
-    for i in 0..plan.phases.len() {
-        let st = state::read_state(repo, meta, plan, &approved)?;
+    let read = || state::read_state(repo, meta, &run.plan, &approved);
+    for i in 0..run.plan.phases.len() {
+        let st = read()?;
         match st.phases[i].status {
             PhaseStatus::Done => continue,
             PhaseStatus::WaitingForReview => {
@@ -388,27 +367,15 @@ fn drive(
             }
             PhaseStatus::Pending | PhaseStatus::Running | PhaseStatus::Failed => {}
         }
-        if let Err(message) = run_phase(
-            repo,
-            meta,
-            workflow,
-            plan,
-            runners,
-            progress,
-            i + 1,
-            None,
-            &approved,
-        )? {
-            let st = state::read_state(repo, meta, plan, &approved)?;
-            return Ok(report(meta, st, Outcome::Failed, Some(message)));
+        if let Err(message) = run_phase(repo, run, runners, progress, i + 1, None)? {
+            return Ok(report(meta, read()?, Outcome::Failed, Some(message)));
         }
-        let st = state::read_state(repo, meta, plan, &approved)?;
+        let st = read()?;
         if st.phases[i].status == PhaseStatus::WaitingForReview {
             return Ok(report(meta, st, Outcome::WaitingForReview, None));
         }
     }
-    let st = state::read_state(repo, meta, plan, &approved)?;
-    Ok(report(meta, st, Outcome::Finished, None))
+    Ok(report(meta, read()?, Outcome::Finished, None))
 }
 
 fn report(meta: &RunMeta, state: RunState, outcome: Outcome, error: Option<String>) -> RunReport {

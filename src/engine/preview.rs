@@ -69,7 +69,7 @@ pub fn preview(
     )?;
     let mut previous = base_name.to_string();
     for phase in &plan.phases {
-        let branch = format!("prflow/{run_id}/{:02}-{}", phase.index, phase.slug);
+        let branch = super::naming::branch_name(run_id, phase);
         writeln!(
             out,
             "\nphase {} `{}` → branch {branch}",

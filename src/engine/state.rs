@@ -1,14 +1,11 @@
 //! A run's state, read from git alone: branches, trailers and a few refs under
-//! `refs/prflow/`. Nothing else is needed to resume, report or approve a run.
-//!
-//! - `refs/prflow/runs/<run>` → a tree holding `run.json` ([`RunMeta`]) and
-//!   `workflow` (the exact workflow text the run started with);
-//! - `refs/heads/prflow/<run>/<NN>-<slug>` → the phase branches;
-//! - `refs/prflow/approvals/<run>/<NN>` → the phase head a person approved;
-//! - `refs/prflow/failures/<run>/<NN>` → why the phase stopped, until it runs again.
+//! `refs/prflow/` (their names: [`super::naming`]). Nothing else is needed to resume,
+//! report or approve a run. The metadata ref holds a tree with `run.json` ([`RunMeta`])
+//! and `workflow` (the exact workflow text the run started with).
 
+use super::naming::{approval_ref, branch_name, branch_ref, failure_ref, meta_ref};
 use crate::gitops::{trailers, Repo};
-use crate::workflow::plan::{Plan, PlannedPhase};
+use crate::workflow::plan::Plan;
 use anyhow::{Context, Result};
 use git2::Oid;
 use serde::{Deserialize, Serialize};
@@ -48,20 +45,6 @@ pub fn run_id(workflow_path: &str, workflow_blob: &str, base: &str) -> String {
     hex::encode(&h.finalize()[..5])
 }
 
-pub fn meta_ref(run: &str) -> String {
-    format!("refs/prflow/runs/{run}")
-}
-pub fn approval_ref(run: &str, phase: usize) -> String {
-    format!("refs/prflow/approvals/{run}/{phase:02}")
-}
-pub fn failure_ref(run: &str, phase: usize) -> String {
-    format!("refs/prflow/failures/{run}/{phase:02}")
-}
-/// `prflow/<run>/<NN>-<slug>` (DESIGN.md).
-pub fn branch_name(run: &str, phase: &PlannedPhase) -> String {
-    format!("prflow/{run}/{:02}-{}", phase.index, phase.slug)
-}
-
 /// Reads a run's metadata and workflow text.
 pub fn read_meta(repo: &Repo, run: &str) -> Option<(RunMeta, String)> {
     let r = meta_ref(run);
@@ -82,15 +65,6 @@ pub fn write_meta(repo: &Repo, meta: &RunMeta, workflow_text: &str) -> Result<()
         &[("run.json", &json), ("workflow", workflow_text.as_bytes())],
     )?;
     Ok(())
-}
-
-/// Every run id recorded in this repository.
-pub fn run_ids(repo: &Repo) -> Result<Vec<String>> {
-    Ok(repo
-        .ref_names("refs/prflow/runs/*")?
-        .into_iter()
-        .filter_map(|n| n.rsplit('/').next().map(str::to_string))
-        .collect())
 }
 
 /// A task committed on a phase branch.
@@ -236,7 +210,7 @@ pub fn read_state(
         Some(Oid::from_str(&meta.base).context("run metadata has a bad base commit")?);
     for phase in &plan.phases {
         let branch = branch_name(&meta.run_id, phase);
-        let tip = repo.ref_target(&format!("refs/heads/{branch}"));
+        let tip = repo.ref_target(&branch_ref(&branch));
         let base = prev_tip;
         let done = match (tip, base) {
             (Some(tip), Some(base)) => done_tasks(repo, &meta.run_id, base, tip)?,

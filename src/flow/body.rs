@@ -80,9 +80,9 @@ pub fn pr_body(
     } else {
         for g in gates {
             b.push_str(&format!(
-                "- {} `prflow/{}`{}: {}\n",
+                "- {} `{}`{}: {}\n",
                 icon(&g.conclusion),
-                g.name,
+                crate::engine::naming::check_name(&g.name),
                 if g.required { " (required)" } else { "" },
                 g.title
             ));

@@ -1,8 +1,11 @@
 //! `/prflow` comment commands, a re-requested gate, a closed PR, a pushed workflow.
 //! Each is a plain `async fn command_<verb>`-style handler over a [`Session`].
 
-use super::drive::{self, Session};
-use super::FlowReport;
+use super::drive;
+use super::publish;
+use super::session::{self, Session};
+use super::{FlowReport, FlowState};
+use crate::engine::naming;
 use crate::engine::state::{self, PhaseStatus};
 use crate::engine::{self, LoadedRun};
 use crate::github::events::{CommentCommand, Push};
@@ -14,10 +17,10 @@ use git2::Oid;
 /// Where `/prflow run` looks when no path is given.
 pub const DEFAULT_WORKFLOW: &str = ".prflow/workflow.json";
 
-fn said(state: &str, run: Option<&str>) -> FlowReport {
+fn said(state: FlowState, run: Option<&str>) -> FlowReport {
     FlowReport {
         run_id: run.map(str::to_string),
-        state: state.into(),
+        state,
         ..Default::default()
     }
 }
@@ -25,7 +28,7 @@ fn said(state: &str, run: Option<&str>) -> FlowReport {
 /// A comment with one or more `/prflow` commands.
 pub async fn handle(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport> {
     if e.commands.is_empty() {
-        return Ok(said("ignored", None));
+        return Ok(said(FlowState::Ignored, None));
     }
     let client = &s.client;
     if !client.permission(&e.author).await?.can_write() {
@@ -35,10 +38,10 @@ pub async fn handle(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport> {
                 &format!("@{} only people with write access to this repository can run `/prflow` commands.", e.author),
             )
             .await?;
-        return Ok(said("refused", None));
+        return Ok(said(FlowState::Refused, None));
     }
     client.add_reaction(e.comment_id, Reaction::Eyes).await?;
-    let mut last = said("ignored", None);
+    let mut last = said(FlowState::Ignored, None);
     for cmd in &e.commands {
         last = match cmd {
             Command::Run { path } => {
@@ -55,7 +58,7 @@ pub async fn handle(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport> {
             Command::Land => command_land(s, e).await?,
             Command::Help => {
                 client.create_comment(e.issue_number, help_text()).await?;
-                said("help", None)
+                said(FlowState::Help, None)
             }
             Command::Unknown(verb) => {
                 client
@@ -67,7 +70,7 @@ pub async fn handle(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport> {
                         ),
                     )
                     .await?;
-                said("help", None)
+                said(FlowState::Help, None)
             }
             Command::Invalid { verb, reason } => {
                 client
@@ -76,7 +79,7 @@ pub async fn handle(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport> {
                         &format!("`/prflow {verb}`: {reason}\n\n{}", help_text()),
                     )
                     .await?;
-                said("help", None)
+                said(FlowState::Help, None)
             }
         };
     }
@@ -94,8 +97,8 @@ pub async fn run_of_comment(
 ) -> Result<Option<String>> {
     if e.is_pull_request {
         let pull = client.get_pull(e.issue_number).await?;
-        if let Some((run, _)) = super::run_of_branch(&pull.head_ref) {
-            return Ok(Some(run));
+        if let Some((run, _)) = naming::run_of_branch(&pull.head_ref) {
+            return Ok(Some(run.to_string()));
         }
     }
     // The newest marker wins. Who wrote it is not checked (prflow may post as
@@ -112,20 +115,11 @@ pub async fn run_of_comment(
 async fn run_for(s: &Session<'_>, e: &CommentCommand) -> Result<String> {
     if e.is_pull_request {
         let pull = s.client.get_pull(e.issue_number).await?;
-        if let Some((run, _)) = super::run_of_branch(&pull.head_ref) {
-            return Ok(run);
+        if let Some((run, _)) = naming::run_of_branch(&pull.head_ref) {
+            return Ok(run.to_string());
         }
     }
-    let repo = s.repo()?;
-    let mut newest: Option<String> = None;
-    for id in state::run_ids(&repo)? {
-        if let Some((meta, _)) = state::read_meta(&repo, &id) {
-            if meta.origin_issue == Some(e.issue_number) {
-                newest = Some(id);
-            }
-        }
-    }
-    newest.ok_or_else(|| {
+    naming::run_of_issue(&s.repo()?, e.issue_number)?.ok_or_else(|| {
         anyhow!(
             "no prflow run belongs to #{}; start one with `/prflow run [path]`",
             e.issue_number
@@ -153,7 +147,7 @@ async fn command_status(s: &Session<'_>, e: &CommentCommand) -> Result<FlowRepor
     s.client
         .ensure_status_comment(issue, &crate::github::body::status_marker(&run), &text)
         .await?;
-    Ok(said("status", Some(&run)))
+    Ok(said(FlowState::Status, Some(&run)))
 }
 
 async fn command_retry(
@@ -171,7 +165,7 @@ async fn command_retry(
     }
     // Committed tasks are kept; the failed phase runs what is missing.
     for p in &r.plan.phases {
-        repo.delete_ref(&state::failure_ref(&run, p.index))?;
+        repo.delete_ref(&naming::failure_ref(&run, p.index))?;
     }
     drive::continue_run(s, &run).await
 }
@@ -204,9 +198,9 @@ async fn command_rollback(
             s.client.close_pull(pr).await?;
         }
         s.client.delete_branch(&p.branch).await?;
-        repo.delete_ref(&format!("refs/heads/{}", p.branch))?;
+        repo.delete_ref(&naming::branch_ref(&p.branch))?;
         repo.delete_ref(&format!("refs/remotes/origin/{}", p.branch))?;
-        let approval = state::approval_ref(&run, p.index);
+        let approval = naming::approval_ref(&run, p.index);
         if repo.ref_target(&approval).is_some() {
             repo.delete_ref(&approval)?;
             delete_remote_ref(s, &approval)?;
@@ -218,10 +212,7 @@ async fn command_rollback(
 fn delete_remote_ref(s: &Session<'_>, name: &str) -> Result<()> {
     let dir = s.fc.workdir.clone();
     let repo = Repo::open(&dir)?;
-    let tracking = format!(
-        "refs/remotes/origin-prflow/{}",
-        name.trim_start_matches("refs/prflow/")
-    );
+    let tracking = session::tracking(name);
     if repo.ref_target(&tracking).is_some() {
         s.push_refspecs(&[(String::new(), name.to_string())])?;
         repo.delete_ref(&tracking)?;
@@ -244,12 +235,12 @@ pub async fn abort(s: &Session<'_>, run: &str, why: &str) -> Result<FlowReport> 
             s.client.close_pull(pr).await?;
         }
     }
-    if !drive::is_aborted(&repo, run) {
+    if !naming::is_aborted(&repo, run) {
         let meta_commit = repo
-            .ref_target(&state::meta_ref(run))
+            .ref_target(&naming::meta_ref(run))
             .ok_or_else(|| anyhow!("run {run} has no metadata"))?;
         repo.git
-            .reference(&drive::aborted_ref(run), meta_commit, true, why)?;
+            .reference(&naming::aborted_ref(run), meta_commit, true, why)?;
         s.push_run(run)?;
     }
     if let Some(issue) = r.meta.origin_issue {
@@ -263,7 +254,7 @@ pub async fn abort(s: &Session<'_>, run: &str, why: &str) -> Result<FlowReport> 
             .ensure_status_comment(issue, &crate::github::body::status_marker(run), &text)
             .await?;
     }
-    Ok(said("aborted", Some(run)))
+    Ok(said(FlowState::Aborted, Some(run)))
 }
 
 /// `/prflow land`: merges the stack into the base branch in order.
@@ -289,7 +280,7 @@ async fn command_land(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport>
                 ),
             )
             .await?;
-        return Ok(said("not-landed", Some(&run)));
+        return Ok(said(FlowState::NotLanded, Some(&run)));
     }
     for p in &st.phases {
         let Some(number) = open_pr(s, &p.branch).await? else {
@@ -306,7 +297,7 @@ async fn command_land(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport>
             .ensure_status(
                 &head,
                 &crate::github::CommitStatus {
-                    context: "prflow/stack".into(),
+                    context: naming::STACK_STATUS.into(),
                     state: crate::github::StatusState::Success,
                     description: Some("landing the stack in order".into()),
                     target_url: None,
@@ -334,14 +325,14 @@ async fn command_land(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport>
             .ensure_status_comment(issue, &crate::github::body::status_marker(&run), &text)
             .await?;
     }
-    Ok(said("landed", Some(&run)))
+    Ok(said(FlowState::Landed, Some(&run)))
 }
 
 /// A person pressed "Re-run" on a gate's check run.
 pub async fn rerun_gate(s: &Session<'_>, run: &str, check: &str, head: &str) -> Result<FlowReport> {
     let repo = s.repo()?;
     let r = engine::load_run(&repo, run)?;
-    let gate = check.trim_start_matches("prflow/");
+    let gate = naming::gate_of_check(check);
     let spec = crate::gates::gates_for(&r.workflow)
         .into_iter()
         .find(|g| g.name == gate)
@@ -358,7 +349,7 @@ pub async fn rerun_gate(s: &Session<'_>, run: &str, check: &str, head: &str) -> 
         .ok_or_else(|| {
             anyhow!("{head} is not the head of a phase of run {run}; nothing to re-run")
         })?;
-    let changed = drive::phase_changed_files(&repo, &st, phase)?;
+    let changed = publish::phase_changed_files(&repo, &st, phase)?;
     let input = crate::gates::GateInput {
         workflow: &r.workflow,
         checkout: checkout.path(),
@@ -371,15 +362,15 @@ pub async fn rerun_gate(s: &Session<'_>, run: &str, check: &str, head: &str) -> 
         }
         _ => crate::gates::run_gate(&spec, &input),
     };
-    drive::report_gate(&s.client, &result, head, run, phase).await?;
-    Ok(said("gate-rerun", Some(run)))
+    publish::report_gate(&s.client, &result, head, run, phase).await?;
+    Ok(said(FlowState::GateRerun, Some(run)))
 }
 
 /// A push to the default branch: start runs of workflows that opt in with `"on": ["push"]`.
 pub async fn on_push(s: &Session<'_>, e: &Push) -> Result<FlowReport> {
     let repo = s.repo()?;
     let tip = repo.resolve_commit(&e.after)?;
-    let mut last = said("ignored", None);
+    let mut last = said(FlowState::Ignored, None);
     for path in &e.changed_paths {
         if !(path.ends_with(".json") || path.ends_with(".yaml") || path.ends_with(".yml")) {
             continue;

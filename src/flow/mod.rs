@@ -5,7 +5,7 @@
 //! `Trigger::Webhook`), `prflow action` (`GITHUB_EVENT_PATH` → `Trigger::Webhook`, or
 //! `Trigger::Run` for `workflow_dispatch`). None of them decides anything itself.
 //!
-//! What `handle` does per trigger (DESIGN.md): start or continue a run (phases pushed
+//! What `handle` does per trigger (docs/architecture.md): start or continue a run (phases pushed
 //! as `prflow/<run>/<NN>-<slug>`, one stacked PR per phase, gates as check runs,
 //! reviewers requested), continue after an approving review that passes every rule,
 //! revise a phase after "changes requested", carry out `/prflow` comment commands,
@@ -14,8 +14,12 @@
 pub mod body;
 pub mod commands;
 pub mod drive;
+pub mod publish;
 pub mod remote;
+pub mod review;
+pub mod session;
 
+use crate::engine::naming::run_of_branch;
 use crate::github::{GitHub, WebhookEvent};
 use serde::Serialize;
 use std::path::PathBuf;
@@ -80,14 +84,77 @@ pub struct FlowContext {
     pub options: FlowOptions,
 }
 
+/// Where a run stands after a trigger, or what the trigger did. Serialized (and shown
+/// in the Action's `state` output) in kebab-case: `waiting-for-review`, `finished` …
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FlowState {
+    /// A phase waits for an approving review.
+    WaitingForReview,
+    /// Every phase is done.
+    Finished,
+    /// A phase failed; `/prflow retry` runs it again.
+    Failed,
+    /// The phase was handed to GitHub Actions (`--executor actions`).
+    Dispatched,
+    /// Nothing was written (`--dry-run`).
+    DryRun,
+    /// The trigger did not concern a run (see `ignored_because`).
+    #[default]
+    Ignored,
+    Aborted,
+    /// The commenter may not run commands.
+    Refused,
+    Help,
+    Status,
+    GateRerun,
+    Landed,
+    NotLanded,
+    /// The front end stopped on an error before the core answered.
+    Error,
+}
+
+impl FlowState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlowState::WaitingForReview => "waiting-for-review",
+            FlowState::Finished => "finished",
+            FlowState::Failed => "failed",
+            FlowState::Dispatched => "dispatched",
+            FlowState::DryRun => "dry-run",
+            FlowState::Ignored => "ignored",
+            FlowState::Aborted => "aborted",
+            FlowState::Refused => "refused",
+            FlowState::Help => "help",
+            FlowState::Status => "status",
+            FlowState::GateRerun => "gate-rerun",
+            FlowState::Landed => "landed",
+            FlowState::NotLanded => "not-landed",
+            FlowState::Error => "error",
+        }
+    }
+}
+
+impl std::fmt::Display for FlowState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for FlowState {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 /// What one `handle` did, for outputs, summaries and logs.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct FlowReport {
     pub run_id: Option<String>,
     /// 1-based index of the phase the run stands at.
     pub phase: Option<usize>,
-    /// `waiting-for-review`, `finished`, `failed`, `revising`, `aborted`, `ignored` …
-    pub state: String,
+    /// Where the run stands, or what the trigger did.
+    pub state: FlowState,
     pub pull_request_number: Option<u64>,
     pub pull_request_url: Option<String>,
     /// A Markdown summary (phases, tasks, gates, links, the Mermaid graph).
@@ -103,7 +170,7 @@ pub async fn handle(ctx: &FlowContext, trigger: Trigger) -> anyhow::Result<FlowR
     use crate::github::events::WebhookEvent as E;
     let ignore = |why: &str| {
         Ok(FlowReport {
-            state: "ignored".into(),
+            state: FlowState::Ignored,
             ignored_because: Some(why.to_string()),
             ..Default::default()
         })
@@ -114,26 +181,26 @@ pub async fn handle(ctx: &FlowContext, trigger: Trigger) -> anyhow::Result<FlowR
             base,
             starter,
         } => {
-            let s = drive::Session::open(ctx).await?;
+            let s = session::Session::open(ctx).await?;
             drive::start_or_continue(&s, &workflow_path, base.as_deref(), &starter, None).await
         }
         Trigger::Webhook(event) => match *event {
             E::CheckpointReviewed(e) => match run_of_branch(&e.head_ref) {
-                Some((run, _)) => continue_run(ctx, &run).await,
+                Some((run, _)) => continue_run(ctx, run).await,
                 None => ignore("the reviewed PR is not a prflow phase"),
             },
             E::PullSynchronize(e) => match run_of_branch(&e.head_ref) {
                 // Someone pushed to a phase branch: their commits are kept, gates run
                 // on the new head and earlier approvals no longer count.
-                Some((run, _)) => continue_run(ctx, &run).await,
+                Some((run, _)) => continue_run(ctx, run).await,
                 None => ignore("the PR is not a prflow phase"),
             },
             E::PullClosed(e) => match run_of_branch(&e.head_ref) {
                 Some((run, _)) if !e.merged => {
-                    let s = drive::Session::open(ctx).await?;
+                    let s = session::Session::open(ctx).await?;
                     commands::abort(
                         &s,
-                        &run,
+                        run,
                         &format!("PR #{} was closed without merging", e.number),
                     )
                     .await
@@ -142,20 +209,20 @@ pub async fn handle(ctx: &FlowContext, trigger: Trigger) -> anyhow::Result<FlowR
             },
             E::CheckRunRerequested(e) => match e.head_branch.as_deref().and_then(run_of_branch) {
                 Some((run, _)) => {
-                    let s = drive::Session::open(ctx).await?;
-                    commands::rerun_gate(&s, &run, &e.name, &e.head_sha).await
+                    let s = session::Session::open(ctx).await?;
+                    commands::rerun_gate(&s, run, &e.name, &e.head_sha).await
                 }
                 None => ignore("the check run is not on a prflow phase"),
             },
             E::CommentCommand(e) => {
-                let s = drive::Session::open(ctx).await?;
+                let s = session::Session::open(ctx).await?;
                 commands::handle(&s, &e).await
             }
             E::Push(e) => {
                 if !e.is_default_branch() || e.deleted {
                     return ignore("only pushes to the default branch can start runs");
                 }
-                let s = drive::Session::open(ctx).await?;
+                let s = session::Session::open(ctx).await?;
                 commands::on_push(&s, &e).await
             }
             E::RepositoryDispatch(e) if e.event_type == "prflow-continue" => {
@@ -171,7 +238,7 @@ pub async fn handle(ctx: &FlowContext, trigger: Trigger) -> anyhow::Result<FlowR
                     .and_then(|v| v.as_str())
                     .unwrap_or(commands::DEFAULT_WORKFLOW)
                     .to_string();
-                let s = drive::Session::open(ctx).await?;
+                let s = session::Session::open(ctx).await?;
                 let base = e.git_ref.strip_prefix("refs/heads/").map(str::to_string);
                 drive::start_or_continue(&s, &path, base.as_deref(), &e.sender, None).await
             }
@@ -181,16 +248,8 @@ pub async fn handle(ctx: &FlowContext, trigger: Trigger) -> anyhow::Result<FlowR
 }
 
 async fn continue_run(ctx: &FlowContext, run: &str) -> anyhow::Result<FlowReport> {
-    let s = drive::Session::open(ctx).await?;
+    let s = session::Session::open(ctx).await?;
     drive::continue_run(&s, run).await
-}
-
-/// `prflow/<run>/<NN>-<slug>` → (run, phase index).
-pub fn run_of_branch(branch: &str) -> Option<(String, usize)> {
-    let rest = branch.strip_prefix("prflow/")?;
-    let (run, phase) = rest.split_once('/')?;
-    let index = phase.split('-').next()?.parse().ok()?;
-    Some((run.to_string(), index))
 }
 
 /// A run on GitHub as `status --github` shows it: git state plus each phase's PR.
@@ -204,7 +263,7 @@ pub struct GithubRunStatus {
 
 /// Reads runs from the remote's branches, trailers and PRs (reads only).
 pub async fn status(ctx: &FlowContext, run: Option<&str>) -> anyhow::Result<Vec<GithubRunStatus>> {
-    let s = drive::Session::open(ctx).await?;
+    let s = session::Session::open(ctx).await?;
     let runs = crate::engine::status(&ctx.workdir, run)?;
     let mut out = Vec::new();
     for state in runs {

@@ -133,10 +133,8 @@ impl GateResult {
     }
 }
 
-/// The check run name of a gate: `prflow/<gate>`.
-pub fn check_name(gate: &str) -> String {
-    format!("prflow/{gate}")
-}
+/// The check run name of a gate: `prflow/<gate>` (named with the run's other names).
+pub use crate::engine::naming::check_name;
 
 /// The gates a workflow asks for, in order: its declared `gates`, then the built-ins its
 /// `quality` flags turn on (`codeReview` → `code-review`, `securityScan` → `security-scan`,

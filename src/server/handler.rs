@@ -221,7 +221,7 @@ impl FlowHandler {
         let report = result?;
         tracing::info!(delivery = %d.id, run = ?report.run_id, phase = ?report.phase, state = %report.state, "run moved");
         Ok(Handled {
-            run_state: Some(report.state).filter(|s| !s.is_empty()),
+            run_state: Some(report.state.as_str().to_string()),
         })
     }
 }

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::engine::naming;
 use crate::github::WebhookEvent;
 
 /// The key of run `run` of `owner/name`: every delivery about the run shares it.
@@ -14,10 +15,7 @@ pub fn key_of_run(full_name: &str, run: &str) -> String {
 
 /// The run id inside a phase branch name `prflow/<run-id>/<NN>-<slug>`.
 fn run_of_branch(branch: &str) -> Option<&str> {
-    let b = branch.strip_prefix("refs/heads/").unwrap_or(branch);
-    let rest = b.strip_prefix("prflow/")?;
-    let (run, _) = rest.split_once('/')?;
-    (!run.is_empty()).then_some(run)
+    naming::run_of_branch(branch).map(|(run, _)| run)
 }
 
 /// The serialization key: `owner/name@run:<id>` when the event names a phase
