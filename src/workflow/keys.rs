@@ -75,6 +75,66 @@ pub const QUALITY: &[&str] = &["codeReview", "securityScan", "performanceThresho
 pub const PERFORMANCE: &[&str] = &["responseTime", "throughput"];
 pub const SETTINGS: &[&str] = &["timeout", "failurePolicy", "maxConcurrency", "retryPolicy"];
 
+/// Top-level keys the parser reads into typed fields; every other top-level key is
+/// kept in `Workflow::extra` for agents.
+pub const TOP_READ: &[&str] = &[
+    "name",
+    "description",
+    "variables",
+    "agents",
+    "tasks",
+    "dependencies",
+    "parallel",
+    "phases",
+    "gates",
+    "reviewers",
+    "allowSelfApproval",
+    "on",
+    "outputDir",
+];
+
+/// Agent keys read into typed fields; the rest (with `configuration` also as
+/// `config`) is kept in `Agent::extra`.
+pub const AGENT_READ: &[&str] = &[
+    "id",
+    "name",
+    "type",
+    "capabilities",
+    "runner",
+    "assignedTasks",
+];
+
+/// Task keys read into typed fields; the rest is kept in `Task::extra`.
+pub const TASK_READ: &[&str] = &[
+    "id",
+    "name",
+    "description",
+    "type",
+    "agentId",
+    "assignTo",
+    "dependencies",
+    "depends",
+    "input",
+    "output",
+    "runner",
+    "timeout",
+    "retries",
+    "priority",
+];
+
+/// Keys that only a claude-flow configuration file (not a workflow) has at the top.
+pub const CONFIG: &[&str] = &[
+    "orchestrator",
+    "terminal",
+    "memory",
+    "coordination",
+    "mcp",
+    "loadBalancing",
+    "logging",
+    "monitoring",
+    "security",
+];
+
 pub const GATE: &[&str] = &["name", "run", "paths", "required"];
 pub const PHASE: &[&str] = &["name", "tasks", "checkpoint"];
 pub const COMMAND_RUNNER: &[&str] = &["command", "timeout", "env"];

@@ -1,6 +1,6 @@
 //! The normalized workflow: what every claude-flow dialect is parsed into.
 //!
-//! The parser (`parse.rs`) accepts every dialect seen in claude-flow's own examples
+//! The parser (`parse/`) accepts every dialect seen in claude-flow's own examples
 //! and produces these types; everything after parsing (planning, the engine, the
 //! agents, the GitHub code) only ever sees this one shape. Keys prflow does not know
 //! are kept in `extra` and handed to agents untouched.

@@ -1,6 +1,6 @@
 //! A JSON Schema (draft 2020-12) of the workflow format, for editors and CI linters.
 //!
-//! It describes the same keys and types the parser reads (`parse.rs`, `runner.rs`):
+//! It describes the same keys and types the parser reads (`parse/`, `runner.rs`):
 //! loose where claude-flow is loose (unknown keys allowed on workflows, agents and
 //! tasks), strict inside prflow's own objects (runners, gates, phases). What a
 //! schema cannot express — that ids exist, that there is no cycle, that a reference
