@@ -1357,3 +1357,136 @@ fn futures_are_send(repo: RepoClient, gh: GitHub, spec: CheckRunSpec) {
         let _ = gh.token().await;
     });
 }
+
+/// A raw REST call to the simulator (to build large lists quickly).
+async fn sim_call(
+    sim: &prflow::sim::Sim,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let r = reqwest::Client::new()
+        .request(method, format!("{}{path}", sim.api_url()))
+        .bearer_auth(token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    let v: serde_json::Value = r.json().await.unwrap_or_default();
+    assert!(status.is_success(), "{path}: {status} {v}");
+    v
+}
+
+/// Every list prflow reads goes past one page of 100: reviews, a review's
+/// inline comments, issue comments (the status comment is found on page 2),
+/// check runs of a commit, and the pull requests of a repository.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_list_prflow_reads_is_followed_past_100_items() {
+    const N: usize = 105;
+    let w = world().await;
+    let alice = w.sim.create_user("alice", "write").unwrap();
+    let bot = w.gh.token().await.unwrap().unwrap().expose().to_string();
+    let repo = w.gh.repo("acme", "shop");
+    let (pull, _) = repo.ensure_pull("feature", "main", "t", "b").await.unwrap();
+    let n = pull.number;
+    let post = reqwest::Method::POST;
+    let comments: Vec<_> = (0..N)
+        .map(|i| serde_json::json!({"path": "a.txt", "line": 1, "body": format!("inline {i}")}))
+        .collect();
+    let big = sim_call(
+        &w.sim,
+        &alice,
+        post.clone(),
+        &format!("/repos/acme/shop/pulls/{n}/reviews"),
+        serde_json::json!({"event": "COMMENT", "body": "many", "comments": comments}),
+    )
+    .await;
+    for i in 1..N {
+        sim_call(
+            &w.sim,
+            &alice,
+            post.clone(),
+            &format!("/repos/acme/shop/pulls/{n}/reviews"),
+            serde_json::json!({"event": "COMMENT", "body": format!("review {i}")}),
+        )
+        .await;
+    }
+    let marker = body::status_marker("big");
+    for i in 0..N {
+        let text = if i == N - 1 {
+            format!("status\n\n{marker}")
+        } else {
+            format!("chatter {i}")
+        };
+        sim_call(
+            &w.sim,
+            &alice,
+            post.clone(),
+            &format!("/repos/acme/shop/issues/{n}/comments"),
+            serde_json::json!({"body": text}),
+        )
+        .await;
+    }
+    for i in 0..N {
+        sim_call(
+            &w.sim,
+            &bot,
+            post.clone(),
+            "/repos/acme/shop/check-runs",
+            serde_json::json!({"name": format!("gate-{i}"), "head_sha": w.feature}),
+        )
+        .await;
+    }
+    for i in 1..N {
+        let b = format!("topic-{i}");
+        sim_call(
+            &w.sim,
+            &bot,
+            post.clone(),
+            "/repos/acme/shop/git/refs",
+            serde_json::json!({"ref": format!("refs/heads/{b}"), "sha": w.feature}),
+        )
+        .await;
+        sim_call(
+            &w.sim,
+            &bot,
+            post.clone(),
+            "/repos/acme/shop/pulls",
+            serde_json::json!({"title": b, "head": b, "base": "main"}),
+        )
+        .await;
+    }
+
+    // A fresh connection: nothing remembered, every list is read from the API.
+    let app = AppAuth::new(w.sim.app_id(), w.sim.private_key_pem().as_bytes()).unwrap();
+    let fresh = GitHub::new(GitHubConfig::new(w.sim.api_url()), Auth::App(Arc::new(app)))
+        .unwrap()
+        .installation(w.sim.installation_id(), Some("shop"), Permissions::new())
+        .unwrap();
+    let repo = fresh.repo("acme", "shop").with_phase("lists");
+    assert_eq!(repo.list_reviews(n).await.unwrap().len(), N);
+    let review_id = big["id"].as_u64().unwrap();
+    let inline = repo.review_comments(n, review_id).await.unwrap();
+    assert_eq!(inline.len(), N);
+    assert_eq!(inline[N - 1].body, format!("inline {}", N - 1));
+    assert_eq!(repo.list_comments(n).await.unwrap().len(), N);
+    let (found, change) = repo
+        .ensure_status_comment(n, &marker, "status")
+        .await
+        .unwrap();
+    assert_eq!(
+        change,
+        Change::Unchanged,
+        "the status comment on page 2 was missed"
+    );
+    assert!(found.body.contains(&marker));
+    let runs = repo.list_check_runs(&w.feature, None).await.unwrap();
+    assert_eq!(runs.len(), N);
+    assert_eq!(repo.list_pulls("open", None).await.unwrap().len(), N);
+    // Two pages for each of the six lists: more than one read each, and no write.
+    let spent = fresh.calls().label("lists");
+    assert_eq!(spent.writes, 0, "{spent:?}");
+    assert_eq!(spent.reads, 12, "{spent:?}");
+}

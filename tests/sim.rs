@@ -2404,3 +2404,144 @@ async fn contract_every_operation_matches_githubs_openapi() {
         "operations never validated: {missing:?}"
     );
 }
+
+/// The `rel` → URL pairs of a `Link` header.
+fn links(r: &Resp) -> std::collections::BTreeMap<String, String> {
+    let Some(h) = r.headers.get("link") else {
+        return Default::default();
+    };
+    h.to_str()
+        .unwrap()
+        .split(", ")
+        .map(|part| {
+            let (url, rel) = part.split_once("; rel=").unwrap();
+            (
+                rel.trim_matches('"').to_string(),
+                url.trim_matches(|c| c == '<' || c == '>').to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Every list answers GitHub's pages: 30 by default, at most 100, `page`, and
+/// `Link` with next/last (then prev/first) that lead through all of it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lists_are_paginated_with_link_headers() {
+    let env = start().await;
+    let sim = &env.sim;
+    let alice = person(sim, "alice", "write");
+    let bob = person(sim, "bob", "write");
+    let bot = bot(sim).await;
+    let pr = open_pr(&alice).await;
+    let n = pr["number"].as_u64().unwrap();
+    let head = pr["head"]["sha"].as_str().unwrap().to_string();
+    const N: usize = 105;
+    let inline: Vec<Value> = (0..N)
+        .map(|i| json!({"path": "src/feature.rs", "line": 1, "body": format!("c{i}")}))
+        .collect();
+    let r = bob
+        .call(
+            "POST",
+            &format!("/repos/acme/shop/pulls/{n}/reviews"),
+            Some(json!({"event": "COMMENT", "body": "b", "comments": inline})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for i in 1..N {
+        bob.call(
+            "POST",
+            &format!("/repos/acme/shop/pulls/{n}/reviews"),
+            Some(json!({"event": "COMMENT", "body": format!("r{i}")})),
+        )
+        .await;
+    }
+    for i in 0..N {
+        alice
+            .call(
+                "POST",
+                &format!("/repos/acme/shop/issues/{n}/comments"),
+                Some(json!({"body": format!("c{i}")})),
+            )
+            .await;
+        bot.call(
+            "POST",
+            "/repos/acme/shop/check-runs",
+            Some(json!({"name": format!("g{i}"), "head_sha": head})),
+        )
+        .await;
+        bot.call(
+            "POST",
+            &format!("/repos/acme/shop/statuses/{head}"),
+            Some(json!({"state": "success", "context": format!("s{i}")})),
+        )
+        .await;
+    }
+    // (path, the array's key when the list is wrapped in an object)
+    let lists: [(String, Option<&str>); 5] = [
+        (format!("/repos/acme/shop/issues/{n}/comments"), None),
+        (format!("/repos/acme/shop/pulls/{n}/reviews"), None),
+        (format!("/repos/acme/shop/pulls/{n}/comments"), None),
+        (
+            format!("/repos/acme/shop/commits/{head}/check-runs"),
+            Some("check_runs"),
+        ),
+        (format!("/repos/acme/shop/commits/{head}/statuses"), None),
+    ];
+    let items = |r: &Resp, key: Option<&str>| -> Vec<Value> {
+        let v = match key {
+            Some(k) => {
+                assert_eq!(r.body["total_count"], json!(N), "{}", r.body);
+                &r.body[k]
+            }
+            None => &r.body,
+        };
+        v.as_array().unwrap_or_else(|| panic!("{}", r.body)).clone()
+    };
+    for (path, key) in &lists {
+        let first = bot.call("GET", path, None).await;
+        assert_eq!(first.status, 200, "{path}: {}", first.body);
+        assert_eq!(items(&first, *key).len(), 30, "{path}: default page size");
+        let l = links(&first);
+        assert_eq!(
+            l.keys().cloned().collect::<Vec<_>>(),
+            ["last", "next"],
+            "{path}"
+        );
+        assert!(
+            l["next"].ends_with("page=2") && l["last"].ends_with("page=4"),
+            "{l:?}"
+        );
+
+        let big = bot.call("GET", &format!("{path}?per_page=500"), None).await;
+        assert_eq!(
+            items(&big, *key).len(),
+            100,
+            "{path}: per_page is capped at 100"
+        );
+        // Following `next` from page 1 of 100 reaches the other 5, with prev/first.
+        let mut seen = items(&big, *key);
+        let next = links(&big)["next"].clone();
+        assert!(next.contains("per_page=500"), "{next}");
+        let url = next.strip_prefix(&sim.api_url()).unwrap().to_string();
+        let second = bot.call("GET", &url, None).await;
+        let l2 = links(&second);
+        assert_eq!(
+            l2.keys().cloned().collect::<Vec<_>>(),
+            ["first", "prev"],
+            "{path}"
+        );
+        seen.extend(items(&second, *key));
+        let ids: BTreeSet<String> = seen.iter().map(|x| x["id"].to_string()).collect();
+        assert_eq!(ids.len(), N, "{path}: every item once across the pages");
+
+        let past = bot.call("GET", &format!("{path}?page=9"), None).await;
+        assert_eq!(
+            items(&past, *key).len(),
+            0,
+            "{path}: a page past the end is empty"
+        );
+    }
+    // One page only: no Link at all.
+    let one = bot.call("GET", "/repos/acme/shop/pulls", None).await;
+    assert!(one.headers.get("link").is_none());
+}

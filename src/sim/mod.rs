@@ -17,6 +17,7 @@ pub mod auth;
 pub mod git;
 pub mod githttp;
 pub mod http;
+pub mod paging;
 pub mod routes;
 pub mod shapes;
 pub mod state;

@@ -182,7 +182,7 @@ pub fn association(st: &State, r: &Repo, login: &str) -> &'static str {
     }
 }
 
-fn label(base: &str, full: &str, name: &str) -> Value {
+pub fn label(base: &str, full: &str, name: &str) -> Value {
     let id = name
         .bytes()
         .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))

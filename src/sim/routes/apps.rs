@@ -3,6 +3,7 @@
 
 use super::super::auth::{self, Actor};
 use super::super::http::{created, ok, parse_body, ApiError, ApiResult};
+use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::{unix_now, Token};
 use super::super::Inner;
@@ -39,12 +40,12 @@ async fn app(State(inner): S, a: Option<Extension<Actor>>) -> ApiResult {
     ok(shapes::app(&inner.base, &inner.st.lock().unwrap()))
 }
 
-async fn installations(State(inner): S, a: Option<Extension<Actor>>) -> ApiResult {
+async fn installations(State(inner): S, a: Option<Extension<Actor>>, paging: Paging) -> ApiResult {
     need_app(&a)?;
-    ok(json!([shapes::installation(
+    paging.array(vec![shapes::installation(
         &inner.base,
-        &inner.st.lock().unwrap()
-    )]))
+        &inner.st.lock().unwrap(),
+    )])
 }
 
 async fn installation(

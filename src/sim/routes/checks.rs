@@ -5,6 +5,7 @@
 use super::super::auth::Actor;
 use super::super::git;
 use super::super::http::{created, ok, parse_body, req_str, ApiError, ApiResult};
+use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::{now, CheckRun, CheckSuite};
 use super::super::Inner;
@@ -386,7 +387,13 @@ async fn rerequest(
 }
 
 /// `GET /commits/{ref}/check-runs` (called from the commits router), latest run per name unless `filter=all`.
-pub fn list_for_sha(inner: &Inner, f: &str, sha: &str, q: &HashMap<String, String>) -> ApiResult {
+pub fn list_for_sha(
+    inner: &Inner,
+    f: &str,
+    sha: &str,
+    q: &HashMap<String, String>,
+    paging: &Paging,
+) -> ApiResult {
     let st = inner.st.lock().unwrap();
     let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
     let all = q.get("filter").map(String::as_str) == Some("all");
@@ -401,10 +408,10 @@ pub fn list_for_sha(inner: &Inner, f: &str, sha: &str, q: &HashMap<String, Strin
         .filter(|c| all || seen.insert(c.name.clone()))
         .map(|c| shapes::check_run(&inner.base, &st, r, c))
         .collect();
-    ok(json!({"total_count": runs.len(), "check_runs": runs}))
+    paging.wrapped("check_runs", runs)
 }
 
-pub fn suites_for_sha(inner: &Inner, f: &str, sha: &str) -> ApiResult {
+pub fn suites_for_sha(inner: &Inner, f: &str, sha: &str, paging: &Paging) -> ApiResult {
     let st = inner.st.lock().unwrap();
     let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
     let v: Vec<Value> = r
@@ -413,7 +420,7 @@ pub fn suites_for_sha(inner: &Inner, f: &str, sha: &str) -> ApiResult {
         .filter(|s| s.head_sha == sha)
         .map(|s| shapes::check_suite(&inner.base, &st, r, s.id))
         .collect();
-    ok(json!({"total_count": v.len(), "check_suites": v}))
+    paging.wrapped("check_suites", v)
 }
 
 async fn create_suite(

@@ -4,6 +4,7 @@
 
 use super::super::auth::Actor;
 use super::super::http::{created, no_content, ok, parse_body, req_str, ApiError, ApiResult};
+use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::{now, Comment, Issue};
 use super::super::Inner;
@@ -190,6 +191,7 @@ async fn list_comments(
     State(inner): S,
     Extension(a): Extension<Actor>,
     Path((o, r, n)): Path<(String, String, u64)>,
+    paging: Paging,
 ) -> ApiResult {
     let f = full(&o, &r);
     authorize(&inner, &a, &f, "issues", false)?;
@@ -204,7 +206,7 @@ async fn list_comments(
         .filter(|c| c.issue == n)
         .map(|c| shapes::comment(&inner.base, &st, r, c))
         .collect();
-    ok(Value::Array(v))
+    paging.array(v)
 }
 
 fn comment_event(
@@ -398,13 +400,19 @@ async fn list_labels(
     State(inner): S,
     Extension(a): Extension<Actor>,
     Path((o, r, n)): Path<(String, String, u64)>,
+    paging: Paging,
 ) -> ApiResult {
     let f = full(&o, &r);
     authorize(&inner, &a, &f, "issues", false)?;
     let st = inner.st.lock().unwrap();
     let r = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
     let i = r.issues.get(&n).ok_or_else(ApiError::not_found)?;
-    ok(shapes::labels(&inner.base, r, &i.labels))
+    let all = i
+        .labels
+        .iter()
+        .map(|l| shapes::label(&inner.base, &f, l))
+        .collect();
+    paging.array(all)
 }
 
 /// `{"labels": ["a", …]}` or `["a", …]`; adds, never removes.

@@ -5,11 +5,12 @@
 use super::super::auth::Actor;
 use super::super::git;
 use super::super::http::{created, ok, parse_body, ApiError, ApiResult};
+use super::super::paging::Paging;
 use super::super::shapes::{self, PullFacts};
 use super::super::state::{now, Issue, Pull, Review, ReviewComment};
 use super::super::Inner;
 use super::issues::participate;
-use super::repos::{commit_json, files_json, open};
+use super::repos::{commit_json, file_list, open};
 use super::{authorize, full, S};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -252,6 +253,7 @@ async fn list_pulls(
     Extension(a): Extension<Actor>,
     Path((o, r)): Path<(String, String)>,
     Query(q): Query<HashMap<String, String>>,
+    paging: Paging,
 ) -> ApiResult {
     let f = full(&o, &r);
     authorize(&inner, &a, &f, "pull_requests", false)?;
@@ -282,25 +284,12 @@ async fn list_pulls(
     if q.get("direction").map(String::as_str) != Some("asc") {
         numbers.reverse();
     }
-    let per_page = q
-        .get("per_page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(30usize)
-        .clamp(1, 100);
-    let page = q
-        .get("page")
-        .and_then(|p| p.parse().ok())
-        .unwrap_or(1usize)
-        .max(1);
+    let total = numbers.len();
     let mut v = vec![];
-    for n in numbers
-        .into_iter()
-        .skip((page - 1) * per_page)
-        .take(per_page)
-    {
+    for n in paging.slice(numbers) {
         v.push(pull_json(&inner, &f, n)?);
     }
-    ok(Value::Array(v))
+    Ok(paging.respond(total, Value::Array(v)))
 }
 
 async fn get_pull(
@@ -579,18 +568,20 @@ async fn files(
     State(inner): S,
     Extension(a): Extension<Actor>,
     Path((o, r, n)): Path<(String, String, u64)>,
+    paging: Paging,
 ) -> ApiResult {
     let f = full(&o, &r);
     authorize(&inner, &a, &f, "pull_requests", false)?;
     let (head, base, repo) = head_base(&inner, &f, n)?;
     let files = git::changed_files(&repo, base, head).unwrap_or_default();
-    ok(files_json(&inner.base, &f, &head.to_string(), &files))
+    paging.array(file_list(&inner.base, &f, &head.to_string(), &files))
 }
 
 async fn commits(
     State(inner): S,
     Extension(a): Extension<Actor>,
     Path((o, r, n)): Path<(String, String, u64)>,
+    paging: Paging,
 ) -> ApiResult {
     let f = full(&o, &r);
     authorize(&inner, &a, &f, "pull_requests", false)?;
@@ -599,13 +590,14 @@ async fn commits(
         .into_iter()
         .map(|c| commit_json(&inner, &f, &repo, c))
         .collect();
-    ok(Value::Array(v))
+    paging.array(v)
 }
 
 async fn list_reviews(
     State(inner): S,
     Extension(a): Extension<Actor>,
     Path((o, r, n)): Path<(String, String, u64)>,
+    paging: Paging,
 ) -> ApiResult {
     let f = full(&o, &r);
     authorize(&inner, &a, &f, "pull_requests", false)?;
@@ -620,7 +612,7 @@ async fn list_reviews(
         .filter(|x| x.pull == n)
         .map(|x| shapes::review(&inner.base, &st, rp, x))
         .collect();
-    ok(Value::Array(v))
+    paging.array(v)
 }
 
 async fn get_review(
@@ -841,6 +833,7 @@ async fn list_review_comments(
     State(inner): S,
     Extension(a): Extension<Actor>,
     Path((o, r, n)): Path<(String, String, u64)>,
+    paging: Paging,
 ) -> ApiResult {
     let f = full(&o, &r);
     authorize(&inner, &a, &f, "pull_requests", false)?;
@@ -852,7 +845,7 @@ async fn list_review_comments(
         .filter(|c| c.pull == n)
         .map(|c| shapes::review_comment(&inner.base, &st, rp, c))
         .collect();
-    ok(Value::Array(v))
+    paging.array(v)
 }
 
 async fn get_requested(

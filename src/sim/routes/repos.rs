@@ -4,6 +4,7 @@
 use super::super::auth::Actor;
 use super::super::git::{self, Content};
 use super::super::http::{created, no_content, ok, parse_body, req_str, ApiError, ApiResult};
+use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::{now, Status};
 use super::super::Inner;
@@ -338,6 +339,7 @@ async fn list_branches(
     State(inner): S,
     Extension(a): Extension<Actor>,
     Path((o, r)): Path<(String, String)>,
+    paging: Paging,
 ) -> ApiResult {
     let f = full(&o, &r);
     authorize(&inner, &a, &f, "contents", false)?;
@@ -348,7 +350,7 @@ async fn list_branches(
                 .map(|b| branch_json(&inner, &f, b, s))
         })
         .collect();
-    ok(Value::Array(v))
+    paging.array(v)
 }
 
 async fn get_branch(
@@ -407,6 +409,7 @@ async fn commits_dispatch(
     Extension(a): Extension<Actor>,
     Path((o, r, rest)): Path<(String, String, String)>,
     q: Q,
+    paging: Paging,
 ) -> ApiResult {
     let State(inner) = s;
     let f = full(&o, &r);
@@ -424,10 +427,10 @@ async fn commits_dispatch(
                 ApiError::unprocessable(&format!("No commit found for SHA: {rf}"))
             })?;
             return match kind {
-                1 => super::checks::list_for_sha(&inner, &f, &oid.to_string(), &q.0),
-                2 => super::checks::suites_for_sha(&inner, &f, &oid.to_string()),
+                1 => super::checks::list_for_sha(&inner, &f, &oid.to_string(), &q.0, &paging),
+                2 => super::checks::suites_for_sha(&inner, &f, &oid.to_string(), &paging),
                 3 => combined_status(&inner, &f, &oid.to_string()),
-                _ => list_statuses(&inner, &f, &oid.to_string()),
+                _ => list_statuses(&inner, &f, &oid.to_string(), &paging),
             };
         }
     }
@@ -452,16 +455,19 @@ async fn commits_dispatch(
 }
 
 pub fn files_json(base: &str, f: &str, sha: &str, files: &[git::FileChange]) -> Value {
-    Value::Array(
-        files
+    Value::Array(file_list(base, f, sha, files))
+}
+
+/// The `diff-entry` objects of `files` at `sha` (PR files, a commit's files).
+pub fn file_list(base: &str, f: &str, sha: &str, files: &[git::FileChange]) -> Vec<Value> {
+    files
             .iter()
             .map(|x| json!({"sha": x.blob, "filename": x.path, "status": x.status, "additions": x.additions,
                             "deletions": x.deletions, "changes": x.additions + x.deletions,
                             "blob_url": format!("{base}/{f}/blob/{sha}/{}", x.path),
                             "raw_url": format!("{base}/{f}/raw/{sha}/{}", x.path),
                             "contents_url": format!("{base}/repos/{f}/contents/{}?ref={sha}", x.path), "patch": x.patch}))
-            .collect(),
-    )
+            .collect()
 }
 
 async fn compare(
@@ -549,7 +555,7 @@ async fn create_status(
     created(shapes::status(&inner.base, &st, r, &s))
 }
 
-fn list_statuses(inner: &Inner, f: &str, sha: &str) -> ApiResult {
+fn list_statuses(inner: &Inner, f: &str, sha: &str, paging: &Paging) -> ApiResult {
     let st = inner.st.lock().unwrap();
     let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
     let v: Vec<Value> = r
@@ -559,17 +565,18 @@ fn list_statuses(inner: &Inner, f: &str, sha: &str) -> ApiResult {
         .filter(|s| s.sha == sha)
         .map(|s| shapes::status(&inner.base, &st, r, s))
         .collect();
-    ok(Value::Array(v))
+    paging.array(v)
 }
 
 async fn list_statuses_sha(
     State(inner): S,
     Extension(a): Extension<Actor>,
     Path((o, r, sha)): Path<(String, String, String)>,
+    paging: Paging,
 ) -> ApiResult {
     let f = full(&o, &r);
     authorize(&inner, &a, &f, "statuses", false)?;
-    list_statuses(&inner, &f, &sha)
+    list_statuses(&inner, &f, &sha, &paging)
 }
 
 fn combined_status(inner: &Inner, f: &str, sha: &str) -> ApiResult {
