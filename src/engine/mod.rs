@@ -124,12 +124,7 @@ fn resolve_run(
     repo: &Repo,
     req: &RunRequest,
 ) -> Result<(LoadedRun, String, Vec<String>), StartError> {
-    let text = std::fs::read_to_string(&req.workflow_file).with_context(|| {
-        format!(
-            "cannot read the workflow file {}",
-            req.workflow_file.display()
-        )
-    })?;
+    let text = workflow::read_text(&req.workflow_file).map_err(StartError::Invalid)?;
     // Validate the file as given first: a broken file is reported as such.
     let given = workflow::parse(&req.workflow_file, &text).map_err(StartError::Invalid)?;
     let key = workflow_key(repo, &req.workflow_file)?;

@@ -36,8 +36,8 @@ impl Diagnostic {
             file: file.into(),
             line,
             col,
-            pointer: pointer.into(),
-            message: message.into(),
+            pointer: clip(pointer.into()),
+            message: clip(message.into()),
         }
     }
 
@@ -53,6 +53,23 @@ impl Diagnostic {
             ..Diagnostic::error(file, line, col, pointer, message)
         }
     }
+}
+
+/// Messages and pointers longer than this many characters are cut in the middle.
+pub const MAX_QUOTED_CHARS: usize = 400;
+
+/// Cuts the middle out of a message or pointer longer than [`MAX_QUOTED_CHARS`]:
+/// a value quoted in a message can be megabytes long, but one problem is one
+/// readable line. The start (what is wrong) and the end (the fix) are kept.
+fn clip(text: String) -> String {
+    let chars = text.chars().count();
+    if chars <= MAX_QUOTED_CHARS {
+        return text;
+    }
+    let (head, tail) = (250, 150);
+    let start: String = text.chars().take(head).collect();
+    let end: String = text.chars().skip(chars - tail).collect();
+    format!("{start}… ({} characters cut) …{end}", chars - head - tail)
 }
 
 impl fmt::Display for Diagnostic {

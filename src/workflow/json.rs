@@ -29,6 +29,7 @@ fn read(text: &str, track: bool) -> Result<(Value, Node, bool), SyntaxError> {
         bytes: text.as_bytes(),
         at: 0,
         line_starts: line_starts(text),
+        cursor: std::cell::Cell::new((0, 0)),
         has_duplicates: false,
     };
     if r.bytes.starts_with("\u{feff}".as_bytes()) {
@@ -64,6 +65,10 @@ struct Reader<'a> {
     bytes: &'a [u8],
     at: usize,
     line_starts: Vec<usize>,
+    /// The last position computed, as (byte offset, 0-based column): positions are
+    /// asked for in file order, so counting the characters from there (not from the
+    /// line's start) keeps a 100,000-key object on one line linear, not quadratic.
+    cursor: std::cell::Cell<(usize, usize)>,
     has_duplicates: bool,
 }
 
@@ -73,13 +78,23 @@ impl Reader<'_> {
             Ok(i) => i,
             Err(i) => i - 1,
         };
-        let start = self.line_starts[line];
+        let line_start = self.line_starts[line];
         let end = at.min(self.src.len());
-        let col = self
-            .src
-            .get(start..end)
-            .map(|s| s.chars().count())
-            .unwrap_or(end - start);
+        let (last_at, last_col) = self.cursor.get();
+        let (start, base) = if last_at >= line_start && last_at <= end {
+            (last_at, last_col)
+        } else {
+            (line_start, 0)
+        };
+        let col = base
+            + self
+                .src
+                .get(start..end)
+                .map(|s| s.chars().count())
+                .unwrap_or(end - start);
+        if self.src.is_char_boundary(end) {
+            self.cursor.set((end, col));
+        }
         Pos {
             line: line + 1,
             col: col + 1,

@@ -130,8 +130,11 @@ impl Positions {
                     }
                 }
                 Kids::Object(members) => {
-                    for (i, (k, kp, n)) in members.iter().enumerate() {
-                        if members[..i].iter().any(|(o, _, _)| o == k) {
+                    // A set, not a scan of the members before: linear in a
+                    // 100,000-key object.
+                    let mut seen = std::collections::HashSet::with_capacity(members.len());
+                    for (k, kp, n) in members {
+                        if !seen.insert(&**k) {
                             out.push((child(pointer, k), *kp));
                         }
                         let len = pointer.len();
@@ -180,6 +183,17 @@ pub fn child(pointer: &str, token: &str) -> String {
 /// Appends an array index to a JSON pointer.
 pub fn index(pointer: &str, i: usize) -> String {
     format!("{pointer}/{i}")
+}
+
+/// The 1-based line and column (in characters) of byte `at` of `bytes`, whose
+/// first `at` bytes are valid UTF-8 (for "not valid UTF-8" errors).
+pub fn pos_of_byte(bytes: &[u8], at: usize) -> Pos {
+    let before = String::from_utf8_lossy(&bytes[..at.min(bytes.len())]);
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    Pos {
+        line: before.matches('\n').count() + 1,
+        col: before[line_start..].chars().count() + 1,
+    }
 }
 
 /// A syntax error, with the place it was found.
