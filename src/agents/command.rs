@@ -6,15 +6,15 @@
 //! agent, the resolved input and any review feedback), `PRFLOW_PROMPT_FILE` (a prompt
 //! written for CLIs such as `claude -p "$(cat $PRFLOW_PROMPT_FILE)"`), and
 //! `PRFLOW_OUTPUT_FILE` (where the command may write a JSON object of outputs).
-//! It runs in its own process group so a timeout kills everything it started.
+//! It runs through [`sandbox`]: a clean environment (none of prflow's secrets), and a
+//! supervisor so a timeout kills everything it started, `setsid` included.
 
+use super::sandbox;
 use super::{AgentError, AgentOutput, Runner, TaskRequest};
 use crate::workflow::{CommandLine, RunnerSpec, Task, Workflow};
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Default timeout when neither the runner, the task nor the settings give one.
 const DEFAULT_TIMEOUT_S: u64 = 600;
@@ -124,60 +124,35 @@ impl Runner for CommandRunner {
         let stdout = tempfile::tempfile().map_err(|e| fail("cannot create a log file", e))?;
         let mut stderr = tempfile::tempfile().map_err(|e| fail("cannot create a log file", e))?;
 
-        let mut cmd = match &command {
-            CommandLine::Shell(s) => {
-                let mut c = Command::new("sh");
-                c.arg("-c").arg(s);
-                c
-            }
-            CommandLine::Argv(argv) => {
-                let mut c = Command::new(&argv[0]);
-                c.args(&argv[1..]);
-                c
-            }
-        };
-        cmd.current_dir(workdir)
-            .envs(env.iter())
-            .env("PRFLOW_TASK_ID", &req.task.id)
-            .env("PRFLOW_RUN_ID", req.run_id)
-            .env("PRFLOW_TASK_JSON", &task_json)
-            .env("PRFLOW_PROMPT_FILE", &prompt_file)
-            .env("PRFLOW_OUTPUT_FILE", &output_file)
-            .stdin(Stdio::null())
-            .stdout(stdout.try_clone().map_err(|e| fail("log file", e))?)
-            .stderr(stderr.try_clone().map_err(|e| fail("log file", e))?)
-            .process_group(0);
-        let mut child = cmd
-            .spawn()
-            .map_err(|e| AgentError::Failed(format!("cannot start the command: {e}")))?;
+        let task_env = [
+            ("PRFLOW_TASK_ID", req.task.id.as_str()),
+            ("PRFLOW_RUN_ID", req.run_id),
+            ("PRFLOW_TASK_JSON", path_str(&task_json)),
+            ("PRFLOW_PROMPT_FILE", path_str(&prompt_file)),
+            ("PRFLOW_OUTPUT_FILE", path_str(&output_file)),
+        ];
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .chain(task_env.iter().map(|(k, v)| (k.to_string(), v.to_string())))
+            .collect();
+        let mut cmd = sandbox::command(&command, workdir, &env);
+        cmd.stdout(stdout.try_clone().map_err(|e| fail("log file", e))?)
+            .stderr(stderr.try_clone().map_err(|e| fail("log file", e))?);
         let timeout = timeout_s
             .or(req.task.timeout_ms.map(|ms| ms.div_ceil(1000)))
             .or(req.workflow.settings.timeout_ms.map(|ms| ms.div_ceil(1000)))
             .unwrap_or(DEFAULT_TIMEOUT_S);
-        let started = Instant::now();
-        let mut nap = Duration::from_millis(1);
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if started.elapsed() >= Duration::from_secs(timeout) => {
-                    // Kill the whole group: a coding agent may have started servers.
-                    unsafe {
-                        libc::kill(-(child.id() as i32), libc::SIGKILL);
-                    }
-                    let _ = child.wait();
-                    return Err(AgentError::Timeout(timeout));
-                }
-                Ok(None) => {
-                    std::thread::sleep(nap);
-                    nap = (nap * 2).min(Duration::from_millis(20));
-                }
-                Err(e) => return Err(fail("cannot wait for the command", e)),
-            }
-        };
-        // Whatever the command left running in its group must not outlive the task.
-        unsafe {
-            libc::kill(-(child.id() as i32), libc::SIGKILL);
+        let finished = sandbox::run_with_timeout(&mut cmd, Duration::from_secs(timeout))
+            .map_err(|e| AgentError::Failed(format!("cannot start the command: {e}")))?;
+        if finished.timed_out {
+            return Err(AgentError::Timeout(timeout));
         }
+        let Some(status) = finished.status else {
+            return Err(AgentError::Failed(
+                "the command could not be stopped".into(),
+            ));
+        };
         if !status.success() {
             let tail = tail(&mut stderr);
             let code = status
@@ -210,6 +185,11 @@ impl Runner for CommandRunner {
             summary: None,
         })
     }
+}
+
+/// Scratch paths are made by prflow from the temp dir; lossy is never reached in practice.
+fn path_str(p: &Path) -> &str {
+    p.to_str().unwrap_or_default()
 }
 
 fn fail(what: &str, e: impl std::fmt::Display) -> AgentError {

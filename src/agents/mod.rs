@@ -9,6 +9,7 @@
 pub mod command;
 pub mod llm;
 pub mod paths;
+pub mod sandbox;
 pub mod template;
 
 use crate::workflow::{Agent, Task, Workflow};

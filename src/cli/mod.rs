@@ -75,6 +75,7 @@ pub fn main() -> ExitCode {
             };
         }
     };
+    crate::agents::sandbox::harden_self();
     match cli.command {
         Command::Validate(a) => validate::run(a),
         Command::Plan(a) => plan::run(a),

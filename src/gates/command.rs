@@ -1,20 +1,22 @@
 //! Command gates: `sh -c RUN` in the checkout; exit 0 passes.
 //!
-//! The command runs in its own process group so that a timeout (or the end of the gate)
-//! stops everything it started, not just the shell. Output goes to an anonymous temp
+//! The command runs through [`crate::agents::sandbox`] (no secret in its environment, a
+//! supervisor) so that a timeout (or the end of the gate) stops everything it started,
+//! not just the shell. Output goes to an anonymous temp
 //! file, which keeps stdout and stderr in order and cannot fill a pipe and hang. File and
 //! line references in the output (`path:line:col: message`, `path(line,col): message`,
 //! ESLint's stylish and compact formats, rustc's `-->`, stack frames) become annotations
 //! when the path exists in the checkout.
 
 use super::{fenced_tail, Annotation, AnnotationLevel, Conclusion, GateResult, GITHUB_TEXT_LIMIT};
+use crate::agents::sandbox;
+use crate::workflow::CommandLine;
 use regex::Regex;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::LazyLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How long a command gate may run before its process group is killed.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(600);
@@ -42,104 +44,33 @@ impl CommandRun {
     }
 }
 
-/// Runs `sh -c cmd` in `dir` with `env` added, in a new process group, and waits up to
-/// `timeout`. On timeout the group gets SIGTERM, then SIGKILL two seconds later. When the
-/// shell exits, whatever it left running in its group is killed too.
+/// Runs `sh -c cmd` in `dir` through the [`sandbox`] (a clean environment with `env`
+/// added, a supervisor) and waits up to `timeout`. On timeout everything it started gets
+/// SIGTERM, then SIGKILL two seconds later. When the shell exits, whatever it left
+/// running is killed too, `setsid` included.
 pub fn run_shell(
     cmd: &str,
     dir: &Path,
     timeout: Duration,
     env: &[(String, String)],
 ) -> std::io::Result<CommandRun> {
-    let started = Instant::now();
     let mut out = tempfile::tempfile()?;
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(cmd)
-        .current_dir(dir)
-        .envs(env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
+    let line = CommandLine::Shell(cmd.to_string());
+    let mut command = sandbox::command(&line, dir, env);
+    command
         .stdout(Stdio::from(out.try_clone()?))
-        .stderr(Stdio::from(out.try_clone()?))
-        .process_group(0)
-        .spawn()?;
-    let (status, timed_out) = wait_with_timeout(&mut child, timeout)?;
-    kill_group_and_wait(child.id(), Duration::from_secs(3));
+        .stderr(Stdio::from(out.try_clone()?));
+    let finished = sandbox::run_with_timeout(&mut command, timeout)?;
     let len = out.seek(SeekFrom::End(0))?;
     out.seek(SeekFrom::Start(len.saturating_sub(OUTPUT_TAIL_BYTES)))?;
     let mut bytes = Vec::new();
     out.read_to_end(&mut bytes)?;
     Ok(CommandRun {
-        exit_code: status.and_then(|s| s.code()),
-        timed_out,
+        exit_code: finished.status.and_then(|s| s.code()),
+        timed_out: finished.timed_out,
         output: String::from_utf8_lossy(&bytes).into_owned(),
-        duration: started.elapsed(),
+        duration: finished.duration,
     })
-}
-
-fn wait_with_timeout(
-    child: &mut Child,
-    timeout: Duration,
-) -> std::io::Result<(Option<std::process::ExitStatus>, bool)> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok((Some(status), false));
-        }
-        if Instant::now() >= deadline {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    kill_group(child.id(), libc::SIGTERM);
-    let grace = Instant::now() + Duration::from_secs(2);
-    while Instant::now() < grace {
-        if let Some(status) = child.try_wait()? {
-            return Ok((Some(status), true));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    kill_group(child.id(), libc::SIGKILL);
-    Ok((child.wait().ok(), true))
-}
-
-/// Signals every process in the group led by `pid` (a no-op when it is gone).
-pub(crate) fn kill_group(pid: u32, signal: i32) {
-    if pid > 1 {
-        // SAFETY: kill(2) with a negative pid signals a process group; no memory involved.
-        unsafe {
-            libc::kill(-(pid as i32), signal);
-        }
-    }
-}
-
-/// Is any process of group `pgid` still running (zombies do not count)?
-pub(crate) fn group_alive(pgid: u32) -> bool {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        // No procfs: kill(pgid, 0) succeeds while any member (zombies included) exists.
-        // SAFETY: signal 0 only checks for existence.
-        return unsafe { libc::kill(-(pgid as i32), 0) } == 0;
-    };
-    entries.flatten().any(|e| {
-        let Ok(stat) = std::fs::read_to_string(e.path().join("stat")) else {
-            return false;
-        };
-        // pid (comm) state ppid pgrp …: comm may hold spaces, so split after the last ')'.
-        let mut rest = stat.rsplit(')').next().unwrap_or("").split_whitespace();
-        let state = rest.next().unwrap_or("Z");
-        let pgrp = rest.nth(1).and_then(|p| p.parse::<u32>().ok());
-        state != "Z" && state != "X" && pgrp == Some(pgid)
-    })
-}
-
-/// SIGKILLs the group and waits (up to `limit`) until none of it runs any more, so that
-/// ports and files are free when the gate returns.
-pub(crate) fn kill_group_and_wait(pgid: u32, limit: Duration) {
-    kill_group(pgid, libc::SIGKILL);
-    let until = Instant::now() + limit;
-    while group_alive(pgid) && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// The whole command gate: run, conclude from the exit code, report the output's tail.

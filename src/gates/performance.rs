@@ -13,14 +13,14 @@
 //! `skipped` with "dependencies not installed". A service that could not be measured
 //! never counts as a pass.
 
-use super::command::{kill_group, kill_group_and_wait};
 use super::loadgen::{self, LoadStats};
 use super::{fenced_tail, Conclusion, GateInput, GateResult};
+use crate::agents::sandbox;
+use crate::workflow::CommandLine;
 use crate::workflow::PerformanceThreshold;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 /// How long a started service has to answer its health endpoint.
@@ -234,20 +234,9 @@ impl Running {
         s
     }
 
-    /// SIGTERM to the group, SIGKILL after 3 s, and reap.
+    /// SIGTERM to the service and all it started, SIGKILL after the grace, and reap.
     async fn stop(&mut self) {
-        let pid = self.child.id();
-        kill_group(pid, libc::SIGTERM);
-        let until = Instant::now() + Duration::from_secs(3);
-        while Instant::now() < until {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        kill_group_and_wait(pid, Duration::from_secs(3));
+        let _ = sandbox::terminate(&mut self.child);
     }
 }
 
@@ -269,20 +258,21 @@ fn spawn(s: &Service, port: u16) -> std::io::Result<Running> {
         let mut r = rand::thread_rng();
         (0..32).map(|_| format!("{:02x}", r.gen::<u8>())).collect()
     };
-    let child = Command::new("sh")
-        .arg("-c")
-        .arg(&s.command)
-        .current_dir(&s.dir)
-        .env("PORT", port.to_string())
-        .env("HOST", "127.0.0.1")
-        .env("NODE_ENV", "production")
-        .env("LOG_LEVEL", "warn")
-        .env("JWT_SECRET", secret)
-        .env("PATH", path)
-        .stdin(Stdio::null())
+    let env: Vec<(String, String)> = [
+        ("PORT", port.to_string()),
+        ("HOST", "127.0.0.1".to_string()),
+        ("NODE_ENV", "production".to_string()),
+        ("LOG_LEVEL", "warn".to_string()),
+        ("JWT_SECRET", secret),
+        ("PATH", path),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let line = CommandLine::Shell(s.command.clone());
+    let child = sandbox::command(&line, &s.dir, &env)
         .stdout(Stdio::from(log.try_clone()?))
         .stderr(Stdio::from(log.try_clone()?))
-        .process_group(0)
         .spawn()?;
     Ok(Running { child, log })
 }

@@ -1,0 +1,407 @@
+//! Issue 11: workflow code (a `command` runner, a gate) is written by whoever can push
+//! to a repository, so it must never see prflow's secrets nor outlive its task. Each
+//! front end (`run`, `run --github`, `action`, `serve`) runs a runner that dumps its
+//! environment and tries to read the App's key into the commit; the tests read the
+//! commit back the way a user would (from the pushed branch) and find no secret.
+
+mod common;
+
+use common::{git, SECRET};
+use prflow::sim::{Sim, SimConfig};
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// The runner every front end runs: its environment and the App's key (if it can find
+/// it) end up in the task's commit.
+const DUMP: &str = "env > env.txt; cat \"$PRIVATE_KEY_PATH\" > key.txt 2>/dev/null; true";
+
+/// A secret value no other test on this machine uses.
+fn fresh(prefix: &str) -> String {
+    let n: u64 = rand::random();
+    format!("{prefix}-{n:016x}")
+}
+
+fn dump_workflow() -> Value {
+    json!({
+        "name": "Leak",
+        "agents": [{"id": "dev", "type": "developer", "runner": {"command": DUMP}}],
+        "tasks": [{"id": "dump", "agentId": "dev"}],
+        "execution": {"checkpoints": ["dump"]}
+    })
+}
+
+/// A repository on `main` with `.prflow/workflow.json` = `wf`.
+fn repo_with(wf: &Value) -> tempfile::TempDir {
+    let t = common::git_repo();
+    std::fs::create_dir_all(t.path().join(".prflow")).unwrap();
+    std::fs::write(t.path().join(".prflow/workflow.json"), wf.to_string()).unwrap();
+    git(t.path(), &["add", "."]);
+    git(t.path(), &["commit", "-qm", "workflow"]);
+    t
+}
+
+/// `path` on the one `prflow/…` branch of the repository at `repo` (bare or not).
+fn on_phase_branch(repo: &Path, path: &str) -> String {
+    let refs = git(
+        repo,
+        &["for-each-ref", "--format=%(refname)", "refs/heads/prflow"],
+    );
+    let branch = refs.lines().next().unwrap_or_else(|| {
+        panic!("no phase branch in {}", repo.display());
+    });
+    git(repo, &["show", &format!("{branch}:{path}")])
+}
+
+/// The runner's environment as committed: no secret value, no secret name; and it
+/// did run with its task variables (so the test cannot pass by running nothing).
+fn assert_clean(env_txt: &str, key_txt: &str, secrets: &[(&str, &str)]) {
+    assert!(env_txt.contains("PRFLOW_TASK_ID=dump"), "{env_txt}");
+    assert!(env_txt.lines().any(|l| l.starts_with("PATH=")), "{env_txt}");
+    for (name, value) in secrets {
+        assert!(
+            !env_txt.contains(value),
+            "the value of {name} reached the runner:\n{env_txt}"
+        );
+        assert!(
+            !env_txt.lines().any(|l| l.starts_with(&format!("{name}="))),
+            "{name} reached the runner:\n{env_txt}"
+        );
+        assert!(!key_txt.contains(value), "{name}'s value: {key_txt}");
+    }
+    assert!(
+        !key_txt.contains("PRIVATE KEY"),
+        "the runner read the App's key: {key_txt}"
+    );
+    for never in [
+        "WEBHOOK_SECRET",
+        "PRIVATE_KEY",
+        "GITHUB_TOKEN",
+        "GIT_CONFIG",
+    ] {
+        assert!(!env_txt.contains(never), "{never} in:\n{env_txt}");
+    }
+}
+
+/// A PEM-shaped key file holding `marker`.
+fn key_file(dir: &Path, marker: &str) -> PathBuf {
+    let path = dir.join("app-key.pem");
+    std::fs::write(
+        &path,
+        format!("-----BEGIN RSA PRIVATE KEY-----\n{marker}\n-----END RSA PRIVATE KEY-----\n"),
+    )
+    .unwrap();
+    path
+}
+
+fn text(o: &Output) -> String {
+    common::text(o)
+}
+
+/// `prflow run` in a local repository, started with every secret a service or a CI
+/// job might hold; the operator lets exactly one key through PRFLOW_RUNNER_ENV.
+#[test]
+fn local_run_gives_the_runner_no_secret() {
+    let repo = repo_with(&dump_workflow());
+    let keys = tempfile::tempdir().unwrap();
+    let hook = fresh("whsec");
+    let token = fresh("ghp");
+    let openai = fresh("sk-openai");
+    let anthropic = fresh("sk-ant");
+    let marker = fresh("key");
+    let key = key_file(keys.path(), &marker);
+    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args(["run", ".prflow/workflow.json", "--quiet"])
+        .current_dir(repo.path())
+        .env("WEBHOOK_SECRET", &hook)
+        .env("GITHUB_TOKEN", &token)
+        .env("PRIVATE_KEY_PATH", &key)
+        .env("OPENAI_API_KEY", &openai)
+        .env("ANTHROPIC_API_KEY", &anthropic)
+        .env("PRFLOW_RUNNER_ENV", "ANTHROPIC_API_KEY,WEBHOOK_SECRET")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let env_txt = on_phase_branch(repo.path(), "env.txt");
+    let key_txt = on_phase_branch(repo.path(), "key.txt");
+    assert_clean(
+        &env_txt,
+        &key_txt,
+        &[
+            ("WEBHOOK_SECRET", &hook),
+            ("GITHUB_TOKEN", &token),
+            ("OPENAI_API_KEY", &openai),
+            ("PRIVATE_KEY_PATH", key.to_str().unwrap()),
+            ("APP_KEY", &marker),
+        ],
+    );
+    // The operator's choice is honoured (and only it).
+    assert!(
+        env_txt.contains(&format!("ANTHROPIC_API_KEY={anthropic}")),
+        "{env_txt}"
+    );
+}
+
+/// `prflow run --github` against the simulator: the push token (GITHUB_TOKEN) stays
+/// with prflow, which still pushes the phase with it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_github_gives_the_runner_no_token() {
+    let repo = repo_with(&dump_workflow());
+    let sim = Sim::start(SimConfig {
+        repos: vec![("acme/app".into(), repo.path().to_path_buf())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let bot = sim.create_user("prflow-bot", "write").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let hook = fresh("whsec");
+    let api = sim.api_url();
+    let (token, work_dir) = (bot.clone(), work.path().to_path_buf());
+    let hook2 = hook.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(env!("CARGO_BIN_EXE_prflow"))
+            .args(["run", ".prflow/workflow.json", "--github", "acme/app"])
+            .args(["--quiet", "--api-url", &api, "--repo"])
+            .arg(&work_dir)
+            .env("GITHUB_TOKEN", &token)
+            .env("GH_TOKEN", &token)
+            .env("WEBHOOK_SECRET", &hook2)
+            .env("PRFLOW_STARTER", "alice")
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let bare = sim.bare_repo_path("acme/app");
+    let env_txt = on_phase_branch(&bare, "env.txt");
+    let key_txt = on_phase_branch(&bare, "key.txt");
+    assert_clean(
+        &env_txt,
+        &key_txt,
+        &[
+            ("GITHUB_TOKEN", &bot),
+            ("GH_TOKEN", &bot),
+            ("WEBHOOK_SECRET", &hook),
+        ],
+    );
+    sim.shutdown().await;
+}
+
+/// `prflow action` as the Actions runner starts it: INPUT_TOKEN, GITHUB_TOKEN and the
+/// runner's own ACTIONS_* tokens never reach the workflow's runner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn action_gives_the_runner_no_token() {
+    let repo = repo_with(&dump_workflow());
+    let sim = Sim::start(SimConfig {
+        repos: vec![("acme/app".into(), repo.path().to_path_buf())],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let token = sim.create_user("prflow-bot", "write").unwrap();
+    let workspace = tempfile::tempdir().unwrap();
+    let ws = workspace.path().join("app");
+    git(
+        workspace.path(),
+        &[
+            "clone",
+            "-q",
+            repo.path().to_str().unwrap(),
+            ws.to_str().unwrap(),
+        ],
+    );
+    let step = tempfile::tempdir().unwrap();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/action");
+    let mut payload: Value =
+        serde_json::from_slice(&std::fs::read(fixture.join("workflow_dispatch.json")).unwrap())
+            .unwrap();
+    payload["repository"] = common::repo("acme/app");
+    payload.as_object_mut().unwrap().remove("installation");
+    payload["ref"] = json!("refs/heads/main");
+    payload["inputs"] = json!({"workflow": ".prflow/workflow.json"});
+    payload["sender"]["login"] = json!("alice");
+    let event = step.path().join("event.json");
+    std::fs::write(&event, payload.to_string()).unwrap();
+    let runtime = fresh("actions-runtime");
+    let api = sim.api_url();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prflow"));
+    cmd.arg("action").env_clear();
+    for keep in ["PATH", "HOME"] {
+        if let Ok(v) = std::env::var(keep) {
+            cmd.env(keep, v);
+        }
+    }
+    cmd.env("GITHUB_EVENT_NAME", "workflow_dispatch")
+        .env("GITHUB_EVENT_PATH", &event)
+        .env("GITHUB_REPOSITORY", "acme/app")
+        .env("GITHUB_API_URL", &api)
+        .env("GITHUB_SERVER_URL", &api)
+        .env("GITHUB_WORKSPACE", &ws)
+        .env("GITHUB_OUTPUT", step.path().join("output"))
+        .env("GITHUB_STEP_SUMMARY", step.path().join("summary.md"))
+        .env("GITHUB_ACTOR", "alice")
+        .env("GITHUB_RUN_ID", "4242")
+        .env("INPUT_TOKEN", &token)
+        .env("GITHUB_TOKEN", &token)
+        .env("ACTIONS_RUNTIME_TOKEN", &runtime);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let bare = sim.bare_repo_path("acme/app");
+    let env_txt = on_phase_branch(&bare, "env.txt");
+    let key_txt = on_phase_branch(&bare, "key.txt");
+    assert_clean(
+        &env_txt,
+        &key_txt,
+        &[
+            ("INPUT_TOKEN", &token),
+            ("GITHUB_TOKEN", &token),
+            ("ACTIONS_RUNTIME_TOKEN", &runtime),
+        ],
+    );
+    sim.shutdown().await;
+}
+
+/// `prflow serve` as the simulator's App, driven by real signed webhooks (an issue
+/// comment `/prflow run`): the webhook secret, APP_ID, the private key and its path,
+/// and the installation token the App pushes with never reach the runner.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_gives_the_runner_no_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = repo_with(&dump_workflow());
+    let sim = Sim::start(SimConfig {
+        repos: vec![("acme/shop".into(), repo.path().to_path_buf())],
+        webhook_secret: Some(SECRET.into()),
+        ..SimConfig::default()
+    })
+    .await
+    .unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let key = sim.private_key_path();
+    let openai = fresh("sk-openai");
+    let svc = common::spawn(
+        &data,
+        &["--handler", "flow"],
+        &[
+            ("APP_ID", &sim.app_id().to_string()),
+            ("PRIVATE_KEY_PATH", key.to_str().unwrap()),
+            ("GITHUB_API_URL", &sim.api_url()),
+            ("OPENAI_API_KEY", &openai),
+        ],
+    );
+    sim.set_webhook_url(Some(svc.url("/webhook")));
+    let alice = sim.create_user("alice", "write").unwrap();
+    let http = reqwest::Client::new();
+    let api = sim.api_url();
+    let issue = common::json_as(
+        http.post(format!("{api}/repos/acme/shop/issues"))
+            .json(&json!({"title": "Leak it"})),
+        &alice,
+    )
+    .await;
+    let n = issue["number"].as_u64().unwrap();
+    common::json_as(
+        http.post(format!("{api}/repos/acme/shop/issues/{n}/comments"))
+            .json(&json!({"body": "/prflow run"})),
+        &alice,
+    )
+    .await;
+    let bare = sim.bare_repo_path("acme/shop");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while git(&bare, &["for-each-ref", "refs/heads/prflow"]).is_empty() {
+        assert!(Instant::now() < deadline, "no phase pushed: {}", svc.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let env_txt = on_phase_branch(&bare, "env.txt");
+    let key_txt = on_phase_branch(&bare, "key.txt");
+    let pem = std::fs::read_to_string(&key).unwrap();
+    let pem_line = pem.lines().nth(1).unwrap();
+    assert_clean(
+        &env_txt,
+        &key_txt,
+        &[
+            ("WEBHOOK_SECRET", SECRET),
+            ("APP_ID", &format!("APP_ID={}", sim.app_id())),
+            ("PRIVATE_KEY_PATH", key.to_str().unwrap()),
+            ("PRIVATE_KEY", pem_line),
+            ("OPENAI_API_KEY", &openai),
+        ],
+    );
+    assert!(
+        !env_txt.contains("ghs_"),
+        "an installation token: {env_txt}"
+    );
+    drop(svc);
+    sim.shutdown().await;
+}
+
+/// Is process `pid` still running (a zombie waiting to be reaped does not count)?
+fn alive(pid: &str) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|s| {
+            let state = s.rsplit(')').next().unwrap_or("").split_whitespace().next();
+            !matches!(state, Some("Z") | Some("X"))
+        })
+        .unwrap_or(false)
+}
+
+/// Runs a one-task workflow whose runner is `command` (with `timeout` seconds) in a
+/// local repository; returns prflow's output and the pid the runner wrote to `$PIDS`.
+fn run_and_read_pid(command: &str, timeout: u64) -> (Output, String) {
+    let pids = tempfile::tempdir().unwrap();
+    let pid_file = pids.path().join("pid");
+    let wf = json!({
+        "name": "Escape",
+        "agents": [{"id": "dev", "type": "developer", "runner": {
+            "command": command, "timeout": timeout,
+            "env": {"PIDS": pid_file.to_str().unwrap()}}}],
+        "tasks": [{"id": "dump", "agentId": "dev"}],
+        "execution": {"checkpoints": ["dump"]}
+    });
+    let repo = repo_with(&wf);
+    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args(["run", ".prflow/workflow.json", "--quiet"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    let pid = std::fs::read_to_string(&pid_file)
+        .unwrap_or_else(|_| panic!("the runner wrote no pid: {}", text(&out)));
+    (out, pid.trim().to_string())
+}
+
+/// Item 7: a process the runner detached with `setsid` (its own session and process
+/// group) is gone when the task is done.
+#[test]
+fn a_setsid_child_does_not_outlive_its_task() {
+    let (out, pid) = run_and_read_pid(
+        "setsid sleep 1000 & echo $! > \"$PIDS\"; echo done > done.txt",
+        60,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!pid.is_empty());
+    assert!(!alive(&pid), "process {pid} outlived its task");
+}
+
+/// Item 7: the same when the task times out: the runner and what it detached are gone
+/// when prflow reports the timeout.
+#[test]
+fn a_setsid_child_does_not_outlive_a_timeout() {
+    let started = Instant::now();
+    let (out, pid) = run_and_read_pid(
+        "setsid sh -c 'trap \"\" TERM; sleep 1000' & echo $! > \"$PIDS\"; sleep 1000",
+        1,
+    );
+    assert!(!out.status.success());
+    assert!(text(&out).contains("timed out after 1 s"), "{}", text(&out));
+    assert!(!alive(&pid), "process {pid} outlived the timeout");
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
+}
