@@ -190,7 +190,9 @@ mod linux {
         };
         // SAFETY: writes into our own timespec.
         unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-        ts.tv_sec as i64 * NS + ts.tv_nsec as i64
+        #[allow(clippy::unnecessary_cast)] // time_t is 32 bits on some targets
+        let ns = ts.tv_sec as i64 * NS + ts.tv_nsec as i64;
+        ns
     }
 
     /// Sends `sig` to every process whose parent is this one, found by reading
