@@ -405,3 +405,44 @@ fn a_setsid_child_does_not_outlive_a_timeout() {
         started.elapsed()
     );
 }
+
+/// Item 8: a `command` string is shell. Valid shell that starts with syntax or a
+/// builtin (`true;`, a subshell, `trap`) runs instead of being refused as a program
+/// "not found on PATH"; a plain program name that is not installed is still named.
+#[test]
+fn command_strings_are_shell_strings() {
+    let wf = json!({
+        "name": "Shell",
+        "agents": [{"id": "dev", "type": "developer", "runner": {"command":
+            "true; (cd . && trap 'echo trapped >> ok.txt' EXIT; echo ok > ok.txt)"}}],
+        "tasks": [{"id": "sh", "agentId": "dev"}],
+        "execution": {"checkpoints": ["sh"]}
+    });
+    let repo = repo_with(&wf);
+    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args(["run", ".prflow/workflow.json", "--quiet"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(on_phase_branch(repo.path(), "ok.txt"), "ok\ntrapped");
+
+    let wf = json!({
+        "name": "Missing",
+        "agents": [{"id": "dev", "type": "developer",
+                    "runner": {"command": "no-such-agent-cli-4711 -p \"$(cat x)\""}}],
+        "tasks": [{"id": "sh", "agentId": "dev"}]
+    });
+    let repo = repo_with(&wf);
+    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args(["run", ".prflow/workflow.json", "--quiet"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("command `no-such-agent-cli-4711` was not found on PATH"),
+        "{}",
+        text(&out)
+    );
+}

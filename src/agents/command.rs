@@ -23,10 +23,15 @@ const STDERR_TAIL: u64 = 2000;
 
 pub struct CommandRunner;
 
-/// Shell words that are not programs to look up on PATH.
+/// Reserved words and builtins of `sh`: a string starting with one of these runs
+/// without looking anything up on PATH.
 const SHELL_WORDS: &[&str] = &[
-    "cd", "export", "set", "true", "false", "echo", "exit", "test", "[", "if", "for", "while",
-    "printf", "read", "exec", "eval", ".", "source", ":", "{", "(", "!", "case", "until",
+    "!", "{", "}", "[", "[[", ".", ":", "alias", "bg", "break", "case", "cd", "command",
+    "continue", "do", "done", "elif", "else", "esac", "eval", "exec", "exit", "export", "false",
+    "fc", "fg", "fi", "for", "function", "getopts", "hash", "if", "in", "jobs", "kill", "let",
+    "local", "printf", "pwd", "read", "readonly", "return", "select", "set", "shift", "source",
+    "test", "then", "time", "times", "trap", "true", "type", "ulimit", "umask", "unalias", "unset",
+    "until", "wait", "while", "echo",
 ];
 
 fn spec_of<'a>(workflow: &'a Workflow, task: &'a Task) -> Option<RunnerSpec> {
@@ -37,26 +42,34 @@ fn spec_of<'a>(workflow: &'a Workflow, task: &'a Task) -> Option<RunnerSpec> {
 }
 
 /// The program a command line starts, when it can be known without running it.
+///
+/// A string is shell (it runs as `sh -c STRING`), so its first word is only taken as a
+/// program to look up when it is a plain name: letters, digits and `._+-/` only, then
+/// a blank or the end, and not a reserved word or builtin. Anything else (`true; …`,
+/// `(cd x && …)`, `FOO=1 cmd`, `$TOOL`, quotes, globs, redirections) is left to the
+/// shell: a check must never refuse valid shell.
 fn program(cmd: &CommandLine) -> Option<String> {
     match cmd {
         CommandLine::Argv(argv) => argv.first().cloned(),
         CommandLine::Shell(s) => {
-            let first = s.split_whitespace().next()?;
-            if SHELL_WORDS.contains(&first) || first.contains('=') || first.contains('$') {
-                None
-            } else {
-                Some(first.to_string())
-            }
+            let s = s.trim_start();
+            let end = s.find(|c: char| c == ' ' || c == '\t' || c == '\n');
+            let first = &s[..end.unwrap_or(s.len())];
+            let plain = !first.is_empty()
+                && first
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._+-/".contains(c));
+            (plain && !SHELL_WORDS.contains(&first)).then(|| first.to_string())
         }
     }
 }
 
-fn on_path(program: &str) -> bool {
+/// Is `program` there, on `path` (the runner's PATH: its own `env` or prflow's)?
+fn on_path(program: &str, path: Option<std::ffi::OsString>) -> bool {
     if program.contains('/') {
         return Path::new(program).exists();
     }
-    std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
+    path.map(|paths| std::env::split_paths(&paths).any(|dir| dir.join(program).is_file()))
         .unwrap_or(false)
 }
 
@@ -70,16 +83,20 @@ impl Runner for CommandRunner {
     }
 
     fn check(&self, workflow: &Workflow, task: &Task) -> Result<(), String> {
-        let Some(RunnerSpec::Command { command, .. }) = spec_of(workflow, task) else {
+        let Some(RunnerSpec::Command { command, env, .. }) = spec_of(workflow, task) else {
             return Err("the task's runner is not a command".into());
         };
+        let path = env
+            .get("PATH")
+            .map(std::ffi::OsString::from)
+            .or_else(|| std::env::var_os("PATH"));
         if let CommandLine::Argv(argv) = &command {
             if argv.is_empty() {
                 return Err("the command is an empty list".into());
             }
         }
         match program(&command) {
-            Some(p) if !on_path(&p) => Err(format!(
+            Some(p) if !on_path(&p, path) => Err(format!(
                 "command `{p}` was not found on PATH: install it, or change the runner"
             )),
             _ => Ok(()),
@@ -257,4 +274,58 @@ pub fn prompt(req: &TaskRequest<'_>) -> String {
         "\nWrite your files under {root}. Do not run git commands: prflow commits your changes as one commit.\n"
     ));
     p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn shell(s: &str) -> CommandLine {
+        CommandLine::Shell(s.into())
+    }
+
+    #[test]
+    fn valid_shell_is_never_taken_for_a_program() {
+        for s in [
+            "true; echo hi > a.txt",
+            "(cd sub && make)",
+            "trap 'rm -f x' EXIT; make",
+            "if true; then :; fi",
+            "FOO=1 bar",
+            "{ echo a; } > b",
+            "exec claude",
+            "! false",
+            "for i in 1 2; do echo $i; done",
+            "$TOOL --run",
+            "\"my tool\" x",
+            "./x* y",
+            "a|b",
+            "a>out",
+            "~/bin/agent",
+            "  \n  echo indented",
+        ] {
+            assert_eq!(program(&shell(s)), None, "{s}");
+        }
+    }
+
+    #[test]
+    fn a_plain_first_word_is_the_program() {
+        assert_eq!(
+            program(&shell("claude -p \"$(cat $PRFLOW_PROMPT_FILE)\"")).as_deref(),
+            Some("claude")
+        );
+        assert_eq!(program(&shell("./run.sh")).as_deref(), Some("./run.sh"));
+        assert_eq!(program(&shell("codex\texec")).as_deref(), Some("codex"));
+        let argv = CommandLine::Argv(vec!["aider".into(), "--yes".into()]);
+        assert_eq!(program(&argv).as_deref(), Some("aider"));
+    }
+
+    #[test]
+    fn the_runners_own_path_is_searched() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("my-agent"), "").unwrap();
+        let path = Some(dir.path().as_os_str().to_owned());
+        assert!(on_path("my-agent", path.clone()));
+        assert!(!on_path("not-my-agent", path));
+    }
 }
