@@ -53,7 +53,7 @@ fn program(cmd: &CommandLine) -> Option<String> {
         CommandLine::Argv(argv) => argv.first().cloned(),
         CommandLine::Shell(s) => {
             let s = s.trim_start();
-            let end = s.find(|c: char| c == ' ' || c == '\t' || c == '\n');
+            let end = s.find([' ', '\t', '\n']);
             let first = &s[..end.unwrap_or(s.len())];
             let plain = !first.is_empty()
                 && first
