@@ -197,7 +197,7 @@ fn concurrency_from_every_dialect() {
         ("research-workflow.json", 3),        // settings.maxConcurrency
         ("api-development-workflow.json", 3),
         ("claude-workflow.json", 4), // parallel: true, nothing else: the default
-        ("machine-learning-workflow.json", 4),
+        ("machine-learning-workflow.json", 1), // execution.mode pipeline: one after the other
     ];
     for (file, n) in cases {
         assert_eq!(load(&claude_flow(file)).workflow.concurrency, n, "{file}");
@@ -213,9 +213,14 @@ fn concurrency_from_every_dialect() {
 #[test]
 fn unknown_execution_mode_is_a_warning() {
     let l = load(&claude_flow("machine-learning-workflow.json"));
-    assert_eq!(l.warnings.len(), 1);
+    assert!(l.warnings.is_empty(), "pipeline is known: {:?}", l.warnings);
+    let l = parse(
+        "m.json",
+        r#"{"execution": {"mode": "turbo"}, "agents": [{"id": "a"}], "tasks": [{"id": "t", "agentId": "a"}]}"#,
+    )
+    .unwrap();
     let w = l.warnings[0].to_string();
-    assert!(w.ends_with(":114:13: warning: unknown execution mode \"pipeline\" (claude-flow's modes are sequential, parallel and smart); prflow runs it as \"smart\": each task as soon as its dependencies are done (at /execution/mode)"), "{w}");
+    assert!(w.ends_with(":1:24: warning: unknown execution mode \"turbo\" (claude-flow's modes are sequential, parallel, smart and pipeline); prflow runs it as \"smart\": each task as soon as its dependencies are done (at /execution/mode)"), "{w}");
 }
 
 #[test]
@@ -703,6 +708,205 @@ fn a_reference_that_closes_a_cycle_or_points_to_a_later_phase_is_an_error() {
     );
 }
 
+// ----- claude-flow's richer dialect -----
+
+fn richer(name: &str) -> PathBuf {
+    claude_flow("richer").join(name)
+}
+
+#[test]
+fn richer_fixture_copies_match_upstream_when_present() {
+    let shared = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/claude-flow/richer"
+    ));
+    if !shared.is_dir() {
+        return;
+    }
+    for name in [
+        "development-workflow.json",
+        "research-workflow.yaml",
+        "automation-mle-star-workflow.json",
+        "automation-research-workflow.json",
+    ] {
+        assert_eq!(
+            std::fs::read(richer(name)).unwrap(),
+            std::fs::read(shared.join(name)).unwrap(),
+            "{name} differs from the fixture"
+        );
+    }
+}
+
+/// The two automation files validate; the other two only for their own real defects,
+/// each named with its place (and nothing for what prflow now reads).
+#[test]
+fn richer_files_validate_except_for_their_own_defects() {
+    for name in [
+        "automation-mle-star-workflow.json",
+        "automation-research-workflow.json",
+    ] {
+        let l = load(&richer(name));
+        assert!(!l.workflow.hooks.is_empty(), "{name}: hooks are read");
+    }
+    let errors_of = |name: &str| -> Vec<String> {
+        let err = workflow::load(&richer(name)).unwrap_err();
+        err.0
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| d.to_string().rsplit_once(name).unwrap().1.to_string())
+            .collect()
+    };
+    assert_eq!(
+        errors_of("research-workflow.yaml"),
+        [":222:7: error: task `quality-check` has no agent: add \"agentId\": \"…\" naming one of the agents, or list the task in an agent's `assignedTasks` (agents are `primary-researcher`, `data-analyst` and `summarizer`) (at /tasks/7)"]
+    );
+    let dev = errors_of("development-workflow.json");
+    assert_eq!(dev.len(), 4, "{dev:#?}");
+    assert!(dev[0].starts_with(":340:28: error: `${deployment.output.staging_url}`: task `deployment` does not declare output `staging_url`"), "{}", dev[0]);
+    assert!(
+        dev[1].contains("`${e2e-tests.output.performance_bottlenecks}`"),
+        "{}",
+        dev[1]
+    );
+    assert!(
+        dev[2].contains("`${devops-setup.output.deployment_guide}`"),
+        "{}",
+        dev[2]
+    );
+    assert!(
+        dev[3].contains("`${performance-optimization.output.optimized_frontend}`"),
+        "{}",
+        dev[3]
+    );
+}
+
+#[test]
+fn every_reference_form_is_read_with_its_meaning() {
+    let text = r#"{"variables": {"tech_stack": {"frontend": "React"}, "target": 90},
+  "agents": [{"id": "a"}],
+  "tasks": [
+    {"id": "design", "agentId": "a", "output": ["spec", "metrics"]},
+    {"id": "build", "agentId": "a", "depends": ["design"], "output": {"artifact": "string"}},
+    {"id": "use", "agentId": "a",
+     "input": {"spec": "${design.spec}", "all": "${build.output}", "acc": "${design.output.metrics.accuracy}",
+               "fw": "${tech_stack.frontend}", "t": "${variables.target}", "o": "${outputs.build.artifact}",
+               "who": "${task.id} ${task.name} ${workflow.name} ${loop.current_item} ${iteration} ${error.message}"}}],
+  "integrations": [{"auth": {"token": "${JIRA_TOKEN}"}}],
+  "metadata": {"by": "${AUTHOR}"},
+  "settings": {"notifications": {"templates": {"done": "${variables.missing} ${outputs.x.y}"}}}}"#;
+    let l = parse("refs.json", text).unwrap();
+    let u = l.workflow.task("use").unwrap();
+    assert_eq!(
+        u.input,
+        json!({"spec": "${design.output.spec}", "all": "${build.output}", "acc": "${design.output.metrics.accuracy}",
+               "fw": "React", "t": 90, "o": "${build.output.artifact}",
+               "who": "${task.id} ${task.name} ${workflow.name} ${loop.current_item} ${iteration} ${error.message}"})
+    );
+    assert_eq!(u.dependencies, ["design", "build"]);
+    // Sections prflow does not own are kept as written.
+    assert_eq!(
+        l.workflow.extra["integrations"][0]["auth"]["token"],
+        "${JIRA_TOKEN}"
+    );
+    assert_eq!(l.workflow.extra["metadata"]["by"], "${AUTHOR}");
+    assert_eq!(
+        l.workflow.extra["settings"]["notifications"]["templates"]["done"],
+        "${variables.missing} ${outputs.x.y}"
+    );
+
+    let mut outputs = HashMap::new();
+    outputs.insert(
+        "design".to_string(),
+        json!({"spec": "s", "metrics": {"accuracy": 0.9}})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    outputs.insert(
+        "build".to_string(),
+        json!({"artifact": "a.tgz"}).as_object().unwrap().clone(),
+    );
+    let resolved = vars::resolve_outputs(&u.input, &outputs);
+    assert_eq!(resolved["acc"], 0.9);
+    assert_eq!(resolved["all"], json!({"artifact": "a.tgz"}));
+    assert_eq!(resolved["spec"], "s");
+
+    let bad = text.replace("${tech_stack.frontend}", "${tech_stack.mobile}");
+    assert_eq!(
+        errors("refs.json", &bad),
+        ["refs.json:8:22: error: `${tech_stack.mobile}`: variable `tech_stack` has no `mobile`: it has `frontend` (at /tasks/2/input/fw)"]
+    );
+}
+
+#[test]
+fn control_flow_is_read_and_its_ids_checked() {
+    let text = r#"{"agents": [{"id": "a"}],
+  "conditions": [{"id": "ok", "expression": "outputs['t.passed'] === true", "type": "javascript"}],
+  "loops": [{"id": "each", "type": "foreach", "condition": "outputs['t.items']", "tasks": ["per-item"], "maxIterations": 5, "continueOnError": true}],
+  "hooks": {"pre-task": "echo ${task.id} > .pre", "on-error": "npx claude-flow@alpha hooks notify"},
+  "settings": {"failurePolicy": "ignore", "retryPolicy": "linear", "runner": {"command": "claude -p"}},
+  "tasks": [
+    {"id": "t", "agentId": "a", "output": ["passed", "items"], "onSuccess": ["next"], "onFailure": ["fallback"], "retries": 2},
+    {"id": "next", "agentId": "a", "dependsOn": ["t"], "condition": "ok"},
+    {"id": "per-item", "agentId": "a", "input": {"item": "${loop.current_item}"}},
+    {"id": "fallback", "assignedTo": "a", "iterative": true, "maxIterations": 3}]}"#;
+    let l = parse("cf.json", text).unwrap();
+    let w = &l.workflow;
+    assert_eq!(w.conditions[0].id, "ok");
+    assert_eq!(w.loops[0].kind, workflow::LoopKind::Foreach);
+    assert_eq!(w.loops[0].tasks, ["per-item"]);
+    assert_eq!(w.loops[0].max_iterations, 5);
+    assert_eq!(w.hooks.pre_task.as_deref(), Some("echo ${task.id} > .pre"));
+    assert_eq!(w.settings.failure_policy, workflow::FailurePolicy::Ignore);
+    assert_eq!(w.settings.retry_policy, workflow::RetryPolicy::Linear);
+    assert!(matches!(
+        w.settings.runner,
+        Some(RunnerSpec::Command { .. })
+    ));
+    let t = w.task("t").unwrap();
+    assert_eq!(
+        (t.control.on_success.clone(), t.control.on_failure.clone()),
+        (vec!["next".to_string()], vec!["fallback".to_string()])
+    );
+    assert_eq!(w.task("next").unwrap().dependencies, ["t"]);
+    assert_eq!(
+        w.task("next").unwrap().control.condition.as_deref(),
+        Some("ok")
+    );
+    let f = w.task("fallback").unwrap();
+    assert_eq!(
+        (
+            f.agent.as_str(),
+            f.control.iterative,
+            f.control.max_iterations
+        ),
+        ("a", true, Some(3))
+    );
+    assert!(
+        l.warnings.iter().any(|d| d
+            .to_string()
+            .contains("hook `on-error` calls claude-flow itself")),
+        "{:?}",
+        l.warnings
+    );
+
+    let bad = text
+        .replace(
+            r#""onFailure": ["fallback"]"#,
+            r#""onFailure": ["fallbak"]"#,
+        )
+        .replace(r#""condition": "ok""#, r#""condition": "is-ok""#)
+        .replace(r#""type": "foreach""#, r#""type": "until""#);
+    assert_eq!(
+        errors("cf.json", &bad),
+        [
+            "cf.json:3:36: error: loop `each` has type \"until\": use \"foreach\" (once per item) or \"while\" (while `condition` holds) (at /loops/0/type)",
+            "cf.json:7:101: error: `onFailure` of task `t` names task `fallbak`, which does not exist (did you mean `fallback`?) (at /tasks/0/onFailure/0)",
+            "cf.json:8:69: error: task `next` has condition `is-ok`, which is no condition id: declare it under `conditions` or write an expression (at /tasks/1/condition)",
+        ]
+    );
+}
+
 // ----- the CLI -----
 
 fn prflow(args: &[&str]) -> (i32, String, String) {
@@ -883,8 +1087,21 @@ fn json_schema_accepts_the_examples_and_rejects_malformed_prflow_objects() {
     let read = |p: PathBuf| -> Value {
         serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
     };
-    for entry in std::fs::read_dir(fixtures().join("claude-flow")).unwrap() {
-        let path = entry.unwrap().path();
+    let richer_json = [
+        "development-workflow.json",
+        "automation-mle-star-workflow.json",
+        "automation-research-workflow.json",
+    ]
+    .map(|n| Ok::<PathBuf, std::io::Error>(richer(n)));
+    let paths = std::fs::read_dir(fixtures().join("claude-flow"))
+        .unwrap()
+        .map(|e| e.map(|e| e.path()))
+        .chain(richer_json);
+    for path in paths {
+        let path = path.unwrap();
+        if path.is_dir() {
+            continue;
+        }
         let v = read(path.clone());
         let ok = validator.is_valid(&v);
         assert_eq!(

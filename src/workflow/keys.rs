@@ -28,6 +28,12 @@ pub const TOP: &[&str] = &[
     "allowSelfApproval",
     "on",
     "outputDir",
+    "conditions",
+    "loops",
+    "hooks",
+    "integrations",
+    "taskContext",
+    "workers",
 ];
 
 pub const AGENT: &[&str] = &[
@@ -60,6 +66,14 @@ pub const TASK: &[&str] = &[
     "claudePrompt",
     "config",
     "configuration",
+    "condition",
+    "onSuccess",
+    "onFailure",
+    "iterative",
+    "maxIterations",
+    "dependsOn",
+    "assignedTo",
+    "tags",
 ];
 
 pub const EXECUTION: &[&str] = &[
@@ -73,7 +87,16 @@ pub const EXECUTION: &[&str] = &[
 pub const PARALLELISM: &[&str] = &["max", "strategy"];
 pub const QUALITY: &[&str] = &["codeReview", "securityScan", "performanceThreshold"];
 pub const PERFORMANCE: &[&str] = &["responseTime", "throughput"];
-pub const SETTINGS: &[&str] = &["timeout", "failurePolicy", "maxConcurrency", "retryPolicy"];
+pub const SETTINGS: &[&str] = &[
+    "timeout",
+    "failurePolicy",
+    "maxConcurrency",
+    "retryPolicy",
+    "runner",
+    "hooks",
+    "notifications",
+    "monitoring",
+];
 
 /// Top-level keys the parser reads into typed fields; every other top-level key is
 /// kept in `Workflow::extra` for agents.
@@ -91,6 +114,9 @@ pub const TOP_READ: &[&str] = &[
     "allowSelfApproval",
     "on",
     "outputDir",
+    "conditions",
+    "loops",
+    "hooks",
 ];
 
 /// Agent keys read into typed fields; the rest (with `configuration` also as
@@ -121,6 +147,13 @@ pub const TASK_READ: &[&str] = &[
     "retries",
     "priority",
 ];
+
+/// Top-level sections prflow does not own: kept byte for byte, `${…}` inside them
+/// (`${JIRA_TOKEN}`) is the user's business, never substituted nor an error.
+pub const UNTOUCHED: &[&str] = &["integrations", "metadata"];
+
+/// The same inside `settings`.
+pub const UNTOUCHED_SETTINGS: &[&str] = &["notifications", "monitoring"];
 
 /// Keys that only a claude-flow configuration file (not a workflow) has at the top.
 pub const CONFIG: &[&str] = &[

@@ -12,6 +12,7 @@ pub mod locate;
 pub mod model;
 pub mod parse;
 pub mod plan;
+pub mod references;
 mod runner;
 pub mod schema;
 mod validate;

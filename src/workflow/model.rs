@@ -43,6 +43,12 @@ pub struct Workflow {
     pub variables: Map<String, Value>,
     /// Top-level keys prflow does not interpret (`orchestrator`, `memory`, …).
     pub extra: Map<String, Value>,
+    /// Named conditions (`conditions[]`) that tasks refer to by id.
+    pub conditions: Vec<Condition>,
+    /// `loops[]`: task groups repeated per item or while a condition holds.
+    pub loops: Vec<LoopSpec>,
+    /// Shell commands run around every task (`hooks`, or `settings.hooks`).
+    pub hooks: Hooks,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -87,6 +93,70 @@ pub struct Task {
     pub priority: i64,
     /// Every other key (`claudePrompt`, `tools`, `parallel` …), kept for agents.
     pub extra: Map<String, Value>,
+    /// `condition`, `onSuccess`/`onFailure`, `iterative`.
+    pub control: TaskControl,
+}
+
+/// When and how often a task runs, and what runs after it.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TaskControl {
+    /// A condition id (of `conditions[]`), a variable name, or an inline expression;
+    /// `${t.output.k}` references in it are resolved before it is evaluated.
+    pub condition: Option<String>,
+    /// Tasks run after this one succeeds.
+    pub on_success: Vec<String>,
+    /// Tasks run after this one fails; when they succeed the failure is handled.
+    pub on_failure: Vec<String>,
+    /// `iterative: true`: the task runs `max_iterations` times, one commit each.
+    pub iterative: bool,
+    pub max_iterations: Option<u32>,
+}
+
+/// A named condition.
+#[derive(Debug, Clone, Serialize)]
+pub struct Condition {
+    pub id: String,
+    pub expression: String,
+    /// `javascript` or `simple`: both are evaluated as JavaScript expressions.
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LoopKind {
+    Foreach,
+    While,
+}
+
+/// One `loops[]` entry.
+#[derive(Debug, Clone, Serialize)]
+pub struct LoopSpec {
+    pub id: String,
+    pub kind: LoopKind,
+    /// foreach: the expression yielding the list (or `items`); while: the condition.
+    pub condition: Option<String>,
+    /// foreach: a literal list of items.
+    pub items: Option<Vec<Value>>,
+    /// The loop body, in order.
+    pub tasks: Vec<String>,
+    pub max_iterations: u32,
+    pub continue_on_error: bool,
+}
+
+/// Shell commands run in the task's checkout: before the runner, after it, and
+/// when it failed (`${task.id}`, `${task.name}`, `${error.message}` filled in).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Hooks {
+    pub pre_task: Option<String>,
+    pub post_task: Option<String>,
+    pub on_error: Option<String>,
+}
+
+impl Hooks {
+    pub fn is_empty(&self) -> bool {
+        self.pre_task.is_none() && self.post_task.is_none() && self.on_error.is_none()
+    }
 }
 
 /// How an agent (or a task) is carried out.
@@ -157,6 +227,21 @@ pub struct Settings {
     /// Default task timeout (claude-flow writes milliseconds).
     pub timeout_ms: Option<u64>,
     pub failure_policy: FailurePolicy,
+    /// `retryPolicy`: how long to wait between a task's retries.
+    pub retry_policy: RetryPolicy,
+    /// `settings.runner`: the runner of tasks that nothing else serves.
+    pub runner: Option<RunnerSpec>,
+}
+
+/// Waits between retries: `fixed` 1 s, `linear` N s, `exponential` 2^(N-1) s (capped at 60 s).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RetryPolicy {
+    #[default]
+    Exponential,
+    Linear,
+    Fixed,
+    Immediate,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -164,7 +249,10 @@ pub struct Settings {
 pub enum FailurePolicy {
     #[default]
     FailFast,
+    /// Independent tasks go on; the phase reports its failures at the end.
     Continue,
+    /// Failures are recorded and the run goes on as if the task had been skipped.
+    Ignore,
 }
 
 impl Workflow {

@@ -243,7 +243,11 @@ fn output_references(
             found.push((p.to_string(), rf))
         });
         for (p, rf) in found {
-            let text = format!("${{{}.output.{}}}", rf.task, rf.key);
+            let text = if rf.key.is_empty() {
+                format!("${{{}.output}}", rf.task)
+            } else {
+                format!("${{{}.output.{}}}", rf.task, rf.key)
+            };
             let Some(&j) = task_ix.get(&rf.task) else {
                 let hint = keys::suggestion(&rf.task, tasks.iter().map(|t| t.id.as_str()));
                 r.error(
@@ -260,6 +264,10 @@ fn output_references(
                 continue;
             }
             let target = &tasks[j];
+            if declares(target, &rf.key) {
+                add_dependency(i, j, &rf.task, &p, text, deps, dep_src);
+                continue;
+            }
             if target.output_keys.is_empty() {
                 r.error(
                     &p,
@@ -270,7 +278,7 @@ fn output_references(
                 );
                 continue;
             }
-            if !target.output_keys.contains(&rf.key) {
+            {
                 let declared: Vec<&str> = target.output_keys.iter().map(String::as_str).collect();
                 let hint = keys::suggestion(&rf.key, declared.iter().copied());
                 r.error(
@@ -283,17 +291,38 @@ fn output_references(
                         rf.key
                     ),
                 );
-                continue;
-            }
-            if !deps[i].contains(&j) {
-                deps[i].push(j);
-                dep_src[i].push(Dep {
-                    id: rf.task.clone(),
-                    pointer: p.clone(),
-                    implied_by: Some(text),
-                });
             }
         }
+    }
+}
+
+/// Does `task` produce `key`: the whole output (`""`), a declared key, or a path
+/// whose first segment is one (`metrics.accuracy` into `metrics`)?
+fn declares(task: &Task, key: &str) -> bool {
+    key.is_empty()
+        || task.output_keys.iter().any(|k| k == key)
+        || key
+            .split_once('.')
+            .is_some_and(|(first, _)| task.output_keys.iter().any(|k| k == first))
+}
+
+/// Records that task `i` runs after task `j` because of the reference `text` at `p`.
+fn add_dependency(
+    i: usize,
+    j: usize,
+    id: &str,
+    p: &str,
+    text: String,
+    deps: &mut [Vec<usize>],
+    dep_src: &mut [Vec<Dep>],
+) {
+    if !deps[i].contains(&j) {
+        deps[i].push(j);
+        dep_src[i].push(Dep {
+            id: id.to_string(),
+            pointer: p.to_string(),
+            implied_by: Some(text),
+        });
     }
 }
 

@@ -10,6 +10,7 @@
 //! by the engine with [`resolve_outputs`] once the referenced task has run.
 
 use super::locate::push_token;
+use super::references::{meaning, Meaning, Scope};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 
@@ -72,12 +73,19 @@ fn is_name(s: &str) -> bool {
         && !s.starts_with(['.', '-'])
 }
 
+/// `${t.output.k}` (a path when `k` has dots) and `${t.output}` (the whole output,
+/// `key` empty) are references; any other name is a variable or placeholder.
 fn classify<'a>(inner: &'a str, raw: &'a str) -> Option<Piece<'a>> {
     if let Some((task, key)) = inner.split_once(".output.") {
         if is_name(task) && is_name(key) && !task.contains('.') {
             return Some(Piece::Ref { task, key, raw });
         }
         return None;
+    }
+    if let Some(task) = inner.strip_suffix(".output") {
+        if is_name(task) && !task.contains('.') {
+            return Some(Piece::Ref { task, key: "", raw });
+        }
     }
     is_name(inner).then_some(Piece::Var(inner))
 }
@@ -162,7 +170,7 @@ fn format_inline(v: &Value) -> String {
 /// exactly one reference becomes the referenced value itself (objects stay objects).
 /// A reference whose output is missing is left as written.
 pub fn resolve_outputs(value: &Value, outputs: &HashMap<String, Map<String, Value>>) -> Value {
-    let lookup = |task: &str, key: &str| outputs.get(task).and_then(|o| o.get(key));
+    let lookup = |task: &str, key: &str| lookup_output(outputs, task, key);
     match value {
         Value::String(s) => {
             if !s.contains("${") {
@@ -171,7 +179,7 @@ pub fn resolve_outputs(value: &Value, outputs: &HashMap<String, Map<String, Valu
             let ps = pieces(s);
             if let [Piece::Ref { task, key, .. }] = ps.as_slice() {
                 if let Some(v) = lookup(task, key) {
-                    return v.clone();
+                    return v;
                 }
             }
             let mut out = String::with_capacity(s.len());
@@ -187,7 +195,7 @@ pub fn resolve_outputs(value: &Value, outputs: &HashMap<String, Map<String, Valu
                         out.push('}');
                     }
                     Piece::Ref { task, key, raw } => match lookup(task, key) {
-                        Some(v) => out.push_str(&format_inline(v)),
+                        Some(v) => out.push_str(&format_inline(&v)),
                         None => out.push_str(raw),
                     },
                 }
@@ -206,11 +214,40 @@ pub fn resolve_outputs(value: &Value, outputs: &HashMap<String, Map<String, Valu
     }
 }
 
-/// A `${name}` that names no variable.
+/// The value of output `key` of `task`: `""` is the whole output object; a dotted
+/// key is the declared key itself when it exists, else a path into the value.
+pub fn lookup_output(
+    outputs: &HashMap<String, Map<String, Value>>,
+    task: &str,
+    key: &str,
+) -> Option<Value> {
+    let out = outputs.get(task)?;
+    if key.is_empty() {
+        return Some(Value::Object(out.clone()));
+    }
+    if let Some(v) = out.get(key) {
+        return Some(v.clone());
+    }
+    let mut segs = key.split('.');
+    let mut v = out.get(segs.next()?)?;
+    for seg in segs {
+        v = match v {
+            Value::Object(m) => m.get(seg)?,
+            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    Some(v.clone())
+}
+
+/// A `${name}` that names no variable, output or run-time placeholder.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Undeclared {
     pub pointer: String,
     pub name: String,
+    /// Why, when more is known than "no such variable" (a path into a variable
+    /// that is not there, a task named without an output).
+    pub reason: String,
 }
 
 /// Substitutes `${name}` variables in every string of `value` (in place).
@@ -221,17 +258,17 @@ pub(crate) struct Undeclared {
 pub(crate) fn substitute(
     value: &mut Value,
     pointer: &str,
-    vars: &Map<String, Value>,
+    scope: &Scope,
     shell: &dyn Fn(&str) -> bool,
     undeclared: &mut Vec<Undeclared>,
 ) {
-    substitute_in(value, &Path::Root(pointer), vars, shell, undeclared);
+    substitute_in(value, &Path::Root(pointer), scope, shell, undeclared);
 }
 
 fn substitute_in(
     value: &mut Value,
     path: &Path,
-    vars: &Map<String, Value>,
+    scope: &Scope,
     shell: &dyn Fn(&str) -> bool,
     undeclared: &mut Vec<Undeclared>,
 ) {
@@ -242,8 +279,8 @@ fn substitute_in(
             }
             let ps = pieces(s);
             if let [Piece::Var(name)] = ps.as_slice() {
-                if let Some(v) = vars.get(*name) {
-                    *value = v.clone();
+                if let Meaning::Value(v) = meaning(name, scope) {
+                    *value = v;
                     return;
                 }
             }
@@ -253,14 +290,25 @@ fn substitute_in(
                     Piece::Text(t) => out.push_str(t),
                     Piece::Dollar => out.push_str("${"),
                     Piece::Ref { raw, .. } => out.push_str(raw),
-                    Piece::Var(name) => match vars.get(*name) {
-                        Some(v) => out.push_str(&format_inline(v)),
-                        None => {
+                    Piece::Var(name) => match meaning(name, scope) {
+                        Meaning::Value(v) => out.push_str(&format_inline(&v)),
+                        Meaning::Output(canonical) => {
+                            out.push_str("${");
+                            out.push_str(&canonical);
+                            out.push('}');
+                        }
+                        Meaning::Runtime => {
+                            out.push_str("${");
+                            out.push_str(name);
+                            out.push('}');
+                        }
+                        Meaning::Unknown(reason) => {
                             let pointer = path.pointer();
                             if !shell(&pointer) {
                                 undeclared.push(Undeclared {
                                     pointer,
                                     name: name.to_string(),
+                                    reason,
                                 });
                             }
                             out.push_str("${");
@@ -274,12 +322,12 @@ fn substitute_in(
         }
         Value::Array(items) => {
             for (i, v) in items.iter_mut().enumerate() {
-                substitute_in(v, &Path::Index(path, i), vars, shell, undeclared);
+                substitute_in(v, &Path::Index(path, i), scope, shell, undeclared);
             }
         }
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
-                substitute_in(v, &Path::Key(path, k), vars, shell, undeclared);
+                substitute_in(v, &Path::Key(path, k), scope, shell, undeclared);
             }
         }
         _ => {}
@@ -301,7 +349,12 @@ mod tests {
     fn sub(v: Value) -> (Value, Vec<Undeclared>) {
         let mut v = v;
         let mut bad = Vec::new();
-        substitute(&mut v, "", &vars(), &|p| p.ends_with("/command"), &mut bad);
+        let (vars, tasks) = (vars(), ["t1", "t2"].map(String::from).into());
+        let scope = Scope {
+            vars: &vars,
+            tasks: &tasks,
+        };
+        substitute(&mut v, "", &scope, &|p| p.ends_with("/command"), &mut bad);
         (v, bad)
     }
 
@@ -323,7 +376,8 @@ mod tests {
             bad,
             vec![Undeclared {
                 pointer: "/x".into(),
-                name: "nope".into()
+                name: "nope".into(),
+                reason: String::new()
             }]
         );
         assert_eq!(v["command"], "echo ${HOME}");

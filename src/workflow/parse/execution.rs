@@ -5,7 +5,8 @@ use super::{ids_with_pointers, opt_bool, opt_count, opt_string, DEFAULT_CONCURRE
 use crate::workflow::diagnostics::Report;
 use crate::workflow::keys;
 use crate::workflow::locate::child;
-use crate::workflow::model::{FailurePolicy, Settings};
+use crate::workflow::model::{FailurePolicy, RetryPolicy, Settings};
+use crate::workflow::runner;
 use serde_json::{Map, Value};
 use std::path::Path;
 
@@ -55,12 +56,12 @@ pub(super) fn concurrency(
     }
     let parallel = opt_bool(root, "parallel", "", r);
     match mode.as_deref() {
-        Some("sequential") => return 1,
+        Some("sequential" | "pipeline") => return 1,
         Some("parallel" | "smart") | None => {}
         Some(other) => r.warning(
             "/execution/mode",
             format!(
-                "unknown execution mode \"{other}\" (claude-flow's modes are sequential, parallel and smart); \
+                "unknown execution mode \"{other}\" (claude-flow's modes are sequential, parallel, smart and pipeline); \
                  prflow runs it as \"smart\": each task as soon as its dependencies are done"
             ),
         ),
@@ -114,16 +115,23 @@ pub(super) fn settings(
                 "fail-fast" | "failFast" | "fail_fast" | "stop" | "abort" => {
                     FailurePolicy::FailFast
                 }
-                "continue" | "continue-on-error" | "ignore" => FailurePolicy::Continue,
+                "continue" | "continue-on-error" => FailurePolicy::Continue,
+                "ignore" => FailurePolicy::Ignore,
                 other => {
                     r.warning(
                         "/settings/failurePolicy",
-                        format!("unknown failurePolicy \"{other}\": use \"fail-fast\" or \"continue\"; prflow uses fail-fast"),
+                        format!("unknown failurePolicy \"{other}\": use \"fail-fast\", \"continue\" or \"ignore\"; prflow uses fail-fast"),
                     );
                     FailurePolicy::FailFast
                 }
             };
         }
+    }
+    if let Some(o) = obj {
+        s.retry_policy = retry_policy(o, r);
+        s.runner = o
+            .get("runner")
+            .and_then(|v| runner::parse(v, "/settings/runner", r));
     }
     // The parallel example writes the workflow timeout under `execution`.
     if s.timeout_ms.is_none() {
@@ -132,6 +140,38 @@ pub(super) fn settings(
         }
     }
     s
+}
+
+/// `retryPolicy`: a word, or `{"backoff": "exponential"}` as some files write it.
+fn retry_policy(o: &Map<String, Value>, r: &mut Report) -> RetryPolicy {
+    let word = match o.get("retryPolicy") {
+        None | Some(Value::Null) => return RetryPolicy::default(),
+        Some(Value::String(w)) => w.clone(),
+        Some(Value::Object(m)) => match m.get("backoff").or_else(|| m.get("strategy")) {
+            Some(Value::String(w)) => w.clone(),
+            _ => return RetryPolicy::default(),
+        },
+        Some(_) => {
+            r.error(
+                "/settings/retryPolicy",
+                "`retryPolicy` is \"exponential\", \"linear\", \"fixed\" or \"immediate\"",
+            );
+            return RetryPolicy::default();
+        }
+    };
+    match word.as_str() {
+        "exponential" => RetryPolicy::Exponential,
+        "linear" => RetryPolicy::Linear,
+        "fixed" | "constant" => RetryPolicy::Fixed,
+        "immediate" | "none" => RetryPolicy::Immediate,
+        other => {
+            r.warning(
+                "/settings/retryPolicy",
+                format!("unknown retryPolicy \"{other}\": use \"exponential\", \"linear\", \"fixed\" or \"immediate\"; prflow uses exponential"),
+            );
+            RetryPolicy::Exponential
+        }
+    }
 }
 
 pub(super) fn output_dir(root: &Map<String, Value>, r: &mut Report) -> String {

@@ -8,6 +8,7 @@
 //! one of them in a single run.
 
 mod agents;
+mod control;
 mod execution;
 mod gates;
 mod phases;
@@ -18,13 +19,14 @@ use super::keys;
 use super::locate::{self, child, index};
 use super::model::*;
 use super::validate::{self, Sources};
-use super::vars;
+use super::{references, vars};
 use super::{Diagnostic, Diagnostics, Loaded};
 use agents::agents;
 use execution::{checkpoints, concurrency, output_dir, settings};
 use gates::{gates, quality};
 use phases::phases;
 use serde_json::{Map, Value};
+use std::collections::HashSet;
 use std::path::Path;
 use tasks::{tasks, top_level_dependencies};
 
@@ -68,6 +70,21 @@ fn read_by_shell(pointer: &str) -> bool {
     pointer.contains("/runner/command")
         || pointer.contains("/runner/env/")
         || (pointer.starts_with("/gates/") && pointer.ends_with("/run"))
+        || pointer.starts_with("/hooks/")
+        || pointer.starts_with("/settings/hooks/")
+}
+
+/// The ids of the tasks as written, before anything else is read: `${t.key}` is a
+/// reference exactly when `t` is one of them.
+fn task_ids(tasks: Option<&Value>) -> HashSet<String> {
+    let Some(Value::Array(items)) = tasks else {
+        return HashSet::new();
+    };
+    items
+        .iter()
+        .filter_map(|t| t.get("id").and_then(Value::as_str))
+        .map(str::to_string)
+        .collect()
 }
 
 /// Every repeated key is an error: only the last value would count, silently.
@@ -114,19 +131,32 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
             Map::new()
         }
     };
+    let task_ids = task_ids(root.get("tasks"));
+    let scope = references::Scope {
+        vars: &variables,
+        tasks: &task_ids,
+    };
     let mut undeclared = Vec::new();
     for (k, v) in root.iter_mut() {
-        if k != "variables" {
-            vars::substitute(
-                v,
-                &child("", k),
-                &variables,
-                &read_by_shell,
-                &mut undeclared,
-            );
+        if k == "variables" || keys::UNTOUCHED.contains(&k.as_str()) {
+            continue;
         }
+        if let (Value::Object(settings), "settings") = (&mut *v, k.as_str()) {
+            for (sk, sv) in settings.iter_mut() {
+                if !keys::UNTOUCHED_SETTINGS.contains(&sk.as_str()) {
+                    let at = child("/settings", sk);
+                    vars::substitute(sv, &at, &scope, &read_by_shell, &mut undeclared);
+                }
+            }
+            continue;
+        }
+        vars::substitute(v, &child("", k), &scope, &read_by_shell, &mut undeclared);
     }
     for u in undeclared {
+        if !u.reason.is_empty() {
+            r.error(&u.pointer, format!("`${{{}}}`: {}", u.name, u.reason));
+            continue;
+        }
         let declared: Vec<&str> = variables.keys().map(String::as_str).collect();
         let hint = match keys::did_you_mean(&u.name, declared.iter().copied()) {
             Some(m) => format!("did you mean `${{{m}}}`?"),
@@ -159,7 +189,12 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
     let description = opt_string(root, "description", "", r);
 
     let (agents, agent_src) = agents(root.get("agents"), r);
-    let (mut tasks, mut task_src) = tasks(root.get("tasks"), r);
+    let mut control_refs = control::ControlRefs::default();
+    let (mut tasks, mut task_src) = tasks(root.get("tasks"), &mut control_refs, r);
+    let conditions = control::conditions(root.get("conditions"), r);
+    let loops = control::loops(root.get("loops"), &mut control_refs, r);
+    let hooks = control::hooks(root, r);
+    control::not_yet_run(root, r);
     top_level_dependencies(root.get("dependencies"), &tasks, &mut task_src, r);
 
     let settings_obj = object(root, "settings", "", r);
@@ -199,6 +234,8 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
         phases: phases.as_ref().map(|p| p.1.as_slice()),
     };
     validate::check(&mut tasks, &agents, &sources, r);
+    let pointers: Vec<String> = task_src.iter().map(|s| s.pointer.clone()).collect();
+    control::check(&control_refs, &tasks, &pointers, &conditions, &variables, r);
 
     let extra: Map<String, Value> = root
         .iter()
@@ -223,6 +260,9 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
         settings,
         variables,
         extra,
+        conditions,
+        loops,
+        hooks,
     })
 }
 

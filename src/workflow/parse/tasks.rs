@@ -1,6 +1,7 @@
 //! `tasks` and the top-level `dependencies` map: each task's id, agent, dependencies,
 //! outputs, limits and priority, in every dialect claude-flow writes them.
 
+use super::control::{self, ControlRefs};
 use super::{check_id, ids_with_pointers, opt_count, opt_string};
 use crate::workflow::diagnostics::Report;
 use crate::workflow::keys;
@@ -10,7 +11,11 @@ use crate::workflow::runner;
 use crate::workflow::validate::{Dep, TaskSrc};
 use serde_json::{Map, Value};
 
-pub(super) fn tasks(v: Option<&Value>, r: &mut Report) -> (Vec<Task>, Vec<TaskSrc>) {
+pub(super) fn tasks(
+    v: Option<&Value>,
+    refs: &mut ControlRefs,
+    r: &mut Report,
+) -> (Vec<Task>, Vec<TaskSrc>) {
     let items = match v {
         Some(Value::Array(items)) => items,
         _ => {
@@ -30,7 +35,7 @@ pub(super) fn tasks(v: Option<&Value>, r: &mut Report) -> (Vec<Task>, Vec<TaskSr
     let mut tasks = Vec::new();
     let mut srcs = Vec::new();
     for (i, item) in items.iter().enumerate() {
-        if let Some((t, s)) = task(i, item, r) {
+        if let Some((t, s)) = task(i, item, refs, r) {
             tasks.push(t);
             srcs.push(s);
         }
@@ -70,7 +75,7 @@ fn priority(v: Option<&Value>, at: &str, r: &mut Report) -> i64 {
     }
 }
 
-fn task(i: usize, item: &Value, r: &mut Report) -> Option<(Task, TaskSrc)> {
+fn task(i: usize, item: &Value, refs: &mut ControlRefs, r: &mut Report) -> Option<(Task, TaskSrc)> {
     let at = index("/tasks", i);
     let Value::Object(obj) = item else {
         r.error(&at, "each task is an object with an `id` and an `agentId`");
@@ -128,6 +133,7 @@ fn task(i: usize, item: &Value, r: &mut Report) -> Option<(Task, TaskSrc)> {
             extra.insert("config".to_string(), c.clone());
         }
     }
+    let control = control::task_control(obj, &id, &at, refs, r);
     let task = Task {
         id,
         name,
@@ -143,6 +149,7 @@ fn task(i: usize, item: &Value, r: &mut Report) -> Option<(Task, TaskSrc)> {
         retries,
         priority,
         extra,
+        control,
     };
     Some((
         task,
@@ -175,8 +182,11 @@ fn task_agent(
             _ => r.error(&p, "`agentId` is the id of one agent (a string)"),
         }
     }
-    if let Some(v) = obj.get("assignTo") {
-        let p = child(at, "assignTo");
+    let assign_key = ["assignTo", "assignedTo"]
+        .into_iter()
+        .find(|k| obj.contains_key(*k));
+    if let Some((key, v)) = assign_key.and_then(|k| obj.get(k).map(|v| (k, v))) {
+        let p = child(at, key);
         let chosen = match v {
             Value::String(s) => Some((s.clone(), p.clone())),
             Value::Array(list) => {
@@ -198,14 +208,14 @@ fn task_agent(
                 match first {
                     Some((Value::String(s), fp)) => Some((s.clone(), fp)),
                     Some((_, fp)) => {
-                        r.error(&fp, "`assignTo` names agents by id (strings)");
+                        r.error(&fp, format!("`{key}` names agents by id (strings)"));
                         None
                     }
                     None => None,
                 }
             }
             _ => {
-                r.error(&p, "`assignTo` is an agent id or a list of agent ids");
+                r.error(&p, format!("`{key}` is an agent id or a list of agent ids"));
                 None
             }
         };
@@ -217,7 +227,7 @@ fn task_agent(
                 }
                 Some(a) if *a != s => r.warning(
                     &sp,
-                    format!("task `{id}` has `agentId` \"{a}\" and `assignTo` \"{s}\"; prflow uses `agentId`"),
+                    format!("task `{id}` has `agentId` \"{a}\" and `{key}` \"{s}\"; prflow uses `agentId`"),
                 ),
                 Some(_) => {}
             }
@@ -226,10 +236,10 @@ fn task_agent(
     (agent, agent_pointer)
 }
 
-/// `dependencies` and `depends` as written on the task.
+/// `dependencies`, `depends` and `dependsOn` as written on the task.
 fn declared_dependencies(obj: &Map<String, Value>, at: &str, r: &mut Report) -> Vec<Dep> {
     let mut deps: Vec<Dep> = Vec::new();
-    for key in ["dependencies", "depends"] {
+    for key in ["dependencies", "depends", "dependsOn"] {
         let p = child(at, key);
         for (dep, dp) in ids_with_pointers(obj.get(key), &p, &format!("`{key}`"), r) {
             deps.push(Dep {
