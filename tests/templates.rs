@@ -749,6 +749,7 @@ fn architecture_renders_for_every_example_workflow() {
     let mut names: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
         .collect();
     names.sort();
     for path in names {
