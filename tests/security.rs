@@ -446,3 +446,90 @@ fn command_strings_are_shell_strings() {
         text(&out)
     );
 }
+
+/// Item 4: one id rule. A task id with `/` and `..` (which made the task's checkout
+/// land outside the temp folder) is refused by `validate`, at its line, with a fix.
+#[test]
+fn ids_with_path_separators_are_refused_at_their_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flow.json");
+    std::fs::write(
+        &file,
+        "{\n  \"name\": \"Ids\",\n  \"agents\": [{\"id\": \"dev\", \"type\": \"developer\"}],\n  \"tasks\": [\n    {\"id\": \"t/../rt\", \"agentId\": \"dev\"}\n  ]\n}\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .arg("validate")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("flow.json:5:") && t.contains("task id \"t/../rt\" contains `/`"),
+        "{t}"
+    );
+}
+
+/// A child process killed (SIGTERM) when the test ends, even by a failed assertion.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        unsafe {
+            libc::kill(self.0.id() as i32, libc::SIGTERM);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// Item 4: a run's temporary files are private while it runs (folders 0700, the task
+/// file 0600) and gone after SIGTERM, the runner included.
+#[test]
+fn sigterm_leaves_no_task_folder_and_no_runner() {
+    let tmp = tempfile::tempdir().unwrap();
+    let marks = tempfile::tempdir().unwrap();
+    let mark = marks.path().join("modes");
+    let wf = json!({
+        "name": "Slow",
+        "agents": [{"id": "dev", "type": "developer", "runner": {
+            "command": "stat -c %a \"$PRFLOW_TASK_JSON\" \"$(dirname \"$PRFLOW_TASK_JSON\")\" \"$(dirname \"$(dirname \"$PRFLOW_TASK_JSON\")\")\" > \"$MARK.tmp\"; echo $$ >> \"$MARK.tmp\"; mv \"$MARK.tmp\" \"$MARK\"; sleep 1000",
+            "env": {"MARK": mark.to_str().unwrap()}}}],
+        "tasks": [{"id": "slow", "agentId": "dev"}]
+    });
+    let repo = repo_with(&wf);
+    let mut child = Killed(
+        Command::new(env!("CARGO_BIN_EXE_prflow"))
+            .args(["run", ".prflow/workflow.json", "--quiet"])
+            .current_dir(repo.path())
+            .env("TMPDIR", tmp.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !mark.exists() {
+        assert!(Instant::now() < deadline, "the runner never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let modes = std::fs::read_to_string(&mark).unwrap();
+    let lines: Vec<&str> = modes.lines().collect();
+    assert_eq!(lines[..3], ["600", "700", "700"], "{modes}");
+    let runner = lines[3].to_string();
+    assert!(std::fs::read_dir(tmp.path()).unwrap().next().is_some());
+    unsafe {
+        libc::kill(child.0.id() as i32, libc::SIGTERM);
+    }
+    let status = child.0.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM), "{status:?}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while alive(&runner) {
+        assert!(Instant::now() < deadline, "runner {runner} outlived prflow");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

@@ -117,7 +117,8 @@ impl Runner for CommandRunner {
         let workdir = req
             .workdir
             .ok_or_else(|| AgentError::Failed("no isolated tree was prepared".into()))?;
-        let scratch = tempfile::tempdir().map_err(|e| fail("cannot create a scratch dir", e))?;
+        let scratch =
+            sandbox::temp::dir("scratch").map_err(|e| fail("cannot create a scratch dir", e))?;
         let task_json = scratch.path().join("task.json");
         let prompt_file = scratch.path().join("prompt.md");
         let output_file = scratch.path().join("outputs.json");
@@ -131,12 +132,12 @@ impl Runner for CommandRunner {
             "feedback": req.feedback,
             "output_dir": req.output_dir,
         });
-        std::fs::write(
+        sandbox::temp::write_private(
             &task_json,
-            serde_json::to_vec_pretty(&doc).unwrap_or_default(),
+            &serde_json::to_vec_pretty(&doc).unwrap_or_default(),
         )
         .map_err(|e| fail("cannot write the task file", e))?;
-        std::fs::write(&prompt_file, prompt(req))
+        sandbox::temp::write_private(&prompt_file, prompt(req).as_bytes())
             .map_err(|e| fail("cannot write the prompt", e))?;
         let stdout = tempfile::tempfile().map_err(|e| fail("cannot create a log file", e))?;
         let mut stderr = tempfile::tempfile().map_err(|e| fail("cannot create a log file", e))?;

@@ -38,6 +38,7 @@
 //! with `Child::kill` (a SIGKILL to the supervisor would orphan what it watches).
 
 pub mod supervisor;
+pub mod temp;
 
 use crate::workflow::CommandLine;
 use std::ffi::OsString;

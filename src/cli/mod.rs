@@ -76,7 +76,14 @@ pub fn main() -> ExitCode {
         }
     };
     crate::agents::sandbox::harden_self();
-    match cli.command {
+    // serve, sim and demo handle their signals with tokio (and clean up on the way out).
+    if !matches!(
+        cli.command,
+        Command::Serve(_) | Command::Sim(_) | Command::Demo(_)
+    ) {
+        crate::agents::sandbox::temp::remove_on_signals();
+    }
+    let code = match cli.command {
         Command::Validate(a) => validate::run(a),
         Command::Plan(a) => plan::run(a),
         Command::Demo(a) => demo::run(a),
@@ -89,5 +96,7 @@ pub fn main() -> ExitCode {
         Command::Action(a) => action::run(a),
         Command::App(c) => app::run(c),
         Command::Templates(c) => templates::run(c),
-    }
+    };
+    crate::agents::sandbox::temp::cleanup();
+    code
 }

@@ -75,12 +75,15 @@ pub fn run(args: Args) -> ExitCode {
             serde_json::json!({"listening": running.addr.to_string(), "recovered": running.recovered})
         );
         tracing::info!(addr = %running.addr, data_dir = %args.data_dir.display(), workers = args.workers, "prflow serve: listening (POST /webhook, GET /health/ready, GET /metrics)");
-        match running.serve(terminated()).await {
+        let code = match running.serve(terminated()).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("prflow serve: {e:#}");
                 ExitCode::from(1)
             }
-        }
+        };
+        // Work abandoned after the shutdown grace leaves no task folder behind.
+        crate::agents::sandbox::temp::cleanup();
+        code
     })
 }

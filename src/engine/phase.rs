@@ -322,9 +322,8 @@ fn execute(
     let tree = repo.tree_of(job.start).map_err(|e| e.to_string())?;
     let view = GitTree { repo, tree };
     let workdir = if runner.needs_workdir() {
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("prflow-{}-", task.id))
-            .tempdir()
+        // A random name in prflow's private temp root: never the task id.
+        let dir = crate::agents::sandbox::temp::dir("task")
             .map_err(|e| format!("cannot create the task's isolated tree: {e}"))?;
         repo.checkout_into(tree, dir.path())
             .map_err(|e| e.to_string())?;

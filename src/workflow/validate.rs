@@ -60,6 +60,71 @@ pub struct Sources<'a> {
     pub phases: Option<&'a [PhaseSrc]>,
 }
 
+/// The one rule for task, agent and phase ids (a phase's `name` may hold spaces).
+///
+/// Ids name commits (`Prflow-Task`), branches and, through them, folders and files; an
+/// id with `/`, `\`, `..` or a control character could reach outside the folder it
+/// names or forge a line in a commit message. Returns the error, naming the id and a
+/// fix, or `None` when the id is fine.
+pub fn id_problem(what: &str, id: &str, spaces_allowed: bool) -> Option<String> {
+    let shown = id.escape_debug().to_string();
+    let fix = || {
+        let mut s = String::new();
+        for c in id.chars() {
+            let ok = c.is_alphanumeric() || "-_.".contains(c) || (spaces_allowed && c == ' ');
+            if ok {
+                s.push(c);
+            } else if !s.ends_with('-') {
+                s.push('-');
+            }
+        }
+        while s.contains("..") {
+            s = s.replace("..", ".");
+        }
+        let s = s
+            .trim_matches(|c| c == '-' || c == '.' || c == ' ')
+            .to_string();
+        if s.is_empty() {
+            "build-api".to_string()
+        } else {
+            s
+        }
+    };
+    if id.trim().is_empty() {
+        return Some(format!(
+            "the {what} id is empty: give it a short name such as \"build-api\""
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Some(format!(
+            "{what} id \"{shown}\" contains a control character: ids name commits and folders; use letters, digits, `-`, `_` and `.`, e.g. \"{}\"",
+            fix()
+        ));
+    }
+    if !spaces_allowed && id.chars().any(char::is_whitespace) {
+        return Some(format!(
+            "{what} id \"{shown}\" contains spaces: ids appear in commits and references, use dashes, e.g. \"{}\"",
+            fix()
+        ));
+    }
+    let bad = if id.contains('/') {
+        Some("`/`")
+    } else if id.contains('\\') {
+        Some("`\\`")
+    } else if id.contains("..") {
+        Some("`..`")
+    } else {
+        None
+    };
+    bad.map(|b| {
+        format!(
+            "{what} id \"{shown}\" contains {b}: ids name commits and folders, and a path \
+             separator could reach outside them; use dashes, e.g. \"{}\"",
+            fix()
+        )
+    })
+}
+
 fn key_line(r: &Report, pointer: &str) -> usize {
     r.positions().value(pointer).line
 }
@@ -571,6 +636,31 @@ fn explicit_phases(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_id_rule_for_tasks_agents_and_phases() {
+        for ok in ["build-api", "v1.2_x", "Ünïcode"] {
+            assert_eq!(id_problem("task", ok, false), None, "{ok}");
+        }
+        assert_eq!(id_problem("phase", "Design the API", true), None);
+        let e = id_problem("task", "a/../b", false).unwrap();
+        assert!(
+            e.starts_with("task id \"a/../b\" contains `/`") && e.ends_with("e.g. \"a-.-b\""),
+            "{e}"
+        );
+        let e = id_problem("agent", "x\\y", false).unwrap();
+        assert!(e.contains("contains `\\`"), "{e}");
+        let e = id_problem("task", "..", false).unwrap();
+        assert!(e.contains("contains `..`"), "{e}");
+        let e = id_problem("phase", "a\nPrflow-Task: x", true).unwrap();
+        assert!(
+            e.contains("control character") && e.contains("a\\nPrflow-Task"),
+            "{e}"
+        );
+        let e = id_problem("task", "two words", false).unwrap();
+        assert!(e.contains("contains spaces"), "{e}");
+        assert!(id_problem("task", " ", false).unwrap().contains("is empty"));
+    }
 
     #[test]
     fn sccs_find_cycles_only() {

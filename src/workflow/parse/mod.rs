@@ -422,17 +422,13 @@ fn ids_with_pointers(
     }
 }
 
+/// Checks an id against the one rule ([`validate::id_problem`]).
 fn check_id(id: &str, at: &str, what: &str, r: &mut Report) -> bool {
-    if id.trim().is_empty() {
-        r.error(
-            at,
-            format!("the {what} id is empty: give it a short name such as \"build-api\""),
-        );
-        false
-    } else if id.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        r.error(at, format!("{what} id \"{id}\" contains spaces: ids appear in commits and references, use dashes"));
-        false
-    } else {
-        true
+    match validate::id_problem(what, id, false) {
+        Some(problem) => {
+            r.error(at, problem);
+            false
+        }
+        None => true,
     }
 }

@@ -6,7 +6,7 @@ use crate::workflow::diagnostics::Report;
 use crate::workflow::keys;
 use crate::workflow::locate::{child, index};
 use crate::workflow::model::PhaseSpec;
-use crate::workflow::validate::PhaseSrc;
+use crate::workflow::validate::{self, PhaseSrc};
 use serde_json::Value;
 
 pub(super) fn phases(v: Option<&Value>, r: &mut Report) -> Option<(Vec<PhaseSpec>, Vec<PhaseSrc>)> {
@@ -36,7 +36,12 @@ pub(super) fn phases(v: Option<&Value>, r: &mut Report) -> Option<(Vec<PhaseSpec
         keys::reject_unknown(p, &at, keys::PHASE, "a phase", r);
         let name = match p.get("name") {
             None | Some(Value::Null) => format!("phase-{}", i + 1),
-            Some(Value::String(s)) if !s.trim().is_empty() => s.clone(),
+            Some(Value::String(s)) if !s.trim().is_empty() => {
+                if let Some(problem) = validate::id_problem("phase", s, true) {
+                    r.error(&child(&at, "name"), problem);
+                }
+                s.clone()
+            }
             Some(_) => {
                 r.error(
                     &child(&at, "name"),
