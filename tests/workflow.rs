@@ -925,6 +925,46 @@ fn path_str(p: PathBuf) -> String {
     p.to_str().unwrap().to_string()
 }
 
+/// `--strict` turns "cannot run here" into an error (exit 1); a default runner in
+/// `settings.runner` serves every task nothing else does.
+#[test]
+fn cli_validate_strict_and_the_default_runner() {
+    let hello = path_str(claude_flow("hello-world-workflow.json"));
+    let (code, _, err) = prflow(&["validate", &hello]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("warning: task `create-hello-world` cannot run here"),
+        "{err}"
+    );
+    let (code, out, err) = prflow(&["validate", "--strict", &hello]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.is_empty(), "{out}");
+    assert!(
+        err.contains(":16:5: error: task `create-hello-world` cannot run here"),
+        "{err}"
+    );
+    assert!(err.contains("1 task cannot run here (--strict)"), "{err}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut v: Value = serde_json::from_str(
+        &std::fs::read_to_string(claude_flow("hello-world-workflow.json")).unwrap(),
+    )
+    .unwrap();
+    v["settings"] = json!({"runner": {"command": "true"}});
+    let with_default = dir.path().join("hello.json");
+    std::fs::write(&with_default, serde_json::to_string_pretty(&v).unwrap()).unwrap();
+    let (code, out, err) = prflow(&["validate", "--strict", &path_str(with_default.clone())]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("valid workflow"), "{out}");
+    assert!(!err.contains("cannot run here"), "{err}");
+    let l = load(&with_default);
+    let t = &l.workflow.tasks[0];
+    assert!(matches!(
+        l.workflow.runner_for(t),
+        RunnerSpec::Command { .. }
+    ));
+}
+
 #[test]
 fn cli_validate_exit_codes_and_output() {
     let good = path_str(claude_flow("microservices-workflow.json"));

@@ -14,12 +14,29 @@ use std::process::ExitCode;
 pub struct Args {
     /// The workflow file (JSON or YAML).
     pub file: PathBuf,
+    /// Exit 1 when a task cannot run on this machine (no runner serves it), as the
+    /// Action and the App require.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
     match load_reporting(&args.file) {
         Some(mut loaded) => {
-            for w in machine_warnings(&loaded) {
+            let unservable = machine_warnings(&loaded);
+            if args.strict && !unservable.is_empty() {
+                for w in &unservable {
+                    eprintln!("{}", strict_error(w));
+                }
+                eprintln!(
+                    "{}: {} task{} cannot run here (--strict): give them a runner, or set a default one in \"settings\": {{\"runner\": …}}",
+                    args.file.display(),
+                    unservable.len(),
+                    if unservable.len() == 1 { "" } else { "s" }
+                );
+                return ExitCode::from(1);
+            }
+            for w in unservable {
                 eprintln!("{w}");
                 loaded.warnings.push(w);
             }
@@ -33,6 +50,14 @@ pub fn run(args: Args) -> ExitCode {
             ExitCode::SUCCESS
         }
         None => ExitCode::from(1),
+    }
+}
+
+/// A machine warning as the error `--strict` makes of it.
+fn strict_error(w: &Diagnostic) -> Diagnostic {
+    Diagnostic {
+        severity: workflow::Severity::Error,
+        ..w.clone()
     }
 }
 

@@ -264,11 +264,13 @@ impl Workflow {
         self.agents.iter().find(|a| a.id == id)
     }
 
-    /// The runner that carries out `task`: the task's own, else its agent's, else templates.
+    /// The runner that carries out `task`: the task's own, else its agent's, else the
+    /// workflow's default (`settings.runner`), else templates.
     pub fn runner_for(&self, task: &Task) -> RunnerSpec {
         task.runner
             .clone()
             .or_else(|| self.agent(&task.agent).and_then(|a| a.runner.clone()))
+            .or_else(|| self.settings.runner.clone())
             .unwrap_or(RunnerSpec::Template { pack: None })
     }
 }
