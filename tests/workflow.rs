@@ -110,6 +110,47 @@ fn production_config_is_recognised_as_a_configuration() {
 }
 
 #[test]
+fn files_that_are_not_workflows_say_what_they_are() {
+    let cases = [
+        (
+            "coder.yaml",
+            "name: coder\ntype: developer\ncapabilities: [code]\nsystemPrompt: You write code\n",
+            "a claude-flow agent definition",
+        ),
+        (
+            "settings.json",
+            r#"{"permissions": {"allow": []}, "env": {}}"#,
+            "a Claude Code settings file (settings.json)",
+        ),
+        (
+            "sparc-modes.json",
+            r#"{"customModes": [{"slug": "architect", "roleDefinition": "…"}]}"#,
+            "a claude-flow SPARC modes file (sparc-modes.json)",
+        ),
+        (
+            "report.json",
+            r#"{"swarmId": "s1", "results": []}"#,
+            "a claude-flow swarm report",
+        ),
+        (
+            "v3.json",
+            r#"{"taskContext": "x", "workers": [{"id": "w", "platform": "claude"}]}"#,
+            "a claude-flow v3 dual-mode file",
+        ),
+    ];
+    for (name, text, what) in cases {
+        let e = errors(name, text);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(
+            e[0].contains(&format!("error: {name} is {what}"))
+                && e[0].contains("not a workflow; a workflow has `tasks`"),
+            "{}",
+            e[0]
+        );
+    }
+}
+
+#[test]
 fn agent_dialects() {
     // agents[].assignedTasks
     let l = load(&claude_flow("claude-workflow.json"));

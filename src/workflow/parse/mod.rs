@@ -286,6 +286,11 @@ fn not_a_workflow(path: &Path, root: &Map<String, Value>, r: &mut Report) {
                 keys::list(&config_keys)
             ),
         );
+    } else if let Some(what) = what_else(root) {
+        r.error(
+            "",
+            format!("{base} is {what}, not a workflow; a workflow has `tasks` (and the `agents` that do them)"),
+        );
     } else if let Some(k) = root
         .keys()
         .find_map(|k| keys::did_you_mean(k, ["tasks"]).map(|_| k.clone()))
@@ -299,6 +304,41 @@ fn not_a_workflow(path: &Path, root: &Map<String, Value>, r: &mut Report) {
     } else {
         r.error("", format!("{base} has no `tasks`: a workflow lists its work in a `tasks` array (and its workers in `agents`)"));
     }
+}
+
+/// Other claude-flow (and Claude Code) files people hand to prflow, by the keys only
+/// they have.
+fn what_else(root: &Map<String, Value>) -> Option<&'static str> {
+    let has = |k: &str| root.contains_key(k);
+    if has("workers") && has("taskContext") {
+        return Some("a claude-flow v3 dual-mode file (`taskContext` and `workers`), which prflow does not read yet");
+    }
+    if has("customModes")
+        || (has("modes")
+            && root
+                .get("modes")
+                .is_some_and(|m| m.to_string().contains("roleDefinition")))
+    {
+        return Some("a claude-flow SPARC modes file (sparc-modes.json)");
+    }
+    if has("permissions") || has("enabledMcpjsonServers") || (has("hooks") && has("env")) {
+        return Some("a Claude Code settings file (settings.json)");
+    }
+    if has("swarmId") || has("swarm_id") || (has("swarm") && (has("results") || has("summary"))) {
+        return Some("a claude-flow swarm report");
+    }
+    let agent_keys = [
+        "systemPrompt",
+        "system_prompt",
+        "prompt",
+        "tools",
+        "capabilities",
+        "color",
+    ];
+    if has("name") && !has("agents") && agent_keys.iter().any(|k| has(k)) {
+        return Some("a claude-flow agent definition");
+    }
+    None
 }
 
 // ----- small typed readers: each reports a wrong type with what would fix it -----
