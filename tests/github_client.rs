@@ -1490,3 +1490,89 @@ async fn every_list_prflow_reads_is_followed_past_100_items() {
     assert_eq!(spent.writes, 0, "{spent:?}");
     assert_eq!(spent.reads, 12, "{spent:?}");
 }
+
+/// The reads prflow repeats (PR, reviews, check runs, comments) send
+/// `If-None-Match`: with nothing new they are 304s, which cost no rate-limit
+/// points on the simulator (as on GitHub), in the same process and, through
+/// the ETag file, in the next one. A change is seen at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_reads_are_conditional_and_free_when_nothing_changed() {
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let etag_file = dir.path().join("etags.json");
+    let connect = || {
+        let app = AppAuth::new(w.sim.app_id(), w.sim.private_key_pem().as_bytes()).unwrap();
+        let mut cfg = GitHubConfig::new(w.sim.api_url());
+        cfg.etag_file = Some(etag_file.clone());
+        GitHub::new(cfg, Auth::App(Arc::new(app)))
+            .unwrap()
+            .installation(w.sim.installation_id(), Some("shop"), Permissions::new())
+            .unwrap()
+    };
+    let gh = connect();
+    let (pull, _) = gh
+        .repo("acme", "shop")
+        .ensure_pull("feature", "main", "t", "b")
+        .await
+        .unwrap();
+    let n = pull.number;
+    let api = w.sim.api_url();
+    let used = |gh: GitHub| {
+        let api = api.clone();
+        async move {
+            let t = gh.token().await.unwrap().unwrap();
+            let r: serde_json::Value = reqwest::Client::new()
+                .get(format!("{api}/rate_limit"))
+                .bearer_auth(t.expose())
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            r["rate"]["used"].as_u64().unwrap()
+        }
+    };
+    let reads = |gh: GitHub| async move {
+        let repo = gh.repo("acme", "shop").with_phase("reads");
+        let p = repo.get_pull(n).await.unwrap();
+        let reviews = repo.list_reviews(n).await.unwrap().len();
+        let runs = repo.list_check_runs(&p.head_sha, None).await.unwrap().len();
+        let comments = repo.list_comments(n).await.unwrap().len();
+        (p.title, reviews, runs, comments)
+    };
+    assert_eq!(reads(gh.clone()).await, ("t".to_string(), 0, 0, 0));
+    let before = used(gh.clone()).await;
+    let counted = gh.calls();
+    assert_eq!(reads(gh.clone()).await, ("t".to_string(), 0, 0, 0));
+    let spent = gh.calls().since(&counted).label("reads");
+    assert_eq!(
+        (spent.reads, spent.not_modified, spent.points()),
+        (4, 4, 0),
+        "{spent:?}"
+    );
+    assert_eq!(used(gh.clone()).await, before, "304s must not count");
+
+    // A new process with the same ETag file: also free.
+    let next = connect();
+    assert_eq!(reads(next.clone()).await, ("t".to_string(), 0, 0, 0));
+    let spent = next.calls().label("reads");
+    assert_eq!(spent.points(), 0, "{spent:?}");
+    assert_eq!(used(next.clone()).await, before);
+
+    // Something new is seen at once, and costs only the reads it changed
+    // (the comment list, and the PR, which counts its comments).
+    let alice = w.sim.create_user("alice", "write").unwrap();
+    sim_call(
+        &w.sim,
+        &alice,
+        reqwest::Method::POST,
+        &format!("/repos/acme/shop/issues/{n}/comments"),
+        serde_json::json!({"body": "news"}),
+    )
+    .await;
+    let counted = next.calls();
+    assert_eq!(reads(next.clone()).await, ("t".to_string(), 0, 0, 1));
+    let spent = next.calls().since(&counted).label("reads");
+    assert_eq!((spent.points(), spent.not_modified), (2, 2), "{spent:?}");
+}

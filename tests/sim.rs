@@ -2545,3 +2545,113 @@ async fn lists_are_paginated_with_link_headers() {
     let one = bot.call("GET", "/repos/acme/shop/pulls", None).await;
     assert!(one.headers.get("link").is_none());
 }
+
+impl Api {
+    /// A GET with `If-None-Match`.
+    async fn get_if_none_match(&self, path: &str, etag: &str) -> Resp {
+        let mut req = self
+            .http
+            .get(format!("{}{}", self.base, path))
+            .header("if-none-match", etag);
+        if let Some(t) = &self.token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        let headers = r.headers().clone();
+        let text = r.text().await.unwrap();
+        Resp {
+            status,
+            body: if text.is_empty() {
+                Value::Null
+            } else {
+                Value::String(text)
+            },
+            headers,
+        }
+    }
+}
+
+fn header<'a>(r: &'a Resp, name: &str) -> &'a str {
+    r.headers
+        .get(name)
+        .unwrap_or_else(|| panic!("no {name} header: {:?}", r.headers))
+        .to_str()
+        .unwrap()
+}
+
+/// `x-github-request-id` everywhere, JSON with charset, `Location` on 201,
+/// GitHub's 404 JSON for unknown routes and methods, and conditional GETs:
+/// `ETag`, 304 for a matching `If-None-Match`, not counted against the rate limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn headers_and_conditional_requests_like_github() {
+    let env = start().await;
+    let sim = &env.sim;
+    let alice = person(sim, "alice", "write");
+    let pr = open_pr(&alice).await;
+    let n = pr["number"].as_u64().unwrap();
+    let path = format!("/repos/acme/shop/pulls/{n}");
+
+    let first = alice.call("GET", &path, None).await;
+    assert_eq!(first.status, 200);
+    assert_eq!(
+        header(&first, "content-type"),
+        "application/json; charset=utf-8"
+    );
+    assert!(header(&first, "x-github-request-id").split(':').count() == 5);
+    let etag = header(&first, "etag").to_string();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    let used: u64 = header(&first, "x-ratelimit-used").parse().unwrap();
+
+    // Nothing changed: 304, empty, and the rate limit does not move.
+    for _ in 0..3 {
+        let again = alice.get_if_none_match(&path, &etag).await;
+        assert_eq!(again.status, 304);
+        assert_eq!(again.body, Value::Null);
+        assert_eq!(header(&again, "etag"), etag);
+        assert_eq!(header(&again, "x-ratelimit-used"), used.to_string());
+        assert!(again.headers.contains_key("x-github-request-id"));
+    }
+    let other = alice.get_if_none_match(&path, "W/\"something-else\"").await;
+    assert_eq!(other.status, 200);
+    assert_eq!(header(&other, "x-ratelimit-used"), (used + 1).to_string());
+
+    // A change makes the old tag stale: 200 with the new body and a new tag.
+    let patched = alice
+        .call("PATCH", &path, Some(json!({"title": "renamed"})))
+        .await;
+    assert_eq!(patched.status, 200);
+    let after = alice.get_if_none_match(&path, &etag).await;
+    assert_eq!(after.status, 200);
+    assert_ne!(header(&after, "etag"), etag);
+    assert!(after.body.as_str().unwrap().contains("renamed"));
+
+    // Lists are conditional too.
+    let comments = format!("/repos/acme/shop/issues/{n}/comments");
+    let c = alice
+        .call("POST", &comments, Some(json!({"body": "hi"})))
+        .await;
+    assert_eq!(c.status, 201);
+    assert_eq!(header(&c, "location"), c.body["url"].as_str().unwrap());
+    let list = alice.call("GET", &comments, None).await;
+    let again = alice
+        .get_if_none_match(&comments, header(&list, "etag"))
+        .await;
+    assert_eq!(again.status, 304);
+
+    // Unknown routes and methods: GitHub's 404 JSON, never an empty 405.
+    for (method, p) in [
+        ("DELETE", path.as_str()),
+        ("GET", "/repos/acme/shop/nothing-here"),
+        ("PUT", "/repos/acme/shop"),
+    ] {
+        let r = alice.call(method, p, None).await;
+        assert_eq!(r.status, 404, "{method} {p}");
+        assert_eq!(r.body["message"], "Not Found", "{method} {p}");
+        assert_eq!(
+            header(&r, "content-type"),
+            "application/json; charset=utf-8"
+        );
+        assert!(r.headers.contains_key("x-github-request-id"));
+    }
+}

@@ -2,6 +2,8 @@
 # Issue 4's numbers against `prflow sim` on loopback (release binary):
 #   - API calls per phase for a new phase (PR, reviewers, gates, status), and for a
 #     re-run with nothing new (must be 0 writes);
+#   - rate-limit points per phase (issue 16), as the simulator counts them like GitHub:
+#     every call but a 304 answer to `If-None-Match` (prflow keeps ETags beside its clone);
 #   - the microservices workflow's three phases, approvals included, wall time.
 #
 #   bench/github/run.sh
@@ -38,6 +40,9 @@ PAYLOAD=$(printf '{"iat":%d,"exp":%d,"iss":"%s"}' $((NOW - 30)) $((NOW + 500)) "
 SIG=$(printf '%s.%s' "$HEADER" "$PAYLOAD" | openssl dgst -sha256 -sign "$KEY" | b64)
 BOT=$(curl -sf -X POST -H "Authorization: Bearer $HEADER.$PAYLOAD.$SIG" "$API/app/installations/$INST/access_tokens" | python3 -c "import json,sys; print(json.load(sys.stdin)['token'])")
 
+used() { curl -sf -H "Authorization: Bearer $BOT" "$API/rate_limit" | python3 -c "import json,sys; print(json.load(sys.stdin)['rate']['used'])"; }
+# Rate-limit points the last `run` spent (the simulator's x-ratelimit-used before and after).
+points() { echo "  rate-limit points: $(( $(used) - $1 ))"; }
 run() { GITHUB_TOKEN="$BOT" PRFLOW_STARTER=alice "$BIN" run .prflow/workflow.json --github acme/shop --api-url "$API" --repo "$T/work" --json; }
 calls() { python3 -c "
 import json,sys
@@ -53,12 +58,14 @@ approve() {
 }
 
 start=$(date +%s.%N)
-run > "$T/r1.json"; echo "phase 1 (new): $(python3 -c "import json; print(json.load(open('$T/r1.json'))['state'])")"; calls "$T/r1.json"
-run > "$T/r1b.json"; echo "phase 1 again, nothing new:"; calls "$T/r1b.json"
+u=$(used); run > "$T/r1.json"; echo "phase 1 (new): $(python3 -c "import json; print(json.load(open('$T/r1.json'))['state'])")"; calls "$T/r1.json"; points "$u"
+u=$(used); run > "$T/r1b.json"; echo "phase 1 again, nothing new:"; calls "$T/r1b.json"; points "$u"
+u=$(used); run > "$T/r1c.json"; echo "phase 1 a third time, nothing new:"; calls "$T/r1c.json"; points "$u"
 approve "$T/r1.json"
-run > "$T/r2.json"; echo "after approval → phase 2:"; calls "$T/r2.json"
+u=$(used); run > "$T/r2.json"; echo "after approval → phase 2:"; calls "$T/r2.json"; points "$u"
+u=$(used); run > "$T/r2b.json"; echo "phase 2 again, nothing new:"; calls "$T/r2b.json"; points "$u"
 approve "$T/r2.json"
-run > "$T/r3.json"; echo "after approval → phase 3:"; calls "$T/r3.json"
+u=$(used); run > "$T/r3.json"; echo "after approval → phase 3:"; calls "$T/r3.json"; points "$u"
 approve "$T/r3.json"
 run > "$T/r4.json"; echo "after approval → $(python3 -c "import json; print(json.load(open('$T/r4.json'))['state'])")"
 end=$(date +%s.%N)

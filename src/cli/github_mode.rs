@@ -34,7 +34,11 @@ pub fn context(
         .filter(|(o, r)| !o.is_empty() && !r.is_empty() && !r.contains('/'))
         .ok_or_else(|| format!("--github wants OWNER/REPO, not `{full}`"))?;
     let auth = Auth::token_from_env(token_env).map_err(|e| e.to_string())?;
-    let github = GitHub::new(GitHubConfig::new(api_url), auth).map_err(|e| e.to_string())?;
+    let workdir = workdir.unwrap_or_else(|| flow::session::default_workdir(owner, repo));
+    let mut config = GitHubConfig::new(api_url);
+    // ETags kept beside the working clone: a re-run with nothing new reads 304s, free of rate limit.
+    config.etag_file = Some(workdir.with_extension("etags.json"));
+    let github = GitHub::new(config, auth).map_err(|e| e.to_string())?;
     Ok(FlowContext {
         github,
         owner: owner.to_string(),
@@ -42,7 +46,7 @@ pub fn context(
         git_url: git_url
             .map(str::to_string)
             .unwrap_or_else(|| git_url_for(api_url, owner, repo)),
-        workdir: workdir.unwrap_or_else(|| flow::session::default_workdir(owner, repo)),
+        workdir,
         options,
     })
 }

@@ -14,6 +14,7 @@
 //! ```
 
 pub mod auth;
+pub mod conditional;
 pub mod git;
 pub mod githttp;
 pub mod http;

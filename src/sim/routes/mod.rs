@@ -11,6 +11,7 @@ pub mod pulls;
 pub mod repos;
 
 use super::auth::{self, Actor, AuthError};
+use super::conditional::{self, Conditional};
 use super::http::{ApiError, ApiResult};
 use super::Inner;
 use axum::extract::{Request, State};
@@ -40,10 +41,17 @@ pub fn router(inner: Arc<Inner>) -> Router {
         .merge(admin::routes())
         .merge(api)
         .fallback(fallback)
+        .method_not_allowed_fallback(unknown_route)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             256 * 1024 * 1024,
         ))
+        .layer(axum::middleware::map_response(conditional::every_response))
         .with_state(inner)
+}
+
+/// A known path with a method it does not take: GitHub answers 404 JSON, not 405.
+async fn unknown_route() -> Response {
+    ApiError::not_found().into_response()
 }
 
 /// Anything that is not an API route: git smart HTTP, or GitHub's 404.
@@ -103,14 +111,28 @@ async fn api_layer(State(inner): S, mut req: Request, next: Next) -> Response {
         };
         (actor, bucket, used)
     };
-    let _ = bucket;
     if used > RATE_LIMIT {
         let mut r = ApiError::forbidden("API rate limit exceeded for installation. If you reach out to GitHub Support for help, please include the request ID.").into_response();
         rate_headers(&mut r, used);
         return r;
     }
     req.extensions_mut().insert(actor);
-    let mut resp = next.run(req).await;
+    let request_headers = req.headers().clone();
+    let resp = next.run(req).await;
+    let (mut resp, used) = match conditional::etag(&method, &request_headers, resp).await {
+        Conditional::Full(r) => (r, used),
+        Conditional::NotModified(r) => {
+            // GitHub does not count a 304 against the rate limit.
+            if path == "/rate_limit" {
+                (r, used)
+            } else {
+                if let Some(c) = inner.st.lock().unwrap().calls.get_mut(&bucket) {
+                    *c = c.saturating_sub(1);
+                }
+                (r, used.saturating_sub(1))
+            }
+        }
+    };
     rate_headers(&mut resp, used);
     resp.headers_mut().insert(
         "x-github-api-version-selected",
