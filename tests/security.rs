@@ -533,3 +533,94 @@ fn sigterm_leaves_no_task_folder_and_no_runner() {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Item 3: the tree is the user's. A phase commit keeps a symlink (120000), an
+/// executable (100755) and a submodule entry (160000) that no task touched exactly as
+/// they were; a link the runner makes inside the repository is committed as a link.
+#[test]
+fn a_phase_keeps_links_executables_and_submodules() {
+    let wf = json!({
+        "name": "Tree",
+        "agents": [{"id": "dev", "type": "developer", "runner": {"command":
+            "echo new > new.txt; ln -s README.md inside-link; chmod +x new.txt"}}],
+        "tasks": [{"id": "tree", "agentId": "dev"}],
+        "execution": {"checkpoints": ["tree"]}
+    });
+    let repo = repo_with(&wf);
+    let p = repo.path();
+    std::os::unix::fs::symlink("README.md", p.join("link")).unwrap();
+    std::fs::write(p.join("run.sh"), "#!/bin/sh\necho hi\n").unwrap();
+    git(p, &["add", "link", "run.sh"]);
+    git(p, &["update-index", "--chmod=+x", "run.sh"]);
+    let head = git(p, &["rev-parse", "HEAD"]);
+    git(
+        p,
+        &[
+            "update-index",
+            "--add",
+            "--cacheinfo",
+            &format!("160000,{head},vendor/lib"),
+        ],
+    );
+    git(p, &["commit", "-qm", "a link, an executable, a submodule"]);
+    let before = git(p, &["ls-tree", "-r", "HEAD"]);
+    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args(["run", ".prflow/workflow.json", "--quiet"])
+        .current_dir(p)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let branch = git(
+        p,
+        &["for-each-ref", "--format=%(refname)", "refs/heads/prflow"],
+    );
+    let after = git(p, &["ls-tree", "-r", &branch]);
+    for line in before.lines() {
+        assert!(after.contains(line), "`{line}` changed:\n{after}");
+    }
+    let mode_of = |name: &str| {
+        after
+            .lines()
+            .find(|l| l.ends_with(&format!("\t{name}")))
+            .map(|l| l[..6].to_string())
+    };
+    assert_eq!(mode_of("link").as_deref(), Some("120000"), "{after}");
+    assert_eq!(mode_of("run.sh").as_deref(), Some("100755"), "{after}");
+    assert_eq!(mode_of("vendor/lib").as_deref(), Some("160000"), "{after}");
+    assert_eq!(mode_of("inside-link").as_deref(), Some("120000"), "{after}");
+    assert_eq!(mode_of("new.txt").as_deref(), Some("100755"), "{after}");
+    let changed = git(p, &["diff", "--name-only", "HEAD", &branch]);
+    assert_eq!(changed, "inside-link\nnew.txt", "{changed}");
+}
+
+/// Item 3: a link that points outside the repository fails its task, naming it;
+/// nothing of the task is committed.
+#[test]
+fn a_link_outside_the_repository_fails_its_task() {
+    let wf = json!({
+        "name": "Escape",
+        "agents": [{"id": "dev", "type": "developer",
+                    "runner": {"command": "echo x > ok.txt; ln -s /etc/passwd passwd"}}],
+        "tasks": [{"id": "link", "agentId": "dev"}]
+    });
+    let repo = repo_with(&wf);
+    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args(["run", ".prflow/workflow.json", "--quiet"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("`passwd` is a symbolic link to `/etc/passwd`, outside the repository"),
+        "{}",
+        text(&out)
+    );
+    let refs = git(
+        repo.path(),
+        &["for-each-ref", "--format=%(refname)", "refs/heads/prflow"],
+    );
+    for branch in refs.lines() {
+        let files = git(repo.path(), &["ls-tree", "-r", "--name-only", branch]);
+        assert!(!files.contains("ok.txt"), "{files}");
+    }
+}

@@ -627,6 +627,7 @@ fn parse_answer(
             path: full,
             content,
             executable: f.get("executable").and_then(Value::as_bool) == Some(true),
+            symlink: false,
         });
     }
     let outputs = match obj.get("outputs") {

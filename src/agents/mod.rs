@@ -68,6 +68,9 @@ pub struct FileChange {
     pub path: String,
     pub content: Option<Vec<u8>>,
     pub executable: bool,
+    /// A symbolic link (mode 120000) whose target is `content`; its target must stay
+    /// inside the repository.
+    pub symlink: bool,
 }
 
 /// What a runner produced.

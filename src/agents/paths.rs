@@ -23,6 +23,39 @@ pub enum PathError {
     Workflows(String),
     #[error("an empty path or one with a NUL byte or backslash is not a file name: `{0}`")]
     Malformed(String),
+    #[error(
+        "`{path}` is a symbolic link to `{target}`, outside the repository: a link may only point at a path inside it"
+    )]
+    LinkOutside { path: String, target: String },
+}
+
+/// A symbolic link at `path` (already [`check`]ed) pointing at `target`: refused when
+/// the target is absolute, climbs above the repository root with `..`, or enters
+/// `.git`. Links inside the repository keep their mode (120000).
+pub fn check_link(path: &str, target: &[u8]) -> Result<(), PathError> {
+    let text = String::from_utf8_lossy(target).into_owned();
+    let outside = || PathError::LinkOutside {
+        path: path.to_string(),
+        target: text.escape_debug().to_string(),
+    };
+    if target.is_empty() || target.starts_with(b"/") || target.contains(&0) {
+        return Err(outside());
+    }
+    let mut depth = path.split('/').count() as i64 - 1;
+    for part in text.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                depth -= 1;
+                if depth < 0 {
+                    return Err(outside());
+                }
+            }
+            p if p.eq_ignore_ascii_case(".git") => return Err(outside()),
+            _ => depth += 1,
+        }
+    }
+    Ok(())
 }
 
 /// Checks `path` and returns it normalized (`./a//b` → `a/b`).
@@ -66,6 +99,27 @@ pub fn check(path: &str, output_dir: &str, allow_workflows: bool) -> Result<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn links_stay_inside_the_repository() {
+        assert!(check_link("a/link", b"../README.md").is_ok());
+        assert!(check_link("link", b"docs/./x").is_ok());
+        assert!(check_link("a/b/link", b"../../c").is_ok());
+        for (path, target) in [
+            ("link", &b"/etc/passwd"[..]),
+            ("link", b"../outside"),
+            ("a/link", b"../../x"),
+            ("a/link", b"x/../../../y"),
+            ("link", b".git/config"),
+            ("link", b""),
+        ] {
+            assert!(
+                matches!(check_link(path, target), Err(PathError::LinkOutside { .. })),
+                "{path} -> {}",
+                String::from_utf8_lossy(target)
+            );
+        }
+    }
 
     #[test]
     fn accepts_and_normalizes() {

@@ -73,6 +73,7 @@ pub fn onto_tip(
                     path: change.path.clone(),
                     content: Some(merged),
                     executable: mode == 0o100755,
+                    symlink: mode == 0o120000,
                 });
                 continue;
             }

@@ -365,12 +365,16 @@ fn build_commit(
 ) -> Result<(Oid, usize), String> {
     let mut checked = Vec::with_capacity(changes.len());
     for mut c in changes {
-        c.path = paths::check(&c.path, &ctx.workflow.output_dir, false).map_err(|e| {
+        let refused = |e: paths::PathError| {
             format!(
                 "task `{}` wrote a path it may not write: {e}; nothing of it was committed",
                 task.id
             )
-        })?;
+        };
+        c.path = paths::check(&c.path, &ctx.workflow.output_dir, false).map_err(refused)?;
+        if let (true, Some(target)) = (c.symlink, &c.content) {
+            paths::check_link(&c.path, target).map_err(refused)?;
+        }
         checked.push(c);
     }
     let files = checked.len();

@@ -134,10 +134,10 @@ impl Repo {
             match &change.content {
                 Some(bytes) => {
                     let blob = self.git.blob(bytes)?;
-                    let mode = if change.executable {
-                        FileMode::BlobExecutable
-                    } else {
-                        FileMode::Blob
+                    let mode = match (change.symlink, change.executable) {
+                        (true, _) => FileMode::Link,
+                        (false, true) => FileMode::BlobExecutable,
+                        (false, false) => FileMode::Blob,
                     };
                     builder.upsert(&change.path, blob, mode);
                 }
@@ -216,8 +216,10 @@ impl Repo {
     }
 
     /// What changed in `dir` relative to `tree`: every file written, changed or
-    /// removed, as [`FileChange`]s. Symlinks are recorded as files of their target
-    /// text; nothing is followed outside `dir`.
+    /// removed, as [`FileChange`]s. A path is unchanged only when its bytes *and* its
+    /// mode are: symlinks stay symlinks (120000, their target text, never followed),
+    /// executables stay executable; submodule entries (checked out as empty folders)
+    /// are never reported, so they stay as they were.
     pub fn changes_in_dir(&self, tree: Oid, dir: &Path) -> Result<Vec<FileChange>> {
         let mut seen = std::collections::HashSet::new();
         let mut changes = Vec::new();
@@ -239,9 +241,11 @@ impl Repo {
                     stack.push(rel_path);
                     continue;
                 }
-                let (content, executable) = if ft.is_symlink() {
+                let symlink = ft.is_symlink();
+                let (content, executable) = if symlink {
+                    use std::os::unix::ffi::OsStrExt;
                     let target = std::fs::read_link(entry.path())?;
-                    (target.to_string_lossy().into_owned().into_bytes(), false)
+                    (target.as_os_str().as_bytes().to_vec(), false)
                 } else {
                     use std::os::unix::fs::PermissionsExt;
                     let meta = entry.metadata()?;
@@ -252,13 +256,18 @@ impl Repo {
                 };
                 seen.insert(rel_str.clone());
                 let id = Oid::hash_object(ObjectType::Blob, &content)?;
-                let mode = if executable { 0o100755 } else { 0o100644 };
+                let mode = match (symlink, executable) {
+                    (true, _) => 0o120000,
+                    (false, true) => 0o100755,
+                    (false, false) => 0o100644,
+                };
                 match self.entry(tree, &rel_str) {
                     Some((old, old_mode)) if old == id && old_mode == mode => {}
                     _ => changes.push(FileChange {
                         path: rel_str,
                         content: Some(content),
                         executable,
+                        symlink,
                     }),
                 }
             }
@@ -269,6 +278,7 @@ impl Repo {
                     path,
                     content: None,
                     executable: false,
+                    symlink: false,
                 });
             }
         }

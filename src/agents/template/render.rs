@@ -279,6 +279,7 @@ pub fn render(
                 path: path.clone(),
                 content: Some(content),
                 executable: spec.executable || source.executable,
+                symlink: false,
             };
             match index.get(&path) {
                 Some(&at) => files[at] = change,
