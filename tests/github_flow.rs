@@ -6,7 +6,7 @@
 mod common;
 
 use common::json_as;
-use prflow::sim::{Sim, SimConfig};
+use prflow::sim::Sim;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output};
@@ -79,12 +79,7 @@ impl World {
 
     async fn with(wf: &Value) -> World {
         let repo = scratch_repo(wf);
-        let sim = Sim::start(SimConfig {
-            repos: vec![("acme/app".into(), repo.path().to_path_buf())],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        let sim = common::sim_serving("acme/app", repo.path()).await;
         let bot = sim.create_user("prflow-bot", "write").unwrap();
         let alice = sim.create_user("alice", "write").unwrap();
         let bob = sim.create_user("bob", "write").unwrap();

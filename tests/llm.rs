@@ -594,7 +594,6 @@ fn run_github(api: &str, work: &Path, token: &str) -> (Output, Value) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn changes_requested_on_the_pull_request_reach_the_model_and_revise_the_phase() {
-    use prflow::sim::{Sim, SimConfig};
     let fake = Fake::start(|_, n| {
         let answer = json!({
             "files": [{"path": "design.md", "content": format!("version {}\n", n + 1)}],
@@ -618,12 +617,7 @@ async fn changes_requested_on_the_pull_request_reach_the_model_and_revise_the_ph
     .unwrap();
     git(repo.path(), &["add", "."]);
     git(repo.path(), &["commit", "-qm", "workflow"]);
-    let sim = Sim::start(SimConfig {
-        repos: vec![("acme/app".into(), repo.path().to_path_buf())],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = common::sim_serving("acme/app", repo.path()).await;
     let bot = sim.create_user("prflow-bot", "write").unwrap();
     sim.create_user("alice", "write").unwrap();
     let bob = sim.create_user("bob", "write").unwrap();

@@ -148,12 +148,7 @@ fn local_run_gives_the_runner_no_secret() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn run_github_gives_the_runner_no_token() {
     let repo = repo_with(&dump_workflow());
-    let sim = Sim::start(SimConfig {
-        repos: vec![("acme/app".into(), repo.path().to_path_buf())],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = common::sim_serving("acme/app", repo.path()).await;
     let bot = sim.create_user("prflow-bot", "write").unwrap();
     let work = tempfile::tempdir().unwrap();
     let hook = fresh("whsec");
@@ -195,12 +190,7 @@ async fn run_github_gives_the_runner_no_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn action_gives_the_runner_no_token() {
     let repo = repo_with(&dump_workflow());
-    let sim = Sim::start(SimConfig {
-        repos: vec![("acme/app".into(), repo.path().to_path_buf())],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = common::sim_serving("acme/app", repo.path()).await;
     let token = sim.create_user("prflow-bot", "write").unwrap();
     let workspace = tempfile::tempdir().unwrap();
     let ws = workspace.path().join("app");

@@ -267,3 +267,14 @@ pub fn text(o: &std::process::Output) -> String {
 pub fn all_refs(repo: &Path) -> String {
     git(repo, &["for-each-ref", "--format=%(refname) %(objectname)"])
 }
+
+/// The simulator serving the repository at `src` as `full` (`owner/name`), with no
+/// webhook receiver.
+pub async fn sim_serving(full: &str, src: &Path) -> prflow::sim::Sim {
+    prflow::sim::Sim::start(prflow::sim::SimConfig {
+        repos: vec![(full.to_string(), src.to_path_buf())],
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+}
