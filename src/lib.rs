@@ -9,6 +9,8 @@ pub mod agents;
 pub mod cli;
 pub mod engine;
 pub mod flow;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gates;
 pub mod github;
 pub mod gitops;

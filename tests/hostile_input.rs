@@ -270,3 +270,164 @@ fn prflow_run_refuses_an_endless_workflow_file_too() {
     );
     assert!(start.elapsed() < Duration::from_secs(5));
 }
+
+// ---------------------------------------------------------------------------
+// Template packs come from the repository, and render within limits.
+
+use prflow::agents::template::TemplateRunner;
+use prflow::agents::{Runner, TaskRequest, TreeView};
+
+struct EmptyTree;
+impl TreeView for EmptyTree {
+    fn read(&self, _: &str) -> Option<Vec<u8>> {
+        None
+    }
+    fn list(&self, _: &str) -> Vec<String> {
+        vec![]
+    }
+}
+
+/// One repository pack `name` under `templates` that serves every `documentation`
+/// task with one template.
+fn write_pack(templates: &Path, name: &str, template: &str) {
+    let dir = templates.join(name);
+    std::fs::create_dir_all(dir.join("files")).unwrap();
+    std::fs::write(
+        dir.join("pack.yaml"),
+        format!("name: {name}\npriority: 100\nmatch:\n  task_type: [documentation]\nfiles:\n  - src: files/out.txt.j2\n    dest: out.txt\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("files/out.txt.j2"), template).unwrap();
+}
+
+/// Renders task `a` of [`yaml_workflow`] with the packs of `templates`.
+fn render_with(templates: &Path) -> Result<prflow::agents::AgentOutput, String> {
+    let runner = TemplateRunner::new(Some(templates)).map_err(|e| e.to_string())?;
+    let loaded = prflow::workflow::parse(Path::new("wf.yaml"), &yaml_workflow("")).unwrap();
+    let w = &loaded.workflow;
+    let task = w.task("a").unwrap();
+    runner
+        .run(&TaskRequest {
+            run_id: "r",
+            workflow: w,
+            task,
+            agent: w.agent(&task.agent).unwrap(),
+            phase: 1,
+            feedback: None,
+            base: &EmptyTree,
+            workdir: None,
+            output_dir: &w.output_dir,
+        })
+        .map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_repository_pack_renders_within_the_limits() {
+    let dir = scratch();
+    write_pack(
+        dir.path(),
+        "mine",
+        "{{ task.id }} {% for i in range(1000) %}.{% endfor %}\n",
+    );
+    let out = render_with(dir.path()).unwrap();
+    assert_eq!(out.files[0].path, "out.txt");
+    assert_eq!(
+        out.files[0].content.as_ref().unwrap().len(),
+        1 + 1 + 1000 + 1
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_pack_folder_that_is_a_symlink_is_refused() {
+    let outside = scratch();
+    write_pack(outside.path(), "evil", "{{ task.id }}\n");
+    let dir = scratch();
+    std::os::unix::fs::symlink(outside.path().join("evil"), dir.path().join("evil")).unwrap();
+    let err = render_with(dir.path()).unwrap_err();
+    assert_eq!(
+        err,
+        format!(
+            "{}: is a symbolic link; template packs are read from the repository only: make it a real folder or file (copy it instead of linking)",
+            dir.path().join("evil").display()
+        )
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn a_symlink_beside_the_packs_or_as_the_template_folder_is_refused() {
+    let dir = scratch();
+    write_pack(dir.path(), "mine", "{{ task.id }}\n");
+    std::os::unix::fs::symlink("/etc/passwd", dir.path().join("notes.yaml")).unwrap();
+    let err = render_with(dir.path()).unwrap_err();
+    assert!(err.contains("notes.yaml: is a symbolic link"), "{err}");
+
+    let real = scratch();
+    write_pack(real.path(), "mine", "{{ task.id }}\n");
+    let holder = scratch();
+    let link = holder.path().join("templates");
+    std::os::unix::fs::symlink(real.path(), &link).unwrap();
+    let err = render_with(&link).unwrap_err();
+    assert!(err.contains("templates: is a symbolic link"), "{err}");
+}
+
+#[test]
+fn nested_loops_in_a_pack_run_out_of_fuel_quickly_naming_pack_and_template() {
+    let dir = scratch();
+    write_pack(
+        dir.path(),
+        "slow",
+        "{% for i in range(10000) %}{% for j in range(10000) %}{{ j }}{% endfor %}{% endfor %}\n",
+    );
+    let start = Instant::now();
+    let err = render_with(dir.path()).unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        err.contains("slow/pack.yaml:6: pack `slow`, files[0], template `files/out.txt.j2`: rendering took more than 5000000 steps (the fuel limit)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_pack_rendering_a_huge_file_stops_at_the_output_limit() {
+    let dir = scratch();
+    write_pack(
+        dir.path(),
+        "big",
+        "{% for i in range(300) %}{{ 'x' * 100000 }}{% endfor %}\n",
+    );
+    let err = render_with(dir.path()).unwrap_err();
+    assert!(
+        err.contains("big/pack.yaml:6: pack `big`, files[0], template `files/out.txt.j2`: renders to more than 10 MB (the limit of one file)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_alias_bomb_in_a_pack_manifest_is_refused_fast() {
+    let dir = scratch();
+    write_pack(dir.path(), "bomb", "{{ task.id }}\n");
+    let manifest = dir.path().join("bomb/pack.yaml");
+    let mut text = std::fs::read_to_string(&manifest).unwrap();
+    text.push_str("variables:\n");
+    for line in alias_bomb().lines() {
+        text.push_str(&format!("  {line}\n"));
+    }
+    std::fs::write(&manifest, text).unwrap();
+    let start = Instant::now();
+    let err = render_with(dir.path()).unwrap_err();
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    assert!(
+        err.contains("bomb/pack.yaml:") && err.contains("the alias `*"),
+        "{err}"
+    );
+}

@@ -229,23 +229,24 @@ fn check_json(rel: &str, text: &str) -> Option<Annotation> {
 }
 
 fn check_yaml(rel: &str, text: &str) -> Option<Annotation> {
-    use serde::Deserialize;
+    /// Syntax only: events are dropped, so aliases are never expanded (a generated
+    /// file can be an alias bomb as well as a workflow can).
+    struct SyntaxOnly;
+    impl yaml_rust2::parser::MarkedEventReceiver for SyntaxOnly {
+        fn on_event(&mut self, _: yaml_rust2::Event, _: yaml_rust2::scanner::Marker) {}
+    }
     if text.contains("{{") && text.contains("}}") {
         return None; // a template (Helm, Jinja): not YAML until rendered
     }
-    for doc in serde_yaml::Deserializer::from_str(text) {
-        if let Err(err) = serde_yaml::Value::deserialize(doc) {
-            let line = err.location().map(|l| l.line() as u32).unwrap_or(1);
-            return Some(Annotation::at(
-                rel,
-                line,
-                AnnotationLevel::Failure,
-                "invalid YAML",
-                format!("This file does not parse as YAML: {err}."),
-            ));
-        }
-    }
-    None
+    let mut parser = yaml_rust2::parser::Parser::new_from_str(text);
+    let err = parser.load(&mut SyntaxOnly, true).err()?;
+    Some(Annotation::at(
+        rel,
+        err.marker().line().max(1) as u32,
+        AnnotationLevel::Failure,
+        "invalid YAML",
+        format!("This file does not parse as YAML: {}.", err.info()),
+    ))
 }
 
 /// One warning per package (nearest directory with a manifest, else the top directory)

@@ -17,7 +17,7 @@ mod runner;
 pub mod schema;
 mod validate;
 pub mod vars;
-mod yaml;
+pub(crate) mod yaml;
 
 pub use diagnostics::{Diagnostic, Diagnostics, Severity};
 pub use model::*;

@@ -77,15 +77,23 @@ pub fn repo_packs(dir: &Path) -> Result<Vec<Pack>, PackError> {
             })
         }
     };
-    let mut folders: Vec<_> = entries
-        .filter_map(|e| e.ok())
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .filter(|p| {
-            !p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with('.'))
-        })
-        .collect();
+    refuse_symlink(dir)?;
+    let mut folders = Vec::new();
+    for entry in entries.filter_map(|e| e.ok()) {
+        let path = entry.path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            continue;
+        }
+        // A pack comes from the repository: a link could pull in a folder (or a
+        // file) from anywhere on the machine that renders it.
+        refuse_symlink(&path)?;
+        if path.is_dir() {
+            folders.push(path);
+        }
+    }
     folders.sort();
     for folder in folders {
         let name = folder
@@ -100,6 +108,20 @@ pub fn repo_packs(dir: &Path) -> Result<Vec<Pack>, PackError> {
         )?);
     }
     Ok(packs)
+}
+
+/// Refuses `path` when it is a symbolic link, naming it.
+fn refuse_symlink(path: &Path) -> Result<(), PackError> {
+    match std::fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => Err(PackError {
+            file: path.display().to_string(),
+            line: 0,
+            message: "is a symbolic link; template packs are read from the repository only: \
+                      make it a real folder or file (copy it instead of linking)"
+                .into(),
+        }),
+        _ => Ok(()),
+    }
 }
 
 impl TemplateRunner {

@@ -6,7 +6,7 @@
 //! reading Rust. The format is documented in templates/README.md.
 
 use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -178,6 +178,16 @@ impl Pack {
     }
 }
 
+/// The line of the key a deserialization error names (`unknown field `agnet_type``):
+/// the values carry no positions, so the key is looked up in the text; 0 if none.
+fn key_line(text: &str, message: &str) -> usize {
+    message
+        .split('`')
+        .nth(1)
+        .map(|key| line_of(text, &format!("{key}:")))
+        .unwrap_or(0)
+}
+
 fn line_of(text: &str, needle: &str) -> usize {
     text.lines()
         .position(|l| l.contains(needle))
@@ -198,15 +208,15 @@ struct Manifest {
     priority: i64,
     /// One rule set (a mapping) or several (a list: any of them may hold).
     #[serde(default, rename = "match")]
-    rules: serde_yaml::Value,
+    rules: Value,
     #[serde(default)]
-    supports: serde_yaml::Mapping,
+    supports: Map<String, Value>,
     #[serde(default)]
-    variables: serde_yaml::Mapping,
+    variables: Map<String, Value>,
     #[serde(default)]
     files: Vec<ManifestFile>,
     #[serde(default)]
-    outputs: serde_yaml::Mapping,
+    outputs: Map<String, Value>,
 }
 
 #[derive(Deserialize, Default)]
@@ -221,7 +231,7 @@ struct ManifestMatch {
     #[serde(default)]
     task_id: OneOrMany,
     #[serde(default)]
-    input: serde_yaml::Mapping,
+    input: Map<String, Value>,
     #[serde(default)]
     requires_input: OneOrMany,
 }
@@ -243,8 +253,8 @@ struct ManifestFile {
 enum OneOrMany {
     #[default]
     None,
-    Many(Vec<serde_yaml::Value>),
-    One(serde_yaml::Value),
+    Many(Vec<Value>),
+    One(Value),
 }
 
 impl OneOrMany {
@@ -258,14 +268,11 @@ impl OneOrMany {
 }
 
 /// A YAML scalar as the text a task input would carry (`3001`, `true`, `express`).
-fn scalar(v: &serde_yaml::Value) -> String {
+fn scalar(v: &Value) -> String {
     match v {
-        serde_yaml::Value::String(s) => s.clone(),
-        serde_yaml::Value::Null => String::new(),
-        other => serde_yaml::to_string(other)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
     }
 }
 
@@ -309,11 +316,28 @@ pub fn load_pack(
     };
     let text = String::from_utf8(manifest.bytes.clone())
         .map_err(|_| err(0, "pack.yaml is not UTF-8 text".into()))?;
-    let m: Manifest = serde_yaml::from_str(&text).map_err(|e| {
-        let line = e.location().map(|l| l.line()).unwrap_or(0);
+    // The workflow files' YAML reader: one YAML dialect in prflow, aliases on a budget.
+    let (doc, positions) = crate::workflow::yaml::parse(&text).map_err(|e| {
+        if e.message.starts_with("the file is empty") {
+            err(0, "is empty: a manifest needs at least `name: <folder name>` (see templates/README.md for the format)".into())
+        } else {
+            err(
+                e.pos.line,
+                format!("{} (see templates/README.md for the format)", e.message),
+            )
+        }
+    })?;
+    if let Some((pointer, pos)) = positions.duplicate_keys().into_iter().next() {
+        return Err(err(
+            pos.line,
+            format!("`{pointer}` appears twice: only the last one would count, remove one"),
+        ));
+    }
+    let m: Manifest = serde_json::from_value(doc).map_err(|e| {
+        let msg = e.to_string();
         err(
-            line,
-            format!("{e} (see templates/README.md for the format)"),
+            key_line(&text, &msg),
+            format!("{msg} (see templates/README.md for the format)"),
         )
     })?;
     if m.name != folder {
@@ -333,13 +357,12 @@ pub fn load_pack(
     }
 
     let map_of_lists =
-        |map: serde_yaml::Mapping, what: &str| -> Result<Vec<(String, Vec<String>)>, PackError> {
+        |map: Map<String, Value>, what: &str| -> Result<Vec<(String, Vec<String>)>, PackError> {
             let mut out = Vec::new();
-            for (k, v) in map {
-                let key = scalar(&k);
+            for (key, v) in map {
                 let values = match v {
-                    serde_yaml::Value::Sequence(items) => items.iter().map(scalar).collect(),
-                    serde_yaml::Value::Mapping(_) => {
+                    Value::Array(items) => items.iter().map(scalar).collect(),
+                    Value::Object(_) => {
                         return Err(err(
                             line_of(&text, &format!("{key}:")),
                             format!("{what}.{key} must be a list of values, not a mapping"),
@@ -353,20 +376,15 @@ pub fn load_pack(
         };
 
     let groups = match m.rules {
-        serde_yaml::Value::Null => vec![],
-        serde_yaml::Value::Sequence(items) => items,
+        Value::Null => vec![],
+        Value::Array(items) => items,
         other => vec![other],
     };
     let mut rules = Vec::new();
     for group in groups {
-        let g: ManifestMatch = serde_yaml::from_value(group).map_err(|e| {
-            // from_value knows no positions: find the offending key (`unknown field
-            // `agnet_type``) in the text, else point at `match:`.
+        let g: ManifestMatch = serde_json::from_value(group).map_err(|e| {
             let msg = e.to_string();
-            let line = msg
-                .split('`')
-                .nth(1)
-                .map(|key| line_of(&text, &format!("{key}:")))
+            let line = Some(key_line(&text, &msg))
                 .filter(|l| *l > 0)
                 .unwrap_or_else(|| line_of(&text, "match:"));
             err(line, format!("match: {msg}"))
@@ -386,29 +404,19 @@ pub fn load_pack(
     let supports = map_of_lists(m.supports, "supports")?;
 
     let mut variables = Vec::new();
-    for (k, v) in m.variables {
-        let name = scalar(&k);
+    for (name, v) in m.variables {
         let (default, description) = match v {
-            serde_yaml::Value::Mapping(map)
+            Value::Object(map)
                 if map
                     .keys()
-                    .all(|k| matches!(k.as_str(), Some("default" | "description"))) =>
+                    .all(|k| matches!(k.as_str(), "default" | "description")) =>
             {
-                let default = map
-                    .get("default")
-                    .cloned()
-                    .unwrap_or(serde_yaml::Value::Null);
+                let default = map.get("default").cloned().unwrap_or(Value::Null);
                 let description = map.get("description").map(scalar);
                 (default, description)
             }
             other => (other, None),
         };
-        let default = serde_json::to_value(&default).map_err(|e| {
-            err(
-                line_of(&text, &format!("{name}:")),
-                format!("variable `{name}`: {e}"),
-            )
-        })?;
         variables.push(Variable {
             name,
             default,
@@ -478,16 +486,10 @@ pub fn load_pack(
     }
 
     let mut outputs = Vec::new();
-    for (k, v) in m.outputs {
-        let key = scalar(&k);
+    for (key, v) in m.outputs {
         let template = match v {
-            serde_yaml::Value::String(s) => s,
-            other => serde_json::to_string(&other).map_err(|e| {
-                err(
-                    line_of(&text, &format!("{key}:")),
-                    format!("outputs.{key}: {e}"),
-                )
-            })?,
+            Value::String(s) => s,
+            other => other.to_string(),
         };
         outputs.push((key, template));
     }

@@ -22,9 +22,18 @@ pub fn template_name(pack: &str, rel: &str) -> String {
     }
 }
 
+/// Steps (minijinja instructions) one render may take. The embedded packs need a few
+/// thousand per file; a pack from a repository with nested `range(10000)` loops would
+/// otherwise render for minutes and take gigabytes.
+pub const FUEL: u64 = 5_000_000;
+
+/// Bytes one rendered file (or `dest`, or output) may have.
+pub const MAX_OUTPUT_BYTES: usize = 10 * 1024 * 1024;
+
 /// Creates the environment with prflow's settings and filters (no templates yet).
 pub fn new_environment() -> Environment<'static> {
     let mut env = Environment::new();
+    env.set_fuel(Some(FUEL));
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
     env.set_keep_trailing_newline(true);
@@ -62,10 +71,40 @@ pub fn new_environment() -> Environment<'static> {
     });
     env.add_filter("plural", |s: &str| context::plural(s));
     env.add_filter("toyaml", |v: JValue| -> Result<String, Error> {
-        serde_yaml::to_string(&v)
-            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("toyaml: {e}")))
+        let json = serde_json::to_value(&v)
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("toyaml: {e}")))?;
+        let mut out = String::new();
+        yaml_rust2::YamlEmitter::new(&mut out)
+            .dump(&to_yaml(&json))
+            .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("toyaml: {e}")))?;
+        // The emitter starts a document (`---`); a filter's output is a fragment.
+        let body = out
+            .strip_prefix("---")
+            .unwrap_or(&out)
+            .trim_start_matches([' ', '\n']);
+        Ok(format!("{body}\n"))
     });
     env
+}
+
+/// A JSON value as YAML, keys in their order (for the `toyaml` filter).
+fn to_yaml(v: &Value) -> yaml_rust2::Yaml {
+    use yaml_rust2::Yaml;
+    match v {
+        Value::Null => Yaml::Null,
+        Value::Bool(b) => Yaml::Boolean(*b),
+        Value::Number(n) => match n.as_i64() {
+            Some(i) => Yaml::Integer(i),
+            None => Yaml::Real(n.to_string()),
+        },
+        Value::String(s) => Yaml::String(s.clone()),
+        Value::Array(items) => Yaml::Array(items.iter().map(to_yaml).collect()),
+        Value::Object(map) => Yaml::Hash(
+            map.iter()
+                .map(|(k, v)| (Yaml::String(k.clone()), to_yaml(v)))
+                .collect(),
+        ),
+    }
 }
 
 /// Splits an identifier or phrase into lowercase words: `createAuthService`,
@@ -135,6 +174,29 @@ pub fn describe_error(e: &Error, origins: &HashMap<String, Origin>, fallback: &s
     format!("{location}: {msg}")
 }
 
+/// A rendered file, refusing to grow past [`MAX_OUTPUT_BYTES`] (the write fails, which
+/// stops the render there).
+#[derive(Default)]
+struct Bounded {
+    bytes: Vec<u8>,
+    over: bool,
+}
+
+impl std::io::Write for Bounded {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.bytes.len() + buf.len() > MAX_OUTPUT_BYTES {
+            self.over = true;
+            return Err(std::io::Error::other("the rendered file is too large"));
+        }
+        self.bytes.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// What rendering a pack produced.
 pub struct Rendered {
     pub files: Vec<FileChange>,
@@ -184,7 +246,20 @@ pub fn render(
         } else {
             manifest.clone()
         };
+        if e.kind() == ErrorKind::OutOfFuel {
+            return format!(
+                "{at}: pack `{}`, {what}: rendering took more than {FUEL} steps (the fuel limit): a loop in it runs too long; loop over less",
+                pack.name
+            );
+        }
         describe_error(e, origins, &format!("{at} ({what})"))
+    };
+    let too_big = |line: usize, what: &str| {
+        format!(
+            "{manifest}:{line}: pack `{}`, {what}: renders to more than {} MB (the limit of one file): render less",
+            pack.name,
+            MAX_OUTPUT_BYTES / (1024 * 1024)
+        )
     };
 
     let defaults: Vec<(String, Value)> = pack
@@ -242,6 +317,9 @@ pub fn render(
         let dest = env
             .render_str(&spec.dest, &jctx)
             .map_err(|e| err_at(spec.line, &format!("{what}.dest"), &e))?;
+        if dest.len() > MAX_OUTPUT_BYTES {
+            return Err(too_big(spec.line, &format!("{what}.dest")));
+        }
         for (src, suffix) in pack.entry_sources(spec) {
             let source = &pack.sources[src];
             let is_template = src.ends_with(".j2");
@@ -265,12 +343,17 @@ pub fn render(
             let rel = clean_path(&rel)
                 .map_err(|m| format!("{manifest}:{}: {what}.dest renders to {m}", spec.line))?;
             let content = if is_template {
+                let what = format!("{what}, template `{src}`");
                 let tmpl = env
                     .get_template(&template_name(&pack.name, src))
                     .map_err(|e| err_at(spec.line, &what, &e))?;
-                tmpl.render(&jctx)
-                    .map_err(|e| err_at(spec.line, &what, &e))?
-                    .into_bytes()
+                let mut out = Bounded::default();
+                let rendered = tmpl.render_captured_to(&jctx, &mut out);
+                if out.over {
+                    return Err(too_big(spec.line, &what));
+                }
+                rendered.map_err(|e| err_at(spec.line, &what, &e))?;
+                out.bytes
             } else {
                 source.bytes.clone()
             };
@@ -303,6 +386,12 @@ pub fn render(
                 &e,
             )
         })?;
+        if text.len() > MAX_OUTPUT_BYTES {
+            return Err(too_big(
+                pack.line_of(&format!("{key}:")),
+                &format!("outputs.{key}"),
+            ));
+        }
         let value = serde_json::from_str(&text).unwrap_or(Value::String(text));
         outputs.insert(key.clone(), value);
     }
@@ -353,7 +442,7 @@ mod tests {
         );
         assert_eq!(
             r("{{ {'a': [1, 2], 'b': 'x'} | toyaml }}"),
-            "a:\n- 1\n- 2\nb: x\n"
+            "a:\n  - 1\n  - 2\nb: x\n"
         );
         assert_eq!(r("{{ {'z': 1, 'a': 2} | tojson }}"), r#"{"z":1,"a":2}"#);
         // No auto-escaping, whatever the template name says.
