@@ -331,10 +331,8 @@ fn a_repository_pack_renders_within_the_limits() {
     );
     let out = render_with(dir.path()).unwrap();
     assert_eq!(out.files[0].path, "out.txt");
-    assert_eq!(
-        out.files[0].content.as_ref().unwrap().len(),
-        1 + 1 + 1000 + 1
-    );
+    let content = String::from_utf8(out.files[0].content.clone().unwrap()).unwrap();
+    assert_eq!(content, format!("a {}", ".".repeat(1000)));
 }
 
 #[cfg(unix)]
@@ -430,4 +428,207 @@ fn an_alias_bomb_in_a_pack_manifest_is_refused_fast() {
         err.contains("bomb/pack.yaml:") && err.contains("the alias `*"),
         "{err}"
     );
+}
+
+// ---------------------------------------------------------------------------
+// The service's door: `prflow serve` on loopback, attacked with raw sockets.
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpStream;
+
+/// Fast door limits for the tests (the defaults are 10 s, 30 s and 256).
+const FAST: &[(&str, &str)] = &[
+    ("PRFLOW_HEADER_TIMEOUT_MS", "500"),
+    ("PRFLOW_BODY_TIMEOUT_MS", "500"),
+];
+
+fn connect(svc: &common::Svc) -> TcpStream {
+    let s = TcpStream::connect(svc.base.trim_start_matches("http://")).unwrap();
+    s.set_read_timeout(Some(Duration::from_millis(50))).unwrap();
+    s
+}
+
+/// Reads until the server closes the connection or `within` passes; returns what
+/// was read and when the close came (`None`: still open). While waiting, sends
+/// `drip` one byte at a time, every 100 ms, as long as the socket takes it.
+fn until_closed(s: &mut TcpStream, within: Duration, drip: &[u8]) -> (String, Option<Duration>) {
+    let start = Instant::now();
+    let mut got = Vec::new();
+    let mut next_drip = 0;
+    let mut last_drip = Instant::now();
+    while start.elapsed() < within {
+        if next_drip < drip.len() && last_drip.elapsed() >= Duration::from_millis(100) {
+            if s.write_all(&drip[next_drip..next_drip + 1]).is_err() {
+                return (String::from_utf8_lossy(&got).into(), Some(start.elapsed()));
+            }
+            next_drip += 1;
+            last_drip = Instant::now();
+        }
+        let mut buf = [0u8; 4096];
+        match s.read(&mut buf) {
+            Ok(0) => return (String::from_utf8_lossy(&got).into(), Some(start.elapsed())),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return (String::from_utf8_lossy(&got).into(), Some(start.elapsed())),
+        }
+    }
+    (String::from_utf8_lossy(&got).into(), None)
+}
+
+#[test]
+fn headers_sent_one_byte_at_a_time_are_cut_off_at_the_header_timeout() {
+    let dir = scratch();
+    let svc = common::spawn(dir.path(), &[], FAST);
+    let mut s = connect(&svc);
+    let drip = b"POST /webhook HTTP/1.1\r\nHost: prflow\r\nX-GitHub-Event: push\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n";
+    let (_, closed) = until_closed(&mut s, Duration::from_secs(10), drip);
+    let closed = closed.expect("the connection was still open after 10 s");
+    assert!(closed < Duration::from_secs(3), "closed after {closed:?}");
+}
+
+#[test]
+fn a_body_that_never_comes_gets_408_at_the_body_timeout() {
+    let dir = scratch();
+    let svc = common::spawn(dir.path(), &[], FAST);
+    let mut s = connect(&svc);
+    s.write_all(b"POST /webhook HTTP/1.1\r\nHost: prflow\r\nX-GitHub-Event: push\r\nContent-Length: 100\r\n\r\n{").unwrap();
+    let (got, closed) = until_closed(&mut s, Duration::from_secs(10), b"");
+    let closed = closed.expect("the connection was still open after 10 s");
+    assert!(closed < Duration::from_secs(3), "closed after {closed:?}");
+    assert!(got.starts_with("HTTP/1.1 408"), "{got}");
+    assert!(
+        got.contains("the body did not arrive within 500 ms"),
+        "{got}"
+    );
+}
+
+#[test]
+fn an_idle_socket_and_an_idle_keep_alive_connection_are_closed() {
+    let dir = scratch();
+    let svc = common::spawn(dir.path(), &[], FAST);
+    let mut idle = connect(&svc);
+    let (_, closed) = until_closed(&mut idle, Duration::from_secs(10), b"");
+    let closed = closed.expect("an idle socket was still open after 10 s");
+    assert!(closed < Duration::from_secs(3), "closed after {closed:?}");
+
+    let mut kept = connect(&svc);
+    kept.write_all(b"GET /health/live HTTP/1.1\r\nHost: prflow\r\n\r\n")
+        .unwrap();
+    let (got, closed) = until_closed(&mut kept, Duration::from_secs(10), b"");
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    let closed = closed.expect("a kept-alive connection was still open after 10 s");
+    assert!(closed < Duration::from_secs(3), "closed after {closed:?}");
+}
+
+#[test]
+fn content_length_over_the_limit_gets_413_before_any_body() {
+    let dir = scratch();
+    // The default body timeout (30 s): the answer must not wait for the body.
+    let svc = common::spawn(dir.path(), &[], &[]);
+    let mut s = connect(&svc);
+    let start = Instant::now();
+    s.write_all(b"POST /webhook HTTP/1.1\r\nHost: prflow\r\nX-GitHub-Event: push\r\nContent-Length: 31457280\r\n\r\n").unwrap();
+    let mut head = Vec::new();
+    while !String::from_utf8_lossy(&head).contains("\r\n\r\n") {
+        assert!(start.elapsed() < Duration::from_secs(10), "no answer");
+        let mut buf = [0u8; 4096];
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+            Err(_) => {}
+        }
+    }
+    let answered = start.elapsed();
+    let head = String::from_utf8_lossy(&head).into_owned();
+    assert!(head.starts_with("HTTP/1.1 413"), "{head}");
+    assert!(
+        answered < Duration::from_secs(1),
+        "answered after {answered:?}"
+    );
+    let (rest, closed) = until_closed(&mut s, Duration::from_secs(10), b"");
+    assert!(
+        format!("{head}{rest}").contains("larger than 25 MB"),
+        "{head}{rest}"
+    );
+    assert!(closed.is_some(), "the connection stayed open");
+}
+
+#[test]
+fn connections_over_the_cap_wait_until_one_closes() {
+    let dir = scratch();
+    let svc = common::spawn(
+        dir.path(),
+        &[],
+        &[
+            ("PRFLOW_HEADER_TIMEOUT_MS", "1500"),
+            ("PRFLOW_MAX_CONNECTIONS", "2"),
+        ],
+    );
+    let _a = connect(&svc);
+    let _b = connect(&svc);
+    std::thread::sleep(Duration::from_millis(200));
+    let start = Instant::now();
+    let mut c = connect(&svc);
+    c.write_all(b"GET /health/live HTTP/1.1\r\nHost: prflow\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let (got, _) = until_closed(&mut c, Duration::from_secs(10), b"");
+    let waited = start.elapsed();
+    assert!(got.starts_with("HTTP/1.1 200"), "{got}");
+    // Served only once an idle connection was closed by the header timeout.
+    assert!(
+        waited > Duration::from_millis(1000),
+        "served after {waited:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unsigned_requests_with_any_event_name_add_no_metrics_series_and_few_log_lines() {
+    let dir = scratch();
+    let svc = common::spawn(dir.path(), &[], &[]);
+    let client = reqwest::Client::new();
+    let send = |i: usize| {
+        client
+            .post(svc.url("/webhook"))
+            .header("x-github-event", format!("evil-{i}\"}} 1 fake_metric"))
+            .header("x-github-delivery", format!("d-{i}"))
+            .body("{}")
+            .send()
+    };
+    assert_eq!(send(0).await.unwrap().status().as_u16(), 401);
+    let before = common::metrics(&svc).await;
+    let total = 20_000;
+    let mut tasks = Vec::new();
+    for worker in 0..8 {
+        let send = &send;
+        tasks.push(async move {
+            for i in (1 + worker..total).step_by(8) {
+                assert_eq!(send(i).await.unwrap().status().as_u16(), 401);
+            }
+        });
+    }
+    futures::future::join_all(tasks).await;
+    let after = common::metrics(&svc).await;
+    assert!(
+        after.contains(&format!(
+            "prflow_webhook_deliveries_total{{outcome=\"unauthorized\"}} {total}\n"
+        )),
+        "{after}"
+    );
+    assert_eq!(
+        after.len(),
+        before.len() + (total.to_string().len() - 1),
+        "{after}"
+    );
+    assert!(
+        !after.contains("evil") && !after.contains("fake_metric"),
+        "{after}"
+    );
+    let refusals = svc.log().matches("webhook refused (401)").count();
+    assert!((1..=3).contains(&refusals), "{refusals} log lines");
 }

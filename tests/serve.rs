@@ -139,7 +139,10 @@ async fn verification_and_status_codes() {
     ids.sort();
     assert_eq!(ids, ["good-1", "good-2", "good-3"], "{r:?}");
     let m = metrics(&svc).await;
-    assert!(m.contains("prflow_webhook_deliveries_total{event=\"pull_request_review\",outcome=\"unauthorized\"} 5"), "{m}");
+    assert!(
+        m.contains("prflow_webhook_deliveries_total{outcome=\"unauthorized\"} 5"),
+        "{m}"
+    );
     assert!(
         m.contains(
             "prflow_webhook_deliveries_total{event=\"pull_request_review\",outcome=\"queued\"} 3"
@@ -417,12 +420,14 @@ async fn health_and_metrics() {
     wait_records(&svc, 1, Duration::from_secs(5)).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let resp = reqwest::get(svc.url("/metrics")).await.unwrap();
-    assert!(resp.headers()["content-type"]
-        .to_str()
-        .unwrap()
-        .starts_with("text/plain"));
+    assert_eq!(
+        resp.headers()["content-type"].to_str().unwrap(),
+        "application/openmetrics-text; version=1.0.0; charset=utf-8"
+    );
     let text = resp.text().await.unwrap();
-    // Every sample line is `name{labels} value` with a declared TYPE.
+    assert!(text.ends_with("\n# EOF\n"), "{text}");
+    // Every sample line is `name{labels} value` with a declared TYPE (OpenMetrics:
+    // a counter's TYPE names it without `_total`).
     let mut types = std::collections::HashMap::new();
     let sample = regex::Regex::new(r#"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{([a-zA-Z_][a-zA-Z0-9_]*="[^"\\]*",?)*\})? (-?[0-9.e+]+|\+Inf|NaN)$"#).unwrap();
     let mut values = std::collections::HashMap::new();
@@ -430,18 +435,23 @@ async fn health_and_metrics() {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
             let (name, kind) = rest.split_once(' ').unwrap();
             types.insert(name.to_string(), kind.to_string());
-        } else if !line.starts_with("# HELP ") {
+        } else if !line.starts_with("# HELP ") && line != "# EOF" {
             let c = sample
                 .captures(line)
                 .unwrap_or_else(|| panic!("not a sample line: {line:?}"));
             let name = &c[1];
-            let family = ["_bucket", "_sum", "_count"]
-                .iter()
-                .find_map(|s| {
-                    name.strip_suffix(s)
-                        .filter(|f| types.get(*f).map(|t| t == "histogram").unwrap_or(false))
-                })
-                .unwrap_or(name);
+            let family = [
+                ("_bucket", "histogram"),
+                ("_sum", "histogram"),
+                ("_count", "histogram"),
+                ("_total", "counter"),
+            ]
+            .iter()
+            .find_map(|(s, kind)| {
+                name.strip_suffix(s)
+                    .filter(|f| types.get(*f).map(|t| t == kind).unwrap_or(false))
+            })
+            .unwrap_or(name);
             assert!(types.contains_key(family), "no TYPE for {name}");
             let v: f64 = c[4].parse().unwrap();
             values.insert(line.rsplit_once(' ').unwrap().0.to_string(), v);

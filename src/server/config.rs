@@ -113,6 +113,33 @@ pub struct ServeArgs {
         value_name = "N"
     )]
     pub max_attempts: u32,
+    /// Milliseconds a client has to send a request's headers; a connection idle that
+    /// long (new, or kept alive between requests) is closed too.
+    #[arg(
+        long,
+        env = "PRFLOW_HEADER_TIMEOUT_MS",
+        default_value_t = 10_000,
+        value_name = "MS"
+    )]
+    pub header_timeout_ms: u64,
+    /// Milliseconds a client has to send a webhook's body once its headers are in
+    /// (408 after that).
+    #[arg(
+        long,
+        env = "PRFLOW_BODY_TIMEOUT_MS",
+        default_value_t = 30_000,
+        value_name = "MS"
+    )]
+    pub body_timeout_ms: u64,
+    /// Connections open at once; further ones wait (in the listen backlog) until one
+    /// closes.
+    #[arg(
+        long,
+        env = "PRFLOW_MAX_CONNECTIONS",
+        default_value_t = 256,
+        value_name = "N"
+    )]
+    pub max_connections: usize,
     /// What processes deliveries: `flow` (the run on GitHub), `none` (journal only, marks done),
     /// `record:FILE` (appends each delivery as a JSON line; for tests and benchmarks),
     /// `flaky:FILE:N` (like `record`, but the first N attempts at each delivery fail
@@ -170,9 +197,21 @@ impl ServeArgs {
                 "PRFLOW_MAX_ATTEMPTS (--max-attempts) must be at least 1 (1 = never retry)".into(),
             );
         }
+        if self.header_timeout_ms == 0 || self.body_timeout_ms == 0 || self.max_connections == 0 {
+            return Err("PRFLOW_HEADER_TIMEOUT_MS, PRFLOW_BODY_TIMEOUT_MS and PRFLOW_MAX_CONNECTIONS must be at least 1".into());
+        }
         Allowlist::new(&self.repo_allowlist)?;
         self.listen_addr()?;
         Ok(())
+    }
+
+    /// The limits of the service's door.
+    pub fn door(&self) -> crate::server::door::Door {
+        crate::server::door::Door {
+            header_timeout: std::time::Duration::from_millis(self.header_timeout_ms),
+            body_timeout: std::time::Duration::from_millis(self.body_timeout_ms),
+            max_connections: self.max_connections,
+        }
     }
 
     /// How transient failures of a delivery's work are retried.

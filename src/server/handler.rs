@@ -209,13 +209,16 @@ impl FlowHandler {
         let calls = self.app.calls();
         self.metrics
             .github_reads
+            .inner()
             .store(calls.reads(), Ordering::Relaxed);
         self.metrics
             .github_writes
+            .inner()
             .store(calls.writes(), Ordering::Relaxed);
         if let Some(r) = self.app.rate_limit_remaining() {
             self.metrics
                 .github_rate_remaining
+                .inner()
                 .store(r as i64, Ordering::Relaxed);
         }
         let report = result?;

@@ -10,6 +10,7 @@
 
 pub mod app_manifest;
 pub mod config;
+pub mod door;
 pub mod extract;
 mod flaky;
 pub mod handler;
@@ -27,7 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
-use axum::extract::{DefaultBodyLimit, State};
+use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
@@ -51,6 +52,10 @@ pub struct AppState {
     /// False once shutdown began: new deliveries get 503.
     pub accepting: AtomicBool,
     pub readiness: health::Readiness,
+    /// The door's limits (the webhook handler applies the body timeout).
+    pub door: door::Door,
+    /// Refused requests are logged at most once per interval.
+    pub refusals: extract::RefusalLog,
 }
 
 /// The routes: `POST /webhook` (and Probot's `/api/github/webhooks`),
@@ -62,13 +67,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics_text))
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 
 async fn metrics_text(State(s): State<Arc<AppState>>) -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(header::CONTENT_TYPE, Metrics::CONTENT_TYPE)],
         s.metrics.render(),
     )
 }
@@ -197,6 +201,8 @@ pub async fn start(args: &ServeArgs, handler: Option<Arc<dyn Handler>>) -> Resul
         readiness: health::Readiness::new(
             app.map(|a| (args.github_api_url.trim_end_matches('/').to_string(), a)),
         ),
+        door: args.door(),
+        refusals: extract::RefusalLog::default(),
     });
     Ok(Running {
         addr,
@@ -222,12 +228,15 @@ impl Running {
             tracing::info!("shutdown requested: no new deliveries; finishing in-flight work");
             let _ = stop_tx.send(());
         });
-        axum::serve(self.listener, router(state.clone()))
-            .with_graceful_shutdown(async move {
+        door::serve(
+            self.listener,
+            router(state.clone()),
+            state.door,
+            async move {
                 let _ = stop_rx.await;
-            })
-            .await
-            .context("serving HTTP")?;
+            },
+        )
+        .await;
         let clean = state.queue.shutdown(self.grace).await;
         if clean {
             tracing::info!("stopped: all work finished or journalled");

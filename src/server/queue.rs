@@ -145,6 +145,7 @@ impl Queue {
         self.inner
             .metrics
             .queue_depth
+            .inner()
             .fetch_add(1, Ordering::Relaxed);
         let mut keys = self.inner.keys.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(waiting) = keys.get_mut(&d.run_key) {
@@ -166,7 +167,7 @@ impl Queue {
         self.inner.stop.send_replace(true);
         let end = Instant::now() + grace;
         loop {
-            if self.inner.metrics.in_flight.load(Ordering::SeqCst) == 0 {
+            if self.inner.metrics.in_flight.inner().load(Ordering::SeqCst) == 0 {
                 self.inner.journal.flush().await;
                 return true;
             }
@@ -235,7 +236,11 @@ async fn run_key(inner: Arc<Inner>, first: Delivery) {
                 Attempt::Stopped => return,
             }
         }
-        inner.metrics.queue_depth.fetch_sub(1, Ordering::Relaxed);
+        inner
+            .metrics
+            .queue_depth
+            .inner()
+            .fetch_sub(1, Ordering::Relaxed);
         let mut keys = inner.keys.lock().unwrap_or_else(|e| e.into_inner());
         next = keys.get_mut(&d.run_key).and_then(|q| q.pop_front());
         if next.is_none() {
@@ -253,7 +258,11 @@ async fn attempt(inner: &Inner, d: &mut Delivery) -> Attempt {
         // Left pending in the journal for the next process.
         return Attempt::Stopped;
     }
-    inner.metrics.in_flight.fetch_add(1, Ordering::SeqCst);
+    inner
+        .metrics
+        .in_flight
+        .inner()
+        .fetch_add(1, Ordering::SeqCst);
     let started = Instant::now();
     let res = AssertUnwindSafe(inner.handler.handle(d))
         .catch_unwind()
@@ -285,6 +294,7 @@ async fn attempt(inner: &Inner, d: &mut Delivery) -> Attempt {
             inner
                 .metrics
                 .deliveries_retried
+                .inner()
                 .fetch_add(1, Ordering::Relaxed);
             tracing::warn!(delivery = %d.id, event = %d.event, run_key = %d.run_key, attempt = number, max_attempts = max, retry_in_ms = wait.as_millis() as u64, error = %error, "delivery failed for a transient reason; retrying");
             Attempt::Retry
@@ -311,7 +321,11 @@ async fn attempt(inner: &Inner, d: &mut Delivery) -> Attempt {
             Attempt::Finished
         }
     };
-    inner.metrics.in_flight.fetch_sub(1, Ordering::SeqCst);
+    inner
+        .metrics
+        .in_flight
+        .inner()
+        .fetch_sub(1, Ordering::SeqCst);
     ended
 }
 
@@ -512,8 +526,8 @@ mod tests {
         assert!(text.contains("prflow_deliveries_handled_total{outcome=\"retry\"} 6"));
         assert!(text.contains("prflow_deliveries_handled_total{outcome=\"done\"} 1"));
         assert!(text.contains("prflow_deliveries_handled_total{outcome=\"failed\"} 3"));
-        assert_eq!(m.queue_depth.load(Ordering::SeqCst), 0);
-        assert_eq!(m.in_flight.load(Ordering::SeqCst), 0);
+        assert_eq!(m.queue_depth.inner().load(Ordering::SeqCst), 0);
+        assert_eq!(m.in_flight.inner().load(Ordering::SeqCst), 0);
     }
 
     #[tokio::test]

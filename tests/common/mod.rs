@@ -113,6 +113,9 @@ pub fn spawn(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Svc {
         "PRFLOW_HANDLER",
         "PRFLOW_MAX_ATTEMPTS",
         "PRFLOW_RETRY_BASE_MS",
+        "PRFLOW_HEADER_TIMEOUT_MS",
+        "PRFLOW_BODY_TIMEOUT_MS",
+        "PRFLOW_MAX_CONNECTIONS",
     ] {
         cmd.env_remove(v);
     }
