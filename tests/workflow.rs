@@ -1194,6 +1194,14 @@ fn json_schema_accepts_the_examples_and_rejects_malformed_prflow_objects() {
     }
     let base = json!({"agents": [{"id": "a"}], "tasks": [{"id": "t", "agentId": "a"}]});
     assert!(validator.is_valid(&base));
+    let mut rich = base.clone();
+    rich["loops"] = json!([{"id": "l", "type": "foreach", "condition": "outputs['t.items']", "tasks": ["t"], "maxIterations": 3}]);
+    rich["conditions"] = json!([{"id": "c", "expression": "true", "type": "simple"}]);
+    rich["hooks"] = json!({"pre-task": "echo ${task.id}"});
+    rich["settings"] = json!({"runner": {"command": "claude -p"}, "failurePolicy": "ignore", "retryPolicy": "linear"});
+    rich["tasks"][0]["onFailure"] = json!(["t"]);
+    rich["tasks"][0]["condition"] = json!("c");
+    assert!(validator.is_valid(&rich));
     for (pointer, bad) in [
         ("/agents/0/runner", json!({"command": "x", "timeout": "1m"})),
         (
@@ -1204,6 +1212,11 @@ fn json_schema_accepts_the_examples_and_rejects_malformed_prflow_objects() {
         ("/gates", json!([{"name": "g", "rnu": "x"}])),
         ("/phases", json!([{"tasks": ["t"], "checkpiont": true}])),
         ("/outputDir", json!("../up")),
+        ("/loops", json!([{"type": "until", "tasks": ["t"]}])),
+        ("/conditions", json!([{"id": "c"}])),
+        ("/tasks/0/onFailure", json!("t")),
+        ("/tasks/0/maxIterations", json!(0)),
+        ("/settings", json!({"runner": "docker"})),
     ] {
         let mut v = base.clone();
         let (parent, key) = pointer.rsplit_once('/').unwrap();

@@ -15,7 +15,58 @@ pub fn json_schema() -> Value {
     let ids = json!({"anyOf": [{"$ref": "#/$defs/id"}, {"type": "array", "items": {"$ref": "#/$defs/id"}}]});
     let count = json!({"type": "number", "minimum": 0});
     let positive = json!({"type": "integer", "minimum": 1});
-    json!({
+    // A number, or a `${variable}` string (substituted before it is read).
+    let count_or_var = json!({"anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": "^\\$\\{.+\\}$"}]});
+    let task_ids = json!({"type": "array", "items": {"$ref": "#/$defs/id"}});
+    let conditions = json!({
+        "type": "array",
+        "description": "named JavaScript expressions over `outputs` and `variables`; tasks name them in `condition`",
+        "items": {
+            "type": "object",
+            "required": ["id", "expression"],
+            "properties": {
+                "id": {"$ref": "#/$defs/id"},
+                "expression": {"type": "string"},
+                "type": {"enum": ["javascript", "simple"]},
+                "description": {"type": "string"}
+            }
+        }
+    });
+    let loops = json!({
+        "type": "array",
+        "items": {
+            "type": "object",
+            "required": ["type", "tasks"],
+            "properties": {
+                "id": {"$ref": "#/$defs/id"},
+                "type": {"enum": ["foreach", "while"]},
+                "condition": {"type": "string", "description": "foreach: the list to walk; while: the condition"},
+                "items": {"type": "array"},
+                "tasks": task_ids,
+                "maxIterations": count_or_var,
+                "continueOnError": {"type": "boolean"}
+            }
+        }
+    });
+    let hooks = json!({
+        "type": "object",
+        "description": "shell commands run in the task's checkout; ${task.id}, ${task.name}, ${error.message} are filled in",
+        "properties": {
+            "pre-task": {"type": "string"},
+            "post-task": {"type": "string"},
+            "on-error": {"type": "string"}
+        }
+    });
+    let task_control = json!({
+        "condition": {"type": ["string", "boolean"], "description": "a condition id, a variable name or an inline expression"},
+        "onSuccess": task_ids,
+        "onFailure": task_ids,
+        "iterative": {"type": "boolean"},
+        "maxIterations": count_or_var,
+        "dependsOn": ids,
+        "assignedTo": ids
+    });
+    let mut schema = json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "prflow workflow",
         "description": "A claude-flow workflow (every dialect of claude-flow's examples) plus prflow's own keys. See docs/workflow-format.md.",
@@ -59,8 +110,13 @@ pub fn json_schema() -> Value {
                 "type": "object",
                 "properties": {
                     "timeout": count,
-                    "failurePolicy": {"type": "string", "examples": ["fail-fast", "continue"]},
-                    "maxConcurrency": positive
+                    "failurePolicy": {"type": "string", "examples": ["fail-fast", "continue", "ignore"]},
+                    "retryPolicy": {"anyOf": [{"enum": ["exponential", "linear", "fixed", "immediate"]}, {"type": "object"}]},
+                    "maxConcurrency": positive,
+                    "runner": {"$ref": "#/$defs/runner", "description": "the default runner of tasks whose task and agent name none"},
+                    "hooks": hooks.clone(),
+                    "notifications": {"description": "claude-flow's; kept untouched"},
+                    "monitoring": {"description": "claude-flow's; kept untouched"}
                 }
             },
             "phases": {
@@ -94,7 +150,12 @@ pub fn json_schema() -> Value {
             "reviewers": {"type": "array", "items": {"type": "string"}},
             "allowSelfApproval": {"type": "boolean"},
             "on": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
-            "outputDir": {"type": "string", "not": {"pattern": "(^/|(^|/)\\.\\.(/|$)|^\\.git(/|$))"}}
+            "outputDir": {"type": "string", "not": {"pattern": "(^/|(^|/)\\.\\.(/|$)|^\\.git(/|$))"}},
+            "conditions": conditions,
+            "loops": loops,
+            "hooks": hooks,
+            "integrations": {"description": "claude-flow's; kept byte for byte (${…} inside is not substituted)"},
+            "metadata": {"description": "kept byte for byte"}
         },
         "$defs": {
             "id": id,
@@ -173,5 +234,14 @@ pub fn json_schema() -> Value {
                 ]
             }
         }
-    })
+    });
+    if let (Some(props), Value::Object(extra)) = (
+        schema
+            .pointer_mut("/$defs/task/properties")
+            .and_then(Value::as_object_mut),
+        task_control,
+    ) {
+        props.extend(extra);
+    }
+    schema
 }
