@@ -7,10 +7,11 @@ use crate::github::{parse_event, WebhookEvent};
 use serde_json::Value;
 
 /// The events the Action acts on; anything else gets a notice and exit 0.
-pub const SUPPORTED: [&str; 4] = [
+pub const SUPPORTED: [&str; 5] = [
     "workflow_dispatch",
     "issue_comment",
     "pull_request_review",
+    "pull_request",
     "repository_dispatch",
 ];
 

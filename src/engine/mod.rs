@@ -133,7 +133,7 @@ fn resolve_run(
     let unfinished = if req.new_run {
         None
     } else {
-        naming::find_unfinished(repo, &key)?
+        naming::find_unfinished(repo, &key, false)?
     };
     Ok(match unfinished {
         Some(r) => {

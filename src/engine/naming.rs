@@ -8,6 +8,9 @@
 //! - `refs/prflow/approvals/<run>/<NN>`: the phase head a person approved;
 //! - `refs/prflow/failures/<run>/<NN>`: why a phase stopped, until it runs again;
 //! - `refs/prflow/aborted/<run>`: the run was aborted (it never continues);
+//! - `refs/prflow/closed/<run>/<NN>`: the phase PR prflow closed itself (rollback);
+//! - `refs/prflow/landed/<run>/<NN>`: the phase head a person merged (its PR is merged,
+//!   its branch may be gone); the phase is done and is never pushed again;
 //! - `prflow/<gate>`: the check run (or commit status) of a gate; `prflow/stack`
 //!   the commit status that keeps a stacked PR from being merged out of order.
 
@@ -57,6 +60,27 @@ pub fn failure_ref(run: &str, phase: usize) -> String {
     format!("refs/prflow/failures/{run}/{phase:02}")
 }
 
+/// The ref pointing at the phase head whose PR a person merged.
+pub fn landed_ref(run: &str, phase: usize) -> String {
+    format!("refs/prflow/landed/{run}/{phase:02}")
+}
+
+/// Glob over the run's landed refs.
+pub fn landed_glob(run: &str) -> String {
+    format!("refs/prflow/landed/{run}/*")
+}
+
+/// The ref whose tree's `pull` file names the PR of phase `phase` prflow closed
+/// itself (`/prflow rollback`): that closing does not pause the run.
+pub fn closed_ref(run: &str, phase: usize) -> String {
+    format!("refs/prflow/closed/{run}/{phase:02}")
+}
+
+/// Glob over the run's closed refs.
+pub fn closed_glob(run: &str) -> String {
+    format!("refs/prflow/closed/{run}/*")
+}
+
 /// The ref that marks the run as aborted.
 pub fn aborted_ref(run: &str) -> String {
     format!("refs/prflow/aborted/{run}")
@@ -97,8 +121,14 @@ pub fn run_ids(repo: &Repo) -> Result<Vec<String>> {
 }
 
 /// The unfinished, not aborted run of the workflow at `workflow_path`: the one a new
-/// trigger for that file continues, whatever its base does now.
-pub fn find_unfinished(repo: &Repo, workflow_path: &str) -> Result<Option<LoadedRun>> {
+/// trigger for that file continues, whatever its base does now. With `until_landed`
+/// (runs on GitHub) a finished run whose phases have not all landed is unfinished too:
+/// its stack is still kept up to date as people merge it.
+pub fn find_unfinished(
+    repo: &Repo,
+    workflow_path: &str,
+    until_landed: bool,
+) -> Result<Option<LoadedRun>> {
     for id in run_ids(repo)? {
         let Some((meta, _)) = state::read_meta(repo, &id) else {
             continue;
@@ -108,7 +138,8 @@ pub fn find_unfinished(repo: &Repo, workflow_path: &str) -> Result<Option<Loaded
         }
         let r = load_run(repo, &id)?;
         let st = state::read_state(repo, &r.meta, &r.plan, &state::local_approvals(repo, &id))?;
-        if !st.finished() {
+        let live = until_landed && !st.phases.iter().all(|p| p.landed);
+        if !st.finished() || live {
             return Ok(Some(r));
         }
     }

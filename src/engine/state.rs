@@ -3,7 +3,7 @@
 //! report or approve a run. The metadata ref holds a tree with `run.json` ([`RunMeta`])
 //! and `workflow` (the exact workflow text the run started with).
 
-use super::naming::{approval_ref, branch_name, branch_ref, failure_ref, meta_ref};
+use super::naming::{approval_ref, branch_name, branch_ref, failure_ref, landed_ref, meta_ref};
 use crate::gitops::{trailers, Repo};
 use crate::workflow::plan::Plan;
 use anyhow::{Context, Result};
@@ -111,6 +111,8 @@ pub struct PhaseState {
     pub tasks: Vec<(String, Option<String>)>,
     /// Why the phase failed, when it did.
     pub failure: Option<String>,
+    /// A person merged the phase's PR (its head is recorded as landed).
+    pub landed: bool,
     #[serde(skip)]
     pub done: HashMap<String, DoneTask>,
     #[serde(skip)]
@@ -210,7 +212,10 @@ pub fn read_state(
         Some(Oid::from_str(&meta.base).context("run metadata has a bad base commit")?);
     for phase in &plan.phases {
         let branch = branch_name(&meta.run_id, phase);
-        let tip = repo.ref_target(&branch_ref(&branch));
+        // A landed phase's branch may be deleted (GitHub's auto-delete): what landed
+        // stands in for it.
+        let landed = repo.ref_target(&landed_ref(&meta.run_id, phase.index));
+        let tip = repo.ref_target(&branch_ref(&branch)).or(landed);
         let base = prev_tip;
         let done = match (tip, base) {
             (Some(tip), Some(base)) => done_tasks(repo, &meta.run_id, base, tip)?,
@@ -221,7 +226,9 @@ pub fn read_state(
             .map(|b| String::from_utf8_lossy(&b).into_owned());
         let all_done = phase.tasks.iter().all(|t| done.contains_key(t));
         let approved = tip.is_some_and(|t| approved(phase.index, t));
-        let status = if tip.is_none() {
+        let status = if landed.is_some() {
+            PhaseStatus::Done
+        } else if tip.is_none() {
             PhaseStatus::Pending
         } else if failure.is_some() {
             PhaseStatus::Failed
@@ -246,6 +253,7 @@ pub fn read_state(
             head: tip.map(|t| t.to_string()),
             tasks,
             failure,
+            landed: landed.is_some(),
             done,
             base,
             tip,

@@ -45,6 +45,7 @@ pub fn pr_body(
     stats: &std::collections::HashMap<String, TaskStat>,
     gates: &[GateLine],
     revision: u32,
+    base: &str,
 ) -> String {
     let p = &state.phases[index - 1];
     let mut b = String::new();
@@ -60,6 +61,19 @@ pub fn pr_body(
         b.push_str(&format!(", revision {revision}"));
     }
     b.push_str("\n\n");
+    let landed: Vec<String> = state.phases[..index - 1]
+        .iter()
+        .filter(|p| p.landed)
+        .map(|p| p.index.to_string())
+        .collect();
+    if !landed.is_empty() {
+        b.push_str(&format!(
+            "**Stack:** phase {} merged; this PR now targets `{base}`, which prflow merged into \
+             this branch (a merge commit, never a force push), so it shows only this phase's \
+             changes.\n\n",
+            landed.join(", ")
+        ));
+    }
     if let Some(d) = &workflow.description {
         b.push_str(d.trim());
         b.push_str("\n\n");

@@ -56,6 +56,14 @@ pub async fn handle(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport> {
                 abort(s, &run, &format!("@{} aborted the run", e.author)).await?
             }
             Command::Land => command_land(s, e).await?,
+            Command::Update => {
+                let run = run_for(s, e).await?;
+                let r = engine::load_run(&s.repo()?, &run)?;
+                if naming::is_aborted(&s.repo()?, &run) {
+                    bail!("run {run} was aborted; start a new one with `/prflow run`");
+                }
+                drive::drive_with(s, &r, true).await?
+            }
             Command::Help => {
                 client.create_comment(e.issue_number, help_text()).await?;
                 said(FlowState::Help, None)
@@ -167,6 +175,21 @@ async fn command_retry(
     for p in &r.plan.phases {
         repo.delete_ref(&naming::failure_ref(&run, p.index))?;
     }
+    // A phase PR a person closed is reopened: the run was paused on it.
+    let st = state::read_state(
+        &repo,
+        &r.meta,
+        &r.plan,
+        &state::local_approvals(&repo, &run),
+    )?;
+    let prs = super::stack::read_prs(s, &st).await?;
+    for (p, pr) in st.phases.iter().zip(&prs) {
+        if let Some(pr) = pr {
+            if super::stack::closed_on_tip(&repo, &run, p.index, pr, p.tip) {
+                s.client.reopen_pull(pr.number).await?;
+            }
+        }
+    }
     drive::continue_run(s, &run).await
 }
 
@@ -195,6 +218,11 @@ async fn command_rollback(
     )?;
     for p in st.phases.iter().filter(|p| p.index > keep) {
         if let Some(pr) = open_pr(s, &p.branch).await? {
+            // Recorded, so that this closing does not pause the run.
+            repo.write_tree_ref(
+                &naming::closed_ref(&run, p.index),
+                &[("pull", pr.to_string().as_bytes())],
+            )?;
             s.client.close_pull(pr).await?;
         }
         s.client.delete_branch(&p.branch).await?;
@@ -313,7 +341,17 @@ async fn command_land(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport>
             )
             .await
             .with_context(|| format!("cannot merge PR #{number} (phase {})", p.index))?;
+        // Landed: the run is done with this phase, and a new run may start.
+        if let Some(tip) = p.tip {
+            repo.git.reference(
+                &naming::landed_ref(&run, p.index),
+                tip,
+                true,
+                &format!("prflow: #{number} landed"),
+            )?;
+        }
     }
+    s.push_run(&run)?;
     if let Some(issue) = r.meta.origin_issue {
         let text = super::body::status_comment(
             &r.workflow,

@@ -1,7 +1,9 @@
 //! The run loop on GitHub: run what is due, publish it, read the checkpoint decisions.
 //!
-//! [`drive`] is a loop of named steps ([`Driver::run_due_phase`], [`Driver::publish`],
-//! [`Driver::record_approval`], [`Driver::revise`], [`Driver::wait`]), each of which
+//! [`drive`] first brings the stack up to date with what people did on GitHub
+//! ([`Driver::restack`], see [`stack`]), then loops over named steps
+//! ([`Driver::run_due_phase`], [`Driver::publish`], [`Driver::record_approval`],
+//! [`Driver::revise`], [`Driver::wait`]), each of which
 //! either lets the loop go on or stops it with the report of this invocation. Accepted
 //! approvals are recorded as approval refs (see [`naming`]) and pushed, so the run's
 //! state stays in git: later invocations see the phase as done without re-judging old
@@ -11,6 +13,7 @@ use super::body;
 use super::publish::{self, status_comment};
 use super::review::{self, Decision};
 use super::session::Session;
+use super::stack::{self, Restack};
 use super::{FlowContext, FlowReport, FlowState};
 use crate::engine::naming;
 use crate::engine::progress::{self, Progress};
@@ -52,7 +55,7 @@ pub async fn start_or_continue(
     let blob = Repo::hash_blob(text.as_bytes())?.to_string();
 
     // An unfinished run of the same file continues, whatever the base does now.
-    let found = naming::find_unfinished(&repo, workflow_path)?;
+    let found = naming::find_unfinished(&repo, workflow_path, true)?;
     let run = match found {
         Some(r) => r,
         None => {
@@ -162,17 +165,32 @@ struct Driver<'s, 'a> {
     view: Box<dyn Progress>,
     /// The PRs published during this invocation, for the status comment.
     prs: Vec<(usize, u64)>,
+    /// What restacking did, said first in the status comment.
+    notes: Vec<String>,
 }
 
-/// The run loop: run what is due, publish it, read the checkpoint decisions.
+/// The run loop: bring the stack up to date, run what is due, publish it, read the
+/// checkpoint decisions.
 pub async fn drive(s: &Session<'_>, run: &LoadedRun) -> Result<FlowReport> {
+    drive_with(s, run, false).await
+}
+
+/// [`drive`], merging the base branch's tip into the stack first when `update_base`
+/// (`/prflow update`).
+pub async fn drive_with(s: &Session<'_>, run: &LoadedRun, update_base: bool) -> Result<FlowReport> {
     let mut d = Driver {
         s,
         run,
         runners: Runners::new(&s.fc.workdir)?,
         view: progress::for_terminal(s.fc.options.quiet),
         prs: Vec::new(),
+        notes: Vec::new(),
     };
+    if !s.fc.options.dry_run {
+        if let Step::Stop(report) = d.restack(update_base).await? {
+            return Ok(report);
+        }
+    }
     // Every pass that does not stop moves one phase forward: a due phase runs (and then
     // waits for its review or is done), or a waiting phase's approval is recorded. A run
     // of N phases therefore stops within 2N passes plus the one that reports it; running
@@ -206,9 +224,16 @@ impl Driver<'_, '_> {
         Step::Stop(report(self.s, self.run, st, state, Some(phase), pr))
     }
 
-    /// Rewrites the run's status comment with `headline` over the current state.
+    /// Rewrites the run's status comment with `headline` (after what restacking did)
+    /// over the current state.
     async fn say(&self, st: &RunState, headline: &str) -> Result<()> {
-        let summary = body::status_comment(&self.run.workflow, st, &self.prs, headline);
+        let mut text = String::new();
+        for n in &self.notes {
+            text.push_str(n);
+            text.push_str("\n\n");
+        }
+        text.push_str(headline);
+        let summary = body::status_comment(&self.run.workflow, st, &self.prs, &text);
         status_comment(self.s, self.run, &summary).await
     }
 
@@ -279,7 +304,81 @@ impl Driver<'_, '_> {
             .await?;
             return Ok(self.stop(&st, FlowState::Failed, index, Some(&pr)));
         }
+        // A phase without a checkpoint is published at once and the run goes on.
+        let st = self.read()?;
+        if st.phases[index - 1].status == PhaseStatus::Done {
+            self.publish(&st, index, 0).await?;
+        }
         Ok(Step::Continue)
+    }
+
+    /// Brings the stack up to date (see [`stack`]): merged PRs are recorded and the PRs
+    /// above them retargeted, what moved below a phase is merged into it, phases done
+    /// but never published get their PR. Stops on a PR closed without merging (the run
+    /// pauses) and on a merge conflict.
+    async fn restack(&mut self, update_base: bool) -> Result<Step> {
+        let st = self.read()?;
+        let prs = stack::read_prs(self.s, &st).await?;
+        let found = self
+            .s
+            .blocking(|_, _| stack::restack(self.s, self.run, &st, &prs, update_base))?;
+        let st = self.read()?;
+        match found {
+            Restack::Paused { index, pr } => {
+                self.prs.push((index, pr.number));
+                self.say(
+                    &st,
+                    &format!(
+                        "⏸️ The run is paused: #{} (phase {index}) was closed without merging. \
+                         Comment `/prflow retry` to reopen it and go on, or `/prflow abort` to end the run.",
+                        pr.number
+                    ),
+                )
+                .await?;
+                Ok(self.stop(&st, FlowState::Paused, index, Some(&pr)))
+            }
+            Restack::Conflict {
+                index,
+                paths,
+                ours,
+                theirs,
+            } => {
+                let text = stack::conflict_text(index, &paths, &ours, &theirs);
+                let pr = prs[index - 1].clone().filter(|p| p.is_open());
+                if let Some(pr) = &pr {
+                    self.s
+                        .client
+                        .ensure_status_comment(
+                            pr.number,
+                            &format!(
+                                "<!-- prflow:conflict run={} phase={index} -->",
+                                self.run.meta.run_id
+                            ),
+                            &text,
+                        )
+                        .await?;
+                }
+                self.say(&st, &text).await?;
+                Ok(self.stop(&st, FlowState::Conflict, index, pr.as_ref()))
+            }
+            Restack::Settled { changed, notes } => {
+                self.notes = notes;
+                for p in &st.phases {
+                    let pr = &prs[p.index - 1];
+                    let moved = changed.contains(&p.index)
+                        || pr.as_ref().is_some_and(|pr| {
+                            pr.is_open() && pr.base_ref != stack::pr_base(self.run, &st, p.index)
+                        });
+                    let unpublished = p.status == PhaseStatus::Done && pr.is_none();
+                    if !p.landed && p.head.is_some() && (moved || unpublished) {
+                        let repo = self.s.repo()?;
+                        let revision = state::revision_count(&repo, &self.run.meta.run_id, p)?;
+                        self.publish(&st, p.index, revision).await?;
+                    }
+                }
+                Ok(Step::Continue)
+            }
+        }
     }
 
     /// Publishes phase `index` (see [`publish::publish`]) and remembers its PR.

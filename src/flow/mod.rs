@@ -18,6 +18,7 @@ pub mod publish;
 pub mod remote;
 pub mod review;
 pub mod session;
+pub mod stack;
 
 use crate::engine::naming::run_of_branch;
 use crate::github::{GitHub, WebhookEvent};
@@ -95,6 +96,10 @@ pub enum FlowState {
     Finished,
     /// A phase failed; `/prflow retry` runs it again.
     Failed,
+    /// A person closed a phase PR without merging; `/prflow retry` reopens it.
+    Paused,
+    /// Restacking a phase hit a merge conflict a person must resolve on the branch.
+    Conflict,
     /// The phase was handed to GitHub Actions (`--executor actions`).
     Dispatched,
     /// Nothing was written (`--dry-run`).
@@ -120,6 +125,8 @@ impl FlowState {
             FlowState::WaitingForReview => "waiting-for-review",
             FlowState::Finished => "finished",
             FlowState::Failed => "failed",
+            FlowState::Paused => "paused",
+            FlowState::Conflict => "conflict",
             FlowState::Dispatched => "dispatched",
             FlowState::DryRun => "dry-run",
             FlowState::Ignored => "ignored",
@@ -195,17 +202,11 @@ pub async fn handle(ctx: &FlowContext, trigger: Trigger) -> anyhow::Result<FlowR
                 Some((run, _)) => continue_run(ctx, run).await,
                 None => ignore("the PR is not a prflow phase"),
             },
+            // Merged: the PRs above are restacked. Closed without merging: the run
+            // pauses until `/prflow retry` or `/prflow abort`.
             E::PullClosed(e) => match run_of_branch(&e.head_ref) {
-                Some((run, _)) if !e.merged => {
-                    let s = session::Session::open(ctx).await?;
-                    commands::abort(
-                        &s,
-                        run,
-                        &format!("PR #{} was closed without merging", e.number),
-                    )
-                    .await
-                }
-                _ => ignore("a merged or foreign PR needs nothing"),
+                Some((run, _)) => continue_run(ctx, run).await,
+                None => ignore("the PR is not a prflow phase"),
             },
             E::CheckRunRerequested(e) => match e.head_branch.as_deref().and_then(run_of_branch) {
                 Some((run, _)) => {

@@ -5,6 +5,7 @@
 
 use super::body::{self, GateLine, TaskStat};
 use super::session::Session;
+use super::stack::pr_base;
 use crate::engine::naming;
 use crate::engine::state::{self, RunState};
 use crate::engine::LoadedRun;
@@ -15,15 +16,6 @@ use crate::gitops::Repo;
 use anyhow::{anyhow, Result};
 use git2::Oid;
 use std::collections::HashMap;
-
-/// The base branch of phase `index`'s PR.
-pub fn pr_base(run: &LoadedRun, st: &RunState, index: usize) -> String {
-    if index == 1 {
-        run.meta.base_ref.clone()
-    } else {
-        st.phases[index - 2].branch.clone()
-    }
-}
 
 /// Pushes the phase, runs its gates, ensures its PR and its review requests.
 pub async fn publish(
@@ -43,22 +35,35 @@ pub async fn publish(
     let gates = ensure_gates(s, &client, run, st, index, &head).await?;
     let stats = task_stats(&s.repo()?, p)?;
     let title = body::pr_title(&run.workflow, st, index);
-    let text = body::pr_body(&run.workflow, st, index, &stats, &gates, revision);
+    let base = pr_base(run, st, index);
+    let text = body::pr_body(&run.workflow, st, index, &stats, &gates, revision, &base);
     let (pr, _) = client
-        .ensure_pull(&p.branch, &pr_base(run, st, index), &title, &text)
+        .ensure_pull(&p.branch, &base, &title, &text)
         .await
         .map_err(explain_pr_error)?;
     if index > 1 {
+        // Pending while a phase below is unmerged, so the PR is not merged out of order.
+        let (state, description) = if base == run.meta.base_ref {
+            (
+                StatusState::Success,
+                "the phases below are merged".to_string(),
+            )
+        } else {
+            (
+                StatusState::Pending,
+                format!(
+                    "stacked on phase {}: land the stack with /prflow land",
+                    index - 1
+                ),
+            )
+        };
         client
             .ensure_status(
                 &head,
                 &CommitStatus {
                     context: naming::STACK_STATUS.into(),
-                    state: StatusState::Pending,
-                    description: Some(format!(
-                        "stacked on phase {}: land the stack with /prflow land",
-                        index - 1
-                    )),
+                    state,
+                    description: Some(description),
                     target_url: None,
                 },
             )

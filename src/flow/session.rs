@@ -75,6 +75,12 @@ impl<'a> Session<'a> {
             let mut specs = Vec::new();
             for name in repo.ref_names(&format!("refs/heads/{}{run}/*", naming::BRANCH_PREFIX))? {
                 let branch = name.trim_start_matches("refs/heads/");
+                // A landed phase's branch is the person's to keep or delete.
+                if naming::run_of_branch(branch).is_some_and(|(_, index)| {
+                    repo.ref_target(&naming::landed_ref(run, index)).is_some()
+                }) {
+                    continue;
+                }
                 let remote_ref = format!("refs/remotes/origin/{branch}");
                 if repo.ref_target(&name) != repo.ref_target(&remote_ref) {
                     specs.push((name.clone(), name.clone()));
@@ -83,6 +89,8 @@ impl<'a> Session<'a> {
             for name in [naming::meta_ref(run)]
                 .into_iter()
                 .chain(repo.ref_names(&naming::approvals_glob(run))?)
+                .chain(repo.ref_names(&naming::landed_glob(run))?)
+                .chain(repo.ref_names(&naming::closed_glob(run))?)
                 .chain(repo.ref_names(&naming::aborted_ref(run))?)
             {
                 if repo.ref_target(&name).is_some()

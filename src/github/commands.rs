@@ -22,6 +22,8 @@ pub enum Command {
     Abort,
     /// `/prflow land`: merge the stack into the base branch.
     Land,
+    /// `/prflow update`: merge the base branch into phase 1 and forward through the stack.
+    Update,
     /// `/prflow help` (or a bare `/prflow`).
     Help,
     /// A verb prflow does not know; answer with help.
@@ -40,6 +42,7 @@ impl Command {
             Command::Rollback { .. } => "rollback",
             Command::Abort => "abort",
             Command::Land => "land",
+            Command::Update => "update",
             Command::Help => "help",
             Command::Unknown(v) => v,
             Command::Invalid { verb, .. } => verb,
@@ -58,6 +61,7 @@ pub fn help_text() -> &'static str {
 | `/prflow rollback <checkpoint>` | close later PRs, delete later branches, run again from that checkpoint |\n\
 | `/prflow abort` | stop the run and close its pull requests |\n\
 | `/prflow land` | merge the stacked pull requests into the base branch, in order |\n\
+| `/prflow update` | merge the base branch into phase 1 and forward through the stack |\n\
 | `/prflow help` | this table |\n\n\
 Commands inside code blocks, inline code and quotes are ignored."
 }
@@ -187,12 +191,13 @@ fn parse_line(line: &str) -> Option<Command> {
             0 => invalid("`rollback` needs the checkpoint to go back to, e.g. `/prflow rollback design-architecture`"),
             _ => invalid("`rollback` takes exactly one checkpoint"),
         },
-        "status" | "abort" | "land" | "help" if !args.is_empty() => {
+        "status" | "abort" | "land" | "update" | "help" if !args.is_empty() => {
             invalid(&format!("`{verb}` takes no arguments"))
         }
         "status" => Command::Status,
         "abort" => Command::Abort,
         "land" => Command::Land,
+        "update" => Command::Update,
         "help" => Command::Help,
         _ => Command::Unknown(verb),
     })
@@ -282,7 +287,7 @@ mod tests {
     #[test]
     fn help_lists_every_verb() {
         for verb in [
-            "run", "status", "retry", "rollback", "abort", "land", "help",
+            "run", "status", "retry", "rollback", "abort", "land", "update", "help",
         ] {
             assert!(help_text().contains(&format!("/prflow {verb}")), "{verb}");
         }

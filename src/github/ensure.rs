@@ -314,6 +314,19 @@ impl RepoClient {
         Ok(Change::Updated)
     }
 
+    /// Reopen a closed, unmerged pull request. `Unchanged` if it is open.
+    pub async fn reopen_pull(&self, number: u64) -> Result<Change, GithubError> {
+        let pull = self.get_pull(number).await?;
+        if pull.is_open() {
+            return Ok(Change::Unchanged);
+        }
+        let path = self.path(&format!("/pulls/{number}"));
+        self.gh
+            .request(Method::PATCH, &path, Some(&json!({"state": "open"})))
+            .await?;
+        Ok(Change::Updated)
+    }
+
     /// Merge a pull request, only if its head is still `expected_head_sha`
     /// (when given). Returns the merge commit sha; an already merged pull
     /// returns its merge sha without a write.

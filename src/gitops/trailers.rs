@@ -16,6 +16,8 @@ pub const OUTPUT: &str = "Prflow-Output";
 pub const REVISION: &str = "Prflow-Revision";
 /// The review (id) a revision answers.
 pub const REVIEW: &str = "Prflow-Review";
+/// On the merge commits prflow makes to keep a stack up to date: the commit merged in.
+pub const RESTACK: &str = "Prflow-Restack";
 
 /// The trailers of a commit message, in order (last paragraph, `Key: value` lines).
 pub fn parse(message: &str) -> Vec<(String, String)> {

@@ -166,6 +166,10 @@ pub struct Repo {
     pub pushed_at: String,
     pub next_number: u64,
     pub protected: BTreeSet<String>,
+    /// GitHub's "Automatically delete head branches": a merge deletes the PR's head
+    /// branch and retargets the open PRs based on it (`PATCH /repos/{o}/{r}`).
+    #[serde(default)]
+    pub delete_branch_on_merge: bool,
     pub issues: BTreeMap<u64, Issue>,
     pub comments: Vec<Comment>,
     pub reviews: Vec<Review>,

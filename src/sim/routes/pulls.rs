@@ -533,9 +533,53 @@ async fn merge(
     )];
     let _ = tokio::task::spawn_blocking(move || inner2.after_ref_changes(&f2, &l2, &change)).await;
     emit_pull(&inner, &f, n, "closed", &login, vec![]);
+    delete_head_on_merge(&inner, &f, &p.head_ref, &p.base_ref, head, &login).await;
     ok(
         json!({"sha": tip.to_string(), "merged": true, "message": "Pull Request successfully merged"}),
     )
+}
+
+/// GitHub's "automatically delete head branches": the merged PR's head branch is
+/// deleted, and open PRs based on it are retargeted to its base first (deleting the
+/// branch through the refs API instead closes them; see docs/sim.md).
+async fn delete_head_on_merge(
+    inner: &Arc<Inner>,
+    f: &str,
+    head_ref: &str,
+    base_ref: &str,
+    head: git2::Oid,
+    login: &str,
+) {
+    let retargeted: Vec<u64> = {
+        let mut st = inner.st.lock().unwrap();
+        let Some(r) = st.repos.get_mut(f).filter(|r| r.delete_branch_on_merge) else {
+            return;
+        };
+        if r.protected.contains(head_ref) {
+            return;
+        }
+        let mut out = vec![];
+        for i in r.issues.values_mut().filter(|i| i.state == "open") {
+            if let Some(p) = i.pull.as_mut().filter(|p| p.base_ref == head_ref) {
+                p.base_ref = base_ref.to_string();
+                i.updated_at = now();
+                out.push(i.number);
+            }
+        }
+        out
+    };
+    for n in retargeted {
+        let change = json!({"base": {"ref": {"from": head_ref}}});
+        emit_pull(inner, f, n, "edited", login, vec![("changes", change)]);
+    }
+    let name = format!("refs/heads/{head_ref}");
+    let Ok(repo) = open(inner, f) else { return };
+    if git::delete_ref(&repo, &name).is_err() {
+        return;
+    }
+    let change = vec![(name, Some(head.to_string()), None)];
+    let (inner, f, login) = (inner.clone(), f.to_string(), login.to_string());
+    let _ = tokio::task::spawn_blocking(move || inner.after_ref_changes(&f, &login, &change)).await;
 }
 
 fn head_base(

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<Inner>> {
     Router::new()
-        .route("/repos/{owner}/{repo}", get(get_repo))
+        .route("/repos/{owner}/{repo}", get(get_repo).patch(update_repo))
         .route("/repos/{owner}/{repo}/contents", get(contents_root))
         .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
         .route("/repos/{owner}/{repo}/git/ref/{*name}", get(get_ref))
@@ -76,6 +76,25 @@ async fn get_repo(
 ) -> ApiResult {
     let f = full(&o, &r);
     authorize(&inner, &a, &f, "metadata", false)?;
+    ok(repo_json(&inner, &f)?)
+}
+
+/// `PATCH /repos/{o}/{r}`: only `delete_branch_on_merge` is kept.
+async fn update_repo(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r)): Path<(String, String)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "administration", true)?;
+    let b = parse_body(&body)?;
+    if let Some(on) = b["delete_branch_on_merge"].as_bool() {
+        if let Some(repo) = inner.st.lock().unwrap().repos.get_mut(&f) {
+            repo.delete_branch_on_merge = on;
+        }
+        inner.persist();
+    }
     ok(repo_json(&inner, &f)?)
 }
 

@@ -1,0 +1,449 @@
+//! The stack of phase PRs against the simulator, as a team uses it: every phase is a
+//! PR (phases without a checkpoint too); a person merging a lower PR (merge commit,
+//! squash, rebase) gets the PRs above retargeted and restacked by a prflow merge
+//! commit (never a force push); a PR closed without merging pauses the run until
+//! `/prflow retry`; a conflict while restacking stops with the paths named.
+
+mod common;
+
+use common::{git, git_repo, json_as};
+use prflow::flow::{self, FlowContext, FlowOptions, Trigger};
+use prflow::github::events::{CommentCommand, EventRepo, WebhookEvent};
+use prflow::sim::{Sim, SimConfig};
+use serde_json::{json, Value};
+
+/// Three phases: `a` (checkpoint), `b` (checkpoint), then `c` with no checkpoint.
+/// Each task writes `<task>.txt`.
+fn workflow() -> Value {
+    json!({
+        "name": "Stack app",
+        "agents": [{"id": "dev", "name": "Dev", "type": "developer",
+                    "runner": {"command": "echo \"$PRFLOW_TASK_ID\" > \"$PRFLOW_TASK_ID.txt\""}}],
+        "tasks": [
+            {"id": "a", "name": "A", "agentId": "dev"},
+            {"id": "b", "name": "B", "agentId": "dev", "dependencies": ["a"]},
+            {"id": "c", "name": "C", "agentId": "dev", "dependencies": ["b"]}
+        ],
+        "execution": {"checkpoints": ["a", "b"]}
+    })
+}
+
+struct World {
+    sim: Sim,
+    _repo: tempfile::TempDir,
+    work: tempfile::TempDir,
+    bot: String,
+    alice: String,
+    bob: String,
+    http: reqwest::Client,
+}
+
+impl World {
+    async fn new() -> World {
+        let repo = git_repo();
+        let d = repo.path();
+        std::fs::create_dir_all(d.join(".prflow")).unwrap();
+        std::fs::write(d.join(".prflow/workflow.json"), workflow().to_string()).unwrap();
+        git(d, &["add", "."]);
+        git(d, &["commit", "-qm", "workflow"]);
+        let sim = Sim::start(SimConfig {
+            repos: vec![("acme/app".into(), d.to_path_buf())],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        World {
+            bot: sim.create_user("prflow-bot", "write").unwrap(),
+            alice: sim.create_user("alice", "admin").unwrap(),
+            bob: sim.create_user("bob", "write").unwrap(),
+            sim,
+            _repo: repo,
+            work: tempfile::tempdir().unwrap(),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    fn ctx(&self) -> FlowContext {
+        FlowContext {
+            github: prflow::github::GitHub::with_token(&self.sim.api_url(), &self.bot).unwrap(),
+            owner: "acme".into(),
+            repo: "app".into(),
+            git_url: format!("{}/acme/app.git", self.sim.git_url()),
+            workdir: self.work.path().to_path_buf(),
+            options: FlowOptions {
+                trusted: true,
+                quiet: true,
+                ..Default::default()
+            },
+        }
+    }
+
+    /// Token mode (`prflow run --github`): start or continue the run.
+    async fn run(&self) -> Value {
+        let trigger = Trigger::Run {
+            workflow_path: ".prflow/workflow.json".into(),
+            base: None,
+            starter: "alice".into(),
+        };
+        serde_json::to_value(flow::handle(&self.ctx(), trigger).await.unwrap()).unwrap()
+    }
+
+    /// A `/prflow` comment by alice on `issue`, handed to the core.
+    async fn comment(&self, issue: u64, body: &str) -> Value {
+        let c = self
+            .post(
+                &self.alice,
+                &format!("/repos/acme/app/issues/{issue}/comments"),
+                json!({ "body": body }),
+            )
+            .await;
+        let event = CommentCommand {
+            repo: EventRepo {
+                owner: "acme".into(),
+                name: "app".into(),
+                default_branch: "main".into(),
+                private: false,
+                fork: false,
+            },
+            installation_id: None,
+            issue_number: issue,
+            is_pull_request: true,
+            comment_id: c["id"].as_u64().unwrap(),
+            author: "alice".into(),
+            author_association: "MEMBER".into(),
+            commands: prflow::github::parse_commands(body),
+        };
+        let trigger = Trigger::Webhook(Box::new(WebhookEvent::CommentCommand(event)));
+        serde_json::to_value(flow::handle(&self.ctx(), trigger).await.unwrap()).unwrap()
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        json_as(
+            self.http.get(format!("{}{path}", self.sim.api_url())),
+            &self.bob,
+        )
+        .await
+    }
+
+    async fn post(&self, token: &str, path: &str, body: Value) -> Value {
+        let url = format!("{}{path}", self.sim.api_url());
+        json_as(self.http.post(url).json(&body), token).await
+    }
+
+    async fn send(&self, method: reqwest::Method, token: &str, path: &str, body: Value) -> u16 {
+        let url = format!("{}{path}", self.sim.api_url());
+        self.http
+            .request(method, url)
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    }
+
+    async fn pull(&self, n: u64) -> Value {
+        self.get(&format!("/repos/acme/app/pulls/{n}")).await
+    }
+
+    async fn approve(&self, n: u64) {
+        let head = self.pull(n).await["head"]["sha"].clone();
+        let path = format!("/repos/acme/app/pulls/{n}/reviews");
+        let r = self
+            .post(
+                &self.bob,
+                &path,
+                json!({"event": "APPROVE", "commit_id": head}),
+            )
+            .await;
+        assert_eq!(r["state"], "APPROVED", "{r}");
+    }
+
+    /// A person merges PR `n` in the UI with `method`.
+    async fn merge(&self, n: u64, method: &str) {
+        let path = format!("/repos/acme/app/pulls/{n}/merge");
+        let status = self
+            .send(
+                reqwest::Method::PUT,
+                &self.alice,
+                &path,
+                json!({ "merge_method": method }),
+            )
+            .await;
+        assert_eq!(status, 200, "merging #{n} with {method}");
+    }
+
+    /// The file names PR `n` shows.
+    async fn files(&self, n: u64) -> Vec<String> {
+        let f = self.get(&format!("/repos/acme/app/pulls/{n}/files")).await;
+        let mut names: Vec<String> = f
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| x["filename"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A clone of the simulator's repository, as a person has it.
+    fn clone(&self) -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!(
+            "{}/acme/app.git",
+            self.sim
+                .git_url()
+                .replacen("://", &format!("://x-access-token:{}@", self.alice), 1)
+        );
+        git(dir.path(), &["clone", "-q", &url, "."]);
+        git(dir.path(), &["config", "user.email", "alice@example.com"]);
+        git(dir.path(), &["config", "user.name", "Alice"]);
+        dir
+    }
+
+    fn writes(&self, report: &Value) -> u64 {
+        report["api_calls"]
+            .as_array()
+            .map(|a| a.iter().map(|c| c[2].as_u64().unwrap_or(0)).sum())
+            .unwrap_or(0)
+    }
+}
+
+/// Runs and approves until phases 1 and 2 are PRs #1 and #2 and phase 2 waits.
+async fn two_prs(w: &World) {
+    let r = w.run().await;
+    assert_eq!(r["state"], "waiting-for-review", "{r}");
+    assert_eq!(r["pull_request_number"], 1, "{r}");
+    w.approve(1).await;
+    let r = w.run().await;
+    assert_eq!(r["state"], "waiting-for-review", "{r}");
+    assert_eq!(r["pull_request_number"], 2, "{r}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_phase_is_a_pr_and_a_phase_without_checkpoint_passes_at_once() {
+    let w = World::new().await;
+    two_prs(&w).await;
+    w.approve(2).await;
+    let r = w.run().await;
+    assert_eq!(r["state"], "finished", "{r}");
+    // Phase 3 has no checkpoint: it became PR #3, stacked on phase 2, and the run
+    // did not wait for it.
+    let pr3 = w.pull(3).await;
+    assert_eq!(pr3["state"], "open", "{pr3}");
+    let head3 = pr3["head"]["ref"].as_str().unwrap();
+    assert!(head3.contains("/03-"), "{head3}");
+    let base3 = pr3["base"]["ref"].as_str().unwrap();
+    assert!(base3.ends_with("/02-b"), "{base3}");
+    assert_eq!(w.files(3).await, ["c.txt"]);
+    assert!(pr3["body"].as_str().unwrap().contains("phase 3 of 3"));
+    // Running again changes nothing.
+    let again = w.run().await;
+    assert_eq!(again["state"], "finished", "{again}");
+    assert_eq!(w.writes(&again), 0, "{again}");
+}
+
+/// Phase 1 merged by a person with `method`: PR #2 is retargeted to `main`, its branch
+/// gets `main` merged in by a prflow merge commit on top of its old head (a
+/// fast-forward, no force push), it shows only its own file again and says why.
+async fn lower_pr_merged_with(method: &str, then: &str) {
+    let w = World::new().await;
+    two_prs(&w).await;
+    let old_head = w.pull(2).await["head"]["sha"].as_str().unwrap().to_string();
+    w.merge(1, method).await;
+    let r = w.run().await;
+    assert_eq!(r["state"], "waiting-for-review", "{method}: {r}");
+    let pr2 = w.pull(2).await;
+    assert_eq!(pr2["base"]["ref"], "main", "{method}: {pr2}");
+    assert_eq!(w.files(2).await, ["b.txt"], "{method}");
+    let bare = w.sim.bare_repo_path("acme/app");
+    let new_head = pr2["head"]["sha"].as_str().unwrap();
+    assert_ne!(new_head, old_head, "{method}");
+    let parents = git(&bare, &["log", "-1", "--format=%P %an", new_head]);
+    assert!(
+        parents.starts_with(&old_head) && parents.ends_with("prflow"),
+        "{method}: a prflow merge commit on the old head: {parents}"
+    );
+    let body = pr2["body"].as_str().unwrap();
+    assert!(
+        body.contains("**Stack:** phase 1 merged; this PR now targets `main`"),
+        "{method}: {body}"
+    );
+    // Up the stack: approve #2, phase 3 opens on phase 2; merging #2 restacks #3.
+    w.approve(2).await;
+    let r = w.run().await;
+    assert_eq!(r["state"], "finished", "{method}: {r}");
+    w.merge(2, then).await;
+    let r = w.run().await;
+    assert_eq!(r["state"], "finished", "{method}: {r}");
+    assert_eq!(w.pull(3).await["base"]["ref"], "main", "{method}");
+    assert_eq!(w.files(3).await, ["c.txt"], "{method}");
+    // Nothing new: nothing written.
+    let again = w.run().await;
+    assert_eq!(w.writes(&again), 0, "{method}: {again}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lower_pr_squash_merged_by_a_person_restacks_the_prs_above() {
+    lower_pr_merged_with("squash", "squash").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lower_pr_merged_with_a_merge_commit_restacks_the_prs_above() {
+    lower_pr_merged_with("merge", "merge").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lower_pr_rebase_merged_restacks_the_prs_above() {
+    // #2 now holds prflow's merge commit, which a rebase merge cannot replay.
+    lower_pr_merged_with("rebase", "merge").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pr_closed_without_merging_pauses_the_run_until_retry() {
+    let w = World::new().await;
+    two_prs(&w).await;
+    let status = w
+        .send(
+            reqwest::Method::PATCH,
+            &w.alice,
+            "/repos/acme/app/pulls/2",
+            json!({"state": "closed"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let r = w.run().await;
+    assert_eq!(r["state"], "paused", "{r}");
+    assert_eq!(r["pull_request_number"], 2, "{r}");
+    // prflow never reopens it by itself, and opens no second PR.
+    let again = w.run().await;
+    assert_eq!(again["state"], "paused", "{again}");
+    assert_eq!(w.pull(2).await["state"], "closed");
+    let all = w.get("/repos/acme/app/pulls?state=all").await;
+    assert_eq!(all.as_array().unwrap().len(), 2, "{all}");
+    // `/prflow retry` reopens it and the run goes on.
+    let r = w.comment(2, "/prflow retry").await;
+    assert_eq!(r["state"], "waiting-for-review", "{r}");
+    assert_eq!(w.pull(2).await["state"], "open");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_commits_on_a_lower_phase_are_merged_forward() {
+    let w = World::new().await;
+    two_prs(&w).await;
+    let me = w.clone();
+    let branches = git(me.path(), &["branch", "-r"]);
+    let phase1 = branches
+        .lines()
+        .map(str::trim)
+        .find(|b| b.ends_with("/01-a"))
+        .unwrap()
+        .trim_start_matches("origin/")
+        .to_string();
+    git(me.path(), &["checkout", "-q", &phase1]);
+    std::fs::write(me.path().join("fix.txt"), "a person's fix\n").unwrap();
+    git(me.path(), &["add", "."]);
+    git(me.path(), &["commit", "-qm", "fix"]);
+    git(me.path(), &["push", "-q", "origin", &phase1]);
+    let fix = git(me.path(), &["rev-parse", "HEAD"]);
+    let r = w.run().await;
+    // Phase 1's approval was on the old head: it waits again (today's rule).
+    assert_eq!(r["state"], "waiting-for-review", "{r}");
+    assert_eq!(r["phase"], 1, "{r}");
+    let head2 = w.pull(2).await["head"]["sha"].as_str().unwrap().to_string();
+    let bare = w.sim.bare_repo_path("acme/app");
+    git(&bare, &["merge-base", "--is-ancestor", &fix, &head2]);
+    assert_eq!(w.files(2).await, ["b.txt"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conflict_while_restacking_stops_the_phase_until_a_person_resolves_it() {
+    let w = World::new().await;
+    two_prs(&w).await;
+    // Someone else puts a different b.txt on main.
+    let me = w.clone();
+    std::fs::write(me.path().join("b.txt"), "main's b\n").unwrap();
+    git(me.path(), &["add", "."]);
+    git(me.path(), &["commit", "-qm", "b on main"]);
+    git(me.path(), &["push", "-q", "origin", "main"]);
+    w.merge(1, "squash").await;
+    let r = w.run().await;
+    assert_eq!(r["state"], "conflict", "{r}");
+    let comments = w.get("/repos/acme/app/issues/2/comments").await;
+    let text = comments.to_string();
+    assert!(text.contains("conflicts in `b.txt`"), "{text}");
+    assert!(text.contains("/prflow retry"), "{text}");
+    // A person resolves it on the branch; `/prflow retry` goes on.
+    let phase2 = w.pull(2).await["head"]["ref"].as_str().unwrap().to_string();
+    git(me.path(), &["fetch", "-q", "origin"]);
+    git(me.path(), &["checkout", "-q", &phase2]);
+    let merged = std::process::Command::new("git")
+        .arg("-C")
+        .arg(me.path())
+        .args(["merge", "-q", "origin/main"])
+        .output()
+        .unwrap();
+    assert!(!merged.status.success(), "the person sees the conflict too");
+    std::fs::write(me.path().join("b.txt"), "b\n").unwrap();
+    git(me.path(), &["add", "."]);
+    git(
+        me.path(),
+        &["commit", "-qm", "merge main, keep phase 2's b"],
+    );
+    git(me.path(), &["push", "-q", "origin", &phase2]);
+    let r = w.comment(2, "/prflow retry").await;
+    assert_eq!(r["state"], "waiting-for-review", "{r}");
+    assert_eq!(w.pull(2).await["base"]["ref"], "main");
+}
+
+/// The simulator does what GitHub does: "automatically delete head branches"
+/// retargets the PRs based on the merged branch; deleting a branch through the refs
+/// API closes the PRs based on it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_simulator_retargets_on_auto_delete_and_closes_on_api_delete() {
+    let w = World::new().await;
+    two_prs(&w).await;
+    let phase1 = w.pull(1).await["head"]["ref"].as_str().unwrap().to_string();
+    let status = w
+        .send(
+            reqwest::Method::PATCH,
+            &w.alice,
+            "/repos/acme/app",
+            json!({"delete_branch_on_merge": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    w.merge(1, "squash").await;
+    let pr2 = w.pull(2).await;
+    assert_eq!(pr2["state"], "open", "{pr2}");
+    assert_eq!(pr2["base"]["ref"], "main", "{pr2}");
+    let gone = w
+        .send(
+            reqwest::Method::GET,
+            &w.bob,
+            &format!("/repos/acme/app/branches/{phase1}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(gone, 404);
+    // prflow restacks on top: #2 shows only its own file.
+    let r = w.run().await;
+    assert_eq!(r["state"], "waiting-for-review", "{r}");
+    assert_eq!(w.files(2).await, ["b.txt"]);
+    // Deleting #2's branch's base through the API closes the PR based on it.
+    w.approve(2).await;
+    let r = w.run().await;
+    assert_eq!(r["state"], "finished", "{r}");
+    let phase2 = w.pull(2).await["head"]["ref"].as_str().unwrap().to_string();
+    let status = w
+        .send(
+            reqwest::Method::DELETE,
+            &w.alice,
+            &format!("/repos/acme/app/git/refs/heads/{phase2}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 204);
+    assert_eq!(w.pull(3).await["state"], "closed");
+}
