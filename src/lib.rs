@@ -1,6 +1,6 @@
 //! prflow: multi-agent workflow files in, reviewable git history out.
 //!
-//! See DESIGN.md in the repository for the architecture. The front ends
+//! See docs/architecture.md for the architecture. The front ends
 //! (`cli`, `server`, `action`) translate their input into calls on the core
 //! (`workflow`, `engine`); `gitops` and `github` carry out what the core decides.
 

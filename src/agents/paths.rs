@@ -1,4 +1,4 @@
-//! The one check every path a runner writes goes through (DESIGN.md, "Agents").
+//! The one check every path a runner writes goes through (docs/architecture.md, "Agents").
 //!
 //! A runner is untrusted: a template pack from a repository, an LLM, a coding-agent
 //! CLI. Whatever it produced, the engine refuses the whole task when one path is

@@ -1,7 +1,7 @@
 //! Commit trailers: how a commit says which run, phase, task and agent made it.
 //!
 //! `Prflow-Run`, `Prflow-Phase`, `Prflow-Task`, `Prflow-Agent`, `Prflow-Workflow`
-//! (path@blob) are the contract (DESIGN.md); `Prflow-Output` carries one declared
+//! (path@blob) are the contract (docs/architecture.md, "Contracts"); `Prflow-Output` carries one declared
 //! output as `key=<compact JSON>` so later tasks can resolve `${task.output.key}`
 //! from git alone; `Prflow-Revision` counts review rounds.
 

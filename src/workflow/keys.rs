@@ -1,6 +1,6 @@
 //! Which keys each object of a workflow knows, and "did you mean …" for the rest.
 //!
-//! Two rules (DESIGN.md, "Workflow file"): inside prflow's own objects (a runner, a
+//! Two rules (docs/architecture.md, "Workflow file"): inside prflow's own objects (a runner, a
 //! gate, a phase) an unknown key is an error, because nothing else could read it;
 //! elsewhere unknown keys belong to claude-flow or the user and are kept, with a
 //! warning only when they look like a misspelling of a key prflow reads.

@@ -1,4 +1,4 @@
-//! Phases: how a workflow is cut into branches (DESIGN.md, "Phases").
+//! Phases: how a workflow is cut into branches (docs/architecture.md, "Phases").
 //!
 //! 1. Explicit `phases` are the phases.
 //! 2. Otherwise checkpoints cut the run: phase k holds checkpoint k and every
@@ -75,7 +75,7 @@ pub(crate) struct Cut {
     pub ends: Vec<usize>,
 }
 
-/// Rule 2 of DESIGN.md "Phases" on an acyclic graph given as dependency lists.
+/// Rule 2 of docs/architecture.md "Phases" on an acyclic graph given as dependency lists.
 pub(crate) fn cut_by_checkpoints(deps: &[Vec<usize>], checkpoints: &[usize]) -> Cut {
     const NONE: usize = usize::MAX;
     let mut phase_of = vec![NONE; deps.len()];

@@ -1,4 +1,4 @@
-//! The `runner` of an agent or a task (DESIGN.md, "Agents"):
+//! The `runner` of an agent or a task (docs/architecture.md, "Agents"):
 //! `"template"` | `{"template": "pack"}` | `{"command": …, "timeout": s, "env": {…}}` |
 //! `{"llm": {"provider", "model", "baseUrl", "apiKeyEnv"}}`.
 //!

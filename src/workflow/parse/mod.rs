@@ -33,7 +33,7 @@ use tasks::{tasks, top_level_dependencies};
 /// Tasks of one phase that may run at once when the file does not say.
 pub const DEFAULT_CONCURRENCY: usize = 4;
 
-/// Built-in gates (DESIGN.md, "Gates are check runs"): they need no `run`.
+/// Built-in gates (docs/architecture.md, "Gates are check runs"): they need no `run`.
 pub const BUILTIN_GATES: &[&str] = &["code-review", "security-scan", "performance", "coverage"];
 
 pub fn parse_workflow(path: &Path, text: &str) -> Result<Loaded, Diagnostics> {
