@@ -11,10 +11,11 @@
 
 use super::body;
 use super::publish::{self, status_comment};
-use super::review::{self, Decision};
+use super::review;
 use super::session::Session;
 use super::stack::{self, Restack};
 use super::{FlowContext, FlowReport, FlowState};
+use crate::engine::checkpoint::Decision;
 use crate::engine::naming;
 use crate::engine::progress::{self, Progress};
 use crate::engine::runners::Runners;
@@ -395,18 +396,18 @@ impl Driver<'_, '_> {
         let repo = self.s.repo()?;
         let revision = state::revision_count(&repo, &self.run.meta.run_id, &st.phases[index - 1])?;
         let pr = self.publish(st, index, revision).await?;
-        match review::decide(self.s, self.run, st, index, &pr).await? {
+        let (decision, feedback) = review::decide(self.s, self.run, st, index, &pr).await?;
+        match decision {
             Decision::Approved { reviewer } => self.record_approval(index, &pr, &reviewer),
             Decision::ChangesRequested {
                 review_id,
                 reviewer,
                 commit,
-                feedback,
             } => {
                 let rev = Revision {
                     number: revision + 1,
                     review_id,
-                    feedback,
+                    feedback: feedback.unwrap_or_default(),
                 };
                 self.revise(index, rev, &reviewer, &commit).await
             }

@@ -4,7 +4,7 @@
 use super::publish::required_gates_failing;
 use super::session::Session;
 use crate::agents::{Feedback, InlineComment};
-use crate::engine::checkpoint::{self, Facts, Verdict};
+use crate::engine::checkpoint::{self, Decision, Facts, Verdict};
 use crate::engine::state::{self, RunState};
 use crate::engine::LoadedRun;
 use crate::github::{Pull, ReviewState};
@@ -13,31 +13,15 @@ use anyhow::Result;
 use git2::Oid;
 use std::collections::HashSet;
 
-/// What the reviews on a waiting phase's PR decide, with the feedback a revision needs.
-pub enum Decision {
-    Approved {
-        reviewer: String,
-    },
-    ChangesRequested {
-        review_id: u64,
-        reviewer: String,
-        /// The commit the reviewer saw.
-        commit: String,
-        feedback: Feedback,
-    },
-    Wait {
-        reasons: Vec<String>,
-    },
-}
-
-/// Reads the PR's reviews, gathers what the checkpoint rules need and applies them.
+/// Reads the PR's reviews, gathers what the checkpoint rules need and applies them;
+/// for a change request, also the feedback (body and inline comments) a revision needs.
 pub async fn decide(
     s: &Session<'_>,
     run: &LoadedRun,
     st: &RunState,
     index: usize,
     pr: &Pull,
-) -> Result<Decision> {
+) -> Result<(Decision, Option<Feedback>)> {
     let p = &st.phases[index - 1];
     let client = s.client.with_phase(&format!("phase-{index}"));
     let raw = if p.checkpoint.is_some() {
@@ -97,39 +81,35 @@ pub async fn decide(
         }
     }
     facts.writers = &writers;
-    Ok(match checkpoint::decide(&reviews, &facts) {
-        checkpoint::Decision::Approved { reviewer } => Decision::Approved { reviewer },
-        checkpoint::Decision::Wait { reasons } => Decision::Wait { reasons },
-        checkpoint::Decision::ChangesRequested {
+    let decision = checkpoint::decide(&reviews, &facts);
+    let feedback = match &decision {
+        Decision::ChangesRequested {
             review_id,
             reviewer,
-            commit,
+            ..
         } => {
             let body = raw
                 .iter()
-                .find(|r| r.id == review_id)
+                .find(|r| r.id == *review_id)
                 .map(|r| r.body.clone())
                 .unwrap_or_default();
-            let comments = client.review_comments(pr.number, review_id).await?;
-            Decision::ChangesRequested {
-                review_id,
-                reviewer: reviewer.clone(),
-                commit,
-                feedback: Feedback {
-                    reviewer: Some(reviewer),
-                    body,
-                    comments: comments
-                        .into_iter()
-                        .map(|c| InlineComment {
-                            path: c.path,
-                            line: c.line.or(c.original_line),
-                            body: c.body,
-                        })
-                        .collect(),
-                },
-            }
+            let comments = client.review_comments(pr.number, *review_id).await?;
+            Some(Feedback {
+                reviewer: Some(reviewer.clone()),
+                body,
+                comments: comments
+                    .into_iter()
+                    .map(|c| InlineComment {
+                        path: c.path,
+                        line: c.line.or(c.original_line),
+                        body: c.body,
+                    })
+                    .collect(),
+            })
         }
-    })
+        _ => None,
+    };
+    Ok((decision, feedback))
 }
 
 /// Text files that differ between the reviewed commit and the new head.

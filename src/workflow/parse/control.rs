@@ -165,7 +165,7 @@ pub fn hooks(root: &Map<String, Value>, r: &mut Report) -> Hooks {
         if cmd.as_str().is_some_and(|c| c.contains("claude-flow")) {
             r.warning(
                 &child(&at, key),
-                format!("hook `{key}` calls claude-flow itself: it needs claude-flow installed and the network when it runs; `prflow run --skip-hooks` leaves hooks out"),
+                format!("hook `{key}` calls claude-flow itself: it needs claude-flow installed and the network when it runs"),
             );
         }
     }
