@@ -614,3 +614,34 @@ fn a_link_outside_the_repository_fails_its_task() {
         assert!(!files.contains("ok.txt"), "{files}");
     }
 }
+
+/// Item 6: a file over GitHub's 100 MB limit fails its task with the file and the
+/// limit, found from its size before it is read (a sparse 1 GB file: reading it would
+/// take a gigabyte of memory).
+#[test]
+fn a_file_over_100_mb_fails_its_task_before_it_is_read() {
+    let wf = json!({
+        "name": "Big",
+        "agents": [{"id": "dev", "type": "developer",
+                    "runner": {"command": "truncate -s 1G big.bin"}}],
+        "tasks": [{"id": "big", "agentId": "dev"}]
+    });
+    let repo = repo_with(&wf);
+    let started = Instant::now();
+    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args(["run", ".prflow/workflow.json", "--quiet"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("`big.bin` is 1024 MB, over GitHub's limit of 100 MB per file"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+}

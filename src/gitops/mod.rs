@@ -9,6 +9,9 @@ use anyhow::{anyhow, Context, Result};
 use git2::{build::TreeUpdateBuilder, FileMode, ObjectType, Oid, Repository, Signature};
 use std::path::{Path, PathBuf};
 
+/// The largest file a task may commit: GitHub refuses bigger files at push time.
+pub const MAX_FILE_BYTES: u64 = 100 << 20;
+
 /// A repository prflow works in.
 pub struct Repo {
     pub git: Repository,
@@ -249,6 +252,15 @@ impl Repo {
                 } else {
                     use std::os::unix::fs::PermissionsExt;
                     let meta = entry.metadata()?;
+                    // Checked before reading: GitHub refuses the push anyway, and a
+                    // runner must not make prflow hold gigabytes.
+                    if meta.len() > MAX_FILE_BYTES {
+                        anyhow::bail!(
+                            "`{rel_str}` is {} MB, over GitHub's limit of {} MB per file: write it smaller, or keep it out of the repository",
+                            meta.len().div_ceil(1 << 20),
+                            MAX_FILE_BYTES >> 20
+                        );
+                    }
                     (
                         std::fs::read(entry.path())?,
                         meta.permissions().mode() & 0o111 != 0,
