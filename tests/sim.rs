@@ -290,6 +290,33 @@ async fn open_pr(api: &Api) -> Value {
     r.body
 }
 
+/// A simulator where alice (write) opened PR `n` (head `head`), bob has
+/// write access, and `bot` holds an installation token.
+struct PrWorld {
+    env: Env,
+    alice: Api,
+    bob: Api,
+    bot: Api,
+    n: u64,
+    head: String,
+}
+
+async fn pr_world(webhook_url: Option<String>) -> PrWorld {
+    let env = start_with(webhook_url, None).await;
+    let alice = person(&env.sim, "alice", "write");
+    let bob = person(&env.sim, "bob", "write");
+    let bot = bot(&env.sim).await;
+    let pr = open_pr(&alice).await;
+    PrWorld {
+        n: pr["number"].as_u64().unwrap(),
+        head: pr["head"]["sha"].as_str().unwrap().to_string(),
+        env,
+        alice,
+        bob,
+        bot,
+    }
+}
+
 async fn wait_for(sim: &Sim, pred: impl Fn(&[prflow::sim::state::Delivery]) -> bool) {
     for _ in 0..300 {
         if pred(&sim.deliveries()) {
@@ -1775,14 +1802,15 @@ async fn webhooks_are_signed_ordered_logged_and_redelivered() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn webhook_payloads_carry_the_keys_github_sends() {
-    let env = start_with(Some("http://127.0.0.1:9/unused".into()), None).await;
+    let PrWorld {
+        env,
+        alice,
+        bob,
+        bot,
+        n,
+        head,
+    } = pr_world(Some("http://127.0.0.1:9/unused".into())).await;
     let sim = &env.sim;
-    let alice = person(sim, "alice", "write");
-    let bob = person(sim, "bob", "write");
-    let bot = bot(sim).await;
-    let pr = open_pr(&alice).await;
-    let n = pr["number"].as_u64().unwrap();
-    let head = pr["head"]["sha"].as_str().unwrap().to_string();
     alice
         .call(
             "PATCH",
@@ -2427,14 +2455,15 @@ fn links(r: &Resp) -> std::collections::BTreeMap<String, String> {
 /// `Link` with next/last (then prev/first) that lead through all of it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_are_paginated_with_link_headers() {
-    let env = start().await;
+    let PrWorld {
+        env,
+        alice,
+        bob,
+        bot,
+        n,
+        head,
+    } = pr_world(None).await;
     let sim = &env.sim;
-    let alice = person(sim, "alice", "write");
-    let bob = person(sim, "bob", "write");
-    let bot = bot(sim).await;
-    let pr = open_pr(&alice).await;
-    let n = pr["number"].as_u64().unwrap();
-    let head = pr["head"]["sha"].as_str().unwrap().to_string();
     const N: usize = 105;
     let inline: Vec<Value> = (0..N)
         .map(|i| json!({"path": "src/feature.rs", "line": 1, "body": format!("c{i}")}))

@@ -6,9 +6,11 @@
 pub mod admin;
 pub mod apps;
 pub mod checks;
+pub mod dispatches;
 pub mod issues;
 pub mod pulls;
 pub mod repos;
+pub mod reviews;
 
 use super::auth::{self, Actor, AuthError};
 use super::conditional::{self, Conditional};
@@ -32,7 +34,9 @@ pub fn router(inner: Arc<Inner>) -> Router {
         .merge(repos::routes())
         .merge(issues::routes())
         .merge(pulls::routes())
+        .merge(reviews::routes())
         .merge(checks::routes())
+        .merge(dispatches::routes())
         .layer(axum::middleware::from_fn_with_state(
             inner.clone(),
             api_layer,

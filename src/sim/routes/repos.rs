@@ -14,7 +14,7 @@ use axum::routing::{get, patch, post};
 use axum::{Extension, Router};
 use base64::Engine;
 use git2::Oid;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -43,11 +43,6 @@ pub fn routes() -> Router<Arc<Inner>> {
         .route(
             "/repos/{owner}/{repo}/statuses/{sha}",
             post(create_status).get(list_statuses_sha),
-        )
-        .route("/repos/{owner}/{repo}/dispatches", post(dispatch))
-        .route(
-            "/repos/{owner}/{repo}/actions/workflows/{id}/dispatches",
-            post(workflow_dispatch),
         )
         .route(
             "/repos/{owner}/{repo}/collaborators/{user}/permission",
@@ -625,83 +620,6 @@ fn combined_status(inner: &Inner, f: &str, sha: &str) -> ApiResult {
         "repository": repo_v, "commit_url": format!("{base}/repos/{f}/commits/{sha}"),
         "url": format!("{base}/repos/{f}/commits/{sha}/status"),
     }))
-}
-
-async fn dispatch(
-    State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r)): Path<(String, String)>,
-    body: bytes::Bytes,
-) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "contents", true)?;
-    let b = parse_body(&body)?;
-    let event_type = req_str(&b, "event_type")?.to_string();
-    if event_type.is_empty() || event_type.chars().count() > 100 {
-        return Err(ApiError::invalid("event_type must be 1 to 100 characters"));
-    }
-    let client_payload = b.get("client_payload").cloned().unwrap_or(json!({}));
-    if client_payload.as_object().is_some_and(|o| o.len() > 10) {
-        return Err(ApiError::invalid(
-            "client_payload has more than 10 top-level properties",
-        ));
-    }
-    if serde_json::to_vec(&client_payload)
-        .map(|v| v.len())
-        .unwrap_or(0)
-        >= 64 * 1024
-    {
-        return Err(ApiError::invalid("client_payload is 64 KB or more"));
-    }
-    let login = inner.login_of(&a);
-    inner.st.lock().unwrap().repos.get_mut(&f).ok_or_else(ApiError::not_found)?.dispatches.push(
-        json!({"kind": "repository_dispatch", "event_type": event_type, "client_payload": client_payload, "sender": login, "at": now()}),
-    );
-    let mut m = Map::new();
-    m.insert("action".into(), json!(event_type));
-    m.insert("branch".into(), json!(git::default_branch(&inner.bare(&f))));
-    m.insert("client_payload".into(), client_payload);
-    inner.emit("repository_dispatch", Some(&f), &login, m);
-    no_content()
-}
-
-async fn workflow_dispatch(
-    State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, id)): Path<(String, String, String)>,
-    body: bytes::Bytes,
-) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "actions", true)?;
-    let b = parse_body(&body)?;
-    let rf = req_str(&b, "ref")?.to_string();
-    let repo = open(&inner, &f)?;
-    if git::resolve(&repo, rf.trim_start_matches("refs/heads/")).is_none() {
-        return Err(ApiError::unprocessable(&format!("No ref found for: {rf}")));
-    }
-    let inputs = b.get("inputs").cloned().unwrap_or(json!({}));
-    if inputs.as_object().is_some_and(|o| o.len() > 25) {
-        return Err(ApiError::unprocessable(
-            "inputs are too large (at most 25).",
-        ));
-    }
-    let login = inner.login_of(&a);
-    inner.st.lock().unwrap().repos.get_mut(&f).ok_or_else(ApiError::not_found)?.dispatches.push(
-        json!({"kind": "workflow_dispatch", "workflow": id, "ref": rf, "inputs": inputs, "sender": login, "at": now()}),
-    );
-    let mut m = Map::new();
-    m.insert("inputs".into(), inputs);
-    m.insert(
-        "ref".into(),
-        json!(if rf.starts_with("refs/") {
-            rf.clone()
-        } else {
-            format!("refs/heads/{rf}")
-        }),
-    );
-    m.insert("workflow".into(), json!(format!(".github/workflows/{id}")));
-    inner.emit("workflow_dispatch", Some(&f), &login, m);
-    no_content()
 }
 
 async fn permission(

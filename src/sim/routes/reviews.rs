@@ -1,0 +1,450 @@
+//! Reviews of pull requests: approve, request changes, comment (with inline
+//! comments on the files the pull request changes), dismiss; listing reviews
+//! and review comments; requested reviewers. GitHub's refusals come with its 422 shapes.
+
+use super::super::auth::Actor;
+use super::super::git;
+use super::super::http::{created, ok, parse_body, ApiError, ApiResult};
+use super::super::paging::Paging;
+use super::super::shapes;
+use super::super::state::{now, Review, ReviewComment};
+use super::super::Inner;
+use super::issues::participate;
+use super::pulls::{emit_pull, head_base, pr_invalid, pull_json};
+use super::{authorize, full, S};
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Extension, Router};
+use serde_json::{json, Map, Value};
+use std::sync::Arc;
+
+pub fn routes() -> Router<Arc<Inner>> {
+    Router::new()
+        .route(
+            "/repos/{owner}/{repo}/pulls/{n}/reviews",
+            get(list_reviews).post(create_review),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{n}/reviews/{id}",
+            get(get_review),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{n}/reviews/{id}/dismissals",
+            put(dismiss),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{n}/comments",
+            get(list_review_comments),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{n}/requested_reviewers",
+            get(get_requested)
+                .post(request_reviewers)
+                .delete(remove_reviewers),
+        )
+}
+
+/// `{"message": "Unprocessable Entity", "errors": [msg]}`, GitHub's review refusal shape.
+fn review_refused(msg: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        body: json!({"message": "Unprocessable Entity", "errors": [msg], "documentation_url": "https://docs.github.com/rest/pulls/reviews#create-a-review-for-a-pull-request", "status": "422"}),
+    }
+}
+
+async fn list_reviews(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+    paging: Paging,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", false)?;
+    let st = inner.st.lock().unwrap();
+    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    if rp.issues.get(&n).and_then(|i| i.pull.as_ref()).is_none() {
+        return Err(ApiError::not_found());
+    }
+    let v: Vec<Value> = rp
+        .reviews
+        .iter()
+        .filter(|x| x.pull == n)
+        .map(|x| shapes::review(&inner.base, &st, rp, x))
+        .collect();
+    paging.array(v)
+}
+
+async fn get_review(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n, id)): Path<(String, String, u64, u64)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", false)?;
+    let st = inner.st.lock().unwrap();
+    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    let rv = rp
+        .reviews
+        .iter()
+        .find(|x| x.pull == n && x.id == id)
+        .ok_or_else(ApiError::not_found)?;
+    ok(shapes::review(&inner.base, &st, rp, rv))
+}
+
+fn emit_review(inner: &Inner, f: &str, n: u64, review_id: u64, action: &str, sender: &str) {
+    let Ok(pr) = pull_json(inner, f, n) else {
+        return;
+    };
+    let rv = {
+        let st = inner.st.lock().unwrap();
+        let Some(rp) = st.repos.get(f) else { return };
+        let Some(rv) = rp.reviews.iter().find(|x| x.id == review_id) else {
+            return;
+        };
+        shapes::review_hook(&inner.base, &st, rp, rv)
+    };
+    let mut m = Map::new();
+    m.insert("action".into(), json!(action));
+    m.insert("review".into(), rv);
+    m.insert("pull_request".into(), pr);
+    inner.emit("pull_request_review", Some(f), sender, m);
+}
+
+/// `POST /pulls/{n}/reviews`: APPROVE, REQUEST_CHANGES or COMMENT, with inline
+/// `comments` on files the pull request changes. GitHub refuses approving or
+/// requesting changes on your own pull request, and an empty body for
+/// REQUEST_CHANGES / COMMENT.
+async fn create_review(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    participate(&inner, &a, &f, "pull_requests")?;
+    let b = parse_body(&body)?;
+    let login = inner.login_of(&a);
+    let (issue, p) = {
+        let st = inner.st.lock().unwrap();
+        let i = st
+            .repos
+            .get(&f)
+            .and_then(|r| r.issues.get(&n))
+            .filter(|i| i.pull.is_some())
+            .cloned()
+            .ok_or_else(ApiError::not_found)?;
+        let p = i.pull.clone().expect("filtered");
+        (i, p)
+    };
+    let event = b["event"].as_str().unwrap_or("").to_string();
+    let state = match event.as_str() {
+        "APPROVE" => "APPROVED",
+        "REQUEST_CHANGES" => "CHANGES_REQUESTED",
+        "COMMENT" => "COMMENTED",
+        "" => "PENDING",
+        other => {
+            return Err(review_refused(&format!(
+                "Unknown review event {other:?}: use APPROVE, REQUEST_CHANGES or COMMENT"
+            )))
+        }
+    };
+    let text = b["body"]
+        .as_str()
+        .map(str::to_string)
+        .filter(|s| !s.is_empty());
+    let inline = b["comments"].as_array().cloned().unwrap_or_default();
+    if issue.user == login && state == "APPROVED" {
+        return Err(review_refused(
+            "Review Can not approve your own pull request",
+        ));
+    }
+    if issue.user == login && state == "CHANGES_REQUESTED" {
+        return Err(review_refused(
+            "Review Can not request changes on your own pull request",
+        ));
+    }
+    if text.is_none()
+        && (state == "CHANGES_REQUESTED" || (state == "COMMENTED" && inline.is_empty()))
+    {
+        return Err(review_refused(&format!(
+            "Review body is required for {event}"
+        )));
+    }
+    if issue.state != "open" && state != "COMMENTED" {
+        return Err(review_refused("Can not review a closed pull request"));
+    }
+    let commit_id = b["commit_id"]
+        .as_str()
+        .map(str::to_string)
+        .unwrap_or_else(|| p.head_sha.clone());
+    let (head, base, repo) = head_base(&inner, &f, n)?;
+    let _ = head;
+    let cid = git2::Oid::from_str(&commit_id)
+        .ok()
+        .filter(|o| repo.find_commit(*o).is_ok())
+        .ok_or_else(|| review_refused("commit_id is not part of the pull request"))?;
+    let changed: Vec<String> = git::changed_files(&repo, base, cid)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|x| x.path)
+        .collect();
+    for c in &inline {
+        let path = c["path"].as_str().unwrap_or("");
+        if !changed.iter().any(|x| x == path) {
+            return Err(review_refused("Path could not be resolved"));
+        }
+        if c["body"].as_str().is_none_or(str::is_empty) {
+            return Err(review_refused("Review comment body is required"));
+        }
+        if c.get("line").is_some() && c["line"].as_u64().is_none_or(|l| l == 0) {
+            return Err(review_refused("Line could not be resolved"));
+        }
+    }
+    let id = {
+        let mut st = inner.st.lock().unwrap();
+        let id = st.id();
+        let ids: Vec<u64> = inline.iter().map(|_| st.id()).collect();
+        let rp = st.repos.get_mut(&f).ok_or_else(ApiError::not_found)?;
+        let t = now();
+        rp.reviews.push(Review {
+            id,
+            pull: n,
+            user: login.clone(),
+            body: text,
+            state: state.into(),
+            commit_id: cid.to_string(),
+            submitted_at: t.clone(),
+        });
+        for (c, cid2) in inline.iter().zip(ids) {
+            rp.review_comments.push(ReviewComment {
+                id: cid2,
+                review_id: id,
+                pull: n,
+                user: login.clone(),
+                path: c["path"].as_str().unwrap_or("").into(),
+                line: c["line"].as_u64().or(c["position"].as_u64()),
+                side: c["side"].as_str().unwrap_or("RIGHT").into(),
+                body: c["body"].as_str().unwrap_or("").into(),
+                commit_id: cid.to_string(),
+                created_at: t.clone(),
+            });
+        }
+        if state != "PENDING" && state != "COMMENTED" {
+            if let Some(pp) = rp.issues.get_mut(&n).and_then(|i| i.pull.as_mut()) {
+                pp.requested_reviewers.retain(|x| *x != login);
+            }
+        }
+        id
+    };
+    if state != "PENDING" {
+        emit_review(&inner, &f, n, id, "submitted", &login);
+    }
+    let st = inner.st.lock().unwrap();
+    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    let rv = rp
+        .reviews
+        .iter()
+        .find(|x| x.id == id)
+        .ok_or_else(ApiError::not_found)?;
+    ok(shapes::review(&inner.base, &st, rp, rv))
+}
+
+async fn dismiss(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n, id)): Path<(String, String, u64, u64)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", true)?;
+    let b = parse_body(&body)?;
+    if b["message"].as_str().is_none_or(str::is_empty) {
+        return Err(review_refused("message is required to dismiss a review"));
+    }
+    let login = inner.login_of(&a);
+    {
+        let mut st = inner.st.lock().unwrap();
+        let rv = st
+            .repos
+            .get_mut(&f)
+            .and_then(|r| r.reviews.iter_mut().find(|x| x.pull == n && x.id == id))
+            .ok_or_else(ApiError::not_found)?;
+        if rv.state != "APPROVED" && rv.state != "CHANGES_REQUESTED" {
+            return Err(review_refused(&format!(
+                "Can not dismiss a {} pull request review",
+                rv.state.to_lowercase()
+            )));
+        }
+        rv.state = "DISMISSED".into();
+    }
+    emit_review(&inner, &f, n, id, "dismissed", &login);
+    let st = inner.st.lock().unwrap();
+    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    let rv = rp
+        .reviews
+        .iter()
+        .find(|x| x.id == id)
+        .ok_or_else(ApiError::not_found)?;
+    ok(shapes::review(&inner.base, &st, rp, rv))
+}
+
+async fn list_review_comments(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+    paging: Paging,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", false)?;
+    let st = inner.st.lock().unwrap();
+    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    let v: Vec<Value> = rp
+        .review_comments
+        .iter()
+        .filter(|c| c.pull == n)
+        .map(|c| shapes::review_comment(&inner.base, &st, rp, c))
+        .collect();
+    paging.array(v)
+}
+
+async fn get_requested(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", false)?;
+    let st = inner.st.lock().unwrap();
+    let p = st
+        .repos
+        .get(&f)
+        .and_then(|r| r.issues.get(&n))
+        .and_then(|i| i.pull.as_ref())
+        .ok_or_else(ApiError::not_found)?;
+    let users: Vec<Value> = p
+        .requested_reviewers
+        .iter()
+        .map(|l| shapes::user_by_login(&inner.base, &st, l))
+        .collect();
+    ok(json!({"users": users, "teams": []}))
+}
+
+fn reviewer_list(b: &Value) -> Vec<String> {
+    b["reviewers"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+async fn request_reviewers(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", true)?;
+    let b = parse_body(&body)?;
+    let wanted = reviewer_list(&b);
+    if b["team_reviewers"]
+        .as_array()
+        .is_some_and(|t| !t.is_empty())
+    {
+        return Err(pr_invalid(
+            None,
+            Some("Reviews may only be requested from collaborators. The simulator has no teams."),
+        ));
+    }
+    let login = inner.login_of(&a);
+    let mut added = vec![];
+    {
+        let mut st = inner.st.lock().unwrap();
+        for w in &wanted {
+            if st
+                .accounts
+                .get(w)
+                .is_none_or(|x| super::super::auth::level(&x.permission) == 0 || x.kind != "User")
+            {
+                return Err(pr_invalid(None, Some(&format!("Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the {f} repository."))));
+            }
+        }
+        let i = st
+            .repos
+            .get_mut(&f)
+            .and_then(|r| r.issues.get_mut(&n))
+            .filter(|i| i.pull.is_some())
+            .ok_or_else(ApiError::not_found)?;
+        if wanted.contains(&i.user) {
+            return Err(pr_invalid(
+                None,
+                Some("Review cannot be requested from pull request author."),
+            ));
+        }
+        let p = i.pull.as_mut().expect("filtered");
+        for w in wanted {
+            if !p.requested_reviewers.contains(&w) {
+                p.requested_reviewers.push(w.clone());
+                added.push(w);
+            }
+        }
+    }
+    for w in added {
+        let u = shapes::user_by_login(&inner.base, &inner.st.lock().unwrap(), &w);
+        emit_pull(
+            &inner,
+            &f,
+            n,
+            "review_requested",
+            &login,
+            vec![("requested_reviewer", u)],
+        );
+    }
+    created(pull_json(&inner, &f, n)?)
+}
+
+async fn remove_reviewers(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r, n)): Path<(String, String, u64)>,
+    body: bytes::Bytes,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "pull_requests", true)?;
+    let b = parse_body(&body)?;
+    let gone = reviewer_list(&b);
+    let login = inner.login_of(&a);
+    let mut removed = vec![];
+    {
+        let mut st = inner.st.lock().unwrap();
+        let p = st
+            .repos
+            .get_mut(&f)
+            .and_then(|r| r.issues.get_mut(&n))
+            .and_then(|i| i.pull.as_mut())
+            .ok_or_else(ApiError::not_found)?;
+        p.requested_reviewers.retain(|x| {
+            let drop = gone.contains(x);
+            if drop {
+                removed.push(x.clone());
+            }
+            !drop
+        });
+    }
+    for w in removed {
+        let u = shapes::user_by_login(&inner.base, &inner.st.lock().unwrap(), &w);
+        emit_pull(
+            &inner,
+            &f,
+            n,
+            "review_request_removed",
+            &login,
+            vec![("requested_reviewer", u)],
+        );
+    }
+    ok(pull_json(&inner, &f, n)?)
+}
