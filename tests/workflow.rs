@@ -610,6 +610,28 @@ fn wrong_types_where_prflow_needs_a_type() {
     );
 }
 
+#[test]
+fn retries_and_timeouts_have_ceilings() {
+    let text = r#"{"agents": [{"id": "a", "runner": {"command": "true", "timeout": 86401}}],
+  "tasks": [{"id": "t", "agentId": "a", "timeout": 86400001, "retries": 4294967296}],
+  "settings": {"timeout": 90000000}}"#;
+    assert_eq!(
+        errors("c.json", text),
+        [
+            "c.json:1:66: error: `timeout` of a command runner is a whole number of seconds from 1 to 86400 (one day) (at /agents/0/runner/timeout)",
+            "c.json:2:52: error: `timeout` is 86400001, over prflow's ceiling of 86400000: use a smaller value (at /tasks/0/timeout)",
+            "c.json:2:73: error: `retries` is 4294967296, over prflow's ceiling of 10: use a smaller value (at /tasks/0/retries)",
+            "c.json:3:27: error: `timeout` is 90000000, over prflow's ceiling of 86400000: use a smaller value (at /settings/timeout)",
+        ]
+    );
+    use prflow::workflow::RetryPolicy;
+    let secs = |p: RetryPolicy| (1..=8).map(|n| p.delay(n).as_secs()).collect::<Vec<_>>();
+    assert_eq!(secs(RetryPolicy::Exponential), [1, 2, 4, 8, 16, 32, 60, 60]);
+    assert_eq!(secs(RetryPolicy::Linear), [1, 2, 3, 4, 5, 6, 7, 8]);
+    assert_eq!(secs(RetryPolicy::Fixed), [1; 8]);
+    assert_eq!(secs(RetryPolicy::Immediate), [0; 8]);
+}
+
 // ----- variables and output references -----
 
 #[test]

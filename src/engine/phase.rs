@@ -132,6 +132,11 @@ pub fn run_phase(ctx: PhaseRun<'_>) -> Result<Oid, PhaseFailure> {
                         Ok(job) => job,
                         Err(_) => return,
                     };
+                    if job.attempt > 0 {
+                        // Retries back off as the workflow's retryPolicy says.
+                        let policy = ctx.workflow.settings.retry_policy;
+                        std::thread::sleep(policy.delay(job.attempt));
+                    }
                     let result = execute(ctx, &repo, &job);
                     let _ = done_tx.send(JobDone {
                         task: job.task,

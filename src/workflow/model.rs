@@ -244,6 +244,19 @@ pub enum RetryPolicy {
     Immediate,
 }
 
+impl RetryPolicy {
+    /// How long to wait before retry number `retry` (1 = the first retry).
+    pub fn delay(self, retry: u32) -> std::time::Duration {
+        let secs = match self {
+            RetryPolicy::Immediate => 0,
+            RetryPolicy::Fixed => 1,
+            RetryPolicy::Linear => u64::from(retry),
+            RetryPolicy::Exponential => 1u64 << retry.saturating_sub(1).min(6),
+        };
+        std::time::Duration::from_secs(secs.min(60))
+    }
+}
+
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum FailurePolicy {

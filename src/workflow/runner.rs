@@ -129,13 +129,17 @@ fn command(
             None
         }
     };
+    /// A command runner's longest timeout: one day.
+    const MAX_TIMEOUT_S: u64 = 24 * 60 * 60;
     let timeout_s = match obj.get("timeout") {
         None | Some(Value::Null) => None,
-        Some(Value::Number(n)) if n.as_u64().is_some_and(|t| t > 0) => n.as_u64(),
+        Some(Value::Number(n)) if n.as_u64().is_some_and(|t| t > 0 && t <= MAX_TIMEOUT_S) => {
+            n.as_u64()
+        }
         Some(_) => {
             r.error(
                 &child(pointer, "timeout"),
-                "`timeout` of a command runner is a whole number of seconds above 0",
+                format!("`timeout` of a command runner is a whole number of seconds from 1 to {MAX_TIMEOUT_S} (one day)"),
             );
             None
         }

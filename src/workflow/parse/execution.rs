@@ -1,7 +1,10 @@
 //! `execution` and `settings`: concurrency, checkpoints, timeouts, the failure
 //! policy, and prflow's `outputDir`.
 
-use super::{ids_with_pointers, opt_bool, opt_count, opt_string, DEFAULT_CONCURRENCY};
+use super::{
+    ids_with_pointers, opt_bool, opt_count, opt_count_at_most, opt_string, DEFAULT_CONCURRENCY,
+    MAX_TIMEOUT_MS,
+};
 use crate::workflow::diagnostics::Report;
 use crate::workflow::keys;
 use crate::workflow::locate::child;
@@ -109,7 +112,7 @@ pub(super) fn settings(
     let ms = "a number of milliseconds, e.g. 1800000 for 30 minutes";
     if let Some(o) = obj {
         keys::warn_near_misses(o, "/settings", keys::SETTINGS, "`settings`", r);
-        s.timeout_ms = opt_count(o, "timeout", "/settings", ms, r);
+        s.timeout_ms = opt_count_at_most(o, "timeout", "/settings", ms, MAX_TIMEOUT_MS, r);
         if let Some(p) = opt_string(o, "failurePolicy", "/settings", r) {
             s.failure_policy = match p.as_str() {
                 "fail-fast" | "failFast" | "fail_fast" | "stop" | "abort" => {
@@ -136,7 +139,7 @@ pub(super) fn settings(
     // The parallel example writes the workflow timeout under `execution`.
     if s.timeout_ms.is_none() {
         if let Some(e) = exec {
-            s.timeout_ms = opt_count(e, "timeout", "/execution", ms, r);
+            s.timeout_ms = opt_count_at_most(e, "timeout", "/execution", ms, MAX_TIMEOUT_MS, r);
         }
     }
     s

@@ -393,6 +393,33 @@ fn as_count(v: &Value) -> Option<u64> {
     }
 }
 
+/// The most retries a task may ask for (docs/workflow-format.md).
+pub const MAX_RETRIES: u64 = 10;
+/// The longest timeout a task or the settings may ask for: one day, in milliseconds.
+pub const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
+
+/// [`opt_count`] with a documented ceiling: a larger value is an error that says the
+/// ceiling, so `retries: 4294967296` cannot keep a run busy for ever.
+fn opt_count_at_most(
+    obj: &Map<String, Value>,
+    key: &str,
+    at: &str,
+    what: &str,
+    max: u64,
+    r: &mut Report,
+) -> Option<u64> {
+    match opt_count(obj, key, at, what, r) {
+        Some(n) if n > max => {
+            r.error(
+                &child(at, key),
+                format!("`{key}` is {n}, over prflow's ceiling of {max}: use a smaller value"),
+            );
+            None
+        }
+        n => n,
+    }
+}
+
 fn opt_count(
     obj: &Map<String, Value>,
     key: &str,

@@ -2,7 +2,9 @@
 //! outputs, limits and priority, in every dialect claude-flow writes them.
 
 use super::control::{self, ControlRefs};
-use super::{check_id, ids_with_pointers, opt_count, opt_string};
+use super::{
+    check_id, ids_with_pointers, opt_count_at_most, opt_string, MAX_RETRIES, MAX_TIMEOUT_MS,
+};
 use crate::workflow::diagnostics::Report;
 use crate::workflow::keys;
 use crate::workflow::locate::{child, index};
@@ -102,16 +104,24 @@ fn task(i: usize, item: &Value, refs: &mut ControlRefs, r: &mut Report) -> Optio
     let deps = declared_dependencies(obj, &at, r);
     let output = obj.get("output").cloned().unwrap_or(Value::Null);
     let output_keys = output_keys(&output, &at, r);
-    let timeout_ms = opt_count(
+    let timeout_ms = opt_count_at_most(
         obj,
         "timeout",
         &at,
         "a number of milliseconds, e.g. 300000 for five minutes",
+        MAX_TIMEOUT_MS,
         r,
     );
-    let retries = opt_count(obj, "retries", &at, "a whole number of retries, e.g. 2", r)
-        .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
-        .unwrap_or(0);
+    let retries = opt_count_at_most(
+        obj,
+        "retries",
+        &at,
+        "a whole number of retries, e.g. 2",
+        MAX_RETRIES,
+        r,
+    )
+    .map(|n| n as u32)
+    .unwrap_or(0);
     let runner = obj
         .get("runner")
         .and_then(|v| runner::parse(v, &child(&at, "runner"), r));
