@@ -119,34 +119,13 @@ pub const TOP_READ: &[&str] = &[
     "hooks",
 ];
 
-/// Agent keys read into typed fields; the rest (with `configuration` also as
-/// `config`) is kept in `Agent::extra`.
-pub const AGENT_READ: &[&str] = &[
-    "id",
-    "name",
-    "type",
-    "capabilities",
-    "runner",
-    "assignedTasks",
-];
+/// Agent keys read into typed fields (the first six of [`AGENT`]); the rest (with
+/// `configuration` also as `config`) is kept in `Agent::extra`.
+pub const AGENT_READ: &[&str] = AGENT.split_at(6).0;
 
-/// Task keys read into typed fields; the rest is kept in `Task::extra`.
-pub const TASK_READ: &[&str] = &[
-    "id",
-    "name",
-    "description",
-    "type",
-    "agentId",
-    "assignTo",
-    "dependencies",
-    "depends",
-    "input",
-    "output",
-    "runner",
-    "timeout",
-    "retries",
-    "priority",
-];
+/// Task keys read into typed fields (the first fourteen of [`TASK`], up to
+/// `priority`); the rest is kept in `Task::extra`.
+pub const TASK_READ: &[&str] = TASK.split_at(14).0;
 
 /// Top-level sections prflow does not own: kept byte for byte, `${…}` inside them
 /// (`${JIRA_TOKEN}`) is the user's business, never substituted nor an error.
@@ -270,6 +249,12 @@ pub fn list(items: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_read_lists_end_where_the_typed_fields_end() {
+        assert_eq!(super::AGENT_READ.last(), Some(&"assignedTasks"));
+        assert_eq!(super::TASK_READ.last(), Some(&"priority"));
+    }
+
     use super::*;
 
     #[test]
