@@ -33,6 +33,15 @@ fn dump_workflow() -> Value {
 }
 
 /// A repository on `main` with `.prflow/workflow.json` = `wf`.
+/// `prflow run` of the repository's `.prflow/workflow.json`, quietly.
+fn run_locally(repo: &tempfile::TempDir) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args(["run", ".prflow/workflow.json", "--quiet"])
+        .current_dir(repo.path())
+        .output()
+        .unwrap()
+}
+
 fn repo_with(wf: &Value) -> tempfile::TempDir {
     let t = common::git_repo();
     std::fs::create_dir_all(t.path().join(".prflow")).unwrap();
@@ -354,11 +363,7 @@ fn run_and_read_pid(command: &str, timeout: u64) -> (Output, String) {
         "execution": {"checkpoints": ["dump"]}
     });
     let repo = repo_with(&wf);
-    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
-        .args(["run", ".prflow/workflow.json", "--quiet"])
-        .current_dir(repo.path())
-        .output()
-        .unwrap();
+    let out = run_locally(&repo);
     let pid = std::fs::read_to_string(&pid_file)
         .unwrap_or_else(|_| panic!("the runner wrote no pid: {}", text(&out)));
     (out, pid.trim().to_string())
@@ -409,11 +414,7 @@ fn command_strings_are_shell_strings() {
         "execution": {"checkpoints": ["sh"]}
     });
     let repo = repo_with(&wf);
-    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
-        .args(["run", ".prflow/workflow.json", "--quiet"])
-        .current_dir(repo.path())
-        .output()
-        .unwrap();
+    let out = run_locally(&repo);
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(on_phase_branch(repo.path(), "ok.txt"), "ok\ntrapped");
 
@@ -424,11 +425,7 @@ fn command_strings_are_shell_strings() {
         "tasks": [{"id": "sh", "agentId": "dev"}]
     });
     let repo = repo_with(&wf);
-    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
-        .args(["run", ".prflow/workflow.json", "--quiet"])
-        .current_dir(repo.path())
-        .output()
-        .unwrap();
+    let out = run_locally(&repo);
     assert!(!out.status.success());
     assert!(
         text(&out).contains("command `no-such-agent-cli-4711` was not found on PATH"),
@@ -594,11 +591,7 @@ fn a_link_outside_the_repository_fails_its_task() {
         "tasks": [{"id": "link", "agentId": "dev"}]
     });
     let repo = repo_with(&wf);
-    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
-        .args(["run", ".prflow/workflow.json", "--quiet"])
-        .current_dir(repo.path())
-        .output()
-        .unwrap();
+    let out = run_locally(&repo);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("`passwd` is a symbolic link to `/etc/passwd`, outside the repository"),
@@ -628,11 +621,7 @@ fn a_file_over_100_mb_fails_its_task_before_it_is_read() {
     });
     let repo = repo_with(&wf);
     let started = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
-        .args(["run", ".prflow/workflow.json", "--quiet"])
-        .current_dir(repo.path())
-        .output()
-        .unwrap();
+    let out = run_locally(&repo);
     assert!(!out.status.success(), "{}", text(&out));
     assert!(
         text(&out).contains("`big.bin` is 1024 MB, over GitHub's limit of 100 MB per file"),

@@ -199,20 +199,12 @@ impl GitHub {
                 continue;
             }
             let failure = retry::classify(status, &headers, &message);
-            if once && failure == Failure::Server {
-                return Err(to_error(
-                    status,
-                    &headers,
-                    message,
-                    errors,
-                    request_line,
-                    attempt,
-                    failure,
-                ));
-            }
-            if let Some(wait) =
-                retry::next_wait(policy, failure, &headers, attempt, now_epoch_secs())
-            {
+            // A request that must not be repeated (`once`) is not retried on a 5xx.
+            let wait = match failure {
+                Failure::Server if once => None,
+                _ => retry::next_wait(policy, failure, &headers, attempt, now_epoch_secs()),
+            };
+            if let Some(wait) = wait {
                 tracing::debug!(request = %request_line, status, attempt, wait_ms = wait.as_millis() as u64, "retrying");
                 tokio::time::sleep(wait).await;
                 continue;
