@@ -22,6 +22,7 @@ pub mod paging;
 pub mod routes;
 pub mod shapes;
 pub mod state;
+pub mod web;
 pub mod webhooks;
 
 use anyhow::{bail, Context, Result};

@@ -44,6 +44,7 @@ pub fn router(inner: Arc<Inner>) -> Router {
     Router::new()
         .merge(admin::routes())
         .merge(api)
+        .merge(super::web::routes(inner.clone()))
         .fallback(fallback)
         .method_not_allowed_fallback(unknown_route)
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
