@@ -21,9 +21,14 @@ const REPO: &str = "demo/shop";
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Keep the simulator running at the end (Ctrl-C stops it) to look around.
+    /// Keep the simulator running at the end (Ctrl-C stops it) to look around:
+    /// every PR, its checks and the run graph are web pages of the simulator.
     #[arg(long)]
     pub keep: bool,
+    /// Leave the reviewing to you: stop after phase 1's PR, print its page's URL
+    /// and keep running; approve it there as bob and the App opens phase 2 (implies --keep).
+    #[arg(long)]
+    pub browse: bool,
     /// Where to put the scratch repository and the simulator's data (default: a temp dir).
     #[arg(long)]
     pub dir: Option<PathBuf>,
@@ -152,6 +157,8 @@ async fn demo(args: Args) -> Result<()> {
     println!("alice commented `/prflow run {WORKFLOW_PATH}` on issue #{issue_no}");
 
     let phases = 3;
+    let mut first_pr = String::new();
+    let mut left_to_you = false;
     for phase in 1..=phases {
         let pr =
             wait_for_phase_pr(&http, &bob, &api, phase, Duration::from_secs(args.timeout)).await?;
@@ -179,40 +186,62 @@ async fn demo(args: Args) -> Result<()> {
                 c["output"]["title"].as_str().unwrap_or("")
             );
         }
+        if phase == 1 {
+            first_pr = pr["html_url"].as_str().unwrap_or_default().to_string();
+        }
+        if args.browse {
+            left_to_you = true;
+            break;
+        }
         call(&http, &bob, "POST", &format!("{api}/repos/{REPO}/pulls/{number}/reviews"), Some(json!({
             "event": "APPROVE", "commit_id": head, "body": "Looks good: approved by the demo reviewer."
         })))
         .await?;
         println!("  bob approved PR #{number}");
     }
-    wait_for_done(
-        &http,
-        &bob,
-        &api,
-        issue_no,
-        Duration::from_secs(args.timeout),
-    )
-    .await?;
-    println!(
-        "\nThe run is done: {phases} phases, {phases} PRs, every checkpoint approved, in {:.1} s.",
-        started.elapsed().as_secs_f64()
-    );
-    println!("Look at it (BOB is the demo reviewer's token, valid only in this simulator):");
-    println!("  BOB={bob}");
-    println!(
-        "  git clone http://x-access-token:$BOB@{}/{REPO}.git",
-        sim.git_url().trim_start_matches("http://")
-    );
-    println!("  curl -s -H \"Authorization: Bearer $BOB\" {api}/repos/{REPO}/pulls?state=all");
-    println!("  the status comment: {api}/repos/{REPO}/issues/{issue_no}/comments");
-
-    if args.keep {
-        println!("\n--keep: the simulator and the App keep running; Ctrl-C stops them.");
+    if left_to_you {
+        println!("\nYour turn: open phase 1's pull request in a browser,");
+        println!("  {first_pr}");
+        println!(
+            "pick bob at the top right (the reviewer), approve it, and the App opens phase 2's PR."
+        );
+        println!("--browse: the simulator and the App keep running; Ctrl-C stops them.");
         let _ = tokio::signal::ctrl_c().await;
+    } else {
+        wait_for_done(
+            &http,
+            &bob,
+            &api,
+            issue_no,
+            Duration::from_secs(args.timeout),
+        )
+        .await?;
+        println!(
+            "\nThe run is done: {phases} phases, {phases} PRs, every checkpoint approved, in {:.1} s.",
+            started.elapsed().as_secs_f64()
+        );
+        println!("See it in a browser (pick who you act as at the top right of a page):");
+        println!("  the first PR  {first_pr}");
+        println!("  every PR      {api}/{REPO}/pulls?state=all");
+        println!("  the run issue {api}/{REPO}/issues/{issue_no}");
+        println!(
+            "  git clone http://x-access-token:{bob}@{}/{REPO}.git   (bob's token, valid only in this simulator)",
+            sim.git_url().trim_start_matches("http://")
+        );
+        if args.keep {
+            println!("\n--keep: the simulator and the App keep running; Ctrl-C stops them.");
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
     let _ = stop_tx.send(());
     let _ = serving.await;
     sim.shutdown().await;
+    if !(args.keep || left_to_you) {
+        println!(
+            "\nThe simulator and the App have stopped: the URLs above are gone. \
+             `prflow demo --keep` keeps them running until Ctrl-C."
+        );
+    }
     Ok(())
 }
 

@@ -218,7 +218,7 @@ pub async fn pull(
     }
     items.sort_by(|a, b| a.0.cmp(&b.0));
     let ctx = json!({
-        "title": format!("{} · Pull Request #{}", i.title, i.number), "pr": head, "mermaid": true,
+        "title": format!("{} · Pull Request #{}", i.title, i.number), "pr": head, "repo": head["repo"], "mermaid": true,
         "body_html": md(i.body.as_deref().unwrap_or("*No description provided.*")),
         "timeline": items.into_iter().map(|(_, v)| v).collect::<Vec<_>>(), "reviewers": reviewers,
     });
@@ -296,7 +296,7 @@ pub async fn files(
     let changed = head_base(&web, &f, &i)
         .and_then(|(repo, h, b)| git::changed_files(&repo, b, h).ok())
         .unwrap_or_default();
-    let ctx = json!({"title": format!("{} · Files changed · #{}", i.title, i.number), "pr": head,
+    let ctx = json!({"title": format!("{} · Files changed · #{}", i.title, i.number), "pr": head, "repo": head["repo"],
                      "files": files_ctx(&changed, &comments)});
     render(&web, &h, uri.path(), "files.html", ctx)
 }
