@@ -187,7 +187,40 @@ pub fn installation_permissions() -> BTreeMap<String, String> {
     .collect()
 }
 
-/// `admin` > `write` > `read` > `none`.
+/// GitHub's repository roles, strongest first (`write` is the REST `push`).
+pub const ROLES: [&str; 5] = ["admin", "maintain", "write", "triage", "read"];
+
+/// `login`'s role on `full`: the owner is admin; a collaborator entry of the
+/// repository (`PUT …/collaborators/{user}`) wins over the person's default role.
+pub fn role(st: &State, full: &str, login: &str) -> String {
+    let Some(r) = st.repos.get(full) else {
+        return "none".into();
+    };
+    if r.owner == login {
+        return "admin".into();
+    }
+    r.collaborators
+        .get(login)
+        .cloned()
+        .unwrap_or_else(|| st.account(login).permission)
+}
+
+/// The `permissions` object of a repository as `role` sees it.
+pub fn role_permissions(role: &str) -> serde_json::Value {
+    let lv = ROLES.iter().position(|r| *r == role).unwrap_or(ROLES.len());
+    serde_json::json!({"admin": lv < 1, "maintain": lv < 2, "push": lv < 3, "triage": lv < 4, "pull": lv < 5})
+}
+
+/// The `permissions` object an installation token sees on a repository.
+pub fn token_permissions(permissions: &BTreeMap<String, String>) -> serde_json::Value {
+    let has = |k: &str, w: u8| level(permissions.get(k).map(String::as_str).unwrap_or("none")) >= w;
+    serde_json::json!({
+        "admin": has("administration", 2), "maintain": false, "push": has("contents", 2),
+        "triage": has("issues", 2) || has("pull_requests", 2), "pull": true,
+    })
+}
+
+/// `admin` > `write` (`maintain`) > `read` (`triage`) > `none`.
 pub fn level(p: &str) -> u8 {
     match p {
         "admin" => 3,

@@ -54,6 +54,9 @@ pub fn init_bare(path: &Path) -> Result<()> {
         git(&["init", "--bare", "--quiet", "-b", "main"], path)?;
     }
     git(&["config", "http.receivepack", "true"], path)?;
+    // GitHub's pull request refs are read-only: a push to them is refused
+    // with "deny updating a hidden ref" (they stay advertised to fetches).
+    git(&["config", "receive.hideRefs", "refs/pull"], path)?;
     let hook = path.join("hooks/pre-receive");
     std::fs::create_dir_all(path.join("hooks"))?;
     std::fs::write(&hook, PRE_RECEIVE)?;

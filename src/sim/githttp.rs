@@ -21,18 +21,26 @@ fn challenge(msg: &str) -> Response {
     r
 }
 
-/// `/{owner}/{name}.git/{rest}` → (`owner/name`, `/rest`).
+/// `/{owner}/{name}.git/{rest}` → (`owner/name`, `/rest`). Like GitHub, the
+/// URL without `.git` works too (`/{owner}/{name}/info/refs`, `…/git-upload-pack`).
 pub fn split(path: &str) -> Option<(String, String)> {
     let p = path.trim_start_matches('/');
-    let idx = p
+    if let Some(idx) = p
         .find(".git/")
-        .or_else(|| p.strip_suffix(".git").map(|s| s.len()))?;
-    let full = &p[..idx];
-    let rest = p.get(idx + 4..).unwrap_or("");
-    if full.matches('/').count() != 1 {
-        return None;
+        .or_else(|| p.strip_suffix(".git").map(|s| s.len()))
+    {
+        let full = &p[..idx];
+        let rest = p.get(idx + 4..).unwrap_or("");
+        if full.matches('/').count() != 1 {
+            return None;
+        }
+        return Some((full.to_string(), rest.to_string()));
     }
-    Some((full.to_string(), rest.to_string()))
+    let mut parts = p.splitn(3, '/');
+    let (o, r, rest) = (parts.next()?, parts.next()?, parts.next()?);
+    let git_path = ["info/refs", "git-upload-pack", "git-receive-pack", "HEAD"].contains(&rest)
+        || rest.starts_with("objects/");
+    (git_path && !o.is_empty() && !r.is_empty()).then(|| (format!("{o}/{r}"), format!("/{rest}")))
 }
 
 /// Serves one git request (the router's fallback sends every `*.git/…` path here).
@@ -76,7 +84,7 @@ pub async fn serve(
         let st = inner.st.lock().unwrap();
         match &actor {
             Actor::Person(l) => {
-                let lv = auth::level(&st.account(l).permission);
+                let lv = auth::level(&auth::role(&st, &full, l));
                 (l.clone(), if push { lv >= 2 } else { lv >= 1 })
             }
             Actor::Installation { repos, permissions } => {

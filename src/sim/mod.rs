@@ -15,10 +15,13 @@
 
 pub mod auth;
 pub mod conditional;
+pub mod diffmap;
 pub mod git;
 pub mod githttp;
 pub mod http;
+pub mod media;
 pub mod paging;
+pub mod pullrefs;
 pub mod routes;
 pub mod shapes;
 pub mod state;
@@ -176,6 +179,7 @@ impl Inner {
                 new.as_ref().unwrap_or(&zero),
             );
             self.emit("push", Some(full), sender, payload);
+            self.emit_create_delete(full, sender, name, old.is_none(), new.is_none());
             if let (true, Some(sha)) = (name.starts_with("refs/heads/"), new) {
                 routes::checks::suite_requested(self, full, sha, sender);
             }
@@ -192,7 +196,45 @@ impl Inner {
                 }
             }
         }
+        pullrefs::sync(self, full);
         self.persist();
+    }
+
+    /// `create` / `delete` for a branch or tag that appeared or went away
+    /// (GitHub sends them beside `push`).
+    fn emit_create_delete(
+        &self,
+        full: &str,
+        sender: &str,
+        name: &str,
+        created: bool,
+        deleted: bool,
+    ) {
+        let (short, kind) = match (
+            name.strip_prefix("refs/heads/"),
+            name.strip_prefix("refs/tags/"),
+        ) {
+            (Some(b), _) => (b, "branch"),
+            (_, Some(t)) => (t, "tag"),
+            _ => return,
+        };
+        let event = match (created, deleted) {
+            (true, false) => "create",
+            (false, true) => "delete",
+            _ => return,
+        };
+        let mut m = Map::new();
+        m.insert("ref".into(), json!(short));
+        m.insert("ref_type".into(), json!(kind));
+        if event == "create" {
+            m.insert(
+                "master_branch".into(),
+                json!(git::default_branch(&self.bare(full))),
+            );
+            m.insert("description".into(), Value::Null);
+        }
+        m.insert("pusher_type".into(), json!("user"));
+        self.emit(event, Some(full), sender, m);
     }
 
     fn push_payload(
@@ -215,7 +257,7 @@ impl Inner {
                 }
             }
         }
-        let repo_v = routes::repos::repo_json(self, full).ok();
+        let repo_v = routes::repos::repo_json(self, full, None).ok();
         let st = self.st.lock().unwrap();
         let acct = st.account(sender);
         let email = format!("{}@users.noreply.sim", acct.login);

@@ -37,8 +37,15 @@ pub fn user_by_login(base: &str, st: &State, login: &str) -> Value {
     user(base, &st.account(login))
 }
 
-/// The `repository` / `full-repository` object.
-pub fn repo(base: &str, st: &State, r: &Repo, default_branch: &str) -> Value {
+/// The `repository` / `full-repository` object; `permissions` is what the caller
+/// may do (GitHub sends it only to an authenticated caller, never in webhooks).
+pub fn repo(
+    base: &str,
+    st: &State,
+    r: &Repo,
+    default_branch: &str,
+    permissions: Option<Value>,
+) -> Value {
     let full = r.full_name();
     let u = format!("{base}/repos/{full}");
     let open = r.issues.values().filter(|i| i.state == "open").count();
@@ -104,12 +111,14 @@ pub fn repo(base: &str, st: &State, r: &Repo, default_branch: &str) -> Value {
         "custom_properties": {},
         "allow_merge_commit": true, "allow_squash_merge": true, "allow_rebase_merge": true,
         "pushed_at": r.pushed_at, "created_at": r.created_at, "updated_at": r.pushed_at,
-        "permissions": {"admin": true, "maintain": true, "push": true, "triage": true, "pull": true},
     });
     for part in [rest, rest2] {
         if let Value::Object(o) = part {
             m.extend(o);
         }
+    }
+    if let Some(p) = permissions {
+        m.insert("permissions".into(), p);
     }
     Value::Object(m)
 }
@@ -126,6 +135,20 @@ pub fn organization(base: &str, a: &Account) -> Value {
     })
 }
 
+/// The events the App subscribes to (every event the simulator sends).
+pub const EVENTS: [&str; 10] = [
+    "check_run",
+    "check_suite",
+    "create",
+    "delete",
+    "issue_comment",
+    "pull_request",
+    "pull_request_review",
+    "pull_request_review_comment",
+    "push",
+    "status",
+];
+
 /// The `nullable-integration` object (the App).
 pub fn app(base: &str, st: &State) -> Value {
     let owner = st
@@ -141,7 +164,7 @@ pub fn app(base: &str, st: &State) -> Value {
         "html_url": format!("{base}/apps/prflow-sim"), "created_at": "2026-01-01T00:00:00Z",
         "updated_at": "2026-01-01T00:00:00Z",
         "permissions": super::auth::installation_permissions(),
-        "events": ["check_run", "check_suite", "issue_comment", "pull_request", "pull_request_review", "push"],
+        "events": EVENTS,
         "installations_count": 1,
     })
 }
@@ -164,7 +187,7 @@ pub fn installation(base: &str, st: &State) -> Value {
         "access_tokens_url": format!("{base}/app/installations/{id}/access_tokens"),
         "repositories_url": format!("{base}/installation/repositories"),
         "html_url": format!("{base}/settings/installations/{id}"),
-        "events": ["check_run", "check_suite", "issue_comment", "pull_request", "pull_request_review", "push"],
+        "events": EVENTS,
         "permissions": super::auth::installation_permissions(),
         "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z",
         "suspended_by": null, "suspended_at": null,
@@ -182,22 +205,25 @@ pub fn association(st: &State, r: &Repo, login: &str) -> &'static str {
     }
 }
 
-pub fn label(base: &str, full: &str, name: &str) -> Value {
+/// The `label` object of `name` on `r` (GitHub's grey `ededed` when the repository never defined it).
+pub fn label(base: &str, r: &Repo, name: &str) -> Value {
     let id = name
         .bytes()
         .fold(7u64, |h, b| h.wrapping_mul(31).wrapping_add(b as u64))
         % 1_000_000_000;
-    json!({"id": id, "node_id": node_id("Label", id), "url": format!("{base}/repos/{full}/labels/{name}"),
-           "name": name, "description": null, "color": "ededed", "default": false})
+    let def = r.labels.get(name);
+    let url = format!(
+        "{base}/repos/{}/labels/{}",
+        r.full_name(),
+        name.replace(' ', "%20")
+    );
+    json!({"id": id, "node_id": node_id("Label", id), "url": url,
+           "name": name, "description": def.and_then(|d| d.description.clone()),
+           "color": def.map(|d| d.color.as_str()).unwrap_or("ededed"), "default": false})
 }
 
 pub fn labels(base: &str, r: &Repo, names: &[String]) -> Value {
-    Value::Array(
-        names
-            .iter()
-            .map(|n| label(base, &r.full_name(), n))
-            .collect(),
-    )
+    Value::Array(names.iter().map(|n| label(base, r, n)).collect())
 }
 
 /// The `issue` object (with a `pull_request` key when the issue is a pull request).
@@ -277,7 +303,7 @@ pub fn pull(
     let u = format!("{base}/repos/{full}/pulls/{n}");
     let html = format!("{base}/{full}/pull/{n}");
     let issue_u = format!("{base}/repos/{full}/issues/{n}");
-    let repo_v = repo(base, st, r, default_branch);
+    let repo_v = repo(base, st, r, default_branch, None);
     let owner = user_by_login(base, st, &r.owner);
     let reviewers: Vec<Value> = p
         .requested_reviewers
@@ -361,22 +387,39 @@ pub fn review_hook(base: &str, st: &State, r: &Repo, rv: &Review) -> Value {
     v
 }
 
+/// The `pull-request-review-comment` object. Comments never go outdated here, so
+/// `position`/`line` stay what they were when written (`original_*`).
 pub fn review_comment(base: &str, st: &State, r: &Repo, c: &ReviewComment) -> Value {
     let full = r.full_name();
     let u = format!("{base}/repos/{full}/pulls/comments/{}", c.id);
     let html = format!("{base}/{full}/pull/{}#discussion_r{}", c.pull, c.id);
     let pu = format!("{base}/repos/{full}/pulls/{}", c.pull);
-    json!({
+    let file = c.line.is_none();
+    let mut v = json!({
         "url": u, "id": c.id, "node_id": node_id("PullRequestReviewComment", c.id),
-        "pull_request_review_id": c.review_id, "diff_hunk": "@@", "path": c.path,
+        "pull_request_review_id": c.review_id, "diff_hunk": c.diff_hunk, "path": c.path,
+        "position": c.position, "original_position": c.position,
         "commit_id": c.commit_id, "original_commit_id": c.commit_id, "user": user_by_login(base, st, &c.user),
         "body": c.body, "created_at": c.created_at, "updated_at": c.created_at, "html_url": html,
         "pull_request_url": pu, "author_association": association(st, r, &c.user),
         "_links": {"self": {"href": u}, "html": {"href": html}, "pull_request": {"href": pu}},
-        "line": c.line, "original_line": c.line, "side": c.side, "start_line": null, "original_start_line": null,
-        "start_side": null, "subject_type": "line",
+        "line": c.line, "original_line": c.line, "side": c.side,
+        "start_line": c.start_line, "original_start_line": c.start_line, "start_side": c.start_side,
+        "subject_type": if file { "file" } else { "line" },
         "reactions": reactions(&format!("{u}/reactions"), &Default::default()),
-    })
+    });
+    if let Some(to) = c.in_reply_to {
+        v["in_reply_to_id"] = json!(to);
+    }
+    if file {
+        // GitHub's description has no null for these: a file comment leaves them out.
+        if let Some(m) = v.as_object_mut() {
+            for k in ["line", "original_line", "position", "original_position"] {
+                m.remove(k);
+            }
+        }
+    }
+    v
 }
 
 /// `pull-request-minimal` entries of open pulls whose head is `sha`.

@@ -31,7 +31,8 @@ pub struct Account {
     pub login: String,
     /// `User`, `Organization` or `Bot`.
     pub kind: String,
-    /// `admin`, `write`, `read` or `none`, on every repository of the simulator.
+    /// `admin`, `maintain`, `write`, `triage`, `read` or `none`: the role on every
+    /// repository where the person is not listed as a collaborator.
     pub permission: String,
 }
 
@@ -111,11 +112,24 @@ pub struct ReviewComment {
     pub pull: u64,
     pub user: String,
     pub path: String,
+    /// `None` for a comment on the whole file (`subject_type: file`).
     pub line: Option<u64>,
     pub side: String,
     pub body: String,
     pub commit_id: String,
     pub created_at: String,
+    /// Where the comment sits in the file's diff (see `sim::diffmap`).
+    #[serde(default)]
+    pub position: Option<u64>,
+    #[serde(default)]
+    pub start_line: Option<u64>,
+    #[serde(default)]
+    pub start_side: Option<String>,
+    #[serde(default)]
+    pub diff_hunk: String,
+    /// The thread's first comment, for replies.
+    #[serde(default)]
+    pub in_reply_to: Option<u64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -156,6 +170,12 @@ pub struct Status {
     pub created_at: String,
 }
 
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Label {
+    pub color: String,
+    pub description: Option<String>,
+}
+
 /// One repository's records; its commits and refs live in the bare repository.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Repo {
@@ -170,6 +190,13 @@ pub struct Repo {
     /// branch and retargets the open PRs based on it (`PATCH /repos/{o}/{r}`).
     #[serde(default)]
     pub delete_branch_on_merge: bool,
+    /// The repository's labels by name (`POST …/labels`; adding an unknown
+    /// label to an issue creates it, as GitHub does).
+    #[serde(default)]
+    pub labels: BTreeMap<String, Label>,
+    /// login → role on this repository (`admin`, `maintain`, `write`, `triage`, `read`).
+    #[serde(default)]
+    pub collaborators: BTreeMap<String, String>,
     pub issues: BTreeMap<u64, Issue>,
     pub comments: Vec<Comment>,
     pub reviews: Vec<Review>,
@@ -203,6 +230,23 @@ pub struct Delivery {
     pub duration_ms: Option<u64>,
     pub redelivery: bool,
     pub payload: Value,
+    /// Every try of this delivery, first to last: a kept-alive connection the
+    /// receiver had closed, or a refused connection, is tried once more.
+    #[serde(default)]
+    pub attempts: Vec<Attempt>,
+}
+
+/// One try of a webhook delivery.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Attempt {
+    pub at: String,
+    pub status_code: Option<u16>,
+    /// `OK`, `Invalid HTTP Response: 500`, `failed to connect to host`,
+    /// `connection closed before a response`, `timed out (10 s)`.
+    pub status: String,
+    pub duration_ms: u64,
+    /// Whether it went over a new connection (every retry does).
+    pub fresh_connection: bool,
 }
 
 /// A fault to inject (see `POST /_sim/faults`).

@@ -2,8 +2,11 @@
 //! like GitHub's, are recorded in the delivery log, and are sent in order per
 //! repository, signed with `X-Hub-Signature-256` (and the legacy sha1 header).
 //! A receiver that takes longer than 10 s is recorded as failed, like GitHub.
+//! A delivery that fails before the receiver answers (a kept-alive connection
+//! it had closed, a refused connection) is tried once more on a new
+//! connection, so a listening receiver never misses one; every try is logged.
 
-use super::state::{now, Delivery};
+use super::state::{now, Attempt, Delivery};
 use super::Inner;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
@@ -36,10 +39,17 @@ pub fn spawn(
     mut rx: mpsc::UnboundedReceiver<u64>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .build()
-            .expect("building the webhook HTTP client");
+        let client = Clients {
+            pooled: reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .build()
+                .expect("building the webhook HTTP client"),
+            fresh: reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .pool_max_idle_per_host(0)
+                .build()
+                .expect("building the webhook HTTP client"),
+        };
         // One queue per repository: in order within a repository, and a slow
         // answer about one repository does not hold up the others.
         let mut queues: HashMap<Option<String>, mpsc::UnboundedSender<u64>> = HashMap::new();
@@ -70,7 +80,56 @@ pub fn spawn(
     })
 }
 
-async fn deliver(inner: &Arc<Inner>, client: &reqwest::Client, id: u64) {
+/// Kept-alive connections for speed, and a client that always opens a new one for retries.
+#[derive(Clone)]
+struct Clients {
+    pooled: reqwest::Client,
+    fresh: reqwest::Client,
+}
+
+/// One POST of `body`: (status code, log status, whether a retry may help).
+async fn attempt(
+    client: &reqwest::Client,
+    url: &str,
+    d: &Delivery,
+    secret: &str,
+    app_id: u64,
+    body: &[u8],
+) -> (Option<u16>, String, bool) {
+    let res = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("user-agent", "GitHub-Hookshot/prflow-sim")
+        .header("x-github-event", &d.event)
+        .header("x-github-delivery", &d.guid)
+        .header("x-github-hook-id", HOOK_ID.to_string())
+        .header("x-github-hook-installation-target-id", app_id.to_string())
+        .header("x-github-hook-installation-target-type", "integration")
+        .header("x-hub-signature", sign1(secret, body))
+        .header("x-hub-signature-256", sign256(secret, body))
+        .body(body.to_vec())
+        .send()
+        .await;
+    match res {
+        Ok(r) => {
+            let c = r.status().as_u16();
+            if r.status().is_success() {
+                (Some(c), "OK".to_string(), false)
+            } else {
+                (Some(c), format!("Invalid HTTP Response: {c}"), false)
+            }
+        }
+        Err(e) if e.is_timeout() => (None, "timed out (10 s)".to_string(), false),
+        Err(e) if e.is_connect() => (None, "failed to connect to host".to_string(), true),
+        Err(_) => (
+            None,
+            "connection closed before a response".to_string(),
+            true,
+        ),
+    }
+}
+
+async fn deliver(inner: &Arc<Inner>, client: &Clients, id: u64) {
     let (url, secret, d, app_id) = {
         let st = inner.st.lock().unwrap();
         let Some(d) = st.deliveries.iter().find(|d| d.id == id).cloned() else {
@@ -84,37 +143,33 @@ async fn deliver(inner: &Arc<Inner>, client: &reqwest::Client, id: u64) {
         )
     };
     let started = Instant::now();
+    let mut attempts = vec![];
     let (code, status) = match url {
         None => (None, "not sent: no webhook URL configured".to_string()),
         Some(url) => {
             let body = serde_json::to_vec(&d.payload).unwrap_or_default();
-            let res = client
-                .post(&url)
-                .header("content-type", "application/json")
-                .header("user-agent", "GitHub-Hookshot/prflow-sim")
-                .header("x-github-event", &d.event)
-                .header("x-github-delivery", &d.guid)
-                .header("x-github-hook-id", HOOK_ID.to_string())
-                .header("x-github-hook-installation-target-id", app_id.to_string())
-                .header("x-github-hook-installation-target-type", "integration")
-                .header("x-hub-signature", sign1(&secret, &body))
-                .header("x-hub-signature-256", sign256(&secret, &body))
-                .body(body)
-                .send()
-                .await;
-            match res {
-                Ok(r) => {
-                    let c = r.status().as_u16();
-                    let s = if r.status().is_success() {
-                        "OK".to_string()
-                    } else {
-                        format!("Invalid HTTP Response: {c}")
-                    };
-                    (Some(c), s)
+            let mut last = (None, String::new());
+            for fresh in [false, true] {
+                let t = Instant::now();
+                let c = if fresh { &client.fresh } else { &client.pooled };
+                if fresh {
+                    // A refused connection gets a moment before the one retry.
+                    tokio::time::sleep(Duration::from_millis(200)).await;
                 }
-                Err(e) if e.is_timeout() => (None, "timed out (10 s)".to_string()),
-                Err(_) => (None, "failed to connect to host".to_string()),
+                let (code, status, retry) = attempt(c, &url, &d, &secret, app_id, &body).await;
+                attempts.push(Attempt {
+                    at: now(),
+                    status_code: code,
+                    status: status.clone(),
+                    duration_ms: t.elapsed().as_millis() as u64,
+                    fresh_connection: fresh,
+                });
+                last = (code, status);
+                if !retry {
+                    break;
+                }
             }
+            last
         }
     };
     let ms = started.elapsed().as_millis() as u64;
@@ -124,6 +179,7 @@ async fn deliver(inner: &Arc<Inner>, client: &reqwest::Client, id: u64) {
         rec.status = status;
         rec.duration_ms = Some(ms);
         rec.delivered_at = Some(now());
+        rec.attempts = attempts;
     }
     drop(st);
     inner.persist();
@@ -146,7 +202,7 @@ impl Inner {
                 // A payload may bring its own repository shape (push does).
                 payload
                     .entry("repository")
-                    .or_insert_with(|| super::shapes::repo(&self.base, &st, r, &db));
+                    .or_insert_with(|| super::shapes::repo(&self.base, &st, r, &db, None));
                 let owner = st.account(&r.owner);
                 if owner.kind == "Organization" {
                     payload.insert(
@@ -182,6 +238,7 @@ impl Inner {
             duration_ms: None,
             redelivery: false,
             payload: Value::Object(payload),
+            attempts: vec![],
         });
         drop(st);
         let _ = self.hooks.send(id);
@@ -197,6 +254,7 @@ impl Inner {
         d.status_code = None;
         d.duration_ms = None;
         d.delivered_at = None;
+        d.attempts = vec![];
         let new = d.id;
         st.deliveries.push(d);
         drop(st);

@@ -35,9 +35,10 @@ pub fn routes() -> Router<Arc<Inner>> {
 
 /// Creates or updates a person; returns a new token for them.
 pub fn create_user(inner: &Inner, login: &str, permission: &str) -> ApiResult<String> {
-    if !matches!(permission, "admin" | "write" | "read") {
+    if !auth::ROLES.contains(&permission) {
         return Err(ApiError::unprocessable(&format!(
-            "permission {permission:?} is not one of admin, write, read"
+            "permission {permission:?} is not one of {}",
+            auth::ROLES.join(", ")
         )));
     }
     let valid = !login.is_empty()
@@ -266,7 +267,7 @@ pub fn send_hello(inner: &Inner) {
     ping.insert(
         "hook".into(),
         json!({"type": "App", "id": super::super::webhooks::HOOK_ID, "name": "web", "active": true, "app_id": app_id,
-               "events": ["check_run", "check_suite", "issue_comment", "pull_request", "pull_request_review", "push"],
+               "events": super::super::shapes::EVENTS,
                "config": {"content_type": "json", "insecure_ssl": "0", "url": inner.st.lock().unwrap().webhook_url},
                "updated_at": super::super::state::now(), "created_at": super::super::state::now()}),
     );
@@ -286,10 +287,16 @@ pub fn send_hello(inner: &Inner) {
     inner.emit("ping", None, &account, ping);
     let mut m = Map::new();
     m.insert("action".into(), json!("created"));
-    m.insert(
-        "installation".into(),
-        super::super::shapes::installation(&inner.base, &inner.st.lock().unwrap()),
-    );
+    let mut inst = super::super::shapes::installation(&inner.base, &inner.st.lock().unwrap());
+    // The `installation` event carries Unix seconds where the REST object has ISO 8601.
+    for k in ["created_at", "updated_at"] {
+        if let Some(t) = inst[k].as_str().and_then(|t| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+        }) {
+            inst[k] = json!(t.unix_timestamp());
+        }
+    }
+    m.insert("installation".into(), inst);
     m.insert("repositories".into(), Value::Array(repos));
     inner.emit("installation", None, &account, m);
 }

@@ -22,6 +22,7 @@ pub fn routes() -> Router<Arc<Inner>> {
         .route("/app/installations/{id}", get(installation))
         .route("/app/installations/{id}/access_tokens", post(access_token))
         .route("/repos/{owner}/{repo}/installation", get(repo_installation))
+        .route("/installation/repositories", get(installation_repos))
         .route("/rate_limit", get(rate_limit))
 }
 
@@ -46,6 +47,38 @@ async fn installations(State(inner): S, a: Option<Extension<Actor>>, paging: Pag
         &inner.base,
         &inner.st.lock().unwrap(),
     )])
+}
+
+/// `GET /installation/repositories` (installation tokens only): the repositories
+/// the token may use, `repository_selection` `selected` for a scoped token.
+async fn installation_repos(
+    State(inner): S,
+    a: Option<Extension<Actor>>,
+    paging: Paging,
+) -> ApiResult {
+    let Some(Extension(Actor::Installation { repos, permissions })) = a else {
+        return Err(ApiError::forbidden(
+            "This endpoint can only be accessed with an installation access token.",
+        ));
+    };
+    let st = inner.st.lock().unwrap();
+    let all: Vec<Value> = st
+        .repos
+        .values()
+        .filter(|r| repos.as_ref().is_none_or(|s| s.contains(&r.full_name())))
+        .map(|r| {
+            let db = super::super::git::default_branch(&inner.bare(&r.full_name()));
+            let perms = super::super::auth::token_permissions(&permissions);
+            shapes::repo(&inner.base, &st, r, &db, Some(perms))
+        })
+        .collect();
+    let total = all.len();
+    let body = json!({
+        "total_count": total,
+        "repository_selection": if repos.is_some() { "selected" } else { "all" },
+        "repositories": paging.slice(all),
+    });
+    Ok(paging.respond(total, body))
 }
 
 async fn installation(
@@ -162,6 +195,7 @@ async fn access_token(
                     &st,
                     r,
                     &super::super::git::default_branch(&inner.bare(&r.full_name())),
+                    None,
                 )
             })
             .collect();

@@ -6,7 +6,7 @@ use super::super::auth::Actor;
 use super::super::http::{created, no_content, ok, parse_body, req_str, ApiError, ApiResult};
 use super::super::paging::Paging;
 use super::super::shapes;
-use super::super::state::{now, Comment, Issue};
+use super::super::state::{now, Comment, Issue, Label};
 use super::super::Inner;
 use super::{authorize, full, S};
 use axum::extract::{Path, State};
@@ -17,7 +17,10 @@ use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<Inner>> {
     Router::new()
-        .route("/repos/{owner}/{repo}/issues", post(create_issue))
+        .route(
+            "/repos/{owner}/{repo}/issues",
+            get(list_issues).post(create_issue),
+        )
         .route(
             "/repos/{owner}/{repo}/issues/{n}",
             get(get_issue).patch(update_issue),
@@ -55,6 +58,48 @@ pub fn issue_json(inner: &Inner, f: &str, n: u64) -> ApiResult<Value> {
     let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
     let i = r.issues.get(&n).ok_or_else(ApiError::not_found)?;
     Ok(shapes::issue(&inner.base, &st, r, i))
+}
+
+/// `GET …/issues`: issues and pull requests (GitHub lists both), newest first;
+/// `state` (`open` by default, `closed`, `all`) and `labels` (comma-separated, all must match).
+async fn list_issues(
+    State(inner): S,
+    Extension(a): Extension<Actor>,
+    Path((o, r)): Path<(String, String)>,
+    axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
+    paging: Paging,
+) -> ApiResult {
+    let f = full(&o, &r);
+    authorize(&inner, &a, &f, "issues", false)?;
+    let state = q.get("state").map(String::as_str).unwrap_or("open");
+    if !matches!(state, "open" | "closed" | "all") {
+        return Err(ApiError::invalid("state must be one of open, closed, all"));
+    }
+    let wanted: Vec<&str> = q
+        .get("labels")
+        .map(|l| {
+            l.split(',')
+                .map(str::trim)
+                .filter(|x| !x.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let st = inner.st.lock().unwrap();
+    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    let mut all: Vec<&Issue> = rp
+        .issues
+        .values()
+        .filter(|i| state == "all" || i.state == state)
+        .filter(|i| wanted.iter().all(|w| i.labels.iter().any(|l| l == w)))
+        .collect();
+    if q.get("direction").map(String::as_str) != Some("asc") {
+        all.reverse();
+    }
+    let v: Vec<Value> = all
+        .into_iter()
+        .map(|i| shapes::issue(&inner.base, &st, rp, i))
+        .collect();
+    paging.array(v)
 }
 
 async fn create_issue(
@@ -410,7 +455,7 @@ async fn list_labels(
     let all = i
         .labels
         .iter()
-        .map(|l| shapes::label(&inner.base, &f, l))
+        .map(|l| shapes::label(&inner.base, r, l))
         .collect();
     paging.array(all)
 }
@@ -441,6 +486,15 @@ async fn add_labels(
     }
     let mut st = inner.st.lock().unwrap();
     let repo = st.repos.get_mut(&f).ok_or_else(ApiError::not_found)?;
+    if !repo.issues.contains_key(&n) {
+        return Err(ApiError::not_found());
+    }
+    for l in &names {
+        repo.labels.entry(l.clone()).or_insert_with(|| Label {
+            color: "ededed".into(),
+            description: None,
+        });
+    }
     let i = repo.issues.get_mut(&n).ok_or_else(ApiError::not_found)?;
     for l in names {
         if !i.labels.contains(&l) {

@@ -6,10 +6,14 @@
 pub mod admin;
 pub mod apps;
 pub mod checks;
+pub mod collaborators;
+pub mod contents;
 pub mod dispatches;
 pub mod issues;
+pub mod labels;
 pub mod pulls;
 pub mod repos;
+pub mod review_comments;
 pub mod reviews;
 
 use super::auth::{self, Actor, AuthError};
@@ -32,9 +36,13 @@ pub fn router(inner: Arc<Inner>) -> Router {
     let api = Router::new()
         .merge(apps::routes())
         .merge(repos::routes())
+        .merge(collaborators::routes())
+        .merge(contents::routes())
         .merge(issues::routes())
+        .merge(labels::routes())
         .merge(pulls::routes())
         .merge(reviews::routes())
+        .merge(review_comments::routes())
         .merge(checks::routes())
         .merge(dispatches::routes())
         .layer(axum::middleware::from_fn_with_state(
@@ -143,15 +151,32 @@ async fn api_layer(State(inner): S, mut req: Request, next: Next) -> Response {
         "x-github-api-version-selected",
         HeaderValue::from_static("2022-11-28"),
     );
-    resp.headers_mut().insert(
-        "x-github-media-type",
-        HeaderValue::from_static("github.v3; format=json"),
-    );
+    if !resp.headers().contains_key("x-github-media-type") {
+        resp.headers_mut().insert(
+            "x-github-media-type",
+            HeaderValue::from_static("github.v3; format=json"),
+        );
+    }
     if method != Method::GET && method != Method::HEAD {
         let inner = inner.clone();
-        let _ = tokio::task::spawn_blocking(move || inner.persist()).await;
+        // A write may have opened, retargeted or closed a pull request.
+        let repo = repo_of(&path);
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Some(full) = repo {
+                super::pullrefs::sync(&inner, &full);
+            }
+            inner.persist()
+        })
+        .await;
     }
     resp
+}
+
+/// `owner/name` of a `/repos/{owner}/{name}/…` path.
+fn repo_of(path: &str) -> Option<String> {
+    let mut parts = path.strip_prefix("/repos/")?.splitn(3, '/');
+    let (o, r) = (parts.next()?, parts.next()?);
+    (!o.is_empty() && !r.is_empty()).then(|| format!("{o}/{r}"))
 }
 
 /// The rate-limit counter of an actor in the current hour (GitHub's window).
@@ -217,7 +242,7 @@ pub fn authorize(
             Ok(())
         }
         Actor::Person(login) => {
-            let lv = auth::level(&st.account(login).permission);
+            let lv = auth::level(&auth::role(&st, full, login));
             if lv == 0 {
                 return Err(ApiError::not_found());
             }

@@ -4,6 +4,7 @@
 use super::super::auth::Actor;
 use super::super::git;
 use super::super::http::{created, ok, parse_body, ApiError, ApiResult};
+use super::super::media;
 use super::super::paging::Paging;
 use super::super::shapes::{self, PullFacts};
 use super::super::state::{now, Issue, Pull};
@@ -260,14 +261,21 @@ async fn list_pulls(
     Ok(paging.respond(total, Value::Array(v)))
 }
 
+/// `GET …/pulls/{n}`: JSON, or the diff / patch text when `Accept` asks for it.
 async fn get_pull(
     State(inner): S,
     Extension(a): Extension<Actor>,
     Path((o, r, n)): Path<(String, String, u64)>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult {
     let f = full(&o, &r);
     authorize(&inner, &a, &f, "pull_requests", false)?;
-    ok(pull_json(&inner, &f, n)?)
+    let json = pull_json(&inner, &f, n)?;
+    if let Some(kind) = media::wanted(&headers) {
+        let (head, base, _) = head_base(&inner, &f, n)?;
+        return media::pull(&inner.bare(&f), kind, &base.to_string(), &head.to_string());
+    }
+    ok(json)
 }
 
 async fn update_pull(

@@ -1,9 +1,10 @@
 //! Repositories and their git data: repo, contents, git refs, branches,
-//! commits, compare, commit statuses, dispatches, collaborator permission.
+//! commits, compare, commit statuses.
 
-use super::super::auth::Actor;
+use super::super::auth::{self, Actor};
 use super::super::git::{self, Content};
 use super::super::http::{created, no_content, ok, parse_body, req_str, ApiError, ApiResult};
+use super::super::media;
 use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::{now, Status};
@@ -22,7 +23,10 @@ pub fn routes() -> Router<Arc<Inner>> {
     Router::new()
         .route("/repos/{owner}/{repo}", get(get_repo).patch(update_repo))
         .route("/repos/{owner}/{repo}/contents", get(contents_root))
-        .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
+        .route(
+            "/repos/{owner}/{repo}/contents/{*path}",
+            get(contents).put(super::contents::put_contents),
+        )
         .route("/repos/{owner}/{repo}/git/ref/{*name}", get(get_ref))
         .route(
             "/repos/{owner}/{repo}/git/matching-refs/{*name}",
@@ -44,20 +48,22 @@ pub fn routes() -> Router<Arc<Inner>> {
             "/repos/{owner}/{repo}/statuses/{sha}",
             post(create_status).get(list_statuses_sha),
         )
-        .route(
-            "/repos/{owner}/{repo}/collaborators/{user}/permission",
-            get(permission),
-        )
 }
 
 type Q = Query<HashMap<String, String>>;
 
-/// The repository JSON of `full` (with its current default branch).
-pub fn repo_json(inner: &Inner, full: &str) -> ApiResult<Value> {
+/// The repository JSON of `full` (with its current default branch), with the
+/// `permissions` of `viewer` when there is one.
+pub fn repo_json(inner: &Inner, full: &str, viewer: Option<&Actor>) -> ApiResult<Value> {
     let db = git::default_branch(&inner.bare(full));
     let st = inner.st.lock().unwrap();
     let r = st.repos.get(full).ok_or_else(ApiError::not_found)?;
-    Ok(shapes::repo(&inner.base, &st, r, &db))
+    let perms = viewer.map(|a| match a {
+        Actor::Person(l) => auth::role_permissions(&auth::role(&st, full, l)),
+        Actor::Installation { permissions, .. } => auth::token_permissions(permissions),
+        Actor::App => auth::role_permissions("none"),
+    });
+    Ok(shapes::repo(&inner.base, &st, r, &db, perms))
 }
 
 pub fn open(inner: &Inner, full: &str) -> ApiResult<git2::Repository> {
@@ -71,7 +77,7 @@ async fn get_repo(
 ) -> ApiResult {
     let f = full(&o, &r);
     authorize(&inner, &a, &f, "metadata", false)?;
-    ok(repo_json(&inner, &f)?)
+    ok(repo_json(&inner, &f, Some(&a))?)
 }
 
 /// `PATCH /repos/{o}/{r}`: only `delete_branch_on_merge` is kept.
@@ -90,7 +96,7 @@ async fn update_repo(
         }
         inner.persist();
     }
-    ok(repo_json(&inner, &f)?)
+    ok(repo_json(&inner, &f, Some(&a))?)
 }
 
 async fn contents_root(
@@ -373,6 +379,10 @@ async fn get_branch(
     Path((o, r, b)): Path<(String, String, String)>,
 ) -> ApiResult {
     let f = full(&o, &r);
+    // Branch names may hold `/`, so `…/branches/{b}/protection` arrives here too.
+    if let Some(b) = b.strip_suffix("/protection") {
+        return protection(&inner, &a, &f, b);
+    }
     authorize(&inner, &a, &f, "contents", false)?;
     let refs = git::refs(&inner.bare(&f));
     let sha = refs
@@ -386,6 +396,43 @@ async fn get_branch(
         Oid::from_str(sha).map_err(|_| ApiError::not_found())?,
     );
     ok(v)
+}
+
+/// `GET …/branches/{b}/protection`, for admins (installations: `administration`).
+/// The simulator's protection (`POST /_sim/repos/{o}/{r}/protect`) is GitHub's
+/// "require a pull request before merging", enforced for admins too.
+fn protection(inner: &Inner, a: &Actor, f: &str, b: &str) -> ApiResult {
+    authorize(inner, a, f, "administration", false)?;
+    let st = inner.st.lock().unwrap();
+    if let Actor::Person(l) = a {
+        if auth::role(&st, f, l) != "admin" {
+            return Err(ApiError::not_found());
+        }
+    }
+    let rp = st.repos.get(f).ok_or_else(ApiError::not_found)?;
+    if !git::refs(&inner.bare(f)).contains_key(&format!("refs/heads/{b}")) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "Branch not found",
+        ));
+    }
+    if !rp.protected.contains(b) {
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_FOUND,
+            "Branch not protected",
+        ));
+    }
+    let u = format!("{}/repos/{f}/branches/{b}/protection", inner.base);
+    let off = json!({"enabled": false});
+    ok(json!({
+        "url": u,
+        "required_pull_request_reviews": {"url": format!("{u}/required_pull_request_reviews"), "dismiss_stale_reviews": false,
+            "require_code_owner_reviews": false, "required_approving_review_count": 0, "require_last_push_approval": false},
+        "enforce_admins": {"url": format!("{u}/enforce_admins"), "enabled": true},
+        "required_signatures": {"url": format!("{u}/required_signatures"), "enabled": false},
+        "required_linear_history": off, "allow_force_pushes": off, "allow_deletions": off, "block_creations": off,
+        "required_conversation_resolution": off, "lock_branch": off, "allow_fork_syncing": off,
+    }))
 }
 
 fn sig_json(s: &git2::Signature) -> Value {
@@ -424,6 +471,7 @@ async fn commits_dispatch(
     Path((o, r, rest)): Path<(String, String, String)>,
     q: Q,
     paging: Paging,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult {
     let State(inner) = s;
     let f = full(&o, &r);
@@ -454,6 +502,10 @@ async fn commits_dispatch(
         .ok_or_else(|| ApiError::unprocessable(&format!("No commit found for SHA: {rest}")))?;
     let mut v = commit_json(&inner, &f, &repo, oid);
     let c = repo.find_commit(oid).map_err(|_| ApiError::not_found())?;
+    if let Some(kind) = media::wanted(&headers) {
+        let first = c.parent_ids().next().map(|p| p.to_string());
+        return media::commit(&inner.bare(&f), kind, &oid.to_string(), first.as_deref());
+    }
     let parent = c.parent_ids().next().unwrap_or(oid);
     let files = if c.parent_count() > 0 {
         git::changed_files(&repo, parent, oid).unwrap_or_default()
@@ -566,7 +618,58 @@ async fn create_status(
     };
     repo_st.statuses.push(s.clone());
     let r = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
-    created(shapes::status(&inner.base, &st, r, &s))
+    let answer = shapes::status(&inner.base, &st, r, &s);
+    drop(st);
+    emit_status(&inner, &f, &repo, oid, &s);
+    created(answer)
+}
+
+/// The `status` webhook: the status, its commit, and the branches whose tip it is.
+fn emit_status(inner: &Inner, f: &str, repo: &git2::Repository, oid: Oid, s: &Status) {
+    let sha = oid.to_string();
+    let base = &inner.base;
+    let protected = inner
+        .st
+        .lock()
+        .unwrap()
+        .repos
+        .get(f)
+        .map(|r| r.protected.clone())
+        .unwrap_or_default();
+    let branches: Vec<Value> = git::refs(&inner.bare(f))
+        .into_iter()
+        .filter(|(_, tip)| *tip == sha)
+        .filter_map(|(name, _)| name.strip_prefix("refs/heads/").map(str::to_string))
+        .map(|b| json!({"name": b, "commit": {"sha": sha, "url": format!("{base}/repos/{f}/commits/{sha}")}, "protected": protected.contains(&b)}))
+        .collect();
+    let mut commit = commit_json(inner, f, repo, oid);
+    commit["node_id"] = json!(shapes::node_id("Commit", s.id));
+    // Status payloads write times with an explicit offset (`+00:00`).
+    let t = s.created_at.replace('Z', "+00:00");
+    let mut m = serde_json::Map::new();
+    for (k, v) in [
+        ("id", json!(s.id)),
+        ("sha", json!(sha)),
+        ("name", json!(f)),
+        ("target_url", json!(s.target_url)),
+        (
+            "avatar_url",
+            json!(format!(
+                "{base}/avatars/{}",
+                s.creator.replace('[', "%5B").replace(']', "%5D")
+            )),
+        ),
+        ("context", json!(s.context)),
+        ("description", json!(s.description)),
+        ("state", json!(s.state)),
+        ("commit", commit),
+        ("branches", Value::Array(branches)),
+        ("created_at", json!(t)),
+        ("updated_at", json!(t)),
+    ] {
+        m.insert(k.into(), v);
+    }
+    inner.emit("status", Some(f), &s.creator, m);
 }
 
 fn list_statuses(inner: &Inner, f: &str, sha: &str, paging: &Paging) -> ApiResult {
@@ -594,7 +697,7 @@ async fn list_statuses_sha(
 }
 
 fn combined_status(inner: &Inner, f: &str, sha: &str) -> ApiResult {
-    let repo_v = repo_json(inner, f)?;
+    let repo_v = repo_json(inner, f, None)?;
     let st = inner.st.lock().unwrap();
     let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
     let mut latest: Vec<&Status> = vec![];
@@ -620,35 +723,4 @@ fn combined_status(inner: &Inner, f: &str, sha: &str) -> ApiResult {
         "repository": repo_v, "commit_url": format!("{base}/repos/{f}/commits/{sha}"),
         "url": format!("{base}/repos/{f}/commits/{sha}/status"),
     }))
-}
-
-async fn permission(
-    State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, user)): Path<(String, String, String)>,
-) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "metadata", false)?;
-    let st = inner.st.lock().unwrap();
-    let acct = st
-        .accounts
-        .get(&user)
-        .cloned()
-        .ok_or_else(ApiError::not_found)?;
-    let perm = if user == o {
-        "admin".to_string()
-    } else {
-        acct.permission.clone()
-    };
-    let role = match perm.as_str() {
-        "admin" => "admin",
-        "write" => "write",
-        "read" => "read",
-        _ => "none",
-    };
-    let mut u = shapes::user(&inner.base, &acct);
-    u["permissions"] = json!({"admin": role == "admin", "maintain": role == "admin", "push": role != "read" && role != "none",
-                              "triage": role != "none", "pull": role != "none"});
-    u["role_name"] = json!(role);
-    ok(json!({"permission": role, "role_name": role, "user": u}))
 }

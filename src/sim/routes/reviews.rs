@@ -3,14 +3,14 @@
 //! and review comments; requested reviewers. GitHub's refusals come with its 422 shapes.
 
 use super::super::auth::Actor;
-use super::super::git;
 use super::super::http::{created, ok, parse_body, ApiError, ApiResult};
 use super::super::paging::Paging;
 use super::super::shapes;
-use super::super::state::{now, Review, ReviewComment};
+use super::super::state::{now, Review};
 use super::super::Inner;
 use super::issues::participate;
-use super::pulls::{emit_pull, head_base, pr_invalid, pull_json};
+use super::pulls::{emit_pull, pr_invalid, pull_json};
+use super::review_comments::{emit_created, patches, place, stored};
 use super::{authorize, full, S};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -35,7 +35,7 @@ pub fn routes() -> Router<Arc<Inner>> {
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{n}/comments",
-            get(list_review_comments),
+            get(list_review_comments).post(super::review_comments::create),
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{n}/requested_reviewers",
@@ -92,7 +92,14 @@ async fn get_review(
     ok(shapes::review(&inner.base, &st, rp, rv))
 }
 
-fn emit_review(inner: &Inner, f: &str, n: u64, review_id: u64, action: &str, sender: &str) {
+pub(super) fn emit_review(
+    inner: &Inner,
+    f: &str,
+    n: u64,
+    review_id: u64,
+    action: &str,
+    sender: &str,
+) {
     let Ok(pr) = pull_json(inner, f, n) else {
         return;
     };
@@ -125,17 +132,14 @@ async fn create_review(
     participate(&inner, &a, &f, "pull_requests")?;
     let b = parse_body(&body)?;
     let login = inner.login_of(&a);
-    let (issue, p) = {
+    let issue = {
         let st = inner.st.lock().unwrap();
-        let i = st
-            .repos
+        st.repos
             .get(&f)
             .and_then(|r| r.issues.get(&n))
             .filter(|i| i.pull.is_some())
             .cloned()
-            .ok_or_else(ApiError::not_found)?;
-        let p = i.pull.clone().expect("filtered");
-        (i, p)
+            .ok_or_else(ApiError::not_found)?
     };
     let event = b["event"].as_str().unwrap_or("").to_string();
     let state = match event.as_str() {
@@ -174,39 +178,18 @@ async fn create_review(
     if issue.state != "open" && state != "COMMENTED" {
         return Err(review_refused("Can not review a closed pull request"));
     }
-    let commit_id = b["commit_id"]
-        .as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| p.head_sha.clone());
-    let (head, base, repo) = head_base(&inner, &f, n)?;
-    let _ = head;
-    let cid = git2::Oid::from_str(&commit_id)
-        .ok()
-        .filter(|o| repo.find_commit(*o).is_ok())
-        .ok_or_else(|| review_refused("commit_id is not part of the pull request"))?;
-    let changed: Vec<String> = git::changed_files(&repo, base, cid)
-        .unwrap_or_default()
-        .into_iter()
-        .map(|x| x.path)
-        .collect();
+    let (cid, files) = patches(&inner, &f, n, b["commit_id"].as_str())
+        .map_err(|_| review_refused("commit_id is not part of the pull request"))?;
+    // One comment GitHub cannot place rejects the whole review.
+    let mut placed = vec![];
     for c in &inline {
-        let path = c["path"].as_str().unwrap_or("");
-        if !changed.iter().any(|x| x == path) {
-            return Err(review_refused("Path could not be resolved"));
-        }
-        if c["body"].as_str().is_none_or(str::is_empty) {
-            return Err(review_refused("Review comment body is required"));
-        }
-        if c.get("line").is_some() && c["line"].as_u64().is_none_or(|l| l == 0) {
-            return Err(review_refused("Line could not be resolved"));
-        }
+        placed.push(place(c, &files).map_err(|e| review_refused(e.review_text()))?);
     }
-    let id = {
+    let (id, comment_ids) = {
         let mut st = inner.st.lock().unwrap();
         let id = st.id();
-        let ids: Vec<u64> = inline.iter().map(|_| st.id()).collect();
+        let ids: Vec<u64> = placed.iter().map(|_| st.id()).collect();
         let rp = st.repos.get_mut(&f).ok_or_else(ApiError::not_found)?;
-        let t = now();
         rp.reviews.push(Review {
             id,
             pull: n,
@@ -214,31 +197,24 @@ async fn create_review(
             body: text,
             state: state.into(),
             commit_id: cid.to_string(),
-            submitted_at: t.clone(),
+            submitted_at: now(),
         });
-        for (c, cid2) in inline.iter().zip(ids) {
-            rp.review_comments.push(ReviewComment {
-                id: cid2,
-                review_id: id,
-                pull: n,
-                user: login.clone(),
-                path: c["path"].as_str().unwrap_or("").into(),
-                line: c["line"].as_u64().or(c["position"].as_u64()),
-                side: c["side"].as_str().unwrap_or("RIGHT").into(),
-                body: c["body"].as_str().unwrap_or("").into(),
-                commit_id: cid.to_string(),
-                created_at: t.clone(),
-            });
+        for (c, cid2) in placed.into_iter().zip(ids.iter()) {
+            rp.review_comments
+                .push(stored(c, *cid2, id, n, &login, &cid.to_string()));
         }
         if state != "PENDING" && state != "COMMENTED" {
             if let Some(pp) = rp.issues.get_mut(&n).and_then(|i| i.pull.as_mut()) {
                 pp.requested_reviewers.retain(|x| *x != login);
             }
         }
-        id
+        (id, ids)
     };
     if state != "PENDING" {
         emit_review(&inner, &f, n, id, "submitted", &login);
+        for c in comment_ids {
+            emit_created(&inner, &f, n, c, &login);
+        }
     }
     let st = inner.st.lock().unwrap();
     let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
@@ -365,11 +341,10 @@ async fn request_reviewers(
     {
         let mut st = inner.st.lock().unwrap();
         for w in &wanted {
-            if st
-                .accounts
-                .get(w)
-                .is_none_or(|x| super::super::auth::level(&x.permission) == 0 || x.kind != "User")
-            {
+            if st.accounts.get(w).is_none_or(|x| {
+                super::super::auth::level(&super::super::auth::role(&st, &f, &x.login)) == 0
+                    || x.kind != "User"
+            }) {
                 return Err(pr_invalid(None, Some(&format!("Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the {f} repository."))));
             }
         }
