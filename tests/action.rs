@@ -5,6 +5,9 @@
 //! simulator as the API and the git remote, with an installation token as
 //! `GITHUB_TOKEN` is on a real runner.
 
+mod common;
+
+use common::outbox::Outbox;
 use prflow::github::{AppAuth, Auth, GitHub, GitHubConfig};
 use prflow::sim::{Sim, SimConfig};
 use serde_json::{json, Value};
@@ -562,17 +565,11 @@ async fn every_event_drives_the_run_end_to_end() {
         "design"
     );
     let head1 = pull["head"]["sha"].as_str().unwrap().to_string();
-    let checks = w
-        .get(&format!("/repos/acme/shop/commits/{head1}/check-runs"))
-        .await;
-    let names: Vec<&str> = checks["check_runs"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no check runs: {checks}"))
-        .iter()
-        .filter_map(|c| c["name"].as_str())
-        .collect();
-    assert_eq!(names, ["prflow/has-design"], "{checks}");
-    assert_eq!(checks["check_runs"][0]["conclusion"], "success", "{checks}");
+    let outbox = Outbox::new(&w.sim, "acme/shop", &w.bob);
+    let checks = outbox.check_runs(&head1).await;
+    let names: Vec<&str> = checks.iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["prflow/has-design"], "{checks:?}");
+    assert_eq!(checks[0]["conclusion"], "success", "{checks:?}");
     let summary = step.summary();
     assert!(
         summary.starts_with("## prflow · `workflow_dispatch` on acme/shop"),
@@ -591,16 +588,9 @@ async fn every_event_drives_the_run_end_to_end() {
         .await;
     assert_eq!(out.status.code(), Some(0), "{}", log(&out));
     assert_eq!(step.outputs()["run-id"], run);
-    let comments = w
-        .get(&format!("/repos/acme/shop/issues/{pr1}/comments"))
+    outbox
+        .comment_containing(pr1, "Status requested by @alice")
         .await;
-    assert!(
-        comments.as_array().unwrap().iter().any(|c| c["body"]
-            .as_str()
-            .unwrap_or("")
-            .contains("Status requested by @alice")),
-        "no status comment: {comments}"
-    );
 
     // pull_request_review: bob's approval continues with phase 2, stacked on phase 1.
     let (head_ref, sha, base) = w.approve(pr1).await;
@@ -614,6 +604,30 @@ async fn every_event_drives_the_run_end_to_end() {
     assert_ne!(pr1, pr2);
     let pull2 = w.get(&format!("/repos/acme/shop/pulls/{pr2}")).await;
     assert_eq!(pull2["base"]["ref"], branch1.as_str());
+    let head2 = pull2["head"]["sha"].as_str().unwrap();
+    let checks = outbox.check_runs(head2).await;
+    let gates: Vec<(&str, &str)> = checks
+        .iter()
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap(),
+                c["conclusion"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(gates, [("prflow/has-design", "success")], "{checks:?}");
+    // Phase 2 cannot land before phase 1: its stack status says so.
+    let stack = outbox.statuses(head2).await;
+    assert_eq!(stack.len(), 1, "{stack:?}");
+    assert_eq!(stack[0]["context"], "prflow/stack");
+    assert_eq!(stack[0]["state"], "pending", "{stack:?}");
+    assert!(
+        stack[0]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("stacked on phase 1"),
+        "{stack:?}"
+    );
 
     // repository_dispatch `prflow-continue` after the last approval: finished.
     w.approve(pr2).await;
@@ -626,6 +640,7 @@ async fn every_event_drives_the_run_end_to_end() {
     assert_eq!(step.outputs()["state"], "finished", "{}", log(&out));
     assert_eq!(step.outputs()["run-id"], run);
 
+    outbox.assert_all_read(&w.sim);
     drop(w.repo);
     w.sim.shutdown().await;
 }
@@ -797,8 +812,8 @@ fn the_documented_workflow_is_the_checked_example() {
         .expect("a yaml block in docs/action.md")
         + 8;
     let end = start + doc[start..].find("```\n").unwrap();
-    let documented: serde_yaml::Value = serde_yaml::from_str(&doc[start..end]).unwrap();
-    let example: serde_yaml::Value = serde_yaml::from_str(
+    let documented = common::yaml::one(&doc[start..end]).unwrap();
+    let example = common::yaml::one(
         &std::fs::read_to_string(root.join("examples/github-action.yml")).unwrap(),
     )
     .unwrap();
@@ -808,10 +823,10 @@ fn the_documented_workflow_is_the_checked_example() {
     );
     let perms = &example["permissions"];
     let mut granted: Vec<(String, String)> = perms
-        .as_mapping()
+        .as_object()
         .unwrap()
         .iter()
-        .map(|(k, v)| (k.as_str().unwrap().into(), v.as_str().unwrap().into()))
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap().into()))
         .collect();
     granted.sort();
     let write = |s: &str| (s.to_string(), "write".to_string());
@@ -827,7 +842,7 @@ fn the_documented_workflow_is_the_checked_example() {
     );
     assert_eq!(
         example["concurrency"]["cancel-in-progress"],
-        serde_yaml::Value::Bool(false)
+        Value::Bool(false)
     );
     let on = &example["on"];
     for event in [

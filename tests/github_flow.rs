@@ -115,6 +115,9 @@ impl World {
                 .arg(&work)
                 .env("GITHUB_TOKEN", &token)
                 .env("PRFLOW_STARTER", "alice")
+                // The client's retries as on GitHub, with millisecond waits: a fault
+                // that outlasts them fails the run in well under a second.
+                .env("PRFLOW_GITHUB_RETRY_BASE_MS", "5")
                 .output()
                 .unwrap()
         })
@@ -354,8 +357,7 @@ async fn a_failure_at_any_write_leaves_no_duplicates_after_the_next_run() {
         ("POST", r"git-receive-pack"),
         ("GET", r"/pulls/\d+/reviews$"),
     ];
-    // Each fault has its own simulator and repository; most of a case's time is
-    // the client's retry backoff, so the cases run side by side.
+    // Each fault has its own simulator and repository, so the cases run side by side.
     futures::future::join_all(
         faults
             .iter()

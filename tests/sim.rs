@@ -3,6 +3,8 @@
 //! and branch protection, signed webhooks, faults, persistence.
 //! Everything runs in-process on 127.0.0.1:0 with reqwest and the real `git`.
 
+mod common;
+
 use prflow::sim::{Sim, SimConfig};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -137,6 +139,13 @@ impl Api {
             body,
             headers,
         }
+    }
+    /// Calls `path` and asserts the answer's status, naming the request and the body
+    /// when it differs.
+    async fn expect(&self, status: u16, method: &str, path: &str, body: Option<Value>) -> Resp {
+        let r = self.call(method, path, body).await;
+        assert_eq!(r.status, status, "{method} {path}: {}", r.body);
+        r
     }
     /// Calls `path` and validates the answer against the OpenAPI operation `template`.
     async fn checked(&self, method: &str, template: &str, path: &str, body: Option<Value>) -> Resp {
@@ -405,8 +414,7 @@ async fn app_jwt_and_installation_tokens_like_github() {
     let env = start().await;
     let sim = &env.sim;
     let app = Api::new(sim, Some(&app_jwt(sim)));
-    let r = app.call("GET", "/app", None).await;
-    assert_eq!(r.status, 200);
+    let r = app.expect(200, "GET", "/app", None).await;
     assert_eq!(r.body["id"], json!(sim.app_id()));
     let r = app
         .checked(
@@ -454,12 +462,9 @@ async fn app_jwt_and_installation_tokens_like_github() {
 
     // An installation token is not a JWT.
     let inst = Api::new(sim, Some(token));
-    assert_eq!(inst.call("GET", "/app", None).await.status, 401);
+    inst.expect(401, "GET", "/app", None).await;
     // A JWT is not an installation token.
-    assert_eq!(
-        app.call("GET", "/repos/acme/shop/pulls", None).await.status,
-        403
-    );
+    app.expect(403, "GET", "/repos/acme/shop/pulls", None).await;
 
     // Scoping by repository and permission.
     let other = fixture_repo();
@@ -468,8 +473,8 @@ async fn app_jwt_and_installation_tokens_like_github() {
     assert_eq!(scoped.status, 201);
     assert_eq!(scoped.body["repository_selection"], "selected");
     let s = Api::new(sim, scoped.body["token"].as_str());
-    assert_eq!(s.call("GET", "/repos/acme/shop", None).await.status, 200);
-    assert_eq!(s.call("GET", "/repos/acme/other", None).await.status, 404);
+    s.expect(200, "GET", "/repos/acme/shop", None).await;
+    s.expect(404, "GET", "/repos/acme/other", None).await;
     let ro = installation_token(
         sim,
         json!({"permissions": {"contents": "read", "pull_requests": "write"}}),
@@ -482,17 +487,16 @@ async fn app_jwt_and_installation_tokens_like_github() {
     );
     let ro = Api::new(sim, ro.body["token"].as_str());
     let main = ro
-        .call("GET", "/repos/acme/shop/git/ref/heads/main", None)
+        .expect(200, "GET", "/repos/acme/shop/git/ref/heads/main", None)
         .await;
-    assert_eq!(main.status, 200);
     let r = ro
-        .call(
+        .expect(
+            403,
             "POST",
             "/repos/acme/shop/git/refs",
             Some(json!({"ref": "refs/heads/x", "sha": main.body["object"]["sha"]})),
         )
         .await;
-    assert_eq!(r.status, 403);
     assert_eq!(r.body["message"], "Resource not accessible by integration");
     let r = installation_token(sim, json!({"permissions": {"administration": "write"}})).await;
     assert_eq!(r.status, 422);
@@ -500,14 +504,13 @@ async fn app_jwt_and_installation_tokens_like_github() {
     assert_eq!(r.status, 422);
 
     // Tokens expire after an hour.
-    assert_eq!(inst.call("GET", "/repos/acme/shop", None).await.status, 200);
+    inst.expect(200, "GET", "/repos/acme/shop", None).await;
     reqwest::Client::new()
         .post(format!("{}/_sim/tokens/expire", sim.api_url()))
         .send()
         .await
         .unwrap();
-    let r = inst.call("GET", "/repos/acme/shop", None).await;
-    assert_eq!(r.status, 401);
+    let r = inst.expect(401, "GET", "/repos/acme/shop", None).await;
     assert_eq!(r.body["message"], "Bad credentials");
 }
 
@@ -524,8 +527,7 @@ async fn tokens_are_checked_and_read_only_people_cannot_write() {
     let env = start().await;
     let sim = &env.sim;
     let anon = Api::new(sim, None);
-    let r = anon.call("GET", "/repos/acme/shop", None).await;
-    assert_eq!(r.status, 401);
+    anon.expect(401, "GET", "/repos/acme/shop", None).await;
     let r = Api::new(sim, Some("ghp_notatoken"))
         .call("GET", "/repos/acme/shop", None)
         .await;
@@ -535,70 +537,63 @@ async fn tokens_are_checked_and_read_only_people_cannot_write() {
 
     let alice = person(sim, "alice", "write");
     let rita = person(sim, "rita", "read");
-    assert_eq!(rita.call("GET", "/repos/acme/shop", None).await.status, 200);
+    rita.expect(200, "GET", "/repos/acme/shop", None).await;
     let main = rita
         .call("GET", "/repos/acme/shop/git/ref/heads/main", None)
         .await
         .body["object"]["sha"]
         .clone();
-    let r = rita
-        .call(
-            "POST",
-            "/repos/acme/shop/git/refs",
-            Some(json!({"ref": "refs/heads/r", "sha": main})),
-        )
-        .await;
-    assert_eq!(r.status, 403);
-    let r = rita
-        .call(
-            "POST",
-            "/repos/acme/shop/pulls",
-            Some(json!({"title": "t", "head": "feature", "base": "main"})),
-        )
-        .await;
-    assert_eq!(r.status, 403);
+    rita.expect(
+        403,
+        "POST",
+        "/repos/acme/shop/git/refs",
+        Some(json!({"ref": "refs/heads/r", "sha": main})),
+    )
+    .await;
+    rita.expect(
+        403,
+        "POST",
+        "/repos/acme/shop/pulls",
+        Some(json!({"title": "t", "head": "feature", "base": "main"})),
+    )
+    .await;
     let pr = open_pr(&alice).await;
     let n = pr["number"].as_u64().unwrap();
-    let r = rita
-        .call(
-            "PUT",
-            &format!("/repos/acme/shop/pulls/{n}/merge"),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(r.status, 403);
+    rita.expect(
+        403,
+        "PUT",
+        &format!("/repos/acme/shop/pulls/{n}/merge"),
+        Some(json!({})),
+    )
+    .await;
     // Like GitHub, a reader may comment and review (whether that counts is the App's business).
-    let r = rita
-        .call(
-            "POST",
-            &format!("/repos/acme/shop/issues/{n}/comments"),
-            Some(json!({"body": "looks fine"})),
-        )
-        .await;
-    assert_eq!(r.status, 201);
+    rita.expect(
+        201,
+        "POST",
+        &format!("/repos/acme/shop/issues/{n}/comments"),
+        Some(json!({"body": "looks fine"})),
+    )
+    .await;
 
     for (who, perm) in [("alice", "write"), ("rita", "read"), ("acme", "admin")] {
         let r = alice
-            .call(
+            .expect(
+                200,
                 "GET",
                 &format!("/repos/acme/shop/collaborators/{who}/permission"),
                 None,
             )
             .await;
-        assert_eq!(r.status, 200);
         assert_eq!(r.body["permission"], perm, "{who}");
     }
-    assert_eq!(
-        alice
-            .call(
-                "GET",
-                "/repos/acme/shop/collaborators/nobody/permission",
-                None
-            )
-            .await
-            .status,
-        404
-    );
+    alice
+        .expect(
+            404,
+            "GET",
+            "/repos/acme/shop/collaborators/nobody/permission",
+            None,
+        )
+        .await;
 
     // Rate limit accounting.
     let a = alice.call("GET", "/repos/acme/shop", None).await;
@@ -677,13 +672,9 @@ async fn repo_contents_and_git_refs() {
         .await
         .unwrap();
     assert_eq!(raw.text().await.unwrap(), "pub fn one() -> u32 { 1 }\n");
-    assert_eq!(
-        alice
-            .call("GET", "/repos/acme/shop/contents/nope.txt", None)
-            .await
-            .status,
-        404
-    );
+    alice
+        .expect(404, "GET", "/repos/acme/shop/contents/nope.txt", None)
+        .await;
 
     let main = alice
         .checked(
@@ -730,22 +721,22 @@ async fn repo_contents_and_git_refs() {
         .await;
     assert_eq!(again.status, 422);
     assert_eq!(again.body["message"], "Reference already exists");
-    let r = alice
-        .call(
+    alice
+        .expect(
+            422,
             "POST",
             "/repos/acme/shop/git/refs",
             Some(json!({"ref": "heads/y", "sha": main_sha})),
         )
         .await;
-    assert_eq!(r.status, 422);
-    let r = alice
-        .call(
+    alice
+        .expect(
+            422,
             "POST",
             "/repos/acme/shop/git/refs",
             Some(json!({"ref": "refs/heads/y", "sha": "0123456789012345678901234567890123456789"})),
         )
         .await;
-    assert_eq!(r.status, 422);
 
     let up = alice
         .checked(
@@ -767,14 +758,14 @@ async fn repo_contents_and_git_refs() {
         .await;
     assert_eq!(nff.status, 422);
     assert_eq!(nff.body["message"], "Update is not a fast forward");
-    let forced = alice
-        .call(
+    alice
+        .expect(
+            200,
             "PATCH",
             "/repos/acme/shop/git/refs/heads/prflow/x/01-a",
             Some(json!({"sha": main_sha, "force": true})),
         )
         .await;
-    assert_eq!(forced.status, 200);
     let m = alice
         .call(
             "GET",
@@ -801,13 +792,14 @@ async fn repo_contents_and_git_refs() {
         )
         .await;
     assert_eq!(gone.status, 422);
-    assert_eq!(
-        alice
-            .call("GET", "/repos/acme/shop/git/ref/heads/prflow/x/01-a", None)
-            .await
-            .status,
-        404
-    );
+    alice
+        .expect(
+            404,
+            "GET",
+            "/repos/acme/shop/git/ref/heads/prflow/x/01-a",
+            None,
+        )
+        .await;
     // The bare repository really moved.
     let bare = sim.bare_repo_path("acme/shop");
     assert!(!git(&bare, &["for-each-ref", "refs/heads/prflow"]).contains("01-a"));
@@ -856,25 +848,25 @@ async fn pull_requests_like_github() {
         "A pull request already exists for acme:feature."
     );
     let none = alice
-        .call(
+        .expect(
+            422,
             "POST",
             "/repos/acme/shop/pulls",
             Some(json!({"title": "t", "head": "same", "base": "main"})),
         )
         .await;
-    assert_eq!(none.status, 422);
     assert_eq!(
         none.body["errors"][0]["message"],
         "No commits between main and same"
     );
     let nobase = alice
-        .call(
+        .expect(
+            422,
             "POST",
             "/repos/acme/shop/pulls",
             Some(json!({"title": "t", "head": "feature", "base": "nope"})),
         )
         .await;
-    assert_eq!(nobase.status, 422);
     assert_eq!(nobase.body["errors"][0]["field"], "base");
 
     let l = alice
@@ -930,14 +922,15 @@ async fn pull_requests_like_github() {
     assert_eq!(files.body[0]["additions"], 3);
 
     // A conflicting PR is not mergeable.
+
     let c = alice
-        .call(
+        .expect(
+            201,
             "POST",
             "/repos/acme/shop/pulls",
             Some(json!({"title": "c", "head": "conflict", "base": "feature"})),
         )
         .await;
-    assert_eq!(c.status, 201);
     let got = alice
         .checked(
             "GET",
@@ -948,23 +941,23 @@ async fn pull_requests_like_github() {
         .await;
     assert_eq!(got.body["mergeable_state"], "clean");
 
-    let wrong = alice
-        .call(
+    alice
+        .expect(
+            409,
             "PUT",
             &format!("/repos/acme/shop/pulls/{n}/merge"),
             Some(json!({"sha": "0000000000000000000000000000000000000000"})),
         )
         .await;
-    assert_eq!(wrong.status, 409);
     let head = got.body["head"]["sha"].as_str().unwrap().to_string();
     let m = alice
-        .call(
+        .expect(
+            200,
             "PUT",
             &format!("/repos/acme/shop/pulls/{n}/merge"),
             Some(json!({"sha": head, "merge_method": "squash"})),
         )
         .await;
-    assert_eq!(m.status, 200, "{}", m.body);
     assert_eq!(m.body["merged"], true);
     let after = alice
         .call("GET", &format!("/repos/acme/shop/pulls/{n}"), None)
@@ -976,20 +969,24 @@ async fn pull_requests_like_github() {
         .call("GET", "/repos/acme/shop/git/ref/heads/main", None)
         .await;
     assert_eq!(main.body["object"]["sha"], m.body["sha"]);
-    let again = alice
-        .call(
+    alice
+        .expect(
+            405,
             "PUT",
             &format!("/repos/acme/shop/pulls/{n}/merge"),
             Some(json!({})),
         )
         .await;
-    assert_eq!(again.status, 405);
     // Deleting a pull request's head branch closes it.
     let cn = c.body["number"].as_u64().unwrap();
-    let del = alice
-        .call("DELETE", "/repos/acme/shop/git/refs/heads/conflict", None)
+    alice
+        .expect(
+            204,
+            "DELETE",
+            "/repos/acme/shop/git/refs/heads/conflict",
+            None,
+        )
         .await;
-    assert_eq!(del.status, 204);
     let closed = alice
         .call("GET", &format!("/repos/acme/shop/pulls/{cn}"), None)
         .await;
@@ -1008,22 +1005,22 @@ async fn pull_requests_like_github() {
     );
     // A draft cannot be merged.
     let d = alice
-        .call(
+        .expect(
+            201,
             "POST",
             "/repos/acme/shop/pulls",
             Some(json!({"title": "d", "head": "feature", "base": "same", "draft": true})),
         )
         .await;
-    assert_eq!(d.status, 201, "{}", d.body);
     assert_eq!(d.body["draft"], true);
-    let m = alice
-        .call(
+    alice
+        .expect(
+            405,
             "PUT",
             &format!("/repos/acme/shop/pulls/{}/merge", d.body["number"]),
             Some(json!({})),
         )
         .await;
-    assert_eq!(m.status, 405);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1038,13 +1035,13 @@ async fn reviews_and_requested_reviewers() {
     let head = pr["head"]["sha"].as_str().unwrap();
 
     let own = alice
-        .call(
+        .expect(
+            422,
             "POST",
             &format!("/repos/acme/shop/pulls/{n}/reviews"),
             Some(json!({"event": "APPROVE"})),
         )
         .await;
-    assert_eq!(own.status, 422);
     assert!(own.body["errors"][0]
         .as_str()
         .unwrap()
@@ -1060,31 +1057,31 @@ async fn reviews_and_requested_reviewers() {
         .await;
     assert_eq!(rq.status, 201);
     assert_eq!(rq.body["requested_reviewers"].as_array().unwrap().len(), 2);
-    let self_rq = alice
-        .call(
+    alice
+        .expect(
+            422,
             "POST",
             &format!("/repos/acme/shop/pulls/{n}/requested_reviewers"),
             Some(json!({"reviewers": ["alice"]})),
         )
         .await;
-    assert_eq!(self_rq.status, 422);
-    let unknown = alice
-        .call(
+    alice
+        .expect(
+            422,
             "POST",
             &format!("/repos/acme/shop/pulls/{n}/requested_reviewers"),
             Some(json!({"reviewers": ["zed"]})),
         )
         .await;
-    assert_eq!(unknown.status, 422);
 
     let ok = bob
-        .call(
+        .expect(
+            200,
             "POST",
             &format!("/repos/acme/shop/pulls/{n}/reviews"),
             Some(json!({"event": "APPROVE", "body": "ship it"})),
         )
         .await;
-    assert_eq!(ok.status, 200, "{}", ok.body);
     assert_eq!(ok.body["state"], "APPROVED");
     assert_eq!(ok.body["commit_id"], head);
     let req = alice
@@ -1100,26 +1097,18 @@ async fn reviews_and_requested_reviewers() {
         "an approval clears the request"
     );
 
-    let empty = carol
-        .call(
+    carol
+        .expect(
+            422,
             "POST",
             &format!("/repos/acme/shop/pulls/{n}/reviews"),
             Some(json!({"event": "REQUEST_CHANGES"})),
         )
         .await;
-    assert_eq!(empty.status, 422);
-    let badpath = carol
-        .call("POST", &format!("/repos/acme/shop/pulls/{n}/reviews"), Some(json!({"event": "COMMENT", "body": "x", "comments": [{"path": "README.md", "line": 1, "body": "?"}]})))
-        .await;
-    assert_eq!(badpath.status, 422);
-    let rc = carol
-        .call(
-            "POST",
+    carol.expect(422, "POST", &format!("/repos/acme/shop/pulls/{n}/reviews"), Some(json!({"event": "COMMENT", "body": "x", "comments": [{"path": "README.md", "line": 1, "body": "?"}]}))).await;
+    let rc = carol.expect(200, "POST",
             &format!("/repos/acme/shop/pulls/{n}/reviews"),
-            Some(json!({"event": "REQUEST_CHANGES", "body": "two things", "comments": [{"path": "src/feature.rs", "line": 2, "body": "use 3"}, {"path": "src/feature.rs", "line": 1, "body": "doc it"}]})),
-        )
-        .await;
-    assert_eq!(rc.status, 200, "{}", rc.body);
+            Some(json!({"event": "REQUEST_CHANGES", "body": "two things", "comments": [{"path": "src/feature.rs", "line": 2, "body": "use 3"}, {"path": "src/feature.rs", "line": 1, "body": "doc it"}]})),).await;
     assert_eq!(rc.body["state"], "CHANGES_REQUESTED");
 
     let list = alice
@@ -1146,22 +1135,23 @@ async fn reviews_and_requested_reviewers() {
     assert_eq!(c[0]["pull_request_review_id"], rc.body["id"]);
 
     let id = rc.body["id"].as_u64().unwrap();
-    let d = carol
-        .call(
+    // dismissing needs write.
+    carol
+        .expect(
+            403,
             "PUT",
             &format!("/repos/acme/shop/pulls/{n}/reviews/{id}/dismissals"),
             Some(json!({"message": "stale"})),
         )
         .await;
-    assert_eq!(d.status, 403, "dismissing needs write");
     let d = alice
-        .call(
+        .expect(
+            200,
             "PUT",
             &format!("/repos/acme/shop/pulls/{n}/reviews/{id}/dismissals"),
             Some(json!({"message": "stale"})),
         )
         .await;
-    assert_eq!(d.status, 200, "{}", d.body);
     assert_eq!(d.body["state"], "DISMISSED");
 }
 
@@ -1178,14 +1168,15 @@ async fn check_runs_and_commit_statuses() {
         .as_str()
         .unwrap()
         .to_string();
-    let r = alice
-        .call(
+    // only Apps create check runs.
+    alice
+        .expect(
+            403,
             "POST",
             "/repos/acme/shop/check-runs",
             Some(json!({"name": "prflow/unit", "head_sha": head})),
         )
         .await;
-    assert_eq!(r.status, 403, "only Apps create check runs");
 
     let c = bot
         .checked(
@@ -1199,14 +1190,13 @@ async fn check_runs_and_commit_statuses() {
     let id = c.body["id"].as_u64().unwrap();
     let ann: Vec<Value> = (1..=50).map(|i| json!({"path": "src/feature.rs", "start_line": i, "end_line": i, "annotation_level": "warning", "message": format!("w{i}")})).collect();
     let too_many: Vec<Value> = (1..=51).map(|i| json!({"path": "src/feature.rs", "start_line": i, "end_line": i, "annotation_level": "warning", "message": "x"})).collect();
-    let r = bot
-        .call(
-            "PATCH",
-            &format!("/repos/acme/shop/check-runs/{id}"),
-            Some(json!({"output": {"title": "t", "summary": "s", "annotations": too_many}})),
-        )
-        .await;
-    assert_eq!(r.status, 422);
+    bot.expect(
+        422,
+        "PATCH",
+        &format!("/repos/acme/shop/check-runs/{id}"),
+        Some(json!({"output": {"title": "t", "summary": "s", "annotations": too_many}})),
+    )
+    .await;
     let u = bot
         .checked(
             "PATCH",
@@ -1228,14 +1218,13 @@ async fn check_runs_and_commit_statuses() {
         u.body["output"]["annotations_count"], 51,
         "annotations accumulate across requests"
     );
-    let bad = bot
-        .call(
-            "PATCH",
-            &format!("/repos/acme/shop/check-runs/{id}"),
-            Some(json!({"conclusion": "great"})),
-        )
-        .await;
-    assert_eq!(bad.status, 422);
+    bot.expect(
+        422,
+        "PATCH",
+        &format!("/repos/acme/shop/check-runs/{id}"),
+        Some(json!({"conclusion": "great"})),
+    )
+    .await;
 
     let l = alice
         .checked(
@@ -1265,14 +1254,13 @@ async fn check_runs_and_commit_statuses() {
         )
         .await;
     assert_eq!(s.status, 201);
-    let bad = bot
-        .call(
-            "POST",
-            &format!("/repos/acme/shop/statuses/{head}"),
-            Some(json!({"state": "great"})),
-        )
-        .await;
-    assert_eq!(bad.status, 422);
+    bot.expect(
+        422,
+        "POST",
+        &format!("/repos/acme/shop/statuses/{head}"),
+        Some(json!({"state": "great"})),
+    )
+    .await;
     let st = alice
         .call(
             "GET",
@@ -1317,13 +1305,13 @@ async fn issues_comments_labels_reactions_and_dispatches() {
     let alice = person(sim, "alice", "write");
     let bob = person(sim, "bob", "write");
     let i = alice
-        .call(
+        .expect(
+            201,
             "POST",
             "/repos/acme/shop/issues",
             Some(json!({"title": "Bug", "body": "it broke"})),
         )
         .await;
-    assert_eq!(i.status, 201);
     let n = i.body["number"].as_u64().unwrap();
     assert!(i.body.get("pull_request").is_none());
     let pr = open_pr(&alice).await;
@@ -1347,14 +1335,15 @@ async fn issues_comments_labels_reactions_and_dispatches() {
         .await;
     assert_eq!(c.status, 201);
     let cid = c.body["id"].as_u64().unwrap();
-    let e = alice
-        .call(
+    // write access may edit others' comments.
+    alice
+        .expect(
+            200,
             "PATCH",
             &format!("/repos/acme/shop/issues/comments/{cid}"),
             Some(json!({"body": "x"})),
         )
         .await;
-    assert_eq!(e.status, 200, "write access may edit others' comments");
     let u = bob
         .checked(
             "PATCH",
@@ -1373,30 +1362,31 @@ async fn issues_comments_labels_reactions_and_dispatches() {
         )
         .await;
     assert_eq!(l.body.as_array().unwrap().len(), 1);
-    let re = alice
-        .call(
+    alice
+        .expect(
+            201,
             "POST",
             &format!("/repos/acme/shop/issues/comments/{cid}/reactions"),
             Some(json!({"content": "eyes"})),
         )
         .await;
-    assert_eq!(re.status, 201);
-    let re = alice
-        .call(
+    // the same reaction twice is not a new one.
+    alice
+        .expect(
+            200,
             "POST",
             &format!("/repos/acme/shop/issues/comments/{cid}/reactions"),
             Some(json!({"content": "eyes"})),
         )
         .await;
-    assert_eq!(re.status, 200, "the same reaction twice is not a new one");
-    let bad = alice
-        .call(
+    alice
+        .expect(
+            422,
             "POST",
             &format!("/repos/acme/shop/issues/comments/{cid}/reactions"),
             Some(json!({"content": "wow"})),
         )
         .await;
-    assert_eq!(bad.status, 422);
     let got = alice
         .call(
             "GET",
@@ -1414,28 +1404,22 @@ async fn issues_comments_labels_reactions_and_dispatches() {
         )
         .await;
     assert_eq!(labels.body.as_array().unwrap().len(), 2);
-    assert_eq!(
-        alice
-            .call(
-                "DELETE",
-                &format!("/repos/acme/shop/issues/comments/{cid}"),
-                None
-            )
-            .await
-            .status,
-        204
-    );
-    assert_eq!(
-        alice
-            .call(
-                "GET",
-                &format!("/repos/acme/shop/issues/comments/{cid}"),
-                None
-            )
-            .await
-            .status,
-        404
-    );
+    alice
+        .expect(
+            204,
+            "DELETE",
+            &format!("/repos/acme/shop/issues/comments/{cid}"),
+            None,
+        )
+        .await;
+    alice
+        .expect(
+            404,
+            "GET",
+            &format!("/repos/acme/shop/issues/comments/{cid}"),
+            None,
+        )
+        .await;
 
     let d = alice
         .checked(
@@ -1447,17 +1431,14 @@ async fn issues_comments_labels_reactions_and_dispatches() {
         .await;
     assert_eq!(d.status, 204);
     let long = "x".repeat(101);
-    assert_eq!(
-        alice
-            .call(
-                "POST",
-                "/repos/acme/shop/dispatches",
-                Some(json!({"event_type": long}))
-            )
-            .await
-            .status,
-        422
-    );
+    alice
+        .expect(
+            422,
+            "POST",
+            "/repos/acme/shop/dispatches",
+            Some(json!({"event_type": long})),
+        )
+        .await;
     let w = alice
         .checked(
             "POST",
@@ -1467,17 +1448,14 @@ async fn issues_comments_labels_reactions_and_dispatches() {
         )
         .await;
     assert_eq!(w.status, 204);
-    assert_eq!(
-        alice
-            .call(
-                "POST",
-                "/repos/acme/shop/actions/workflows/prflow.yml/dispatches",
-                Some(json!({"ref": "nope"}))
-            )
-            .await
-            .status,
-        422
-    );
+    alice
+        .expect(
+            422,
+            "POST",
+            "/repos/acme/shop/actions/workflows/prflow.yml/dispatches",
+            Some(json!({"ref": "nope"})),
+        )
+        .await;
     let snap = sim.snapshot();
     let dispatches = snap["repos"]["acme/shop"]["dispatches"].as_array().unwrap();
     assert_eq!(dispatches.len(), 2);
@@ -1596,14 +1574,14 @@ async fn git_over_http_with_tokens_and_branch_protection() {
     let (ok, out) = git_in(&a, &["push", "origin", "main"]);
     assert!(!ok, "push to a protected branch must be declined");
     assert!(out.contains("declined") && out.contains("GH006"), "{out}");
-    let r = alice
-        .call(
+    alice
+        .expect(
+            422,
             "PATCH",
             "/repos/acme/shop/git/refs/heads/main",
             Some(json!({"sha": sha, "force": true})),
         )
         .await;
-    assert_eq!(r.status, 422);
 
     // Pushing to a PR's head moves the PR and sends `synchronize`.
     let pr = open_pr(&alice).await;
@@ -2057,10 +2035,7 @@ async fn faults_answer_like_github_then_clear() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        alice.call("GET", "/repos/acme/shop", None).await.status,
-        502
-    );
+    alice.expect(502, "GET", "/repos/acme/shop", None).await;
     assert_eq!(
         alice
             .call("GET", "/repos/acme/shop/pulls", None)
@@ -2069,10 +2044,7 @@ async fn faults_answer_like_github_then_clear() {
         200,
         "other paths are untouched"
     );
-    assert_eq!(
-        alice.call("GET", "/repos/acme/shop", None).await.status,
-        502
-    );
+    alice.expect(502, "GET", "/repos/acme/shop", None).await;
     assert_eq!(
         alice.call("GET", "/repos/acme/shop", None).await.status,
         200,
@@ -2081,29 +2053,26 @@ async fn faults_answer_like_github_then_clear() {
 
     admin.post(&f).json(&json!({"method": "POST", "path": "/pulls$", "status": 403, "times": 1, "retry_after": 1})).send().await.unwrap();
     let r = alice
-        .call(
+        .expect(
+            403,
             "POST",
             "/repos/acme/shop/pulls",
             Some(json!({"title": "t", "head": "feature", "base": "main"})),
         )
         .await;
-    assert_eq!(r.status, 403);
     assert_eq!(r.headers["retry-after"], "1");
     assert!(r.body["message"]
         .as_str()
         .unwrap()
         .contains("secondary rate limit"));
-    assert_eq!(
-        alice
-            .call(
-                "POST",
-                "/repos/acme/shop/pulls",
-                Some(json!({"title": "t", "head": "feature", "base": "main"}))
-            )
-            .await
-            .status,
-        201
-    );
+    alice
+        .expect(
+            201,
+            "POST",
+            "/repos/acme/shop/pulls",
+            Some(json!({"title": "t", "head": "feature", "base": "main"})),
+        )
+        .await;
 
     admin
         .post(&f)
@@ -2112,10 +2081,7 @@ async fn faults_answer_like_github_then_clear() {
         .await
         .unwrap();
     let t = std::time::Instant::now();
-    assert_eq!(
-        alice.call("GET", "/repos/acme/shop", None).await.status,
-        200
-    );
+    alice.expect(200, "GET", "/repos/acme/shop", None).await;
     assert!(t.elapsed() >= Duration::from_millis(300));
 
     admin
@@ -2124,18 +2090,12 @@ async fn faults_answer_like_github_then_clear() {
         .send()
         .await
         .unwrap();
-    assert_eq!(
-        alice.call("GET", "/repos/acme/shop", None).await.status,
-        503
-    );
+    alice.expect(503, "GET", "/repos/acme/shop", None).await;
     assert_eq!(
         admin.delete(&f).send().await.unwrap().status().as_u16(),
         204
     );
-    assert_eq!(
-        alice.call("GET", "/repos/acme/shop", None).await.status,
-        200
-    );
+    alice.expect(200, "GET", "/repos/acme/shop", None).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -2163,14 +2123,14 @@ async fn state_survives_a_restart_with_data_dir() {
         .await
         .body["object"]["sha"]
         .clone();
-    let moved = alice
-        .call(
+    alice
+        .expect(
+            200,
             "PATCH",
             "/repos/acme/shop/git/refs/heads/feature",
             Some(json!({"sha": main, "force": true})),
         )
         .await;
-    assert_eq!(moved.status, 200);
     let Env { sim, _repo } = env;
     sim.shutdown().await;
     assert!(data.path().join("state.json").exists());
@@ -2194,13 +2154,13 @@ async fn state_survives_a_restart_with_data_dir() {
     assert_eq!(sim.webhook_secret(), secret);
     let alice = Api::new(&sim, Some(&tok));
     let got = alice
-        .call(
+        .expect(
+            200,
             "GET",
             &format!("/repos/acme/shop/pulls/{}", pr["number"]),
             None,
         )
         .await;
-    assert_eq!(got.status, 200, "{}", got.body);
     assert_eq!(got.body["title"], "Add feature");
     let c = alice
         .call(
@@ -2241,24 +2201,38 @@ async fn contract_every_operation_matches_githubs_openapi() {
     let bob = person(sim, "bob", "write");
     let bot = bot(sim).await; // access_tokens
     let app = Api::new(sim, Some(&app_jwt(sim)));
-    app.checked(
-        "GET",
-        "/repos/{owner}/{repo}/installation",
-        "/repos/acme/shop/installation",
-        None,
-    )
-    .await;
-    alice
-        .checked("GET", "/repos/{owner}/{repo}", "/repos/acme/shop", None)
-        .await;
-    alice
-        .checked(
+    // Each row: who calls, the method, the OpenAPI template, the path, the body.
+    type Row<'a> = (&'a Api, &'a str, &'a str, String, Option<Value>);
+    async fn check_all(rows: Vec<Row<'_>>) {
+        for (who, method, template, path, body) in rows {
+            who.checked(method, template, &path, body).await;
+        }
+    }
+    let s = |p: &str| p.to_string();
+    check_all(vec![
+        (
+            &app,
+            "GET",
+            "/repos/{owner}/{repo}/installation",
+            s("/repos/acme/shop/installation"),
+            None,
+        ),
+        (
+            &alice,
+            "GET",
+            "/repos/{owner}/{repo}",
+            s("/repos/acme/shop"),
+            None,
+        ),
+        (
+            &alice,
             "GET",
             "/repos/{owner}/{repo}/contents/{path}",
-            "/repos/acme/shop/contents/README.md",
+            s("/repos/acme/shop/contents/README.md"),
             None,
-        )
-        .await;
+        ),
+    ])
+    .await;
     let main = alice
         .checked(
             "GET",
@@ -2268,26 +2242,29 @@ async fn contract_every_operation_matches_githubs_openapi() {
         )
         .await;
     let sha = main.body["object"]["sha"].as_str().unwrap().to_string();
-    bot.checked(
-        "POST",
-        "/repos/{owner}/{repo}/git/refs",
-        "/repos/acme/shop/git/refs",
-        Some(json!({"ref": "refs/heads/tmp", "sha": sha})),
-    )
-    .await;
-    bot.checked(
-        "PATCH",
-        "/repos/{owner}/{repo}/git/refs/{ref}",
-        "/repos/acme/shop/git/refs/heads/tmp",
-        Some(json!({"sha": sha})),
-    )
-    .await;
-    bot.checked(
-        "DELETE",
-        "/repos/{owner}/{repo}/git/refs/{ref}",
-        "/repos/acme/shop/git/refs/heads/tmp",
-        None,
-    )
+    check_all(vec![
+        (
+            &bot,
+            "POST",
+            "/repos/{owner}/{repo}/git/refs",
+            s("/repos/acme/shop/git/refs"),
+            Some(json!({"ref": "refs/heads/tmp", "sha": sha})),
+        ),
+        (
+            &bot,
+            "PATCH",
+            "/repos/{owner}/{repo}/git/refs/{ref}",
+            s("/repos/acme/shop/git/refs/heads/tmp"),
+            Some(json!({"sha": sha})),
+        ),
+        (
+            &bot,
+            "DELETE",
+            "/repos/{owner}/{repo}/git/refs/{ref}",
+            s("/repos/acme/shop/git/refs/heads/tmp"),
+            None,
+        ),
+    ])
     .await;
     let pr = bot
         .checked(
@@ -2299,123 +2276,125 @@ async fn contract_every_operation_matches_githubs_openapi() {
         .await;
     let n = pr.body["number"].as_u64().unwrap();
     let head = pr.body["head"]["sha"].as_str().unwrap().to_string();
-    bot.checked(
-        "GET",
-        "/repos/{owner}/{repo}/pulls",
-        "/repos/acme/shop/pulls?state=all",
-        None,
-    )
+    let pull = format!("/repos/acme/shop/pulls/{n}");
+    let issue = format!("/repos/acme/shop/issues/{n}");
+    check_all(vec![
+        (
+            &bot,
+            "GET",
+            "/repos/{owner}/{repo}/pulls",
+            s("/repos/acme/shop/pulls?state=all"),
+            None,
+        ),
+        (
+            &bot,
+            "GET",
+            "/repos/{owner}/{repo}/pulls/{pull_number}",
+            pull.clone(),
+            None,
+        ),
+        (
+            &bot,
+            "PATCH",
+            "/repos/{owner}/{repo}/pulls/{pull_number}",
+            pull.clone(),
+            Some(json!({"body": "new body"})),
+        ),
+        (
+            &bot,
+            "POST",
+            "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
+            format!("{pull}/requested_reviewers"),
+            Some(json!({"reviewers": ["bob"]})),
+        ),
+    ])
     .await;
-    bot.checked(
-        "GET",
-        "/repos/{owner}/{repo}/pulls/{pull_number}",
-        &format!("/repos/acme/shop/pulls/{n}"),
-        None,
-    )
-    .await;
-    bot.checked(
-        "PATCH",
-        "/repos/{owner}/{repo}/pulls/{pull_number}",
-        &format!("/repos/acme/shop/pulls/{n}"),
-        Some(json!({"body": "new body"})),
-    )
-    .await;
-    bot.checked(
-        "POST",
-        "/repos/{owner}/{repo}/pulls/{pull_number}/requested_reviewers",
-        &format!("/repos/acme/shop/pulls/{n}/requested_reviewers"),
-        Some(json!({"reviewers": ["bob"]})),
-    )
-    .await;
-    bob.call("POST", &format!("/repos/acme/shop/pulls/{n}/reviews"), Some(json!({"event": "COMMENT", "body": "c", "comments": [{"path": "src/feature.rs", "line": 1, "body": "x"}]}))).await;
-    bot.checked(
-        "GET",
-        "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
-        &format!("/repos/acme/shop/pulls/{n}/reviews"),
-        None,
-    )
-    .await;
-    bot.checked(
-        "GET",
-        "/repos/{owner}/{repo}/pulls/{pull_number}/comments",
-        &format!("/repos/acme/shop/pulls/{n}/comments"),
-        None,
-    )
+    bob.call("POST", &format!("{pull}/reviews"), Some(json!({"event": "COMMENT", "body": "c", "comments": [{"path": "src/feature.rs", "line": 1, "body": "x"}]}))).await;
+    check_all(vec![
+        (
+            &bot,
+            "GET",
+            "/repos/{owner}/{repo}/pulls/{pull_number}/reviews",
+            format!("{pull}/reviews"),
+            None,
+        ),
+        (
+            &bot,
+            "GET",
+            "/repos/{owner}/{repo}/pulls/{pull_number}/comments",
+            format!("{pull}/comments"),
+            None,
+        ),
+    ])
     .await;
     let cr = bot.checked("POST", "/repos/{owner}/{repo}/check-runs", "/repos/acme/shop/check-runs", Some(json!({"name": "g", "head_sha": head, "status": "completed", "conclusion": "neutral", "output": {"title": "t", "summary": "s"}}))).await;
-    bot.checked(
-        "PATCH",
-        "/repos/{owner}/{repo}/check-runs/{check_run_id}",
-        &format!("/repos/acme/shop/check-runs/{}", cr.body["id"]),
-        Some(json!({"conclusion": "success"})),
-    )
+    check_all(vec![
+        (&bot, "PATCH", "/repos/{owner}/{repo}/check-runs/{check_run_id}", format!("/repos/acme/shop/check-runs/{}", cr.body["id"]), Some(json!({"conclusion": "success"}))),
+        (&bot, "GET", "/repos/{owner}/{repo}/commits/{ref}/check-runs", format!("/repos/acme/shop/commits/{head}/check-runs"), None),
+        (&bot, "POST", "/repos/{owner}/{repo}/statuses/{sha}", format!("/repos/acme/shop/statuses/{head}"), Some(json!({"state": "success", "context": "c", "target_url": "http://127.0.0.1/x", "description": "d"}))),
+    ])
     .await;
-    bot.checked(
-        "GET",
-        "/repos/{owner}/{repo}/commits/{ref}/check-runs",
-        &format!("/repos/acme/shop/commits/{head}/check-runs"),
-        None,
-    )
-    .await;
-    bot.checked("POST", "/repos/{owner}/{repo}/statuses/{sha}", &format!("/repos/acme/shop/statuses/{head}"), Some(json!({"state": "success", "context": "c", "target_url": "http://127.0.0.1/x", "description": "d"}))).await;
     let c = bot
         .checked(
             "POST",
             "/repos/{owner}/{repo}/issues/{issue_number}/comments",
-            &format!("/repos/acme/shop/issues/{n}/comments"),
+            &format!("{issue}/comments"),
             Some(json!({"body": "status"})),
         )
         .await;
-    bot.checked(
-        "GET",
-        "/repos/{owner}/{repo}/issues/{issue_number}/comments",
-        &format!("/repos/acme/shop/issues/{n}/comments"),
-        None,
-    )
-    .await;
-    bot.checked(
-        "PATCH",
-        "/repos/{owner}/{repo}/issues/comments/{comment_id}",
-        &format!("/repos/acme/shop/issues/comments/{}", c.body["id"]),
-        Some(json!({"body": "status 2"})),
-    )
-    .await;
-    bot.checked(
-        "POST",
-        "/repos/{owner}/{repo}/issues/{issue_number}/labels",
-        &format!("/repos/acme/shop/issues/{n}/labels"),
-        Some(json!({"labels": ["l"]})),
-    )
-    .await;
-    bot.checked(
-        "POST",
-        "/repos/{owner}/{repo}/dispatches",
-        "/repos/acme/shop/dispatches",
-        Some(json!({"event_type": "e"})),
-    )
-    .await;
-    bot.checked(
-        "POST",
-        "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches",
-        "/repos/acme/shop/actions/workflows/w.yml/dispatches",
-        Some(json!({"ref": "main"})),
-    )
-    .await;
-    bot.checked("GET", "/rate_limit", "/rate_limit", None).await;
-    // Error answers are checked too (their documented status and shape).
-    bot.checked(
-        "POST",
-        "/repos/{owner}/{repo}/pulls",
-        "/repos/acme/shop/pulls",
-        Some(json!({"title": "t", "head": "feature", "base": "main"})),
-    )
-    .await;
-    bot.checked(
-        "POST",
-        "/repos/{owner}/{repo}/git/refs",
-        "/repos/acme/shop/git/refs",
-        Some(json!({"ref": "refs/heads/main", "sha": sha})),
-    )
+    check_all(vec![
+        (
+            &bot,
+            "GET",
+            "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+            format!("{issue}/comments"),
+            None,
+        ),
+        (
+            &bot,
+            "PATCH",
+            "/repos/{owner}/{repo}/issues/comments/{comment_id}",
+            format!("/repos/acme/shop/issues/comments/{}", c.body["id"]),
+            Some(json!({"body": "status 2"})),
+        ),
+        (
+            &bot,
+            "POST",
+            "/repos/{owner}/{repo}/issues/{issue_number}/labels",
+            format!("{issue}/labels"),
+            Some(json!({"labels": ["l"]})),
+        ),
+        (
+            &bot,
+            "POST",
+            "/repos/{owner}/{repo}/dispatches",
+            s("/repos/acme/shop/dispatches"),
+            Some(json!({"event_type": "e"})),
+        ),
+        (
+            &bot,
+            "POST",
+            "/repos/{owner}/{repo}/actions/workflows/{workflow_id}/dispatches",
+            s("/repos/acme/shop/actions/workflows/w.yml/dispatches"),
+            Some(json!({"ref": "main"})),
+        ),
+        (&bot, "GET", "/rate_limit", s("/rate_limit"), None),
+        // Error answers are checked too (their documented status and shape).
+        (
+            &bot,
+            "POST",
+            "/repos/{owner}/{repo}/pulls",
+            s("/repos/acme/shop/pulls"),
+            Some(json!({"title": "t", "head": "feature", "base": "main"})),
+        ),
+        (
+            &bot,
+            "POST",
+            "/repos/{owner}/{repo}/git/refs",
+            s("/repos/acme/shop/git/refs"),
+            Some(json!({"ref": "refs/heads/main", "sha": sha})),
+        ),
+    ])
     .await;
 
     let mut covered = contract().covered.lock().unwrap().clone();
@@ -2494,14 +2473,13 @@ async fn lists_are_paginated_with_link_headers() {
     let inline: Vec<Value> = (0..N)
         .map(|i| json!({"path": "src/feature.rs", "line": 1, "body": format!("c{i}")}))
         .collect();
-    let r = bob
-        .call(
-            "POST",
-            &format!("/repos/acme/shop/pulls/{n}/reviews"),
-            Some(json!({"event": "COMMENT", "body": "b", "comments": inline})),
-        )
-        .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    bob.expect(
+        200,
+        "POST",
+        &format!("/repos/acme/shop/pulls/{n}/reviews"),
+        Some(json!({"event": "COMMENT", "body": "b", "comments": inline})),
+    )
+    .await;
     for i in 1..N {
         bob.call(
             "POST",
@@ -2553,8 +2531,7 @@ async fn lists_are_paginated_with_link_headers() {
         v.as_array().unwrap_or_else(|| panic!("{}", r.body)).clone()
     };
     for (path, key) in &lists {
-        let first = bot.call("GET", path, None).await;
-        assert_eq!(first.status, 200, "{path}: {}", first.body);
+        let first = bot.expect(200, "GET", path, None).await;
         assert_eq!(items(&first, *key).len(), 30, "{path}: default page size");
         let l = links(&first);
         assert_eq!(
@@ -2647,8 +2624,7 @@ async fn headers_and_conditional_requests_like_github() {
     let n = pr["number"].as_u64().unwrap();
     let path = format!("/repos/acme/shop/pulls/{n}");
 
-    let first = alice.call("GET", &path, None).await;
-    assert_eq!(first.status, 200);
+    let first = alice.expect(200, "GET", &path, None).await;
     assert_eq!(
         header(&first, "content-type"),
         "application/json; charset=utf-8"
@@ -2672,10 +2648,10 @@ async fn headers_and_conditional_requests_like_github() {
     assert_eq!(header(&other, "x-ratelimit-used"), (used + 1).to_string());
 
     // A change makes the old tag stale: 200 with the new body and a new tag.
-    let patched = alice
-        .call("PATCH", &path, Some(json!({"title": "renamed"})))
+
+    alice
+        .expect(200, "PATCH", &path, Some(json!({"title": "renamed"})))
         .await;
-    assert_eq!(patched.status, 200);
     let after = alice.get_if_none_match(&path, &etag).await;
     assert_eq!(after.status, 200);
     assert_ne!(header(&after, "etag"), etag);
@@ -2684,9 +2660,8 @@ async fn headers_and_conditional_requests_like_github() {
     // Lists are conditional too.
     let comments = format!("/repos/acme/shop/issues/{n}/comments");
     let c = alice
-        .call("POST", &comments, Some(json!({"body": "hi"})))
+        .expect(201, "POST", &comments, Some(json!({"body": "hi"})))
         .await;
-    assert_eq!(c.status, 201);
     assert_eq!(header(&c, "location"), c.body["url"].as_str().unwrap());
     let list = alice.call("GET", &comments, None).await;
     let again = alice
@@ -2700,8 +2675,7 @@ async fn headers_and_conditional_requests_like_github() {
         ("GET", "/repos/acme/shop/nothing-here"),
         ("PUT", "/repos/acme/shop"),
     ] {
-        let r = alice.call(method, p, None).await;
-        assert_eq!(r.status, 404, "{method} {p}");
+        let r = alice.expect(404, method, p, None).await;
         assert_eq!(r.body["message"], "Not Found", "{method} {p}");
         assert_eq!(
             header(&r, "content-type"),
@@ -2709,4 +2683,49 @@ async fn headers_and_conditional_requests_like_github() {
         );
         assert!(r.headers.contains_key("x-github-request-id"));
     }
+}
+
+/// The outbox the GitHub-flow tests end with names what the bot said that no assertion
+/// read, and nothing else (a person's comment is not the bot's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_outbox_names_what_the_bot_said_that_no_test_read() {
+    let env = start().await;
+    let sim = &env.sim;
+    let bot = bot(sim).await;
+    let alice = person(sim, "alice", "write");
+    let pr = open_pr(&bot).await;
+    let n = pr["number"].as_u64().unwrap();
+    let head = pr["head"]["sha"].as_str().unwrap();
+    let comments = format!("/repos/acme/shop/issues/{n}/comments");
+    bot.expect(
+        201,
+        "POST",
+        &comments,
+        Some(json!({"body": "phase 1 waits for a review"})),
+    )
+    .await;
+    alice
+        .expect(201, "POST", &comments, Some(json!({"body": "lgtm"})))
+        .await;
+    bot.expect(201, "POST", "/repos/acme/shop/check-runs", Some(json!({"name": "prflow/lint", "head_sha": head, "status": "completed", "conclusion": "success", "output": {"title": "clean", "summary": "no findings"}}))).await;
+
+    let outbox = common::outbox::Outbox::new(sim, "acme/shop", alice.token.as_deref().unwrap());
+    let unread = outbox.unread(sim);
+    assert_eq!(unread.len(), 2, "{unread:#?}");
+    assert!(
+        unread[0].contains("phase 1 waits for a review"),
+        "{unread:#?}"
+    );
+    assert!(
+        unread[1].contains("`prflow/lint`") && unread[1].contains("clean"),
+        "{unread:#?}"
+    );
+    let failed =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| outbox.assert_all_read(sim)));
+    assert!(failed.is_err(), "two unread messages passed");
+
+    outbox.comment_containing(n, "waits for a review").await;
+    assert_eq!(outbox.unread(sim).len(), 1);
+    assert_eq!(outbox.check_runs(head).await.len(), 1);
+    outbox.assert_all_read(sim);
 }

@@ -1,6 +1,8 @@
 //! The template runner: pack selection, the pack format's errors, repository packs,
 //! determinism, and what the architecture pack derives from the microservices workflow.
 
+mod common;
+
 use prflow::agents::template::TemplateRunner;
 use prflow::agents::{FileChange, Runner, TaskRequest, TreeView};
 use prflow::workflow::{RunnerSpec, Workflow};
@@ -432,18 +434,13 @@ fn rendering_is_deterministic() {
     assert!(rendered >= 1);
 }
 
-fn openapi(out: &prflow::agents::AgentOutput) -> serde_yaml::Value {
+fn openapi(out: &prflow::agents::AgentOutput) -> serde_json::Value {
     let f = files(&out.files);
-    serde_yaml::from_str(&f["architecture/api-specs.yaml"]).expect("api-specs.yaml is YAML")
+    common::yaml::one(&f["architecture/api-specs.yaml"]).expect("api-specs.yaml is YAML")
 }
 
-fn paths(doc: &serde_yaml::Value) -> Vec<String> {
-    doc["paths"]
-        .as_mapping()
-        .unwrap()
-        .keys()
-        .map(|k| k.as_str().unwrap().to_string())
-        .collect()
+fn paths(doc: &serde_json::Value) -> Vec<String> {
+    doc["paths"].as_object().unwrap().keys().cloned().collect()
 }
 
 #[test]
@@ -514,8 +511,8 @@ fn architecture_outputs_for_the_microservices_workflow() {
     }
     // operationIds are unique.
     let mut ids = Vec::new();
-    for (_, item) in doc["paths"].as_mapping().unwrap() {
-        for (_, op) in item.as_mapping().unwrap() {
+    for (_, item) in doc["paths"].as_object().unwrap() {
+        for (_, op) in item.as_object().unwrap() {
             ids.push(op["operationId"].as_str().unwrap().to_string());
         }
     }
@@ -770,7 +767,7 @@ fn architecture_renders_for_every_example_workflow() {
                 path.display()
             );
             if let Some(spec) = f.get("architecture/api-specs.yaml") {
-                let doc: serde_yaml::Value = serde_yaml::from_str(spec).unwrap();
+                let doc = common::yaml::one(spec).unwrap();
                 assert!(doc["openapi"].as_str().unwrap().starts_with("3.1."));
             }
             rendered += 1;

@@ -3,6 +3,8 @@
 //! thresholds taken from `performanceThreshold`, valid JSON/YAML, determinism.
 //! Running the generated system itself is scripts/verify-frontend.sh's job.
 
+mod common;
+
 use prflow::agents::template::TemplateRunner;
 use prflow::agents::{Runner, TaskRequest, TreeView};
 use prflow::workflow::Workflow;
@@ -99,15 +101,11 @@ fn json_of(files: &BTreeMap<String, String>, path: &str) -> Value {
     serde_json::from_str(text).unwrap_or_else(|e| panic!("{path} is not JSON: {e}\n{text}"))
 }
 
-fn yaml_docs(files: &BTreeMap<String, String>, path: &str) -> Vec<serde_yaml::Value> {
-    use serde::Deserialize;
+fn yaml_docs(files: &BTreeMap<String, String>, path: &str) -> Vec<Value> {
     let text = files
         .get(path)
         .unwrap_or_else(|| panic!("{path} not written"));
-    serde_yaml::Deserializer::from_str(text)
-        .map(|d| serde_yaml::Value::deserialize(d).unwrap_or_else(|e| panic!("{path}: {e}")))
-        .filter(|d| !d.is_null())
-        .collect()
+    common::yaml::docs(text).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 #[test]
@@ -213,17 +211,17 @@ fn deployment_covers_every_service_of_the_workflow() {
     }
     let compose = &yaml_docs(&f, "deployment/docker-compose.yml")[0];
     let names: Vec<&str> = compose["services"]
-        .as_mapping()
+        .as_object()
         .unwrap()
         .keys()
-        .map(|k| k.as_str().unwrap())
+        .map(String::as_str)
         .collect();
     for s in services.iter().chain(&["postgres", "mongo"]) {
         assert!(names.contains(s), "compose lacks {s}: {names:?}");
     }
     for s in names.iter() {
         assert!(
-            compose["services"][s]["healthcheck"]["test"].is_sequence(),
+            compose["services"][s]["healthcheck"]["test"].is_array(),
             "{s} has no healthcheck"
         );
     }
@@ -299,7 +297,7 @@ fn k8s_env_names(f: &BTreeMap<String, String>, name: &str) -> Vec<String> {
         .find(|d| d["metadata"]["name"].as_str() == Some(name))
         .unwrap_or_else(|| panic!("no Deployment {name}"));
     d["spec"]["template"]["spec"]["containers"][0]["env"]
-        .as_sequence()
+        .as_array()
         .unwrap()
         .iter()
         .map(|e| e["name"].as_str().unwrap().to_string())

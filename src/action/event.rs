@@ -55,15 +55,6 @@ pub fn is_supported(event_name: &str) -> bool {
     SUPPORTED.contains(&event_name)
 }
 
-/// Strips `refs/heads/` so the flow sees a branch name; tags and shas pass as they are.
-fn branch_of(git_ref: &str) -> Option<String> {
-    let b = git_ref
-        .strip_prefix("refs/heads/")
-        .unwrap_or(git_ref)
-        .trim();
-    (!b.is_empty()).then(|| b.to_string())
-}
-
 /// Translates the payload of a supported event.
 pub fn map_event(env: &ActionEnv, payload: &[u8]) -> Result<Mapped, MapError> {
     let raw: Value = serde_json::from_slice(payload).map_err(|e| {
@@ -98,47 +89,27 @@ pub fn map_event(env: &ActionEnv, payload: &[u8]) -> Result<Mapped, MapError> {
         }
     }
     let untrusted_because = event.untrusted_because();
-    let mut workflow_path = None;
-    let trigger = match event {
+    // Which file a dispatch runs is the flow's decision; the step only asks which,
+    // so that file's problems land as annotations before the flow starts.
+    let workflow_path = match &event {
         WebhookEvent::WorkflowDispatch(d) => {
-            let from_payload = d
-                .inputs
-                .get("workflow")
-                .and_then(Value::as_str)
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string);
-            match (from_payload, env.inputs.workflow.clone()) {
-                (Some(path), _) => {
-                    workflow_path = Some(path);
-                    Trigger::Webhook(Box::new(WebhookEvent::WorkflowDispatch(d)))
-                }
-                (None, Some(path)) => {
-                    workflow_path = Some(path.clone());
-                    Trigger::Run {
-                        workflow_path: path.trim_start_matches("./").to_string(),
-                        base: branch_of(&d.git_ref),
-                        starter: if d.sender.is_empty() {
-                            env.actor.clone()
-                        } else {
-                            d.sender
-                        },
-                    }
-                }
-                (None, None) => {
-                    // The flow falls back to its default workflow file; check that one.
-                    workflow_path = Some(crate::flow::commands::DEFAULT_WORKFLOW.to_string());
-                    Trigger::Webhook(Box::new(WebhookEvent::WorkflowDispatch(d)))
-                }
-            }
+            Some(crate::flow::dispatched(d, env.inputs.workflow.as_deref()).workflow_path)
         }
-        other => Trigger::Webhook(Box::new(other)),
+        _ => None,
+    };
+    let event = match event {
+        // The runner's actor, when the payload names no sender.
+        WebhookEvent::WorkflowDispatch(mut d) if d.sender.is_empty() => {
+            d.sender = env.actor.clone();
+            WebhookEvent::WorkflowDispatch(d)
+        }
+        other => other,
     };
     Ok(Mapped::Go(Box::new(Go {
-        trigger,
+        trigger: Trigger::Webhook(Box::new(event)),
         trusted: untrusted_because.is_none(),
         untrusted_because,
-        workflow_path: workflow_path.map(|p| p.trim_start_matches("./").to_string()),
+        workflow_path,
     })))
 }
 
@@ -227,35 +198,23 @@ mod tests {
     }
 
     #[test]
-    fn dispatch_without_it_runs_the_action_input_or_the_flow_default() {
+    fn dispatch_without_it_checks_the_action_input_or_the_flow_default() {
         let body = serde_json::to_vec(&json!({"ref": "refs/heads/dev", "inputs": {},
             "repository": repo(), "sender": {"login": "alice"}}))
         .unwrap();
-        let Mapped::Go(go) =
-            map_event(&env("workflow_dispatch", Some("./flows/shop.json")), &body).unwrap()
-        else {
-            panic!("expected a trigger")
-        };
-        match go.trigger {
-            Trigger::Run {
-                workflow_path,
-                base,
-                starter,
-            } => {
-                assert_eq!(workflow_path, "flows/shop.json");
-                assert_eq!(base.as_deref(), Some("dev"));
-                assert_eq!(starter, "alice");
-            }
-            t => panic!("unexpected {t:?}"),
+        for (input, checked) in [
+            (Some("./flows/shop.json"), "flows/shop.json"),
+            (None, ".prflow/workflow.json"),
+        ] {
+            let Mapped::Go(go) = map_event(&env("workflow_dispatch", input), &body).unwrap() else {
+                panic!("expected a trigger")
+            };
+            assert!(matches!(
+                &go.trigger,
+                Trigger::Webhook(e) if matches!(**e, WebhookEvent::WorkflowDispatch(_))
+            ));
+            assert_eq!(go.workflow_path.as_deref(), Some(checked));
         }
-        let Mapped::Go(go) = map_event(&env("workflow_dispatch", None), &body).unwrap() else {
-            panic!("expected a trigger")
-        };
-        assert!(matches!(
-            &go.trigger,
-            Trigger::Webhook(e) if matches!(**e, WebhookEvent::WorkflowDispatch(_))
-        ));
-        assert_eq!(go.workflow_path.as_deref(), Some(".prflow/workflow.json"));
     }
 
     #[test]

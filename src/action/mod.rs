@@ -15,9 +15,8 @@ pub mod event;
 pub mod outputs;
 pub mod summary;
 
-use crate::cli::github_mode;
 use crate::flow::{self, FlowContext, FlowOptions, FlowReport};
-use crate::github::{auth::Secret, Auth, GitHub, GitHubConfig};
+use crate::github::{auth::Secret, host, Auth, GitHub, GitHubConfig, RetryPolicy};
 use commands::Annotation;
 use env::ActionEnv;
 use event::Mapped;
@@ -156,10 +155,12 @@ pub async fn execute(
         on_untrusted();
     }
 
-    let github = match GitHub::new(
-        GitHubConfig::new(env.api_url.clone()),
-        Auth::Token(Secret::new(env.inputs.token.clone())),
-    ) {
+    let mut config = GitHubConfig::new(env.api_url.clone());
+    config.retry = match RetryPolicy::from_env(lookup) {
+        Ok(p) => p,
+        Err(e) => return fail(&mut say, e, 2),
+    };
+    let github = match GitHub::new(config, Auth::Token(Secret::new(env.inputs.token.clone()))) {
         Ok(g) => g,
         Err(e) => return fail(&mut say, e.to_string(), 1),
     };
@@ -167,13 +168,14 @@ pub async fn execute(
         github,
         owner: env.owner.clone(),
         repo: env.repo.clone(),
-        git_url: github_mode::git_url_for(&env.api_url, &env.owner, &env.repo),
+        git_url: host::git_url(&host::git_base(&env.api_url), &env.owner, &env.repo),
         workdir: env.workspace.clone(),
         options: FlowOptions {
             dry_run: env.inputs.dry_run,
             trusted: go.trusted,
             reviewers: env.inputs.reviewers.clone(),
             allow_self_approval: env.inputs.allow_self_approval,
+            workflow: env.inputs.workflow.clone(),
             ..Default::default()
         },
     };
@@ -206,14 +208,10 @@ pub async fn execute(
                 .title("prflow")
                 .to_string());
             }
+            // The same human lines as `prflow run --github`.
+            let _ = write!(log, "{}", report.text());
             let _ = log.flush();
-            // The lead's printer: the same human lines as `prflow run --github`.
-            let code = github_mode::print(&report, false);
-            if code == ExitCode::SUCCESS {
-                0
-            } else {
-                1
-            }
+            u8::from(report.failed())
         }
         Err(e) => fail(&mut say, format!("{e:#}"), 1),
     }

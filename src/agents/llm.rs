@@ -14,6 +14,7 @@
 //! threads that may live inside a tokio program.
 
 use super::{AgentError, AgentOutput, FileChange, Runner, TaskRequest};
+use crate::github::retry::{self, Failure, RetryPolicy};
 use crate::workflow::{RunnerSpec, Task, Workflow};
 use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
@@ -21,12 +22,17 @@ use std::time::{Duration, Instant};
 /// Default timeout for a whole task (every attempt included) when neither the task nor
 /// the settings give one.
 const DEFAULT_TIMEOUT_S: u64 = 300;
-/// Attempts per task on 429, 5xx and transport errors.
-const ATTEMPTS: u32 = 3;
-/// First backoff when the server gives no `Retry-After`; doubles per attempt.
-const BACKOFF: Duration = Duration::from_millis(500);
-/// Longest `Retry-After` honoured; a longer one is cut to this.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// How an endpoint's 429, 5xx and transport errors are retried: prflow's one retry
+/// policy ([`crate::github::retry`]), with three attempts and at most a minute's
+/// `Retry-After` (a longer one fails the task, naming the limit).
+fn retry_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        base_delay: Duration::from_millis(500),
+        max_delay: Duration::from_secs(30),
+        max_wait: Duration::from_secs(60),
+    }
+}
 /// How much of a bad answer an error quotes.
 const QUOTE: usize = 200;
 /// A file of the base tree longer than this is listed, not shown.
@@ -369,13 +375,13 @@ pub fn body(ep: &Endpoint, system: &str, user: &str) -> Value {
 /// One attempt's outcome.
 enum Attempt {
     Done(String),
-    /// Worth another try, after the server's `Retry-After` when it gave one.
-    Retry(String, Option<Duration>),
+    /// Worth another try; the answer's headers say how long to wait (`Retry-After`).
+    Retry(String, http::HeaderMap),
     Fatal(String),
 }
 
-/// Sends the request (retrying 429, 5xx and transport errors) and returns the text
-/// of the model's answer.
+/// Sends the request (retrying 429, 5xx and transport errors as [`retry_policy`]
+/// says) and returns the text of the model's answer.
 fn call(
     ep: &Endpoint,
     key: &str,
@@ -385,39 +391,43 @@ fn call(
 ) -> Result<String, AgentError> {
     let payload = body(ep, system, user).to_string();
     let url = ep.url();
+    let policy = retry_policy();
     let started = Instant::now();
-    let mut last = String::new();
-    for attempt in 1..=ATTEMPTS {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
         let Some(left) = timeout
             .checked_sub(started.elapsed())
             .filter(|d| !d.is_zero())
         else {
             return Err(AgentError::Timeout(timeout.as_secs()));
         };
-        match attempt_once(ep, key, &url, &payload, left) {
+        let (m, headers) = match attempt_once(ep, key, &url, &payload, left) {
             Attempt::Done(text) => return Ok(text),
             Attempt::Fatal(m) => return Err(AgentError::Failed(m)),
-            Attempt::Retry(m, after) => {
-                let m = redact(&m, key);
-                tracing::debug!(attempt, url = %url, "llm call will be retried: {m}");
-                last = m;
-                if attempt == ATTEMPTS {
-                    break;
-                }
-                let wait = after
-                    .map(|d| d.min(MAX_RETRY_AFTER))
-                    .unwrap_or(BACKOFF * 2u32.pow(attempt - 1));
-                if started.elapsed() + wait >= timeout {
-                    return Err(AgentError::Timeout(timeout.as_secs()));
-                }
-                std::thread::sleep(wait);
-            }
+            Attempt::Retry(m, headers) => (redact(&m, key), headers),
+        };
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let Some(wait) = retry::next_wait(&policy, Failure::Server, &headers, attempt, now) else {
+            let why = if attempt < policy.max_attempts {
+                format!("asked for a wait over a minute (Retry-After) at attempt {attempt}")
+            } else {
+                format!("failed {attempt} times")
+            };
+            return Err(AgentError::Failed(format!(
+                "{} at {url} {why}; the last: {m}",
+                ep.who()
+            )));
+        };
+        tracing::debug!(attempt, url = %url, wait_ms = wait.as_millis() as u64, "llm call will be retried: {m}");
+        if started.elapsed() + wait >= timeout {
+            return Err(AgentError::Timeout(timeout.as_secs()));
         }
+        std::thread::sleep(wait);
     }
-    Err(AgentError::Failed(format!(
-        "{} at {url} failed {ATTEMPTS} times; the last: {last}",
-        ep.who()
-    )))
 }
 
 fn attempt_once(ep: &Endpoint, key: &str, url: &str, payload: &str, left: Duration) -> Attempt {
@@ -436,21 +446,21 @@ fn attempt_once(ep: &Endpoint, key: &str, url: &str, payload: &str, left: Durati
     let mut response = match request.send(payload) {
         Ok(r) => r,
         Err(ureq::Error::Timeout(_)) => {
-            return Attempt::Retry(format!("no answer within {} s", left.as_secs()), None)
+            return Attempt::Retry(
+                format!("no answer within {} s", left.as_secs()),
+                http::HeaderMap::new(),
+            )
         }
-        Err(e) => return Attempt::Retry(format!("cannot reach {url}: {e}"), None),
+        Err(e) => {
+            return Attempt::Retry(format!("cannot reach {url}: {e}"), http::HeaderMap::new())
+        }
     };
     let status = response.status().as_u16();
-    let retry_after = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs);
+    let headers = response.headers().clone();
     let text = match response.body_mut().read_to_string() {
         Ok(t) => t,
         Err(e) if (200..300).contains(&status) => {
-            return Attempt::Retry(format!("the answer could not be read: {e}"), None)
+            return Attempt::Retry(format!("the answer could not be read: {e}"), headers)
         }
         Err(_) => String::new(),
     };
@@ -458,11 +468,11 @@ fn attempt_once(ep: &Endpoint, key: &str, url: &str, payload: &str, left: Durati
         200..=299 => Attempt::Done(text),
         429 => Attempt::Retry(
             format!("rate limited (429): {}", quote(&error_message(&text))),
-            retry_after,
+            headers,
         ),
         500..=599 => Attempt::Retry(
             format!("server error {status}: {}", quote(&error_message(&text))),
-            retry_after,
+            headers,
         ),
         401 | 403 => Attempt::Fatal(format!(
             "{url} answered {status}: the key in ${} was refused by {}. Check the key, \

@@ -2,30 +2,28 @@
 //! [`FlowContext`] and a [`Trigger::Run`]; the flow decides everything else.
 
 use crate::flow::{self, FlowContext, FlowOptions, FlowReport, Trigger};
-use crate::github::{Auth, GitHub, GitHubConfig};
+use crate::github::{host, Auth, GitHub, GitHubConfig, RetryPolicy};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// The git remote for a repository behind `api_url`: github.com, an Enterprise
-/// Server (`https://HOST/api/v3` → `https://HOST`), or the simulator (same origin).
-pub fn git_url_for(api_url: &str, owner: &str, repo: &str) -> String {
-    let api = api_url.trim_end_matches('/');
-    let server = if api == "https://api.github.com" {
-        "https://github.com".to_string()
-    } else if let Some(s) = api.strip_suffix("/api/v3") {
-        s.to_string()
-    } else {
-        api.to_string()
-    };
-    format!("{server}/{owner}/{repo}.git")
+/// How to reach GitHub: the flags `run --github` and `status --github` share.
+#[derive(clap::Args, Clone, Debug)]
+pub struct GithubArgs {
+    /// The GitHub API (github.com, `https://HOST/api/v3`, or `prflow sim`'s URL).
+    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
+    pub api_url: String,
+    /// The environment variable holding the token.
+    #[arg(long, default_value = "GITHUB_TOKEN")]
+    pub token_env: String,
+    /// Git remote URL; derived from the API URL when absent.
+    #[arg(long)]
+    pub git_url: Option<String>,
 }
 
 /// Builds the context for a token-authenticated run on `OWNER/REPO`.
 pub fn context(
     full: &str,
-    api_url: &str,
-    token_env: &str,
-    git_url: Option<&str>,
+    args: &GithubArgs,
     workdir: Option<PathBuf>,
     options: FlowOptions,
 ) -> Result<FlowContext, String> {
@@ -33,9 +31,10 @@ pub fn context(
         .split_once('/')
         .filter(|(o, r)| !o.is_empty() && !r.is_empty() && !r.contains('/'))
         .ok_or_else(|| format!("--github wants OWNER/REPO, not `{full}`"))?;
-    let auth = Auth::token_from_env(token_env).map_err(|e| e.to_string())?;
+    let auth = Auth::token_from_env(&args.token_env).map_err(|e| e.to_string())?;
     let workdir = workdir.unwrap_or_else(|| flow::session::default_workdir(owner, repo));
-    let mut config = GitHubConfig::new(api_url);
+    let mut config = GitHubConfig::new(&args.api_url);
+    config.retry = RetryPolicy::from_env(&|name| std::env::var(name).ok())?;
     // ETags kept beside the working clone: a re-run with nothing new reads 304s, free of rate limit.
     config.etag_file = Some(workdir.with_extension("etags.json"));
     let github = GitHub::new(config, auth).map_err(|e| e.to_string())?;
@@ -43,9 +42,10 @@ pub fn context(
         github,
         owner: owner.to_string(),
         repo: repo.to_string(),
-        git_url: git_url
-            .map(str::to_string)
-            .unwrap_or_else(|| git_url_for(api_url, owner, repo)),
+        git_url: args
+            .git_url
+            .clone()
+            .unwrap_or_else(|| host::git_url(&host::git_base(&args.api_url), owner, repo)),
         workdir,
         options,
     })
@@ -82,14 +82,7 @@ pub fn run_on_github(args: &super::run::Args, full: &str) -> ExitCode {
     // octocrab's client needs a runtime when it is built.
     let _guard = rt.enter();
     let workdir = (args.repo != std::path::Path::new(".")).then(|| args.repo.clone());
-    let ctx = match context(
-        full,
-        &args.api_url,
-        &args.token_env,
-        args.git_url.as_deref(),
-        workdir,
-        options,
-    ) {
+    let ctx = match context(full, &args.connection, workdir, options) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("prflow run: {e}");
@@ -111,7 +104,7 @@ pub fn run_on_github(args: &super::run::Args, full: &str) -> ExitCode {
     }
 }
 
-/// Prints a flow report; exit 1 when the run failed.
+/// Prints a flow report (as JSON, or [`FlowReport::text`]); exit 1 when the run failed.
 pub fn print(report: &FlowReport, json: bool) -> ExitCode {
     if json {
         println!(
@@ -119,29 +112,9 @@ pub fn print(report: &FlowReport, json: bool) -> ExitCode {
             serde_json::to_string_pretty(report).unwrap_or_default()
         );
     } else {
-        if let Some(run) = &report.run_id {
-            println!("run {run}: {}", report.state);
-        } else {
-            println!("{}", report.state);
-        }
-        if report.state == "dry-run" {
-            print!("{}", report.summary_markdown);
-        }
-        if let Some(why) = &report.ignored_because {
-            println!("  ({why})");
-        }
-        if let (Some(n), Some(url)) = (report.pull_request_number, &report.pull_request_url) {
-            println!("  pull request #{n}: {url}");
-        }
-        let (mut reads, mut writes) = (0, 0);
-        for (label, r, w) in &report.api_calls {
-            println!("  API calls {label}: {r} read, {w} write");
-            reads += r;
-            writes += w;
-        }
-        println!("  API calls total: {reads} read, {writes} write");
+        print!("{}", report.text());
     }
-    if report.state == "failed" {
+    if report.failed() {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

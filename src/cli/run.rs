@@ -26,15 +26,8 @@ pub struct Args {
     /// Run on GitHub: push phases, open stacked PRs, read reviews (OWNER/REPO).
     #[arg(long, value_name = "OWNER/REPO")]
     pub github: Option<String>,
-    /// The GitHub API (github.com, `https://HOST/api/v3`, or `prflow sim`'s URL).
-    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
-    pub api_url: String,
-    /// The environment variable holding the token.
-    #[arg(long, default_value = "GITHUB_TOKEN")]
-    pub token_env: String,
-    /// Git remote URL; derived from the API URL when absent.
-    #[arg(long)]
-    pub git_url: Option<String>,
+    #[command(flatten)]
+    pub connection: super::github_mode::GithubArgs,
     /// Show what would happen (phases, branches, PRs, every file's diff); write nothing.
     #[arg(long)]
     pub dry_run: bool,

@@ -17,12 +17,8 @@ pub struct Args {
     /// Read the run from GitHub (branches, trailers and PRs) for OWNER/REPO.
     #[arg(long, value_name = "OWNER/REPO")]
     pub github: Option<String>,
-    #[arg(long, env = "GITHUB_API_URL", default_value = "https://api.github.com")]
-    pub api_url: String,
-    #[arg(long, default_value = "GITHUB_TOKEN")]
-    pub token_env: String,
-    #[arg(long)]
-    pub git_url: Option<String>,
+    #[command(flatten)]
+    pub connection: super::github_mode::GithubArgs,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -97,14 +93,8 @@ fn on_github(args: &Args, full: &str) -> ExitCode {
     };
     let _guard = rt.enter();
     let workdir = (args.repo != std::path::Path::new(".")).then(|| args.repo.clone());
-    let ctx = match super::github_mode::context(
-        full,
-        &args.api_url,
-        &args.token_env,
-        args.git_url.as_deref(),
-        workdir,
-        Default::default(),
-    ) {
+    let ctx = match super::github_mode::context(full, &args.connection, workdir, Default::default())
+    {
         Ok(c) => c,
         Err(e) => {
             eprintln!("prflow status: {e}");

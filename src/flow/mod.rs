@@ -16,6 +16,7 @@ pub mod commands;
 pub mod drive;
 pub mod publish;
 pub mod remote;
+mod report;
 pub mod review;
 pub mod session;
 pub mod stack;
@@ -70,6 +71,9 @@ pub struct FlowOptions {
     pub allow_self_approval: Option<bool>,
     /// No progress output.
     pub quiet: bool,
+    /// The workflow file a `workflow_dispatch` without a `workflow` input runs (the
+    /// Action's `workflow` input); [`commands::DEFAULT_WORKFLOW`] when unset.
+    pub workflow: Option<String>,
 }
 
 /// A repository on GitHub (or the simulator) and how to reach it.
@@ -233,18 +237,59 @@ pub async fn handle(ctx: &FlowContext, trigger: Trigger) -> anyhow::Result<FlowR
                 }
             }
             E::WorkflowDispatch(e) => {
-                let path = e
-                    .inputs
-                    .get("workflow")
-                    .and_then(|v| v.as_str())
-                    .unwrap_or(commands::DEFAULT_WORKFLOW)
-                    .to_string();
+                let run = dispatched(&e, ctx.options.workflow.as_deref());
                 let s = session::Session::open(ctx).await?;
-                let base = e.git_ref.strip_prefix("refs/heads/").map(str::to_string);
-                drive::start_or_continue(&s, &path, base.as_deref(), &e.sender, None).await
+                drive::start_or_continue(
+                    &s,
+                    &run.workflow_path,
+                    run.base.as_deref(),
+                    &run.starter,
+                    None,
+                )
+                .await
             }
             other => ignore(&format!("prflow does not act on `{}` events", other.kind())),
         },
+    }
+}
+
+/// What a `workflow_dispatch` starts: the one place that reads its inputs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dispatched {
+    /// The `workflow` input, else `configured`, else [`commands::DEFAULT_WORKFLOW`].
+    pub workflow_path: String,
+    /// The dispatched branch; `None` (the default branch) for a tag, a sha or nothing,
+    /// since every phase PR needs a branch to stack on.
+    pub base: Option<String>,
+    pub starter: String,
+}
+
+/// Resolves a `workflow_dispatch`; `configured` is the front end's default workflow file.
+pub fn dispatched(
+    e: &crate::github::events::WorkflowDispatch,
+    configured: Option<&str>,
+) -> Dispatched {
+    let path = |p: &str| {
+        let p = p.trim();
+        let p = p.strip_prefix("./").unwrap_or(p);
+        (!p.is_empty()).then(|| p.to_string())
+    };
+    let workflow_path = e
+        .inputs
+        .get("workflow")
+        .and_then(|v| v.as_str())
+        .and_then(path)
+        .or_else(|| configured.and_then(path))
+        .unwrap_or_else(|| commands::DEFAULT_WORKFLOW.to_string());
+    Dispatched {
+        workflow_path,
+        base: e
+            .git_ref
+            .strip_prefix("refs/heads/")
+            .map(str::trim)
+            .filter(|b| !b.is_empty())
+            .map(str::to_string),
+        starter: e.sender.clone(),
     }
 }
 
@@ -283,4 +328,57 @@ pub async fn status(ctx: &FlowContext, run: Option<&str>) -> anyhow::Result<Vec<
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::github::events::{EventRepo, WorkflowDispatch};
+
+    fn dispatch(git_ref: &str, inputs: serde_json::Value) -> WorkflowDispatch {
+        WorkflowDispatch {
+            repo: EventRepo {
+                owner: "acme".into(),
+                name: "shop".into(),
+                default_branch: "main".into(),
+                private: false,
+                fork: false,
+            },
+            installation_id: None,
+            git_ref: git_ref.into(),
+            workflow: ".github/workflows/prflow.yml".into(),
+            inputs,
+            sender: "alice".into(),
+        }
+    }
+
+    #[test]
+    fn a_dispatch_runs_its_input_then_the_configured_file_then_the_default() {
+        let d = dispatch(
+            "refs/heads/dev",
+            serde_json::json!({"workflow": "./flows/a.json"}),
+        );
+        assert_eq!(
+            dispatched(&d, Some("flows/b.json")),
+            Dispatched {
+                workflow_path: "flows/a.json".into(),
+                base: Some("dev".into()),
+                starter: "alice".into(),
+            }
+        );
+        let d = dispatch("refs/heads/main", serde_json::json!({"workflow": "  "}));
+        assert_eq!(
+            dispatched(&d, Some("./flows/b.json")).workflow_path,
+            "flows/b.json"
+        );
+        assert_eq!(
+            dispatched(&d, None).workflow_path,
+            commands::DEFAULT_WORKFLOW
+        );
+        // A tag is no branch to stack phase PRs on: the default branch.
+        assert_eq!(
+            dispatched(&dispatch("refs/tags/v1", serde_json::Value::Null), None).base,
+            None
+        );
+    }
 }

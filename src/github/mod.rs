@@ -17,6 +17,7 @@ pub mod commands;
 pub mod ensure;
 pub mod error;
 pub mod events;
+pub mod host;
 pub mod retry;
 pub mod types;
 pub mod webhook;

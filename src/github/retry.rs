@@ -49,6 +49,43 @@ impl RetryPolicy {
     }
 }
 
+/// Overrides the first back-off delay, in milliseconds (tests make a child process's
+/// retries fast with it; the waits GitHub names are still honoured).
+pub const BASE_MS_ENV: &str = "PRFLOW_GITHUB_RETRY_BASE_MS";
+/// Overrides the attempts per call, the first one included (1 = never retry).
+pub const ATTEMPTS_ENV: &str = "PRFLOW_GITHUB_MAX_ATTEMPTS";
+
+impl RetryPolicy {
+    /// The default policy with what [`BASE_MS_ENV`] and [`ATTEMPTS_ENV`] set in
+    /// `lookup` (the process environment, or the Action's); an unusable value is an
+    /// error naming the variable and what it takes.
+    pub fn from_env(lookup: &dyn Fn(&str) -> Option<String>) -> Result<RetryPolicy, String> {
+        let mut p = RetryPolicy::default();
+        let number = |name: &str, min: u64| -> Result<Option<u64>, String> {
+            match lookup(name).map(|v| v.trim().to_string()) {
+                None => Ok(None),
+                Some(v) if v.is_empty() => Ok(None),
+                Some(v) => match v.parse::<u64>() {
+                    Ok(n) if n >= min => Ok(Some(n)),
+                    _ => Err(format!(
+                        "{name}=`{v}`: expected a whole number of at least {min}"
+                    )),
+                },
+            }
+        };
+        if let Some(ms) = number(BASE_MS_ENV, 0)? {
+            p.base_delay = Duration::from_millis(ms);
+            p.max_delay = p
+                .max_delay
+                .min(Duration::from_millis(ms.saturating_mul(64)));
+        }
+        if let Some(n) = number(ATTEMPTS_ENV, 1)? {
+            p.max_attempts = n.min(u64::from(u32::MAX)) as u32;
+        }
+        Ok(p)
+    }
+}
+
 /// What kind of failure a response is, as far as retrying goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Failure {
@@ -213,6 +250,30 @@ mod tests {
             None
         );
         assert_eq!(next_wait(&p, Failure::Permanent, &none, 1, 0), None);
+    }
+
+    #[test]
+    fn the_environment_may_shorten_the_policy_and_bad_values_are_named() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| v.to_string())
+            }
+        };
+        let p = RetryPolicy::from_env(&env(&[])).unwrap();
+        assert_eq!(p.base_delay, RetryPolicy::default().base_delay);
+        let p = RetryPolicy::from_env(&env(&[(BASE_MS_ENV, "5"), (ATTEMPTS_ENV, "2")])).unwrap();
+        assert_eq!(
+            (p.base_delay, p.max_attempts),
+            (Duration::from_millis(5), 2)
+        );
+        assert!(backoff(&p, 10) <= Duration::from_millis(320));
+        let e = RetryPolicy::from_env(&env(&[(ATTEMPTS_ENV, "0")])).unwrap_err();
+        assert!(e.contains(ATTEMPTS_ENV) && e.contains("at least 1"), "{e}");
+        let e = RetryPolicy::from_env(&env(&[(BASE_MS_ENV, "fast")])).unwrap_err();
+        assert!(e.contains("`fast`"), "{e}");
     }
 
     #[test]

@@ -140,10 +140,9 @@ pub struct ServeArgs {
         value_name = "N"
     )]
     pub max_connections: usize,
-    /// What processes deliveries: `flow` (the run on GitHub), `none` (journal only, marks done),
-    /// `record:FILE` (appends each delivery as a JSON line; for tests and benchmarks),
-    /// `flaky:FILE:N` (like `record`, but the first N attempts at each delivery fail
-    /// transiently; for testing retries).
+    /// What processes deliveries: `flow` (the run on GitHub) or `none` (journal only, marks
+    /// done; for benchmarks). Builds with the `test-handlers` feature take the handlers
+    /// of `server::test_handlers` too.
     #[arg(long, env = "PRFLOW_HANDLER", default_value = "flow", hide = true)]
     pub handler: String,
 }
@@ -250,18 +249,11 @@ impl ServeArgs {
         }
     }
 
-    /// Base URL for `{base}/{owner}/{repo}.git`.
+    /// Base URL for `{base}/{owner}/{repo}.git`: `--git-url`, or [`crate::github::host::git_base`].
     pub fn git_base(&self) -> String {
-        if let Some(g) = &self.git_url {
-            return g.trim_end_matches('/').to_string();
-        }
-        let api = self.github_api_url.trim_end_matches('/');
-        if api == "https://api.github.com" {
-            "https://github.com".into()
-        } else if let Some(host) = api.strip_suffix("/api/v3") {
-            host.to_string()
-        } else {
-            api.to_string()
+        match &self.git_url {
+            Some(g) => g.trim_end_matches('/').to_string(),
+            None => crate::github::host::git_base(&self.github_api_url),
         }
     }
 }

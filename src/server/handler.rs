@@ -3,15 +3,13 @@
 //! [`FlowHandler`] is production: it builds a [`FlowContext`] for the
 //! event's repository (an installation token limited to that repository and
 //! to the permissions prflow needs) and calls [`crate::flow::handle`], which
-//! decides everything. [`RecordHandler`] and [`JournalOnly`] exist so the
-//! service pipeline (journal, dedupe, restart, serialization) can be tested
-//! and benchmarked as a separate process independently of the core.
+//! decides everything. [`JournalOnly`] exists so the service pipeline (journal,
+//! dedupe, restart, serialization) can be benchmarked without the core; the
+//! handlers tests drive it with are in `test_handlers` (feature `test-handlers`).
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result};
 
@@ -198,7 +196,7 @@ impl FlowHandler {
             github,
             owner: repo.owner.clone(),
             repo: repo.name.clone(),
-            git_url: format!("{}/{}/{}.git", self.git_base, repo.owner, repo.name),
+            git_url: crate::github::host::git_url(&self.git_base, &repo.owner, &repo.name),
             workdir,
             options: FlowOptions {
                 trusted: d.trusted,
@@ -241,51 +239,5 @@ pub struct JournalOnly;
 impl Handler for JournalOnly {
     fn handle<'a>(&'a self, _d: &'a Delivery) -> BoxFuture<'a, Result<Handled>> {
         Box::pin(async { Ok(Handled::default()) })
-    }
-}
-
-/// Appends one JSON line per handled delivery to a file (tests): id, event,
-/// run key, trust, start and end times in ms, and the process id. Sleeps
-/// `delay` first, so tests can kill the process mid-work or watch serialization.
-pub struct RecordHandler {
-    pub path: PathBuf,
-    pub delay: Duration,
-}
-
-/// Unix time in milliseconds (0 if the clock is before 1970), for the test
-/// handlers' `start_ms`/`end_ms`.
-pub(crate) fn now_ms() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis())
-        .unwrap_or(0)
-}
-
-/// Append `line` and a newline to the test handlers' record file at `path`,
-/// creating it if needed.
-pub(crate) fn append_record(path: &Path, line: &serde_json::Value) -> Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(path)
-        .with_context(|| format!("opening the record file {}", path.display()))?;
-    f.write_all(format!("{line}\n").as_bytes())?;
-    Ok(())
-}
-
-impl Handler for RecordHandler {
-    fn handle<'a>(&'a self, d: &'a Delivery) -> BoxFuture<'a, Result<Handled>> {
-        Box::pin(async move {
-            let start = now_ms();
-            tokio::time::sleep(self.delay).await;
-            let line = serde_json::json!({
-                "id": d.id, "event": d.event, "run_key": d.run_key, "trusted": d.trusted,
-                "start_ms": start as u64, "end_ms": now_ms() as u64, "pid": std::process::id(),
-            });
-            append_record(&self.path, &line)?;
-            Ok(Handled {
-                run_state: Some("recorded".into()),
-            })
-        })
     }
 }

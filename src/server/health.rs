@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 
-use crate::github::AppAuth;
+use crate::github::{AppAuth, Auth, GitHub, GitHubConfig, RetryPolicy};
 
 use super::AppState;
 
@@ -20,20 +20,32 @@ const FAIL_TTL: Duration = Duration::from_secs(3);
 
 /// The App check behind `/health/ready`.
 pub struct Readiness {
-    app: Option<(String, Arc<AppAuth>)>,
-    client: reqwest::Client,
+    /// The App's own connection (its JWT), or why there is none.
+    app: Result<GitHub, String>,
     cache: Mutex<Option<(Instant, Result<String, String>)>>,
 }
 
 impl Readiness {
     /// `app`: the API base URL and the App; `None` when no App is configured (never ready).
     pub fn new(app: Option<(String, Arc<AppAuth>)>) -> Readiness {
+        let app = match app {
+            None => Err(
+                "no GitHub App configured: set APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH)".into(),
+            ),
+            Some((api, app)) => {
+                // A probe answers at once: one attempt, a short timeout; the cache
+                // below keeps probes from spending the App's rate limit.
+                let mut config = GitHubConfig::new(api);
+                config.retry = RetryPolicy {
+                    max_attempts: 1,
+                    ..RetryPolicy::default()
+                };
+                config.read_timeout = Duration::from_secs(10);
+                GitHub::new(config, Auth::App(app)).map_err(|e| e.to_string())
+            }
+        };
         Readiness {
             app,
-            client: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
             cache: Mutex::new(None),
         }
     }
@@ -52,34 +64,15 @@ impl Readiness {
     }
 
     async fn probe(&self) -> Result<String, String> {
-        let Some((api, app)) = &self.app else {
-            return Err(
-                "no GitHub App configured: set APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH)".into(),
-            );
-        };
-        let jwt = app.jwt().map_err(|e| e.to_string())?;
-        let url = format!("{api}/app");
-        let resp = self
-            .client
-            .get(&url)
-            .bearer_auth(jwt.expose())
-            .header("accept", "application/vnd.github+json")
-            .header("user-agent", concat!("prflow/", env!("CARGO_PKG_VERSION")))
-            .send()
+        let gh = self.app.as_ref().map_err(String::clone)?;
+        let info = gh
+            .app_info()
             .await
-            .map_err(|e| format!("GET {url}: {}", e.without_url()))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(format!(
-                "GET {url} answered {status}: check APP_ID and that PRIVATE_KEY belongs to this App"
-            ));
-        }
-        let v: serde_json::Value = resp.json().await.map_err(|e| format!("GET {url}: {e}"))?;
-        Ok(v["slug"]
-            .as_str()
-            .or(v["name"].as_str())
-            .unwrap_or("app")
-            .to_string())
+            .map_err(|e| format!("{e} (check APP_ID and that PRIVATE_KEY belongs to this App)"))?;
+        Ok([info.slug, info.name]
+            .into_iter()
+            .find(|s| !s.is_empty())
+            .unwrap_or_else(|| "app".into()))
     }
 }
 

@@ -12,7 +12,6 @@ pub mod app_manifest;
 pub mod config;
 pub mod door;
 pub mod extract;
-mod flaky;
 pub mod handler;
 pub mod health;
 pub mod installations;
@@ -20,6 +19,8 @@ pub mod journal;
 pub mod key;
 pub mod metrics;
 pub mod queue;
+#[cfg(feature = "test-handlers")]
+pub mod test_handlers;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,7 +36,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 use crate::flow::{Executor, FlowOptions};
-use crate::github::{AppAuth, Auth, GitHub, GitHubConfig};
+use crate::github::{AppAuth, Auth, GitHub, GitHubConfig, RetryPolicy};
 
 pub use config::{Allowlist, ServeArgs, MAX_BODY_BYTES};
 pub use journal::{Appended, Delivery, Journal, Outcome};
@@ -87,31 +88,20 @@ fn build_handler(
     if spec == "none" {
         return Ok(Arc::new(handler::JournalOnly));
     }
-    if let Some(path) = spec.strip_prefix("record:") {
-        let delay_ms: u64 = std::env::var("PRFLOW_RECORD_DELAY_MS")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        return Ok(Arc::new(handler::RecordHandler {
-            path: path.into(),
-            delay: Duration::from_millis(delay_ms),
-        }));
-    }
-    if let Some(rest) = spec.strip_prefix("flaky:") {
-        return Ok(Arc::new(flaky::FlakyHandler::parse(rest)?));
+    #[cfg(feature = "test-handlers")]
+    if let Some(h) = test_handlers::from_spec(spec) {
+        return h;
     }
     if spec != "flow" {
-        return Err(anyhow!(
-            "--handler `{spec}`: use `flow`, `none`, `record:FILE` or `flaky:FILE:N`"
-        ));
+        return Err(anyhow!("--handler `{spec}`: use `flow` or `none`"));
     }
     let app = app.ok_or_else(|| {
         anyhow!("no GitHub App configured: set APP_ID and PRIVATE_KEY (or PRIVATE_KEY_PATH) from the App's settings page")
     })?;
-    let gh = GitHub::new(
-        GitHubConfig::new(args.github_api_url.clone()),
-        Auth::App(app),
-    )?;
+    let mut config = GitHubConfig::new(args.github_api_url.clone());
+    config.retry =
+        RetryPolicy::from_env(&|name| std::env::var(name).ok()).map_err(|e| anyhow!(e))?;
+    let gh = GitHub::new(config, Auth::App(app))?;
     let executor = match args.executor {
         config::ExecutorKind::Local => Executor::Local,
         config::ExecutorKind::Actions => Executor::Actions {
@@ -129,6 +119,7 @@ fn build_handler(
             reviewers: vec![],
             allow_self_approval: None,
             quiet: true,
+            workflow: None,
         },
         metrics,
     )?))

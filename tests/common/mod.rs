@@ -5,6 +5,9 @@
 //! tests/github_flow.rs.
 #![allow(dead_code)] // each test binary uses only part of it
 
+pub mod outbox;
+pub mod yaml;
+
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};

@@ -20,9 +20,9 @@ use anyhow::{anyhow, Context, Result};
 
 use crate::github::GithubError;
 
-use super::handler::{append_record, now_ms};
-use super::journal::Delivery;
-use super::queue::{BoxFuture, Handled, Handler};
+use super::super::journal::Delivery;
+use super::super::queue::{BoxFuture, Handled, Handler};
+use super::{append_record, now_ms};
 
 /// Ids with this prefix fail permanently.
 pub const PERMANENT_PREFIX: &str = "permanent-";
