@@ -15,31 +15,6 @@ use std::time::Duration;
 
 // ---------- fixtures ----------
 
-fn git_in(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Tess")
-        .env("GIT_AUTHOR_EMAIL", "tess@example.com")
-        .env("GIT_COMMITTER_NAME", "Tess")
-        .env("GIT_COMMITTER_EMAIL", "tess@example.com")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .expect("git runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let (ok, text) = git_in(dir, args);
-    assert!(ok, "git {args:?} failed: {text}");
-    text.trim().to_string()
-}
-
 /// A repository with `main`, `feature` (one commit ahead), `same` (= main) and `conflict`.
 fn fixture_repo() -> tempfile::TempDir {
     let t = tempfile::tempdir().unwrap();
@@ -90,163 +65,11 @@ async fn start() -> Env {
     start_with(None, None).await
 }
 
-// ---------- HTTP + contract ----------
+// ---------- HTTP + contract (shared with tests/sim_fidelity.rs) ----------
 
-struct Resp {
-    status: u16,
-    body: Value,
-    headers: reqwest::header::HeaderMap,
-}
-
-#[derive(Clone)]
-struct Api {
-    http: reqwest::Client,
-    base: String,
-    token: Option<String>,
-}
-
-impl Api {
-    fn new(sim: &Sim, token: Option<&str>) -> Api {
-        Api {
-            http: reqwest::Client::new(),
-            base: sim.api_url(),
-            token: token.map(str::to_string),
-        }
-    }
-    async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
-        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let mut req = self
-            .http
-            .request(m, format!("{}{}", self.base, path))
-            .header("accept", "application/vnd.github+json");
-        if let Some(t) = &self.token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.unwrap();
-        let status = r.status().as_u16();
-        let headers = r.headers().clone();
-        let text = r.text().await.unwrap();
-        let body = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
-        Resp {
-            status,
-            body,
-            headers,
-        }
-    }
-    /// Calls `path` and asserts the answer's status, naming the request and the body
-    /// when it differs.
-    async fn expect(&self, status: u16, method: &str, path: &str, body: Option<Value>) -> Resp {
-        let r = self.call(method, path, body).await;
-        assert_eq!(r.status, status, "{method} {path}: {}", r.body);
-        r
-    }
-    /// Calls `path` and validates the answer against the OpenAPI operation `template`.
-    async fn checked(&self, method: &str, template: &str, path: &str, body: Option<Value>) -> Resp {
-        let r = self.call(method, path, body).await;
-        contract().check(method, template, r.status, &r.body);
-        r
-    }
-}
-
-/// GitHub's OpenAPI subset, with OpenAPI's `nullable` turned into JSON Schema.
-struct Contract {
-    doc: Value,
-    covered: Mutex<BTreeSet<(String, String)>>,
-}
-
-fn contract() -> &'static Contract {
-    static C: std::sync::OnceLock<Contract> = std::sync::OnceLock::new();
-    C.get_or_init(|| {
-        let path =
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sim/github-subset.json");
-        let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-        nullable_to_jsonschema(&mut doc);
-        Contract {
-            doc,
-            covered: Mutex::new(BTreeSet::new()),
-        }
-    })
-}
-
-fn nullable_to_jsonschema(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            for child in m.values_mut() {
-                nullable_to_jsonschema(child);
-            }
-            if m.get("nullable") == Some(&json!(true)) {
-                m.remove("nullable");
-                match m.get("type").cloned() {
-                    Some(Value::String(t)) => {
-                        m.insert("type".into(), json!([t, "null"]));
-                        if let Some(Value::Array(e)) = m.get_mut("enum") {
-                            e.push(Value::Null);
-                        }
-                    }
-                    _ => {
-                        let inner = Value::Object(std::mem::take(m));
-                        m.insert("anyOf".into(), json!([inner, {"type": "null"}]));
-                    }
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(nullable_to_jsonschema),
-        _ => {}
-    }
-}
-
-impl Contract {
-    fn resolve<'a>(&'a self, v: &'a Value) -> &'a Value {
-        match v.get("$ref").and_then(|r| r.as_str()) {
-            Some(r) => self
-                .doc
-                .pointer(r.trim_start_matches('#'))
-                .expect("ref resolves"),
-            None => v,
-        }
-    }
-    fn check(&self, method: &str, template: &str, status: u16, body: &Value) {
-        let op = &self.doc["paths"][template][method.to_lowercase()];
-        assert!(
-            op.is_object(),
-            "{method} {template} is not in the OpenAPI subset"
-        );
-        let resp = op["responses"].get(status.to_string()).unwrap_or_else(|| {
-            panic!("{method} {template} answered {status}, which GitHub's description does not list: {body}")
-        });
-        let resp = self.resolve(resp);
-        self.covered
-            .lock()
-            .unwrap()
-            .insert((method.to_string(), template.to_string()));
-        // Some documented answers (e.g. 422 on refs) have no schema: the status is what is checked.
-        let Some(schema) = resp.pointer("/content/application~1json/schema") else {
-            return;
-        };
-        let root = json!({"allOf": [schema], "components": self.doc["components"]});
-        let v = jsonschema::options()
-            .with_draft(jsonschema::Draft::Draft7)
-            .build(&root)
-            .unwrap();
-        let errors: Vec<String> = v
-            .iter_errors(body)
-            .map(|e| format!("{} at {}", e, e.instance_path))
-            .take(10)
-            .collect();
-        assert!(
-            errors.is_empty(),
-            "{method} {template} {status} does not match GitHub's schema:\n{}\n",
-            errors.join("\n")
-        );
-    }
-}
+#[path = "sim_support/mod.rs"]
+mod support;
+use support::{contract, git, git_in, Api, Resp};
 
 // ---------- App auth helpers ----------
 
@@ -2597,8 +2420,9 @@ impl Api {
             body: if text.is_empty() {
                 Value::Null
             } else {
-                Value::String(text)
+                Value::String(text.clone())
             },
+            text,
             headers,
         }
     }

@@ -89,7 +89,11 @@ impl Api {
         let status = r.status().as_u16();
         let headers = r.headers().clone();
         let text = r.text().await.unwrap();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| Value::String(text.clone()))
+        };
         Resp {
             status,
             body,
@@ -101,6 +105,14 @@ impl Api {
     pub async fn call(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
         self.call_as(method, path, body, "application/vnd.github+json")
             .await
+    }
+
+    /// Calls `path` and asserts the answer's status, naming the request and the body
+    /// when it differs.
+    pub async fn expect(&self, status: u16, method: &str, path: &str, body: Option<Value>) -> Resp {
+        let r = self.call(method, path, body).await;
+        assert_eq!(r.status, status, "{method} {path}: {}", r.body);
+        r
     }
 
     /// Calls `path` and validates the answer against the OpenAPI operation `template`.
@@ -117,9 +129,11 @@ impl Api {
     }
 }
 
-/// GitHub's OpenAPI subset, with OpenAPI's `nullable` turned into JSON Schema.
+/// GitHub's OpenAPI subset, with OpenAPI's `nullable` turned into JSON Schema,
+/// and the operations this test binary validated so far.
 pub struct Contract {
-    doc: Value,
+    pub doc: Value,
+    pub covered: std::sync::Mutex<std::collections::BTreeSet<(String, String)>>,
 }
 
 pub fn contract() -> &'static Contract {
@@ -129,7 +143,10 @@ pub fn contract() -> &'static Contract {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sim/github-subset.json");
         let mut doc: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         nullable_to_jsonschema(&mut doc);
-        Contract { doc }
+        Contract {
+            doc,
+            covered: Default::default(),
+        }
     })
 }
 
@@ -183,6 +200,10 @@ impl Contract {
             panic!("{method} {template} answered {status}, which GitHub's description does not list: {body}")
         });
         let resp = self.resolve(resp);
+        self.covered
+            .lock()
+            .unwrap()
+            .insert((method.to_string(), template.to_string()));
         let Some(schema) = resp.pointer("/content/application~1json/schema") else {
             return;
         };

@@ -7,7 +7,7 @@ use super::super::git;
 use super::super::http::{created, json_status, parse_body, ApiError, ApiResult};
 use super::super::shapes;
 use super::super::Inner;
-use super::repos::{commit_json, open};
+use super::repos::{commit_json, is_protected, open};
 use super::{authorize, full, S};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -85,14 +85,7 @@ pub async fn put_contents(
         .unwrap_or_else(|| git::default_branch(&inner.bare(&f)));
     let login = inner.login_of(&a);
     let refname = format!("refs/heads/{branch}");
-    if inner
-        .st
-        .lock()
-        .unwrap()
-        .repos
-        .get(&f)
-        .is_some_and(|r| r.protected.contains(&branch))
-    {
+    if is_protected(&inner, &f, &branch) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
             &format!("Protected branch update failed for {refname}."),

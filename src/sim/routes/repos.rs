@@ -341,14 +341,19 @@ async fn delete_ref(
     no_content()
 }
 
-fn branch_json(inner: &Inner, f: &str, name: &str, sha: &str) -> Value {
-    let protected = inner
+/// Whether branch `name` of `f` is protected (`/_sim/repos/{o}/{r}/protect`).
+pub fn is_protected(inner: &Inner, f: &str, name: &str) -> bool {
+    inner
         .st
         .lock()
         .unwrap()
         .repos
         .get(f)
-        .is_some_and(|r| r.protected.contains(name));
+        .is_some_and(|r| r.protected.contains(name))
+}
+
+fn branch_json(inner: &Inner, f: &str, name: &str, sha: &str) -> Value {
+    let protected = is_protected(inner, f, name);
     let base = &inner.base;
     json!({"name": name, "commit": {"sha": sha, "url": format!("{base}/repos/{f}/commits/{sha}")},
            "protected": protected, "protection_url": format!("{base}/repos/{f}/branches/{name}/protection"),
@@ -628,19 +633,11 @@ async fn create_status(
 fn emit_status(inner: &Inner, f: &str, repo: &git2::Repository, oid: Oid, s: &Status) {
     let sha = oid.to_string();
     let base = &inner.base;
-    let protected = inner
-        .st
-        .lock()
-        .unwrap()
-        .repos
-        .get(f)
-        .map(|r| r.protected.clone())
-        .unwrap_or_default();
     let branches: Vec<Value> = git::refs(&inner.bare(f))
         .into_iter()
         .filter(|(_, tip)| *tip == sha)
         .filter_map(|(name, _)| name.strip_prefix("refs/heads/").map(str::to_string))
-        .map(|b| json!({"name": b, "commit": {"sha": sha, "url": format!("{base}/repos/{f}/commits/{sha}")}, "protected": protected.contains(&b)}))
+        .map(|b| json!({"name": b, "commit": {"sha": sha, "url": format!("{base}/repos/{f}/commits/{sha}")}, "protected": is_protected(inner, f, &b)}))
         .collect();
     let mut commit = commit_json(inner, f, repo, oid);
     commit["node_id"] = json!(shapes::node_id("Commit", s.id));

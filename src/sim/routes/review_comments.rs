@@ -218,13 +218,8 @@ pub fn emit_created(inner: &Inner, f: &str, n: u64, id: u64, sender: &str) {
     let Ok(pr) = pull_json(inner, f, n) else {
         return;
     };
-    let comment = {
-        let st = inner.st.lock().unwrap();
-        let Some(rp) = st.repos.get(f) else { return };
-        let Some(c) = rp.review_comments.iter().find(|c| c.id == id) else {
-            return;
-        };
-        shapes::review_comment(&inner.base, &st, rp, c)
+    let Ok(comment) = comment_json(inner, f, id) else {
+        return;
     };
     let mut m = Map::new();
     m.insert("action".into(), json!("created"));
@@ -256,14 +251,19 @@ fn file_single(inner: &Inner, f: &str, n: u64, mut c: ReviewComment, login: &str
     };
     emit_created(inner, f, n, cid, login);
     super::reviews::emit_review(inner, f, n, rid, "submitted", login);
+    created(comment_json(inner, f, cid)?)
+}
+
+/// Review comment `id` of `f` as GitHub shapes it.
+fn comment_json(inner: &Inner, f: &str, id: u64) -> ApiResult<Value> {
     let st = inner.st.lock().unwrap();
     let rp = st.repos.get(f).ok_or_else(ApiError::not_found)?;
     let c = rp
         .review_comments
         .iter()
-        .find(|x| x.id == cid)
+        .find(|c| c.id == id)
         .ok_or_else(ApiError::not_found)?;
-    created(shapes::review_comment(&inner.base, &st, rp, c))
+    Ok(shapes::review_comment(&inner.base, &st, rp, c))
 }
 
 /// A reply to comment `to` of pull request `n`: same place, `in_reply_to_id`
@@ -338,14 +338,7 @@ async fn get_comment(
 ) -> ApiResult {
     let f = full(&o, &r);
     authorize(&inner, &a, &f, "pull_requests", false)?;
-    let st = inner.st.lock().unwrap();
-    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
-    let c = rp
-        .review_comments
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(ApiError::not_found)?;
-    ok(shapes::review_comment(&inner.base, &st, rp, c))
+    ok(comment_json(&inner, &f, id)?)
 }
 
 /// `GET …/reviews/{id}/comments`: the comments one review holds (GitHub's
