@@ -67,7 +67,12 @@ test("a newcomer reviews the demo's first PR in the browser and the next phase a
     const checks = page.locator("#merge-box .check-list li");
     assert.ok((await checks.count()) >= 1, "the merge box lists the check runs");
     assert.match(await checks.first().innerText(), /prflow\//);
-    if (process.env.SCREENSHOTS) await page.screenshot({ path: join(process.env.SCREENSHOTS, "pr.png") });
+    if (process.env.SCREENSHOTS) {
+      // Tall enough for the title, the task table and the run graph.
+      await page.setViewportSize({ width: 1280, height: 1500 });
+      await page.screenshot({ path: join(process.env.SCREENSHOTS, "pr.png") });
+      await page.setViewportSize({ width: 1280, height: 900 });
+    }
 
     // The checks tab: each run with its conclusion and summary.
     await page.click("nav.pr-tabs >> text=Checks");
