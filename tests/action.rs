@@ -645,6 +645,134 @@ async fn every_event_drives_the_run_end_to_end() {
     w.sim.shutdown().await;
 }
 
+/// GitHub's `pull_request` `closed` payload for PR `number`, merged or not.
+fn closed(number: u64, head_ref: &str, base_ref: &str, merged: bool) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/github/webhooks/pull_request/closed.payload.json");
+    let mut p: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    p["repository"] = repo_json();
+    p.as_object_mut().unwrap().remove("organization");
+    p.as_object_mut().unwrap().remove("installation");
+    p["sender"]["login"] = json!("alice");
+    let pr = &mut p["pull_request"];
+    pr["number"] = json!(number);
+    pr["merged"] = json!(merged);
+    pr["head"]["ref"] = json!(head_ref);
+    pr["base"]["ref"] = json!(base_ref);
+    pr["head"]["repo"] = repo_json();
+    pr["base"]["repo"] = repo_json();
+    p
+}
+
+/// The case a team meets on its first merge: the repository deletes head branches on
+/// merge (GitHub retargets PR 2 to `main` and deletes phase 1's branch), and the Action
+/// that handles `pull_request` `closed` starts from a fresh checkout of `main` with
+/// no phase branch in it. PR 2 must still be restacked onto `main`, by a merge commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_squash_merge_that_deleted_the_branch_restacks_from_a_fresh_checkout() {
+    let w = World::new().await;
+    let (step, out) = w
+        .run(w.step(
+            "workflow_dispatch",
+            &dispatch(Some("flows/shop.json"), "alice"),
+        ))
+        .await;
+    assert_eq!(
+        step.outputs()["state"],
+        "waiting-for-review",
+        "{}",
+        log(&out)
+    );
+    let pr1: u64 = step.outputs()["pull-request-number"].parse().unwrap();
+    let (head_ref, sha, base) = w.approve(pr1).await;
+    let p = review(pr1, &head_ref, &sha, &base, "approved", "bob", repo_json());
+    let (step, out) = w.run(w.step("pull_request_review", &p)).await;
+    assert_eq!(
+        step.outputs()["state"],
+        "waiting-for-review",
+        "{}",
+        log(&out)
+    );
+    let pr2: u64 = step.outputs()["pull-request-number"].parse().unwrap();
+    let old_head = w.get(&format!("/repos/acme/shop/pulls/{pr2}")).await["head"]["sha"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    // A person squash-merges PR 1 in a repository that deletes merged branches.
+    let api = w.sim.api_url();
+    let patched = w
+        .http
+        .patch(format!("{api}/repos/acme/shop"))
+        .bearer_auth(&w.alice)
+        .json(&json!({"delete_branch_on_merge": true}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert!(patched.is_success(), "{patched}");
+    let merged = w
+        .http
+        .put(format!("{api}/repos/acme/shop/pulls/{pr1}/merge"))
+        .bearer_auth(&w.alice)
+        .json(&json!({"merge_method": "squash"}))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(merged, 200);
+    let branch = w
+        .get(&format!("/repos/acme/shop/branches/{head_ref}"))
+        .await;
+    assert_eq!(branch["message"], "Branch not found", "{branch}");
+
+    // The next job: actions/checkout of main, from the simulator, into a new workspace.
+    let fresh = tempfile::tempdir().unwrap();
+    let bare = w.sim.bare_repo_path("acme/shop");
+    git(
+        fresh.path(),
+        &[
+            "clone",
+            "-q",
+            "--single-branch",
+            "--branch",
+            "main",
+            bare.to_str().unwrap(),
+            "shop",
+        ],
+    );
+    let event = closed(pr1, &head_ref, "main", true);
+    let step = Step::new(
+        "pull_request",
+        &event,
+        &fresh.path().join("shop"),
+        &api,
+        &w.token,
+    );
+    let (step, out) = w.run(step).await;
+    let said = format!("{}\n{}\n{:?}", log(&out), step.summary(), step.outputs());
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert_eq!(step.outputs()["state"], "waiting-for-review", "{said}");
+    let pull2 = w.get(&format!("/repos/acme/shop/pulls/{pr2}")).await;
+    assert_eq!(pull2["base"]["ref"], "main", "{pull2}");
+    let files = w.get(&format!("/repos/acme/shop/pulls/{pr2}/files")).await;
+    let names: Vec<&str> = files
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["filename"].as_str())
+        .collect();
+    assert_eq!(names, ["build.txt"], "only phase 2's files");
+    let new_head = pull2["head"]["sha"].as_str().unwrap();
+    let parents = git(&bare, &["log", "-1", "--format=%P", new_head]);
+    assert!(
+        parents.starts_with(&old_head),
+        "a merge commit on PR 2's old head, never a force push: {parents}"
+    );
+    let body = pull2["body"].as_str().unwrap();
+    assert!(body.contains("this PR now targets `main`"), "{body}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fork_review_never_runs_command_runners() {
     let w = World::new().await;

@@ -22,6 +22,26 @@ fn demo_runs_the_microservices_workflow_through_the_app_and_the_simulator() {
         stdout.contains("The run is done: 3 phases, 3 PRs"),
         "{stdout}"
     );
+    // A person lands the stack in order; the App keeps each PR above showing only its
+    // own phase, based on main.
+    assert!(
+        stdout.contains("Bob lands the stack one PR at a time"),
+        "{stdout}"
+    );
+    for n in 2..=3 {
+        assert!(
+            stdout.contains(&format!("(phase {n}: "))
+                && stdout.contains("retargeted and restacked by the App) squash-merged into main"),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains("The stack landed: #"), "{stdout}");
+    assert!(
+        stdout.contains("merged into main in order; 0 PRs open"),
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("could not save state"), "{stderr}");
     // The scratch repository received the phases from the simulator's side.
     assert!(dir.path().join("shop/.git").exists());
     // It names the pages, then says they are gone with the simulator.

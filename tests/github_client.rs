@@ -838,6 +838,28 @@ async fn ensure_pull_twice_is_one_pull_and_no_write() {
     assert!(w.gh.calls().label("phase-1").writes >= 2);
 }
 
+/// A person merged the branch's PR, maybe between prflow's read and its publish: the
+/// merged PR is the answer, and no second PR repeats the same changes.
+#[tokio::test]
+async fn ensure_pull_never_opens_a_second_pull_for_a_merged_branch() {
+    let w = world().await;
+    let repo = w.gh.repo("acme", "shop");
+    let (pull, _) = repo.ensure_pull("feature", "main", "t", "b").await.unwrap();
+    repo.merge_pull(pull.number, Some(&pull.head_sha), MergeMethod::Squash, None)
+        .await
+        .unwrap();
+    let before = w.gh.calls();
+    let (again, change) = repo
+        .ensure_pull("feature", "main", "t", "b2")
+        .await
+        .unwrap();
+    assert_eq!(change, Change::Unchanged);
+    assert_eq!(again.number, pull.number);
+    assert!(again.merged, "{again:?}");
+    assert_eq!(w.gh.calls().since(&before).writes(), 0);
+    assert_eq!(repo.list_pulls("all", None).await.unwrap().len(), 1);
+}
+
 /// One phase as the engine drives it: the PR, its reviewer, two gates
 /// (in progress, then completed) and the status comment. Issue 4 allows at
 /// most 10 calls; a second pass with nothing new must write nothing, in the

@@ -340,6 +340,72 @@ async fn serve_gives_the_runner_no_secret() {
 }
 
 /// Is process `pid` still running (a zombie waiting to be reaped does not count)?
+/// Root reads any process's `/proc/PID/environ`, and a runner's parent is its
+/// supervisor, a fork of prflow: the environment block prflow was started with must
+/// not hold the secrets any more. (Not root, the reads are refused outright; then the
+/// files are empty and the test checks only that no secret got through.)
+#[test]
+fn the_environment_block_of_prflow_and_its_supervisor_holds_no_secret() {
+    let read_parents = "sup=$PPID; pf=$(awk '{print $4}' /proc/$sup/stat); \
+        tr '\\0' '\\n' < /proc/$sup/environ > sup.txt 2>/dev/null; \
+        tr '\\0' '\\n' < /proc/$pf/environ > prflow.txt 2>/dev/null; \
+        tr '\\0' ' ' < /proc/$pf/cmdline > cmdline.txt; true";
+    let wf = json!({
+        "name": "Peek",
+        "agents": [{"id": "dev", "type": "developer", "runner": {"command": read_parents}}],
+        "tasks": [{"id": "peek", "agentId": "dev"}],
+        "execution": {"checkpoints": ["peek"]}
+    });
+    let repo = repo_with(&wf);
+    let hook = fresh("whsec");
+    let token = fresh("ghp");
+    let openai = fresh("sk-openai");
+    let out = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args(["run", ".prflow/workflow.json", "--quiet"])
+        .current_dir(repo.path())
+        .env("WEBHOOK_SECRET", &hook)
+        .env("GITHUB_TOKEN", &token)
+        .env("OPENAI_API_KEY", &openai)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let cmdline = on_phase_branch(repo.path(), "cmdline.txt");
+    assert!(
+        cmdline.contains("prflow") && cmdline.contains("run"),
+        "the runner's grandparent is prflow: {cmdline}"
+    );
+    let root = unsafe { libc::geteuid() } == 0;
+    for file in ["sup.txt", "prflow.txt"] {
+        let seen = on_phase_branch(repo.path(), file);
+        for (name, value) in [
+            ("WEBHOOK_SECRET", &hook),
+            ("GITHUB_TOKEN", &token),
+            ("OPENAI_API_KEY", &openai),
+        ] {
+            assert!(
+                !seen.contains(value.as_str()),
+                "{name}'s value is in {file}:\n{seen}"
+            );
+        }
+        if root {
+            // Read, so the check above looked at something: the names are there, the values gone.
+            assert!(
+                seen.lines().any(|l| l.starts_with("PATH=/")),
+                "{file}:\n{seen}"
+            );
+            assert!(
+                seen.lines().any(|l| l == "WEBHOOK_SECRET="),
+                "{file}:\n{seen}"
+            );
+        } else {
+            assert!(
+                seen.is_empty(),
+                "{file} was readable by the runner:\n{seen}"
+            );
+        }
+    }
+}
+
 fn alive(pid: &str) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .map(|s| {

@@ -447,3 +447,45 @@ async fn the_simulator_retargets_on_auto_delete_and_closes_on_api_delete() {
     assert_eq!(status, 204);
     assert_eq!(w.pull(3).await["state"], "closed");
 }
+
+/// The order teams land a finished stack in: every phase approved, then PR 1 merged
+/// (which restacks #2 and so asks for its review again on the new head), then #2 merged
+/// by a person without that second review, then #3: each PR above is retargeted to
+/// `main` and shows only its own phase at every step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_finished_stack_is_landed_one_pr_at_a_time() {
+    let w = World::new().await;
+    two_prs(&w).await;
+    w.approve(2).await;
+    let r = w.run().await;
+    assert_eq!(r["state"], "finished", "{r}");
+    w.merge(1, "squash").await;
+    let r = w.run().await;
+    assert_eq!(r["state"], "waiting-for-review", "#2 has a new head: {r}");
+    assert_eq!(w.pull(2).await["base"]["ref"], "main");
+    assert_eq!(w.files(2).await, ["b.txt"]);
+    w.merge(2, "squash").await;
+    let r = w.run().await;
+    assert_eq!(
+        r["state"], "finished",
+        "a merged phase needs no review: {r}"
+    );
+    let pr3 = w.pull(3).await;
+    assert_eq!(pr3["base"]["ref"], "main", "{pr3}");
+    assert_eq!(w.files(3).await, ["c.txt"]);
+    w.merge(3, "squash").await;
+    let r = w.run().await;
+    assert_eq!(r["state"], "finished", "{r}");
+    let again = w.run().await;
+    assert_eq!(w.writes(&again), 0, "{again}");
+    let main = w.get("/repos/acme/app/git/trees/main?recursive=1").await;
+    let names: Vec<&str> = main["tree"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["path"].as_str())
+        .collect();
+    for f in ["a.txt", "b.txt", "c.txt"] {
+        assert!(names.contains(&f), "{f} on main: {names:?}");
+    }
+}

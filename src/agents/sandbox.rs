@@ -37,6 +37,7 @@
 //! for a service to answer) spawns the command and ends it with [`terminate`], never
 //! with `Child::kill` (a SIGKILL to the supervisor would orphan what it watches).
 
+pub mod environ;
 pub mod supervisor;
 pub mod temp;
 
@@ -158,13 +159,16 @@ pub fn command(line: &CommandLine, workdir: &Path, env: &[(String, String)]) -> 
 /// Makes prflow's own process unreadable to workflow code running as the same user:
 /// not dumpable, so `/proc/PID/environ` (which still holds the secrets prflow was
 /// started with), `/proc/PID/mem` and `ptrace` are refused to anyone but root. The
-/// supervisor, a fork of prflow, inherits it; the commands it execs do not.
+/// supervisor, a fork of prflow, inherits it; the commands it execs do not. For root,
+/// the secret values of that block are overwritten too ([`environ`]). Call it first in
+/// `main`, before any thread starts: it changes the environment.
 pub fn harden_self() {
     #[cfg(target_os = "linux")]
     // SAFETY: prctl on our own process with integer arguments.
     unsafe {
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
+    environ::scrub_initial_block();
 }
 
 /// How a supervised command ended.

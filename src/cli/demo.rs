@@ -220,6 +220,7 @@ async fn demo(args: Args) -> Result<()> {
             "\nThe run is done: {phases} phases, {phases} PRs, every checkpoint approved, in {:.1} s.",
             started.elapsed().as_secs_f64()
         );
+        land_in_order(&http, &bob, &api, phases, Duration::from_secs(args.timeout)).await?;
         println!("See it in a browser (pick who you act as at the top right of a page):");
         println!("  the first PR  {first_pr}");
         println!("  every PR      {api}/{REPO}/pulls?state=all");
@@ -243,6 +244,152 @@ async fn demo(args: Args) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Plays the person who lands the stack: Bob squash-merges PR 1 into `main`, waits
+/// for the App to retarget PR 2 to `main` and merge `main` into its branch (so PR 2
+/// shows only phase 2 again, with its gates run on the new head), merges it, and so
+/// on up the stack — the order teams merge approved PRs in on GitHub.
+async fn land_in_order(
+    http: &reqwest::Client,
+    bob: &str,
+    api: &str,
+    phases: usize,
+    timeout: Duration,
+) -> Result<()> {
+    println!("\nBob lands the stack one PR at a time (squash, GitHub's common default):");
+    let mut merged = Vec::new();
+    let mut restacked_from: Option<String> = None;
+    for phase in 1..=phases {
+        let pr =
+            wait_for_landable(http, bob, api, phase, restacked_from.as_deref(), timeout).await?;
+        let number = pr["number"].as_u64().unwrap_or_default();
+        let files = call(
+            http,
+            bob,
+            "GET",
+            &format!("{api}/repos/{REPO}/pulls/{number}/files?per_page=100"),
+            None,
+        )
+        .await?;
+        let files = files.as_array().map_or(0, Vec::len);
+        let how = if phase == 1 {
+            ""
+        } else {
+            ", retargeted and restacked by the App"
+        };
+        // The head of the PR above, to see the App's restack land on it.
+        restacked_from = open_phase_pr(http, bob, api, phase + 1)
+            .await?
+            .and_then(|p| p["head"]["sha"].as_str().map(str::to_string));
+        call(
+            http,
+            bob,
+            "PUT",
+            &format!("{api}/repos/{REPO}/pulls/{number}/merge"),
+            Some(json!({"merge_method": "squash"})),
+        )
+        .await
+        .with_context(|| format!("merging PR #{number}"))?;
+        println!(
+            "  PR #{number} (phase {phase}: {files} files, base main{how}) squash-merged into main"
+        );
+        merged.push(format!("#{number}"));
+    }
+    let open = call(
+        http,
+        bob,
+        "GET",
+        &format!("{api}/repos/{REPO}/pulls?state=open"),
+        None,
+    )
+    .await?;
+    let still_open = open.as_array().map_or(0, Vec::len);
+    let main = call(
+        http,
+        bob,
+        "GET",
+        &format!("{api}/repos/{REPO}/branches/main"),
+        None,
+    )
+    .await?;
+    let sha = main["commit"]["sha"].as_str().unwrap_or_default();
+    println!(
+        "The stack landed: {} merged into main in order; {still_open} PRs open; main is at {}.",
+        merged.join(", "),
+        &sha[..sha.len().min(7)]
+    );
+    Ok(())
+}
+
+/// The open PR of phase `n`, if there is one.
+async fn open_phase_pr(
+    http: &reqwest::Client,
+    token: &str,
+    api: &str,
+    n: usize,
+) -> Result<Option<Value>> {
+    let prefix = format!("{n:02}-");
+    let pulls = call(
+        http,
+        token,
+        "GET",
+        &format!("{api}/repos/{REPO}/pulls?state=open&per_page=100"),
+        None,
+    )
+    .await?;
+    Ok(pulls
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|p| {
+            p["head"]["ref"]
+                .as_str()
+                .and_then(|r| r.rsplit('/').next())
+                .is_some_and(|leaf| leaf.starts_with(&prefix))
+        })
+        .cloned())
+}
+
+/// Waits until phase `n`'s PR targets `main`, has moved on from `old_head` (the App
+/// merged the new `main` into it) and its gates finished on the new head.
+async fn wait_for_landable(
+    http: &reqwest::Client,
+    token: &str,
+    api: &str,
+    n: usize,
+    old_head: Option<&str>,
+    timeout: Duration,
+) -> Result<Value> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(pr) = open_phase_pr(http, token, api, n).await? {
+            let head = pr["head"]["sha"].as_str().unwrap_or_default();
+            if pr["base"]["ref"] == "main" && old_head != Some(head) {
+                let checks = call(
+                    http,
+                    token,
+                    "GET",
+                    &format!("{api}/repos/{REPO}/commits/{head}/check-runs"),
+                    None,
+                )
+                .await?;
+                let done = checks["check_runs"]
+                    .as_array()
+                    .is_some_and(|c| !c.is_empty() && c.iter().all(|c| c["status"] == "completed"));
+                if done {
+                    return Ok(pr);
+                }
+            }
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "phase {n}'s PR was not retargeted to main and restacked within {} s; the App's log above says why",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 fn make_scratch_repo(dir: &Path) -> Result<()> {
@@ -303,22 +450,8 @@ async fn wait_for_phase_pr(
     timeout: Duration,
 ) -> Result<Value> {
     let deadline = Instant::now() + timeout;
-    let prefix = format!("{n:02}-");
     loop {
-        let pulls = call(
-            http,
-            token,
-            "GET",
-            &format!("{api}/repos/{REPO}/pulls?state=open&per_page=100"),
-            None,
-        )
-        .await?;
-        if let Some(pr) = pulls.as_array().into_iter().flatten().find(|p| {
-            p["head"]["ref"]
-                .as_str()
-                .and_then(|r| r.rsplit('/').next())
-                .is_some_and(|leaf| leaf.starts_with(&prefix))
-        }) {
+        if let Some(pr) = open_phase_pr(http, token, api, n).await? {
             let head = pr["head"]["sha"].as_str().unwrap_or_default();
             let checks = call(
                 http,
@@ -333,7 +466,7 @@ async fn wait_for_phase_pr(
                 .as_array()
                 .is_some_and(|c| c.iter().all(|c| c["status"] == "completed"));
             if body_ready && all_done {
-                return Ok(pr.clone());
+                return Ok(pr);
             }
         }
         if Instant::now() > deadline {

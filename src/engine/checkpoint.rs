@@ -36,6 +36,9 @@ pub struct Review {
 pub struct Facts<'a> {
     /// False for a phase without a checkpoint: it needs no review.
     pub has_checkpoint: bool,
+    /// A person merged the PR: the final word, whatever the reviews say (the merge
+    /// may have come after a restack asked for a new review).
+    pub merged: bool,
     /// The PR's current head.
     pub head: &'a str,
     /// Who started the run.
@@ -101,6 +104,11 @@ pub fn decide(reviews: &[Review], facts: &Facts<'_>) -> Decision {
     if !facts.has_checkpoint {
         return Decision::Approved {
             reviewer: "(no checkpoint)".into(),
+        };
+    }
+    if facts.merged {
+        return Decision::Approved {
+            reviewer: "(merged)".into(),
         };
     }
     let latest = latest_per_reviewer(reviews);
@@ -180,6 +188,7 @@ mod tests {
         failing: Vec<String>,
         allow_self: bool,
         checkpoint: bool,
+        merged: bool,
     }
 
     impl World {
@@ -190,11 +199,13 @@ mod tests {
                 failing: Vec::new(),
                 allow_self: false,
                 checkpoint: true,
+                merged: false,
             }
         }
         fn facts(&self) -> Facts<'_> {
             Facts {
                 has_checkpoint: self.checkpoint,
+                merged: self.merged,
                 head: HEAD,
                 starter: Some("alice"),
                 allow_self_approval: self.allow_self,
@@ -235,6 +246,20 @@ mod tests {
     fn a_phase_without_checkpoint_needs_no_review() {
         let mut w = World::new();
         w.checkpoint = false;
+        assert!(matches!(w.decide(&[]), Decision::Approved { .. }));
+    }
+
+    #[test]
+    fn a_merged_pr_is_approved_whatever_its_reviews_say() {
+        let mut w = World::new();
+        w.merged = true;
+        let stale = review(1, "bob", Verdict::Approved, "old");
+        assert_eq!(
+            w.decide(&[stale]),
+            Decision::Approved {
+                reviewer: "(merged)".into()
+            }
+        );
         assert!(matches!(w.decide(&[]), Decision::Approved { .. }));
     }
 

@@ -63,6 +63,7 @@ pub async fn decide(
     let no_writers = HashSet::new();
     let mut facts = Facts {
         has_checkpoint: p.checkpoint.is_some(),
+        merged: pr.merged,
         head: &pr.head_sha,
         starter: run.meta.starter.as_deref(),
         allow_self_approval: s

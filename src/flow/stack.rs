@@ -45,11 +45,15 @@ pub enum Restack {
     },
 }
 
-/// Each phase's newest PR (by number), `None` for a phase without a branch or a PR.
+/// Each phase's newest PR (by number), `None` for a phase without a PR. A phase
+/// with no branch is looked up too when a later phase has one: GitHub deletes a
+/// merged PR's branch when the repository says so, and a fresh clone (the Action's)
+/// then knows phase 1 only from phase 2 standing on it.
 pub async fn read_prs(s: &Session<'_>, st: &RunState) -> Result<Vec<Option<Pull>>> {
     let mut out = Vec::new();
-    for p in &st.phases {
-        if p.head.is_none() {
+    for (i, p) in st.phases.iter().enumerate() {
+        let later_exists = st.phases[i + 1..].iter().any(|q| q.head.is_some());
+        if p.head.is_none() && !later_exists {
             out.push(None);
             continue;
         }

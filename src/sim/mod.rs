@@ -86,7 +86,12 @@ impl Inner {
     /// Writes the state file when a data dir is configured; errors go to stderr
     /// (a failed save must not fail the request that caused it).
     pub fn persist(&self) {
+        // One save at a time, each of the state as it is when its turn comes: two
+        // requests saving at once raced on the temporary file (one rename found it
+        // gone), and an older snapshot could land after a newer one.
+        static SAVING: Mutex<()> = Mutex::new(());
         if let Some(dir) = &self.data_dir {
+            let _turn = SAVING.lock().unwrap_or_else(|e| e.into_inner());
             let st = self.st.lock().unwrap().clone();
             if let Err(e) = st.persist(dir) {
                 eprintln!("prflow sim: could not save state: {e:#}");

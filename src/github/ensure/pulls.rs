@@ -56,7 +56,8 @@ impl RepoClient {
     /// The open pull request from `head`, creating it with `base`, `title`
     /// and `body` when there is none; an existing one gets only the fields
     /// that differ patched. The second call with the same arguments makes
-    /// one read and no write.
+    /// one read and no write. A merged PR from `head` with none open is returned as
+    /// it is: prflow never opens a second PR for a branch a person landed.
     pub async fn ensure_pull(
         &self,
         head: &str,
@@ -64,11 +65,20 @@ impl RepoClient {
         title: &str,
         body: &str,
     ) -> Result<(Pull, Change), GithubError> {
-        let open = self.list_pulls("open", Some(head)).await?;
-        if let Some(existing) = open.into_iter().next() {
+        let all = self.list_pulls("all", Some(head)).await?;
+        if let Some(existing) = all.iter().find(|p| p.is_open()) {
             return self
-                .update_pull_if_changed(existing, base, title, body)
+                .update_pull_if_changed(existing.clone(), base, title, body)
                 .await;
+        }
+        // A person landed the branch (perhaps between the caller's read and this
+        // call): the merged PR is the answer; a second PR would repeat its changes.
+        if let Some(merged) = all
+            .into_iter()
+            .max_by_key(|p| p.number)
+            .filter(|p| p.merged)
+        {
+            return Ok((merged, Change::Unchanged));
         }
         let path = self.path("/pulls");
         let payload = json!({"title": title, "head": head, "base": base, "body": body});
