@@ -8,6 +8,9 @@ use crate::server::app_manifest::manifest;
 pub enum Command {
     /// Print the GitHub App manifest (least permissions prflow needs) as JSON.
     Manifest(ManifestArgs),
+    /// Register prflow on GitHub with one click: a local page posts the manifest,
+    /// GitHub creates the App, and its credentials are written where `serve` reads them.
+    Register(super::app_register::RegisterArgs),
 }
 
 #[derive(clap::Args)]
@@ -25,6 +28,7 @@ pub struct ManifestArgs {
 
 pub fn run(cmd: Command) -> ExitCode {
     match cmd {
+        Command::Register(a) => super::app_register::run(a),
         Command::Manifest(a) => {
             if !(a.url.starts_with("https://") || a.url.starts_with("http://")) {
                 eprintln!(

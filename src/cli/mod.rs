@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 pub mod action;
 pub mod app;
+pub mod app_register;
 pub mod approve;
 pub mod demo;
 pub mod github_mode;

@@ -48,8 +48,13 @@ async fn terminated() {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let args = args.serve;
+    let mut args = args.serve;
     init_logging(args.log_format);
+    // Credentials written by `prflow app register`, when none are given.
+    if let Err(e) = super::app_register::fill_from_registration(&mut args) {
+        eprintln!("prflow serve: {e}");
+        return ExitCode::from(2);
+    }
     if let Err(e) = args.validate() {
         eprintln!("prflow serve: {e}");
         return ExitCode::from(2);

@@ -18,6 +18,7 @@ pub mod ensure;
 pub mod error;
 pub mod events;
 pub mod host;
+pub mod manifest;
 pub mod retry;
 pub mod types;
 pub mod webhook;

@@ -12,6 +12,7 @@
 mod actions;
 mod assets;
 pub mod diff;
+mod manifest;
 pub mod markdown;
 mod pages;
 pub mod session;
@@ -30,6 +31,8 @@ use std::sync::{Arc, OnceLock};
 pub struct Web {
     pub inner: Arc<Inner>,
     pub sessions: Arc<session::Sessions>,
+    /// App manifests waiting for their code's conversion: code → (manifest, Unix time).
+    pub manifests: Arc<std::sync::Mutex<std::collections::HashMap<String, (Value, i64)>>>,
 }
 
 /// The pages and form actions, to merge into the simulator's router.
@@ -37,11 +40,26 @@ pub fn routes(inner: Arc<Inner>) -> Router<Arc<Inner>> {
     let web = Web {
         inner,
         sessions: Arc::new(session::Sessions::default()),
+        manifests: Arc::default(),
     };
     Router::new()
         .route("/_sim/assets/{name}", get(assets::serve))
         .route("/_sim/web/session", post(actions::pick_user))
         .route("/avatars/{login}", get(assets::avatar))
+        .route("/settings/apps/new", post(manifest::new_app))
+        .route("/settings/apps/new/create", post(manifest::create))
+        .route(
+            "/organizations/{org}/settings/apps/new",
+            post(manifest::new_org_app),
+        )
+        .route(
+            "/organizations/{org}/settings/apps/new/create",
+            post(manifest::create),
+        )
+        .route(
+            "/app-manifests/{code}/conversions",
+            post(manifest::conversion),
+        )
         .route("/apps/{slug}", get(pages::app))
         .route("/settings/installations/{id}", get(pages::installation))
         .route("/{owner}", get(pages::user))
