@@ -64,18 +64,23 @@ impl Outbox {
         read.extend(items.into_iter().filter_map(|v| v["id"].as_u64()));
     }
 
-    /// The bot's comments on issue or pull `n`, oldest first; all of them count as read.
-    pub async fn comments(&self, n: u64) -> Vec<Value> {
-        let all = self.get(&format!("/issues/{n}/comments")).await;
+    /// The bot's items of the list at `path` (read).
+    async fn bots(&self, path: &str) -> Vec<Value> {
+        let all = self.get(path).await;
         let mine: Vec<Value> = all
             .as_array()
             .unwrap()
             .iter()
-            .filter(|c| self.by_bot(c))
+            .filter(|v| self.by_bot(v))
             .cloned()
             .collect();
         self.mark(&mine);
         mine
+    }
+
+    /// The bot's comments on issue or pull `n`, oldest first; all of them count as read.
+    pub async fn comments(&self, n: u64) -> Vec<Value> {
+        self.bots(&format!("/issues/{n}/comments")).await
     }
 
     /// The bot's one comment on `n` whose body holds `text` (read); fails when there is
@@ -99,16 +104,7 @@ impl Outbox {
 
     /// The bot's reviews of pull `n` (read).
     pub async fn reviews(&self, n: u64) -> Vec<Value> {
-        let all = self.get(&format!("/pulls/{n}/reviews")).await;
-        let mine: Vec<Value> = all
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| self.by_bot(r))
-            .cloned()
-            .collect();
-        self.mark(&mine);
-        mine
+        self.bots(&format!("/pulls/{n}/reviews")).await
     }
 
     /// Every check run on `sha` (read).
@@ -121,16 +117,7 @@ impl Outbox {
 
     /// The bot's commit statuses on `sha` (read).
     pub async fn statuses(&self, sha: &str) -> Vec<Value> {
-        let v = self.get(&format!("/commits/{sha}/statuses")).await;
-        let mine: Vec<Value> = v
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|s| self.by_bot(s))
-            .cloned()
-            .collect();
-        self.mark(&mine);
-        mine
+        self.bots(&format!("/commits/{sha}/statuses")).await
     }
 
     /// What the bot posted on the repository (comments, reviews, check runs, statuses)
