@@ -1087,7 +1087,7 @@ fn cli_plan_json_is_exact() {
             {"index": 1, "name": "design-architecture", "tasks": ["design-architecture"], "checkpoint": "design-architecture"},
             {"index": 2, "name": "create-api-gateway", "tasks": ["create-auth-service", "create-user-service", "create-product-service", "create-api-gateway"], "checkpoint": "create-api-gateway"},
             {"index": 3, "name": "integration-tests", "tasks": ["create-frontend", "containerize-services", "integration-tests"], "checkpoint": "integration-tests"}
-        ]})
+        ], "unservable": []})
     );
     let (code, out, _) = prflow(&[
         "plan",

@@ -48,6 +48,9 @@ pub struct Inputs {
     pub allow_self_approval: Option<bool>,
     /// `dry-run`.
     pub dry_run: bool,
+    /// `runner`: the default runner of tasks nothing else serves (`claude -p`,
+    /// `llm:openai:gpt-4o-mini` …).
+    pub runner: Option<String>,
 }
 
 impl fmt::Debug for Inputs {
@@ -58,6 +61,7 @@ impl fmt::Debug for Inputs {
             .field("reviewers", &self.reviewers)
             .field("allow_self_approval", &self.allow_self_approval)
             .field("dry_run", &self.dry_run)
+            .field("runner", &self.runner)
             .finish()
     }
 }
@@ -208,6 +212,16 @@ impl ActionEnv {
             Some(v) => parse_bool("dry-run", &v)?,
             None => false,
         };
+        let runner = input(lookup, "runner");
+        if let Some(r) = &runner {
+            if crate::workflow::runner::parse_default(r).is_err() {
+                return Err(EnvError::Invalid {
+                    name: "INPUT_RUNNER".into(),
+                    value: r.clone(),
+                    expected: crate::workflow::runner::DEFAULT_SYNTAX,
+                });
+            }
+        }
         Ok(ActionEnv {
             event_name: req("GITHUB_EVENT_NAME"),
             event_path: PathBuf::from(req("GITHUB_EVENT_PATH")),
@@ -228,6 +242,7 @@ impl ActionEnv {
                     .unwrap_or_default(),
                 allow_self_approval,
                 dry_run,
+                runner,
             },
         })
     }

@@ -176,6 +176,7 @@ pub async fn execute(
             reviewers: env.inputs.reviewers.clone(),
             allow_self_approval: env.inputs.allow_self_approval,
             workflow: env.inputs.workflow.clone(),
+            default_runner: env.inputs.runner.clone(),
             ..Default::default()
         },
     };

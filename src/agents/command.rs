@@ -214,7 +214,7 @@ fn fail(what: &str, e: impl std::fmt::Display) -> AgentError {
     AgentError::Failed(format!("{what}: {e}"))
 }
 
-fn tail(file: &mut std::fs::File) -> String {
+pub(crate) fn tail(file: &mut std::fs::File) -> String {
     let len = file.seek(SeekFrom::End(0)).unwrap_or(0);
     let _ = file.seek(SeekFrom::Start(len.saturating_sub(STDERR_TAIL)));
     let mut buf = Vec::new();

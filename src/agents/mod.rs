@@ -7,6 +7,7 @@
 //! output root or skip the trailers.
 
 pub mod command;
+pub mod hooks;
 pub mod llm;
 pub mod paths;
 pub mod sandbox;

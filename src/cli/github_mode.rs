@@ -67,6 +67,7 @@ pub fn run_on_github(args: &super::run::Args, full: &str) -> ExitCode {
         dry_run: args.dry_run,
         trusted: true,
         quiet: args.quiet || args.json,
+        default_runner: args.runner.clone(),
         ..Default::default()
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()

@@ -1,6 +1,7 @@
 //! `prflow plan FILE [--format text|json]`: the phases, their tasks in run order
 //! and the checkpoints, without running anything.
 
+use crate::engine::runners::Runners;
 use crate::workflow::plan::{self, Plan};
 use crate::workflow::Workflow;
 use std::collections::HashMap;
@@ -18,23 +19,58 @@ pub enum Format {
 pub struct Args {
     /// The workflow file (JSON or YAML).
     pub file: PathBuf,
-    /// `json` prints {"workflow", "concurrency", "phases": [{"index", "name", "tasks", "checkpoint"}]}.
+    /// `json` prints {"workflow", "concurrency", "phases": [{"index", "name", "tasks",
+    /// "checkpoint"}], "unservable": [{"task", "reason"}]}.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+    /// The default runner a run would get (`prflow run --runner`), for tasks nothing
+    /// else serves.
+    #[arg(long, env = "PRFLOW_DEFAULT_RUNNER", value_name = "RUNNER")]
+    pub runner: Option<String>,
 }
 
 pub fn run(args: Args) -> ExitCode {
+    let default = match super::validate::default_runner(args.runner.as_deref()) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     let Some(loaded) = super::validate::load_reporting(&args.file) else {
         return ExitCode::from(1);
     };
     let p = plan::plan(&loaded.workflow);
+    let unservable = match Runners::new(&super::validate::repo_root(&loaded.path)) {
+        Ok(r) => r.with_default(default).check_all(&loaded.workflow, None),
+        Err(e) => {
+            eprintln!("prflow plan: cannot check which tasks can run here: {e:#}");
+            Vec::new()
+        }
+    };
     let out = match args.format {
         Format::Json => {
-            let mut s = serde_json::to_string_pretty(&p).expect("a plan is plain data");
+            let mut v = serde_json::to_value(&p).expect("a plan is plain data");
+            v["unservable"] = unservable
+                .iter()
+                .map(|u| serde_json::json!({"task": u.task, "reason": u.reason}))
+                .collect();
+            let mut s = serde_json::to_string_pretty(&v).expect("a plan is plain data");
             s.push('\n');
             s
         }
-        Format::Text => text(&loaded.workflow, &p),
+        Format::Text => {
+            let mut s = text(&loaded.workflow, &p);
+            if !unservable.is_empty() {
+                let _ = writeln!(
+                    s,
+                    "\n{} task(s) no runner here can serve (`prflow run` would refuse):",
+                    unservable.len()
+                );
+                for u in &unservable {
+                    let _ = writeln!(s, "  {u}");
+                }
+                let _ = writeln!(s, "  {}", crate::engine::naming::NO_RUNNER_FIX);
+            }
+            s
+        }
     };
     use std::io::Write as _;
     let mut stdout = std::io::stdout().lock();

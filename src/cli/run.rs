@@ -29,8 +29,19 @@ pub struct Args {
     #[command(flatten)]
     pub connection: super::github_mode::GithubArgs,
     /// Show what would happen (phases, branches, PRs, every file's diff); write nothing.
+    /// Exits 1 when a real run would refuse to start.
     #[arg(long)]
     pub dry_run: bool,
+    /// The runner of tasks nothing else serves (no runner on the task, its agent or
+    /// `settings.runner`, and no template pack): a command line such as 'claude -p' or
+    /// 'codex exec' (the task's prompt is added as its last argument),
+    /// llm:PROVIDER:MODEL, or template:PACK.
+    #[arg(long, env = "PRFLOW_DEFAULT_RUNNER", value_name = "RUNNER")]
+    pub runner: Option<String>,
+    /// Run no `hooks` (a hook that calls claude-flow needs it installed and the network).
+    /// Recorded with the run: continuing it keeps them skipped.
+    #[arg(long)]
+    pub skip_hooks: bool,
 }
 
 pub fn run(args: Args) -> ExitCode {
@@ -42,12 +53,26 @@ pub fn run(args: Args) -> ExitCode {
         workflow_file: args.file.clone(),
         base: args.base.clone(),
         new_run: args.new_run,
+        default_runner: args.runner.clone(),
+        skip_hooks: args.skip_hooks,
     };
+    if let Some(Err(e)) = args
+        .runner
+        .as_deref()
+        .map(crate::workflow::runner::parse_default)
+    {
+        eprintln!("prflow run: --runner: {e}");
+        return ExitCode::from(2);
+    }
     if args.dry_run {
         return match engine::dry_run(&req) {
-            Ok(text) => {
+            Ok((text, unservable)) => {
                 print!("{text}");
-                ExitCode::SUCCESS
+                if unservable.is_empty() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                }
             }
             Err(StartError::Invalid(d)) => {
                 eprint!("{d}");

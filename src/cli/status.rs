@@ -71,7 +71,15 @@ pub fn run(args: Args) -> ExitCode {
                     }
                     for (task, commit) in &p.tasks {
                         let c = commit.as_deref().map(|c| &c[..8]).unwrap_or("-");
-                        println!("      {c:<8} {task}");
+                        let note = match (p.control.skipped.get(task), p.control.handled.get(task))
+                        {
+                            (Some(why), _) => format!("  (skipped: {why})"),
+                            (None, Some(e)) => {
+                                format!("  (failed, {})", e.lines().next().unwrap_or(""))
+                            }
+                            _ => String::new(),
+                        };
+                        println!("      {c:<8} {task}{note}");
                     }
                 }
             }

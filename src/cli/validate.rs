@@ -4,7 +4,7 @@
 //! on stderr, one per line (`FILE:LINE:COL: error: MESSAGE (at /pointer)`), exit 1.
 
 use crate::engine::runners::Runners;
-use crate::workflow::{self, locate, plan, Diagnostic, Loaded, Workflow};
+use crate::workflow::{self, locate, plan, Diagnostic, Loaded, RunnerSpec, Workflow};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -18,21 +18,30 @@ pub struct Args {
     /// Action and the App require.
     #[arg(long)]
     pub strict: bool,
+    /// The default runner a run would get (`prflow run --runner`), for tasks nothing
+    /// else serves.
+    #[arg(long, env = "PRFLOW_DEFAULT_RUNNER", value_name = "RUNNER")]
+    pub runner: Option<String>,
 }
 
 pub fn run(args: Args) -> ExitCode {
+    let runner = match default_runner(args.runner.as_deref()) {
+        Ok(r) => r,
+        Err(code) => return code,
+    };
     match load_reporting(&args.file) {
         Some(mut loaded) => {
-            let unservable = machine_warnings(&loaded);
+            let unservable = machine_warnings(&loaded, runner);
             if args.strict && !unservable.is_empty() {
                 for w in &unservable {
                     eprintln!("{}", strict_error(w));
                 }
                 eprintln!(
-                    "{}: {} task{} cannot run here (--strict): give them a runner, or set a default one in \"settings\": {{\"runner\": …}}",
+                    "{}: {} task{} cannot run here (--strict): {}",
                     args.file.display(),
                     unservable.len(),
-                    if unservable.len() == 1 { "" } else { "s" }
+                    if unservable.len() == 1 { "" } else { "s" },
+                    crate::engine::naming::NO_RUNNER_FIX
                 );
                 return ExitCode::from(1);
             }
@@ -50,6 +59,18 @@ pub fn run(args: Args) -> ExitCode {
             ExitCode::SUCCESS
         }
         None => ExitCode::from(1),
+    }
+}
+
+/// `--runner` parsed; a bad one is a usage error (exit 2) that says how to write it.
+pub fn default_runner(given: Option<&str>) -> Result<Option<RunnerSpec>, ExitCode> {
+    match given.map(workflow::runner::parse_default) {
+        None => Ok(None),
+        Some(Ok(r)) => Ok(Some(r)),
+        Some(Err(e)) => {
+            eprintln!("prflow: --runner: {e}");
+            Err(ExitCode::from(2))
+        }
     }
 }
 
@@ -80,7 +101,7 @@ pub fn load_reporting(file: &std::path::Path) -> Option<Loaded> {
 
 /// The repository a workflow file lives in (for its `.prflow/templates/`), else the
 /// current directory.
-fn repo_root(file: &Path) -> PathBuf {
+pub fn repo_root(file: &Path) -> PathBuf {
     let start = std::fs::canonicalize(file)
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf))
@@ -95,9 +116,9 @@ fn repo_root(file: &Path) -> PathBuf {
 /// `validate` checks the file, not the machine: a task that no runner here can serve
 /// (no template pack matches, a command not on PATH) is a warning, not an error;
 /// `prflow run` refuses to start on it.
-fn machine_warnings(loaded: &Loaded) -> Vec<Diagnostic> {
+fn machine_warnings(loaded: &Loaded, default: Option<RunnerSpec>) -> Vec<Diagnostic> {
     let runners = match Runners::new(&repo_root(&loaded.path)) {
-        Ok(r) => r,
+        Ok(r) => r.with_default(default),
         Err(e) => {
             return vec![Diagnostic::warning(
                 loaded.path.display().to_string(),

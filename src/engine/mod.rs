@@ -5,6 +5,7 @@
 //! the Action only ask it.
 
 pub mod checkpoint;
+pub mod control;
 pub mod merge;
 pub mod naming;
 pub mod phase;
@@ -31,6 +32,10 @@ pub struct RunRequest {
     pub base: Option<String>,
     /// Start a new run even when one for this workflow path is unfinished.
     pub new_run: bool,
+    /// The default runner (`--runner`) for tasks nothing else serves.
+    pub default_runner: Option<String>,
+    /// `--skip-hooks`: run no `hooks` (recorded with the run).
+    pub skip_hooks: bool,
 }
 
 /// Why a run could not start. Nothing was written in any of these cases.
@@ -159,6 +164,8 @@ fn resolve_run(
                 base_ref,
                 starter: None,
                 origin_issue: None,
+                default_runner: req.default_runner.clone(),
+                skip_hooks: req.skip_hooks,
             };
             let plan = workflow::plan::plan(&given.workflow);
             let run = LoadedRun {
@@ -171,11 +178,22 @@ fn resolve_run(
     })
 }
 
-/// `prflow run --dry-run`: the preview of what the run would do, writing nothing.
-pub fn dry_run(req: &RunRequest) -> Result<String, StartError> {
+/// The runners of a run: this machine's, with the default runner given now (`given`)
+/// or else the one the run started with.
+pub fn runners_for(repo_root: &Path, meta: &RunMeta, given: Option<&str>) -> Result<Runners> {
+    let default = match given.or(meta.default_runner.as_deref()) {
+        Some(s) => Some(workflow::runner::parse_default(s).map_err(|e| anyhow!(e))?),
+        None => None,
+    };
+    Ok(Runners::new(repo_root)?.with_default(default))
+}
+
+/// `prflow run --dry-run`: the preview of what the run would do, writing nothing, and
+/// the tasks a real run would refuse (it refuses when there are any).
+pub fn dry_run(req: &RunRequest) -> Result<(String, Vec<Unservable>), StartError> {
     let repo = Repo::open(&req.repo_dir)?;
     let (run, _, notes) = resolve_run(&repo, req)?;
-    let runners = Runners::new(&repo.root())?;
+    let runners = runners_for(&repo.root(), &run.meta, req.default_runner.as_deref())?;
     let base = git2::Oid::from_str(&run.meta.base).map_err(anyhow::Error::from)?;
     let mut text = String::new();
     for n in notes {
@@ -190,14 +208,22 @@ pub fn dry_run(req: &RunRequest) -> Result<String, StartError> {
         &run.plan,
         &runners,
     )?);
-    Ok(text)
+    let unservable = runners.check_all(&run.workflow, None);
+    if !unservable.is_empty() {
+        text.push_str(&format!(
+            "\na real run would refuse to start: {}\n",
+            naming::did_not_start(&unservable, &runners.pack_names())
+                .trim_start_matches("the run did not start, nothing was written:")
+        ));
+    }
+    Ok((text, unservable))
 }
 
 /// Starts or continues the run of a workflow file.
 pub fn run(req: &RunRequest, progress: &dyn Progress) -> Result<RunReport, StartError> {
     let repo = Repo::open(&req.repo_dir)?;
     let (run, text, notes) = resolve_run(&repo, req)?;
-    let runners = Runners::new(&repo.root())?;
+    let runners = runners_for(&repo.root(), &run.meta, req.default_runner.as_deref())?;
     let unservable = runners.check_all(&run.workflow, None);
     if !unservable.is_empty() {
         return Err(StartError::Unservable {
@@ -222,7 +248,7 @@ fn stored_text(repo: &Repo, meta: &RunMeta, file_text: &str) -> String {
 pub fn continue_run(repo_dir: &Path, run_id: &str, progress: &dyn Progress) -> Result<RunReport> {
     let repo = Repo::open(repo_dir)?;
     let r = load_run(&repo, run_id)?;
-    let runners = Runners::new(&repo.root())?;
+    let runners = runners_for(&repo.root(), &r.meta, None)?;
     let unservable = runners.check_all(&r.workflow, None);
     if !unservable.is_empty() {
         let packs = runners.pack_names();
@@ -317,7 +343,11 @@ pub fn run_phase(
     let failure_ref = naming::failure_ref(&meta.run_id, index);
     repo.delete_ref(&failure_ref)?;
     progress.phase_started(index, &ps.name, &ps.branch, planned.tasks.len());
-    let result = phase::run_phase(phase::PhaseRun {
+    let skipped_before = st.phases[..index - 1]
+        .iter()
+        .flat_map(|p| p.control.skipped.clone())
+        .collect();
+    let end = phase::run_phase(phase::PhaseRun {
         repo_path: repo.git.path().to_path_buf(),
         run_id: &meta.run_id,
         workflow: &run.workflow,
@@ -330,8 +360,17 @@ pub fn run_phase(
         revision: revision.map(|r| (r.number, r.review_id)),
         runners,
         progress,
+        control: ps.control.clone(),
+        skipped_before,
+        // A revision runs the phase's loops again from their first iteration.
+        iterations_done: match revision {
+            None => state::iterations_done(repo, &meta.run_id, ps)?,
+            Some(_) => Default::default(),
+        },
+        skip_hooks: meta.skip_hooks,
     });
-    match result {
+    state::write_control(repo, &meta.run_id, index, &end.control)?;
+    match end.result {
         Ok(_) => {
             progress.phase_finished(index, &ps.name);
             Ok(Ok(()))

@@ -8,6 +8,8 @@
 //! - `refs/prflow/approvals/<run>/<NN>`: the phase head a person approved;
 //! - `refs/prflow/failures/<run>/<NN>`: why a phase stopped, until it runs again;
 //! - `refs/prflow/aborted/<run>`: the run was aborted (it never continues);
+//! - `refs/prflow/control/<run>/<NN>`: what control flow decided in the phase
+//!   (`control.json`: skipped tasks and why, handled failures, finished loops);
 //! - `refs/prflow/closed/<run>/<NN>`: the phase PR prflow closed itself (rollback);
 //! - `refs/prflow/landed/<run>/<NN>`: the phase head a person merged (its PR is merged,
 //!   its branch may be gone); the phase is done and is never pushed again;
@@ -58,6 +60,16 @@ pub fn approvals_glob(run: &str) -> String {
 /// The ref whose tree holds why phase `phase` stopped.
 pub fn failure_ref(run: &str, phase: usize) -> String {
     format!("refs/prflow/failures/{run}/{phase:02}")
+}
+
+/// The ref whose tree's `control.json` holds what control flow decided in a phase.
+pub fn control_ref(run: &str, phase: usize) -> String {
+    format!("refs/prflow/control/{run}/{phase:02}")
+}
+
+/// Glob over the run's control refs.
+pub fn control_glob(run: &str) -> String {
+    format!("refs/prflow/control/{run}/*")
 }
 
 /// The ref pointing at the phase head whose PR a person merged.
@@ -165,9 +177,13 @@ pub fn did_not_start(tasks: &[Unservable], packs: &[String]) -> String {
     for t in tasks {
         s.push_str(&format!("  {t}\n"));
     }
-    s.push_str(&format!("template packs available: {}", packs.join(", ")));
+    s.push_str(&format!("template packs available: {}\n", packs.join(", ")));
+    s.push_str(NO_RUNNER_FIX);
     s
 }
+
+/// How to give tasks that nothing serves a runner; said wherever they are reported.
+pub const NO_RUNNER_FIX: &str = "give them a runner (`runner` on the task or its agent, or \"settings\": {\"runner\": …}), or a default one without editing the workflow: `prflow run --runner 'claude -p'` (or llm:openai:gpt-4o-mini), the Action's `runner` input, the App's PRFLOW_DEFAULT_RUNNER";
 
 #[cfg(test)]
 mod tests {

@@ -84,7 +84,7 @@ pub fn preview(
             let Some(task) = workflow.task(id) else {
                 continue;
             };
-            let mut task = task.clone();
+            let mut task = runners.assign(workflow, task).into_owned();
             task.input = vars::resolve_outputs(&task.input, &outputs);
             let Some(agent) = workflow.agent(&task.agent) else {
                 continue;

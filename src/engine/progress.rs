@@ -14,6 +14,9 @@ pub trait Progress: Send + Sync {
     fn task_done(&self, task: &str, commit: &str, files: usize);
     fn task_failed(&self, task: &str, error: &str);
     fn phase_finished(&self, index: usize, name: &str);
+    /// A task that did not run: its condition was false, or it is a handler nothing
+    /// triggered.
+    fn task_skipped(&self, _task: &str, _why: &str) {}
 }
 
 /// Picks the view: live on a terminal, plain lines otherwise, none when quiet.
@@ -52,6 +55,9 @@ impl Progress for Plain {
     }
     fn task_failed(&self, task: &str, error: &str) {
         eprintln!("  FAILED   {task}: {error}");
+    }
+    fn task_skipped(&self, task: &str, why: &str) {
+        eprintln!("  skipped  {task}: {why}");
     }
     fn phase_finished(&self, index: usize, name: &str) {
         eprintln!("phase {index} ({name}) committed");
@@ -99,6 +105,12 @@ impl Progress for Live {
     fn task_failed(&self, task: &str, error: &str) {
         if let Some(s) = self.tasks.lock().unwrap().remove(task) {
             s.abandon_with_message(format!("✘ {task}: {}", error.lines().next().unwrap_or("")));
+        }
+    }
+    fn task_skipped(&self, task: &str, why: &str) {
+        let _ = self.multi.println(format!("  – {task} skipped: {why}"));
+        if let Some(p) = &*self.phase.lock().unwrap() {
+            p.inc(1);
         }
     }
     fn phase_finished(&self, _index: usize, _name: &str) {

@@ -7,6 +7,7 @@ use crate::agents::template::TemplateRunner;
 use crate::agents::Runner;
 use crate::workflow::{RunnerSpec, Task, Workflow};
 use anyhow::Result;
+use std::borrow::Cow;
 use std::path::Path;
 
 /// The runners available on this machine.
@@ -16,6 +17,9 @@ pub struct Runners {
     template: Result<TemplateRunner, String>,
     command: CommandRunner,
     llm: LlmRunner,
+    /// The runner given outside the workflow (`--runner`, the Action's `runner`,
+    /// `PRFLOW_DEFAULT_RUNNER`) for tasks nothing else serves.
+    default: Option<RunnerSpec>,
 }
 
 /// A task no runner here can carry out, and why.
@@ -41,7 +45,40 @@ impl Runners {
             template,
             command: CommandRunner,
             llm: LlmRunner,
+            default: None,
         })
+    }
+
+    /// Sets the default runner: it serves the tasks whose task, agent and
+    /// `settings.runner` name no runner and that no template pack serves.
+    pub fn with_default(mut self, default: Option<RunnerSpec>) -> Runners {
+        self.default = default;
+        self
+    }
+
+    /// `task` as it runs here: with the default runner as its own when it falls
+    /// through to templates and no template pack serves it. Precedence (first wins):
+    /// the task's `runner`, its agent's, `settings.runner`, a template pack that
+    /// matches, the default runner.
+    pub fn assign<'t>(&self, workflow: &Workflow, task: &'t Task) -> Cow<'t, Task> {
+        let Some(default) = &self.default else {
+            return Cow::Borrowed(task);
+        };
+        let named = task.runner.is_some()
+            || workflow.settings.runner.is_some()
+            || workflow
+                .agent(&task.agent)
+                .is_some_and(|a| a.runner.is_some());
+        let templates_serve = self
+            .template
+            .as_ref()
+            .is_ok_and(|t| t.check(workflow, task).is_ok());
+        if named || templates_serve {
+            return Cow::Borrowed(task);
+        }
+        let mut t = task.clone();
+        t.runner = Some(default.clone());
+        Cow::Owned(t)
     }
 
     /// The runner for `task`, or why there is none.
@@ -71,9 +108,10 @@ impl Runners {
             .iter()
             .filter(|t| only.is_none_or(|ids| ids.contains(&t.id)))
             .filter_map(|t| {
+                let t = self.assign(workflow, t);
                 let result = self
-                    .for_task(workflow, t)
-                    .and_then(|r| r.check(workflow, t));
+                    .for_task(workflow, &t)
+                    .and_then(|r| r.check(workflow, &t));
                 result.err().map(|reason| Unservable {
                     task: t.id.clone(),
                     reason,

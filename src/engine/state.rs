@@ -3,7 +3,9 @@
 //! report or approve a run. The metadata ref holds a tree with `run.json` ([`RunMeta`])
 //! and `workflow` (the exact workflow text the run started with).
 
-use super::naming::{approval_ref, branch_name, branch_ref, failure_ref, landed_ref, meta_ref};
+use super::naming::{
+    approval_ref, branch_name, branch_ref, control_ref, failure_ref, landed_ref, meta_ref,
+};
 use crate::gitops::{trailers, Repo};
 use crate::workflow::plan::Plan;
 use anyhow::{Context, Result};
@@ -11,7 +13,7 @@ use git2::Oid;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// What a run was started from; stored once when the run starts.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -31,6 +33,13 @@ pub struct RunMeta {
     /// The issue or PR whose comment started the run: it carries the status comment.
     #[serde(default)]
     pub origin_issue: Option<u64>,
+    /// The default runner the run started with (`--runner`, the Action's `runner`,
+    /// `PRFLOW_DEFAULT_RUNNER`), so a continued run serves its tasks the same way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_runner: Option<String>,
+    /// `--skip-hooks`: the run's tasks run without the workflow's `hooks`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_hooks: bool,
 }
 
 /// The run id: a short hash of (workflow path, workflow blob, base commit), so the same
@@ -73,6 +82,9 @@ pub struct DoneTask {
     pub commit: String,
     #[serde(skip)]
     pub outputs: Map<String, Value>,
+    /// The newest commit's `Prflow-Iteration`, for looped tasks.
+    #[serde(skip)]
+    pub iteration: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -107,8 +119,12 @@ pub struct PhaseState {
     pub status: PhaseStatus,
     /// The branch tip, when the branch exists.
     pub head: Option<String>,
-    /// Tasks in plan order with their commit (`None`: not done yet).
+    /// Tasks in plan order with their commit (`None`: not done yet, or skipped).
     pub tasks: Vec<(String, Option<String>)>,
+    /// What control flow decided in this phase: skipped and handled tasks, finished
+    /// loops.
+    #[serde(flatten)]
+    pub control: PhaseControl,
     /// Why the phase failed, when it did.
     pub failure: Option<String>,
     /// A person merged the phase's PR (its head is recorded as landed).
@@ -139,6 +155,19 @@ impl RunState {
     pub fn current(&self) -> Option<&PhaseState> {
         self.phases.iter().find(|p| p.status != PhaseStatus::Done)
     }
+    /// Every skipped task of the run, and why.
+    pub fn skipped(&self) -> BTreeMap<String, String> {
+        self.phases
+            .iter()
+            .flat_map(|p| {
+                p.control
+                    .skipped
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+            })
+            .collect()
+    }
+
     /// Outputs of every committed task, for `${task.output.key}`.
     pub fn outputs(&self) -> HashMap<String, Map<String, Value>> {
         let mut out = HashMap::new();
@@ -165,6 +194,7 @@ pub fn done_tasks(
             done.entry(task.to_string()).or_insert_with(|| DoneTask {
                 commit: id.to_string(),
                 outputs: trailers::outputs(&t),
+                iteration: trailers::get(&t, trailers::ITERATION).and_then(|n| n.parse().ok()),
             });
         }
     }
@@ -217,14 +247,21 @@ pub fn read_state(
         let landed = repo.ref_target(&landed_ref(&meta.run_id, phase.index));
         let tip = repo.ref_target(&branch_ref(&branch)).or(landed);
         let base = prev_tip;
-        let done = match (tip, base) {
+        let mut done = match (tip, base) {
             (Some(tip), Some(base)) => done_tasks(repo, &meta.run_id, base, tip)?,
             _ => HashMap::new(),
         };
         let failure = repo
             .read_tree_ref(&failure_ref(&meta.run_id, phase.index), "failure.txt")
             .map(|b| String::from_utf8_lossy(&b).into_owned());
-        let all_done = phase.tasks.iter().all(|t| done.contains_key(t));
+        let control = read_control(repo, &meta.run_id, phase.index);
+        // A looped task is done when its loop finished, not at its first iteration.
+        done.retain(|t, d| d.iteration.is_none() || control.looped.contains(t));
+        let all_done = phase.tasks.iter().all(|t| {
+            done.contains_key(t)
+                || control.skipped.contains_key(t)
+                || control.handled.contains_key(t)
+        });
         let approved = tip.is_some_and(|t| approved(phase.index, t));
         let status = if landed.is_some() {
             PhaseStatus::Done
@@ -252,6 +289,7 @@ pub fn read_state(
             status,
             head: tip.map(|t| t.to_string()),
             tasks,
+            control,
             failure,
             landed: landed.is_some(),
             done,
@@ -267,6 +305,69 @@ pub fn read_state(
         base: meta.base.clone(),
         phases,
     })
+}
+
+/// What control flow decided in one phase, kept beside the branch (a task that did
+/// not run leaves no commit to carry it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PhaseControl {
+    /// Tasks that did not run, and why (a false condition, a handler nothing
+    /// triggered, a loop with no iteration). They count as finished and have no outputs.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub skipped: BTreeMap<String, String>,
+    /// Tasks that failed without stopping the run (their `onFailure` handlers
+    /// succeeded, `failurePolicy: ignore`, a loop's `continueOnError`), with the error.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub handled: BTreeMap<String, String>,
+    /// Looped tasks (loop bodies, `iterative` tasks) whose every iteration ran.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub looped: BTreeSet<String>,
+}
+
+impl PhaseControl {
+    pub fn is_empty(&self) -> bool {
+        self.skipped.is_empty() && self.handled.is_empty() && self.looped.is_empty()
+    }
+}
+
+/// What control flow decided in phase `index` (empty when nothing).
+pub fn read_control(repo: &Repo, run: &str, index: usize) -> PhaseControl {
+    repo.read_tree_ref(&control_ref(run, index), "control.json")
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default()
+}
+
+/// Records what control flow decided in phase `index` (replacing what was recorded).
+pub fn write_control(repo: &Repo, run: &str, index: usize, control: &PhaseControl) -> Result<()> {
+    let r = control_ref(run, index);
+    if control.is_empty() {
+        return repo.delete_ref(&r);
+    }
+    if &read_control(repo, run, index) == control {
+        return Ok(());
+    }
+    let json = serde_json::to_vec_pretty(control)?;
+    repo.write_tree_ref(&r, &[("control.json", &json)])?;
+    Ok(())
+}
+
+/// (task, iteration) of every looped step committed on a phase.
+pub fn iterations_done(
+    repo: &Repo,
+    run: &str,
+    phase: &PhaseState,
+) -> Result<std::collections::HashSet<(String, u32)>> {
+    let (Some(tip), Some(base)) = (phase.tip, phase.base) else {
+        return Ok(Default::default());
+    };
+    Ok(run_commits(repo, run, base, tip)?
+        .into_iter()
+        .filter_map(|(_, t)| {
+            let task = trailers::get(&t, trailers::TASK)?.to_string();
+            let n = trailers::get(&t, trailers::ITERATION)?.parse().ok()?;
+            Some((task, n))
+        })
+        .collect())
 }
 
 /// Tasks of a phase already committed for the revision that answers `review_id`.

@@ -82,7 +82,16 @@ pub fn pr_body(
     for (task, commit) in &p.tasks {
         let agent = workflow.task(task).map(|t| t.agent.as_str()).unwrap_or("");
         let s = stats.get(task).cloned().unwrap_or_default();
-        let mark = if commit.is_some() { "" } else { " (pending)" };
+        let mark = match (
+            commit,
+            p.control.skipped.get(task),
+            p.control.handled.get(task),
+        ) {
+            (Some(_), _, _) => String::new(),
+            (None, Some(why), _) => format!(" (skipped: {})", why.replace('|', "\\|")),
+            (None, None, Some(_)) => " (failed, handled)".to_string(),
+            (None, None, None) => " (pending)".to_string(),
+        };
         b.push_str(&format!(
             "| `{task}`{mark} | {agent} | {} | +{} / −{} |\n",
             s.files, s.added, s.removed
@@ -155,6 +164,8 @@ pub fn mermaid(workflow: &Workflow, state: &RunState) -> String {
         for (task, commit) in &p.tasks {
             let class = match (commit.is_some(), p.status) {
                 (true, _) => "done",
+                (false, _) if p.control.skipped.contains_key(task) => "skipped",
+                (false, _) if p.control.handled.contains_key(task) => "handled",
                 (false, PhaseStatus::Failed) => "failed",
                 (false, PhaseStatus::Running) => "running",
                 _ => "pending",
@@ -172,6 +183,8 @@ pub fn mermaid(workflow: &Workflow, state: &RunState) -> String {
     m.push_str("  classDef running fill:#bf8700,color:#fff\n");
     m.push_str("  classDef failed fill:#cf222e,color:#fff\n");
     m.push_str("  classDef pending fill:#eaeef2,color:#24292f\n");
+    m.push_str("  classDef skipped fill:#ffffff,color:#57606a,stroke-dasharray:4 4\n");
+    m.push_str("  classDef handled fill:#fff8c5,color:#24292f\n");
     m.push_str("```\n");
     m
 }

@@ -69,6 +69,8 @@ pub async fn start_or_continue(
                 base_ref: base_name,
                 starter: Some(starter.to_string()),
                 origin_issue,
+                default_runner: s.fc.options.default_runner.clone(),
+                skip_hooks: false,
             };
             let plan = workflow::plan::plan(&loaded.workflow);
             LoadedRun {
@@ -79,7 +81,7 @@ pub async fn start_or_continue(
         }
     };
     if s.fc.options.dry_run {
-        let runners = Runners::new(&repo.root())?;
+        let runners = engine::runners_for(&repo.root(), &run.meta, default_runner(s.fc))?;
         let text = crate::engine::preview::preview(
             &repo,
             &run.meta.run_id,
@@ -105,12 +107,16 @@ pub async fn start_or_continue(
 /// Refuses what this trigger may not run: unservable tasks, and `command` runners
 /// (which execute code with the token in reach) for untrusted triggers such as forks.
 fn check_runnable(fc: &FlowContext, repo: &Repo, run: &LoadedRun) -> Result<()> {
+    let runners = engine::runners_for(&repo.root(), &run.meta, default_runner(fc))?;
     if !fc.options.trusted {
         let commands: Vec<&str> = run
             .workflow
             .tasks
             .iter()
-            .filter(|t| matches!(run.workflow.runner_for(t), RunnerSpec::Command { .. }))
+            .filter(|t| {
+                let t = runners.assign(&run.workflow, t);
+                matches!(run.workflow.runner_for(&t), RunnerSpec::Command { .. })
+            })
             .map(|t| t.id.as_str())
             .collect();
         if !commands.is_empty() {
@@ -122,12 +128,16 @@ fn check_runnable(fc: &FlowContext, repo: &Repo, run: &LoadedRun) -> Result<()> 
             );
         }
     }
-    let runners = Runners::new(&repo.root())?;
     let bad = runners.check_all(&run.workflow, None);
     if !bad.is_empty() {
         bail!("{}", naming::did_not_start(&bad, &runners.pack_names()));
     }
     Ok(())
+}
+
+/// The default runner this invocation was given, if any (else the run's own is used).
+fn default_runner(fc: &FlowContext) -> Option<&str> {
+    fc.options.default_runner.as_deref()
 }
 
 /// Continues a known run (after a review, a command, a dispatch).
@@ -182,7 +192,7 @@ pub async fn drive_with(s: &Session<'_>, run: &LoadedRun, update_base: bool) -> 
     let mut d = Driver {
         s,
         run,
-        runners: Runners::new(&s.fc.workdir)?,
+        runners: engine::runners_for(&s.fc.workdir, &run.meta, default_runner(s.fc))?,
         view: progress::for_terminal(s.fc.options.quiet),
         prs: Vec::new(),
         notes: Vec::new(),

@@ -74,6 +74,9 @@ pub struct FlowOptions {
     /// The workflow file a `workflow_dispatch` without a `workflow` input runs (the
     /// Action's `workflow` input); [`commands::DEFAULT_WORKFLOW`] when unset.
     pub workflow: Option<String>,
+    /// The runner of tasks nothing else serves (the Action's `runner` input, the
+    /// App's `PRFLOW_DEFAULT_RUNNER`, `prflow run --github --runner`).
+    pub default_runner: Option<String>,
 }
 
 /// A repository on GitHub (or the simulator) and how to reach it.

@@ -91,6 +91,7 @@ impl<'a> Session<'a> {
                 .chain(repo.ref_names(&naming::approvals_glob(run))?)
                 .chain(repo.ref_names(&naming::landed_glob(run))?)
                 .chain(repo.ref_names(&naming::closed_glob(run))?)
+                .chain(repo.ref_names(&naming::control_glob(run))?)
                 .chain(repo.ref_names(&naming::aborted_ref(run))?)
             {
                 if repo.ref_target(&name).is_some()

@@ -14,6 +14,8 @@ pub const AGENT: &str = "Prflow-Agent";
 pub const WORKFLOW: &str = "Prflow-Workflow";
 pub const OUTPUT: &str = "Prflow-Output";
 pub const REVISION: &str = "Prflow-Revision";
+/// The 1-based iteration of a looped task (a loop body, an `iterative` task).
+pub const ITERATION: &str = "Prflow-Iteration";
 /// The review (id) a revision answers.
 pub const REVIEW: &str = "Prflow-Review";
 /// On the merge commits prflow makes to keep a stack up to date: the commit merged in.

@@ -145,6 +145,11 @@ pub struct ServeArgs {
     /// of `server::test_handlers` too.
     #[arg(long, env = "PRFLOW_HANDLER", default_value = "flow", hide = true)]
     pub handler: String,
+    /// The runner of tasks nothing else serves: a command line such as 'claude -p'
+    /// (the task's prompt is added as its last argument), llm:PROVIDER:MODEL, or
+    /// template:PACK.
+    #[arg(long, env = "PRFLOW_DEFAULT_RUNNER", value_name = "RUNNER")]
+    pub default_runner: Option<String>,
 }
 
 impl fmt::Debug for ServeArgs {
@@ -166,6 +171,7 @@ impl fmt::Debug for ServeArgs {
             .field("executor", &self.executor)
             .field("retry_base_ms", &self.retry_base_ms)
             .field("max_attempts", &self.max_attempts)
+            .field("default_runner", &self.default_runner)
             .finish()
     }
 }
@@ -200,6 +206,10 @@ impl ServeArgs {
             return Err("PRFLOW_HEADER_TIMEOUT_MS, PRFLOW_BODY_TIMEOUT_MS and PRFLOW_MAX_CONNECTIONS must be at least 1".into());
         }
         Allowlist::new(&self.repo_allowlist)?;
+        if let Some(r) = &self.default_runner {
+            crate::workflow::runner::parse_default(r)
+                .map_err(|e| format!("PRFLOW_DEFAULT_RUNNER (--default-runner): {e}"))?;
+        }
         self.listen_addr()?;
         Ok(())
     }

@@ -120,6 +120,7 @@ fn build_handler(
             allow_self_approval: None,
             quiet: true,
             workflow: None,
+            default_runner: args.default_runner.clone(),
         },
         metrics,
     )?))

@@ -61,7 +61,7 @@ pub const MAX_QUOTED_CHARS: usize = 400;
 /// Cuts the middle out of a message or pointer longer than [`MAX_QUOTED_CHARS`]:
 /// a value quoted in a message can be megabytes long, but one problem is one
 /// readable line. The start (what is wrong) and the end (the fix) are kept.
-fn clip(text: String) -> String {
+pub fn clip(text: String) -> String {
     let chars = text.chars().count();
     if chars <= MAX_QUOTED_CHARS {
         return text;

@@ -6,6 +6,7 @@
 //! - [`vars::output_refs`] / [`vars::resolve_outputs`]: `${task.output.key}` at run time.
 
 pub mod diagnostics;
+pub mod expr;
 mod json;
 mod keys;
 pub mod locate;
@@ -13,7 +14,7 @@ pub mod model;
 pub mod parse;
 pub mod plan;
 pub mod references;
-mod runner;
+pub mod runner;
 pub mod schema;
 mod validate;
 pub mod vars;

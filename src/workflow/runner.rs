@@ -17,7 +17,7 @@ const SYNTAX: &str = "use \"template\", {\"template\": \"pack\"}, {\"command\": 
 pub const PROVIDERS: &[&str] = &["openai", "anthropic"];
 
 /// Parses the runner at `pointer`; `None` (with errors reported) when malformed.
-pub fn parse(v: &Value, pointer: &str, r: &mut Report) -> Option<RunnerSpec> {
+pub(crate) fn parse(v: &Value, pointer: &str, r: &mut Report) -> Option<RunnerSpec> {
     match v {
         Value::String(s) if s == "template" => Some(RunnerSpec::Template { pack: None }),
         Value::String(s) => {
@@ -250,4 +250,107 @@ fn llm(obj: &serde_json::Map<String, Value>, pointer: &str, r: &mut Report) -> O
         base_url,
         api_key_env,
     })
+}
+
+/// How `--runner`, the Action's `runner` input and `PRFLOW_DEFAULT_RUNNER` are written.
+pub const DEFAULT_SYNTAX: &str = "a command line such as 'claude -p' or 'codex exec' (the task's prompt is added as its last argument), llm:PROVIDER:MODEL (llm:openai:gpt-4o-mini), template or template:PACK";
+
+/// The default runner given outside the workflow (`prflow run --runner …`, the Action's
+/// `runner` input, the App's `PRFLOW_DEFAULT_RUNNER`).
+///
+/// A command line is a coding-agent CLI that takes its prompt as an argument (`claude -p
+/// PROMPT`, `codex exec PROMPT`), so the task's prompt is appended as the last argument;
+/// it is also in `$PRFLOW_PROMPT_FILE` for commands that read a file.
+pub fn parse_default(s: &str) -> Result<RunnerSpec, String> {
+    let s = s.trim();
+    let bad = |why: &str| {
+        Err(format!(
+            "the default runner `{s}` {why}; use {DEFAULT_SYNTAX}"
+        ))
+    };
+    if s.is_empty() {
+        return bad("is empty");
+    }
+    if s == "template" {
+        return Ok(RunnerSpec::Template { pack: None });
+    }
+    if let Some(pack) = s.strip_prefix("template:") {
+        if pack.trim().is_empty() {
+            return bad("names no pack after `template:`");
+        }
+        return Ok(RunnerSpec::Template {
+            pack: Some(pack.trim().to_string()),
+        });
+    }
+    if let Some(rest) = s.strip_prefix("llm:") {
+        let Some((provider, model)) = rest.split_once(':') else {
+            return bad("has no model: write llm:PROVIDER:MODEL");
+        };
+        let (provider, model) = (provider.trim(), model.trim());
+        if !PROVIDERS.contains(&provider) {
+            return bad(&format!(
+                "names provider \"{provider}\", which is not known (openai or anthropic){}",
+                keys::suggestion(provider, PROVIDERS.iter().copied())
+            ));
+        }
+        if model.is_empty() {
+            return bad("has no model after the provider");
+        }
+        return Ok(RunnerSpec::Llm {
+            provider: provider.to_string(),
+            model: model.to_string(),
+            base_url: None,
+            api_key_env: None,
+        });
+    }
+    if s.contains('\0') {
+        return bad("contains a NUL byte");
+    }
+    Ok(RunnerSpec::Command {
+        command: CommandLine::Shell(format!("{s} \"$(cat \"$PRFLOW_PROMPT_FILE\")\"")),
+        timeout_s: None,
+        env: BTreeMap::new(),
+    })
+}
+
+#[cfg(test)]
+mod default_tests {
+    use super::*;
+
+    #[test]
+    fn every_form_of_the_default_runner_is_read() {
+        assert_eq!(
+            parse_default("llm:openai:gpt-4o-mini").unwrap(),
+            RunnerSpec::Llm {
+                provider: "openai".into(),
+                model: "gpt-4o-mini".into(),
+                base_url: None,
+                api_key_env: None
+            }
+        );
+        assert_eq!(
+            parse_default("template:microservices").unwrap(),
+            RunnerSpec::Template {
+                pack: Some("microservices".into())
+            }
+        );
+        match parse_default("claude -p").unwrap() {
+            RunnerSpec::Command {
+                command: CommandLine::Shell(s),
+                ..
+            } => assert_eq!(s, "claude -p \"$(cat \"$PRFLOW_PROMPT_FILE\")\""),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_bad_default_runner_says_how_to_write_it() {
+        let e = parse_default("llm:opnai:gpt-4o").unwrap_err();
+        assert!(e.contains("did you mean `openai`"), "{e}");
+        assert!(e.contains("llm:PROVIDER:MODEL"), "{e}");
+        assert!(parse_default("llm:openai")
+            .unwrap_err()
+            .contains("no model"));
+        assert!(parse_default("  ").is_err());
+    }
 }

@@ -214,6 +214,88 @@ pub fn resolve_outputs(value: &Value, outputs: &HashMap<String, Map<String, Valu
     }
 }
 
+/// Fills in run-time placeholders (`${task.id}`, `${iteration}`, `${loop.current_item}`
+/// and paths into it, `${error.message}` …) from `known`; any other `${…}` stays as
+/// written. A string that is exactly one placeholder becomes the value with its type.
+pub fn resolve_runtime(value: &Value, known: &Map<String, Value>) -> Value {
+    let lookup = |name: &str| -> Option<Value> {
+        if let Some(v) = known.get(name) {
+            return Some(v.clone());
+        }
+        let path = name.strip_prefix("loop.current_item.")?;
+        let mut v = known.get("loop.current_item")?;
+        for seg in path.split('.') {
+            v = match v {
+                Value::Object(m) => m.get(seg)?,
+                Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+                _ => return None,
+            };
+        }
+        Some(v.clone())
+    };
+    match value {
+        Value::String(s) => {
+            if !s.contains("${") {
+                return value.clone();
+            }
+            let ps = pieces(s);
+            if let [Piece::Var(name)] = ps.as_slice() {
+                if let Some(v) = lookup(name) {
+                    return v;
+                }
+            }
+            let mut out = String::with_capacity(s.len());
+            for p in ps {
+                match p {
+                    Piece::Text(t) => out.push_str(t),
+                    Piece::Dollar => out.push_str("$${"),
+                    Piece::Var(name) => match lookup(name) {
+                        Some(v) => out.push_str(&format_inline(&v)),
+                        None => {
+                            out.push_str("${");
+                            out.push_str(name);
+                            out.push('}');
+                        }
+                    },
+                    Piece::Ref { raw, .. } => out.push_str(raw),
+                }
+            }
+            Value::String(out)
+        }
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| resolve_runtime(v, known)).collect())
+        }
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), resolve_runtime(v, known)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// `s` with every `${t.output.k}` replaced by `f(t, k)` (kept as written when `None`)
+/// and every other `${name}` by the bare `name`: for expressions, where a run-time
+/// placeholder such as `${iteration}` is a name in scope.
+pub fn replace_refs(s: &str, f: &mut dyn FnMut(&str, &str) -> Option<String>) -> String {
+    if !s.contains("${") {
+        return s.to_string();
+    }
+    let mut out = String::with_capacity(s.len());
+    for p in pieces(s) {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Dollar => out.push_str("${"),
+            Piece::Var(name) => out.push_str(name),
+            Piece::Ref { task, key, raw } => match f(task, key) {
+                Some(v) => out.push_str(&v),
+                None => out.push_str(raw),
+            },
+        }
+    }
+    out
+}
+
 /// The value of output `key` of `task`: `""` is the whole output object; a dotted
 /// key is the declared key itself when it exists, else a path into the value.
 pub fn lookup_output(

@@ -58,6 +58,12 @@ pub fn conditions(v: Option<&Value>, r: &mut Report) -> Vec<Condition> {
             r.error(&child(&at, "id"), format!("duplicate condition id `{id}`"));
             continue;
         }
+        syntax(
+            &expression,
+            &child(&at, "expression"),
+            &format!("condition `{id}`"),
+            r,
+        );
         out.push(Condition {
             id,
             expression,
@@ -99,6 +105,9 @@ pub fn loops(v: Option<&Value>, refs: &mut ControlRefs, r: &mut Report) -> Vec<L
             }
         };
         let condition = opt_string(l, "condition", &at, r);
+        if let Some(c) = &condition {
+            syntax(c, &child(&at, "condition"), &format!("loop `{id}`"), r);
+        }
         let items = match l.get("items") {
             None | Some(Value::Null) => None,
             Some(Value::Array(a)) => Some(a.clone()),
@@ -225,6 +234,49 @@ pub fn task_control(
     }
 }
 
+/// An expression JavaScript cannot compile is an error at its place, with the fix.
+fn syntax(expression: &str, at: &str, what: &str, r: &mut Report) {
+    if let Err(e) = crate::workflow::expr::check_syntax(expression) {
+        r.error(
+            at,
+            format!(
+                "{what} is not a JavaScript expression ({e}): write one expression such as \
+                 outputs['unit-tests.passed'] && variables.enable_e2e, or \"${{t.output.score}} > 0.85\""
+            ),
+        );
+    }
+}
+
+/// A handler (`onSuccess`/`onFailure`) runs after the task that names it: it depends
+/// on it, so it is planned in the same phase or a later one, and a cycle through a
+/// handler is reported like any other.
+pub fn handler_dependencies(
+    tasks: &[crate::workflow::model::Task],
+    src: &mut [crate::workflow::validate::TaskSrc],
+) {
+    for (i, t) in tasks.iter().enumerate() {
+        for (key, list) in [
+            ("onSuccess", &t.control.on_success),
+            ("onFailure", &t.control.on_failure),
+        ] {
+            for (k, h) in list.iter().enumerate() {
+                let Some(j) = tasks.iter().position(|x| x.id == *h) else {
+                    continue;
+                };
+                if j == i || src[j].deps.iter().any(|d| d.id == t.id) {
+                    continue;
+                }
+                let pointer = index(&child(&src[i].pointer, key), k);
+                src[j].deps.push(crate::workflow::validate::Dep {
+                    id: t.id.clone(),
+                    pointer,
+                    implied_by: None,
+                });
+            }
+        }
+    }
+}
+
 /// Every id that control flow names must be a task; a `condition` that is a bare
 /// name must be a condition or a variable.
 pub fn check(
@@ -255,6 +307,14 @@ pub fn check(
             .chars()
             .all(|ch| ch.is_ascii_alphanumeric() || matches!(ch, '-' | '_'));
         let known = conditions.iter().any(|k| k.id == *c) || variables.contains_key(c);
+        if !(known || bare && c.contains('-')) {
+            syntax(
+                c,
+                &child(at, "condition"),
+                &format!("the condition of task `{}`", task.id),
+                r,
+            );
+        }
         if bare && c.contains('-') && !known {
             let names = conditions.iter().map(|k| k.id.as_str());
             r.error(
@@ -264,37 +324,6 @@ pub fn check(
                     task.id,
                     crate::workflow::keys::suggestion(c, names)
                 ),
-            );
-        }
-    }
-}
-
-/// Until the engine evaluates control flow, `run` would run every task once: say so
-/// where the file asks for more, once per kind.
-pub fn not_yet_run(root: &Map<String, Value>, r: &mut Report) {
-    let mut said = |at: &str, what: &str| {
-        r.warning(
-            at,
-            format!("{what} is read and checked, but `prflow run` does not evaluate it yet: every task runs once, in dependency order"),
-        );
-    };
-    for (key, what) in [
-        ("conditions", "`conditions`"),
-        ("loops", "`loops`"),
-        ("hooks", "`hooks`"),
-    ] {
-        if root.get(key).is_some_and(|v| !v.is_null()) {
-            said(&child("", key), what);
-        }
-    }
-    let Some(Value::Array(tasks)) = root.get("tasks") else {
-        return;
-    };
-    for key in ["condition", "onSuccess", "onFailure", "iterative"] {
-        if let Some(i) = tasks.iter().position(|t| t.get(key).is_some()) {
-            said(
-                &child(&index("/tasks", i), key),
-                &format!("task `{key}` (here and in any other task)"),
             );
         }
     }

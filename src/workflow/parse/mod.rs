@@ -22,6 +22,7 @@ use super::validate::{self, Sources};
 use super::{references, vars};
 use super::{Diagnostic, Diagnostics, Loaded};
 use agents::agents;
+pub use control::DEFAULT_MAX_ITERATIONS;
 use execution::{checkpoints, concurrency, output_dir, settings};
 use gates::{gates, quality};
 use phases::phases;
@@ -194,7 +195,6 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
     let conditions = control::conditions(root.get("conditions"), r);
     let loops = control::loops(root.get("loops"), &mut control_refs, r);
     let hooks = control::hooks(root, r);
-    control::not_yet_run(root, r);
     top_level_dependencies(root.get("dependencies"), &tasks, &mut task_src, r);
 
     let settings_obj = object(root, "settings", "", r);
@@ -222,6 +222,7 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
     let allow_self_approval = opt_bool(root, "allowSelfApproval", "", r).unwrap_or(false);
     let output_dir = output_dir(root, r);
 
+    control::handler_dependencies(&tasks, &mut task_src);
     let task_values: &[Value] = match root.get("tasks") {
         Some(Value::Array(items)) => items,
         _ => &[],

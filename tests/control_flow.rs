@@ -1,0 +1,549 @@
+//! claude-flow workflows run as written: a default runner for tasks nothing else
+//! serves, conditions, loops, handlers and hooks — through the real binary, on real
+//! git repositories, with fake coding-agent CLIs (shell scripts on PATH) standing in
+//! for `claude` and `codex`.
+
+mod common;
+
+use common::{all_refs, git, git_repo as repo, text};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A stand-in for `claude -p PROMPT`: writes the prompt it was given (its last
+/// argument) to `<outputDir>/<task>.md`, and records its arguments' count.
+const FAKE_CLAUDE: &str = r#"#!/bin/sh
+dir=$(sed -n 's/^  "output_dir": "\(.*\)",\{0,1\}$/\1/p' "$PRFLOW_TASK_JSON")
+[ -n "$dir" ] || dir=.
+mkdir -p "$dir"
+last=""
+for a in "$@"; do last="$a"; done
+printf '%s\n' "$last" > "$dir/$PRFLOW_TASK_ID.md"
+echo "args=$#" >> "$dir/$PRFLOW_TASK_ID.md"
+"#;
+
+/// A directory holding fake CLIs, to put first on PATH.
+struct FakeBin {
+    dir: tempfile::TempDir,
+}
+
+impl FakeBin {
+    fn new() -> FakeBin {
+        let fb = FakeBin {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        fb.add("claude", FAKE_CLAUDE);
+        fb
+    }
+
+    fn add(&self, name: &str, script: &str) {
+        use std::os::unix::fs::PermissionsExt;
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, script).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+
+    /// PATH with the fakes first.
+    fn path(&self) -> String {
+        format!(
+            "{}:{}",
+            self.dir.path().display(),
+            std::env::var("PATH").unwrap_or_default()
+        )
+    }
+
+    fn prflow(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_prflow"))
+            .args(args)
+            .env("PATH", self.path())
+            .env_remove("PRFLOW_DEFAULT_RUNNER")
+            .output()
+            .unwrap()
+    }
+}
+
+fn write_workflow(dir: &Path, name: &str, json: serde_json::Value) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
+    path
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Every commit of `branch` not on main, oldest first: (task, subject, trailers).
+fn commits(repo: &Path, branch: &str) -> Vec<(String, String)> {
+    git(
+        repo,
+        &[
+            "log",
+            "--reverse",
+            "--format=%(trailers:key=Prflow-Task,valueonly,separator=)%x09%(trailers:key=Prflow-Iteration,valueonly,separator=)",
+            &format!("main..{branch}"),
+        ],
+    )
+    .lines()
+    .filter(|l| !l.trim().is_empty())
+    .map(|l| {
+        let (t, i) = l.split_once('\t').unwrap_or((l, ""));
+        (t.trim().to_string(), i.trim().to_string())
+    })
+    .collect()
+}
+
+/// The one phase branch of a run.
+fn only_branch(repo: &Path) -> String {
+    let b = git(
+        repo,
+        &[
+            "for-each-ref",
+            "--format=%(refname:short)",
+            "refs/heads/prflow",
+        ],
+    );
+    let all: Vec<&str> = b.lines().collect();
+    assert_eq!(all.len(), 1, "{b}");
+    all[0].to_string()
+}
+
+/// Researchers and writers: no template pack serves them, and no runner is named.
+fn research_workflow() -> serde_json::Value {
+    serde_json::json!({
+        "name": "Research",
+        "agents": [
+            {"id": "researcher", "name": "Researcher", "type": "researcher"},
+            {"id": "writer", "name": "Writer", "type": "documenter"}
+        ],
+        "tasks": [
+            {"id": "gather", "name": "Gather sources", "agentId": "researcher",
+             "description": "Find three sources about ${topic}"},
+            {"id": "write", "name": "Write the summary", "agentId": "writer", "dependencies": ["gather"]}
+        ],
+        "variables": {"topic": "stacked pull requests"}
+    })
+}
+
+#[test]
+fn a_default_runner_serves_the_tasks_nothing_else_serves() {
+    let bin = FakeBin::new();
+    let repo = repo();
+    let r = repo.path();
+    let wf = write_workflow(r, "research.json", research_workflow());
+
+    // Without a default runner: visible everywhere, and nothing is written.
+    let before = all_refs(r);
+    let v = bin.prflow(&["validate", "--strict", s(&wf)]);
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v));
+    assert!(
+        text(&v).contains("task `gather` cannot run here"),
+        "{}",
+        text(&v)
+    );
+    assert!(text(&v).contains("--runner 'claude -p'"), "{}", text(&v));
+    let p = bin.prflow(&["plan", "--format", "json", s(&wf)]);
+    assert!(p.status.success(), "{}", text(&p));
+    let plan: serde_json::Value = serde_json::from_slice(&p.stdout).unwrap();
+    let tasks: Vec<&str> = plan["unservable"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["task"].as_str().unwrap())
+        .collect();
+    assert_eq!(tasks, ["gather", "write"]);
+    let p = bin.prflow(&["plan", s(&wf)]);
+    assert!(
+        text(&p).contains("2 task(s) no runner here can serve"),
+        "{}",
+        text(&p)
+    );
+    let d = bin.prflow(&["run", "--dry-run", s(&wf), "--repo", s(r)]);
+    assert_eq!(d.status.code(), Some(1), "{}", text(&d));
+    assert!(
+        text(&d).contains("a real run would refuse to start"),
+        "{}",
+        text(&d)
+    );
+    let run = bin.prflow(&["run", s(&wf), "--repo", s(r)]);
+    assert_eq!(run.status.code(), Some(1), "{}", text(&run));
+    assert_eq!(all_refs(r), before, "a refused run writes nothing");
+
+    // With one: every check passes and each task is one commit by the fake CLI,
+    // which got the task's prompt as its last argument.
+    let v = bin.prflow(&["validate", "--strict", "--runner", "claude -p", s(&wf)]);
+    assert!(v.status.success(), "{}", text(&v));
+    let p = bin.prflow(&["plan", "--format", "json", "--runner", "claude -p", s(&wf)]);
+    let plan: serde_json::Value = serde_json::from_slice(&p.stdout).unwrap();
+    assert_eq!(plan["unservable"], serde_json::json!([]));
+    let d = bin.prflow(&[
+        "run",
+        "--dry-run",
+        s(&wf),
+        "--repo",
+        s(r),
+        "--runner",
+        "claude -p",
+    ]);
+    assert!(d.status.success(), "{}", text(&d));
+    let run = bin.prflow(&["run", s(&wf), "--repo", s(r), "--runner", "claude -p"]);
+    assert!(run.status.success(), "{}", text(&run));
+    let branch = only_branch(r);
+    let tasks: Vec<String> = commits(r, &branch).into_iter().map(|c| c.0).collect();
+    assert_eq!(tasks, ["gather", "write"]);
+    let gather = git(r, &["show", &format!("{branch}:gather.md")]);
+    assert!(
+        gather.contains("Find three sources about stacked pull requests"),
+        "{gather}"
+    );
+    assert!(gather.contains("args=2"), "`-p` and the prompt: {gather}");
+}
+
+#[test]
+fn the_workflows_own_runner_wins_and_a_continued_run_keeps_its_default() {
+    let bin = FakeBin::new();
+    bin.add(
+        "other-agent",
+        "#!/bin/sh\necho settings > \"$PRFLOW_TASK_ID.md\"\n",
+    );
+    let repo = repo();
+    let r = repo.path();
+    let mut w = research_workflow();
+    w["execution"] = serde_json::json!({"checkpoints": ["gather"]});
+    let wf = write_workflow(r, "research.json", w.clone());
+
+    // Phase 1 waits for review; `approve` (no --runner) continues with the run's own.
+    let run = bin.prflow(&["run", s(&wf), "--repo", s(r), "--runner", "claude -p"]);
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(text(&run).contains("waiting-for-review"), "{}", text(&run));
+    let ok = bin.prflow(&["approve", "--repo", s(r)]);
+    assert!(ok.status.success(), "{}", text(&ok));
+    let last = git(
+        r,
+        &[
+            "for-each-ref",
+            "--format=%(refname:short)",
+            "refs/heads/prflow/*/02-*",
+        ],
+    );
+    let write = git(r, &["show", &format!("{last}:write.md")]);
+    assert!(write.contains("Write the summary"), "{write}");
+
+    // settings.runner is the workflow's choice: it wins over --runner.
+    let repo2 = self::repo();
+    let r2 = repo2.path();
+    let mut w2 = research_workflow();
+    w2["settings"] = serde_json::json!({"runner": {"command": "other-agent"}});
+    let wf2 = write_workflow(r2, "research.json", w2);
+    let run = bin.prflow(&["run", s(&wf2), "--repo", s(r2), "--runner", "claude -p"]);
+    assert!(run.status.success(), "{}", text(&run));
+    let b = only_branch(r2);
+    assert_eq!(git(r2, &["show", &format!("{b}:gather.md")]), "settings");
+}
+
+#[test]
+fn a_bad_default_runner_is_a_usage_error_that_shows_the_forms() {
+    let bin = FakeBin::new();
+    let repo = repo();
+    let wf = write_workflow(repo.path(), "research.json", research_workflow());
+    let out = bin.prflow(&[
+        "run",
+        s(&wf),
+        "--repo",
+        s(repo.path()),
+        "--runner",
+        "llm:openia:gpt-4o-mini",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("did you mean `openai`"), "{t}");
+    assert!(t.contains("llm:PROVIDER:MODEL"), "{t}");
+}
+
+/// The claude-flow example files (tests/fixtures/claude-flow/*.json), each run to the
+/// end with a fake `claude -p` as the default runner, approving every checkpoint.
+#[test]
+fn every_claude_flow_example_runs_end_to_end_with_a_coding_agent_cli() {
+    let bin = FakeBin::new();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/claude-flow");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5);
+    let mut ran = 0;
+    for f in files {
+        let v = bin.prflow(&["validate", s(&f)]);
+        if !v.status.success() {
+            // Not a workflow (production-config.json): said so by validate's own tests.
+            continue;
+        }
+        let repo = repo();
+        let r = repo.path();
+        let mut out = bin.prflow(&["run", s(&f), "--repo", s(r), "--runner", "claude -p"]);
+        for _ in 0..20 {
+            assert!(out.status.success(), "{}: {}", f.display(), text(&out));
+            if !text(&out).contains("waiting-for-review") {
+                break;
+            }
+            let ok = bin.prflow(&["approve", "--repo", s(r)]);
+            assert!(ok.status.success(), "{}: {}", f.display(), text(&ok));
+            out = ok;
+        }
+        let st = bin.prflow(&["status", "--repo", s(r)]);
+        assert!(
+            !text(&st).contains("pending") && !text(&st).contains("failed"),
+            "{}: {}",
+            f.display(),
+            text(&st)
+        );
+        ran += 1;
+    }
+    assert!(ran >= 5, "ran {ran} examples");
+}
+
+/// A command agent for the control-flow tests: logs what it was asked into
+/// `<task>.log` (the task's `source` input and iteration when given), fails for task
+/// `research`, and answers outputs for `unit` and `fix`.
+const AGENT: &str = r#"#!/bin/sh
+log="$PRFLOW_TASK_ID.log"
+src=$(sed -n 's/^    "source": "\(.*\)",\{0,1\}$/\1/p' "$PRFLOW_TASK_JSON" | head -n 1)
+why=$(sed -n 's/^    "why": "\(.*\)",\{0,1\}$/\1/p' "$PRFLOW_TASK_JSON" | head -n 1)
+echo "run source=$src why=$why" >> "$log"
+case "$PRFLOW_TASK_ID" in
+  research) echo "no sources reachable" >&2; exit 4 ;;
+  unit) echo '{"passed": true, "accuracy": 0.9}' > "$PRFLOW_OUTPUT_FILE" ;;
+  fix)
+    n=$(wc -l < "$log")
+    if [ "$n" -ge 2 ]; then echo '{"green": true}' > "$PRFLOW_OUTPUT_FILE";
+    else echo '{"green": false}' > "$PRFLOW_OUTPUT_FILE"; fi ;;
+esac
+"#;
+
+fn agent_workflow(tasks: serde_json::Value) -> serde_json::Value {
+    serde_json::json!({
+        "name": "Control flow",
+        "agents": [{"id": "dev", "name": "Developer", "type": "developer", "runner": {"command": "agent"}}],
+        "tasks": tasks,
+        "execution": {"mode": "sequential"}
+    })
+}
+
+fn bin_with_agent() -> FakeBin {
+    let bin = FakeBin::new();
+    bin.add("agent", AGENT);
+    bin
+}
+
+#[test]
+fn a_false_condition_skips_the_task_and_a_reference_to_its_outputs_fails_naming_both() {
+    let bin = bin_with_agent();
+    let repo = repo();
+    let r = repo.path();
+    let mut w = agent_workflow(serde_json::json!([
+        {"id": "unit", "name": "Unit tests", "agentId": "dev", "output": {"passed": "bool", "accuracy": "number"}},
+        {"id": "e2e", "name": "E2E tests", "agentId": "dev", "dependencies": ["unit"], "condition": "e2e-enabled", "output": {"report": "string"}},
+        {"id": "deploy", "name": "Deploy", "agentId": "dev", "dependencies": ["unit"],
+         "condition": "${unit.output.accuracy} > 0.85 && outputs['unit.passed']"},
+        {"id": "canary", "name": "Canary", "agentId": "dev", "dependencies": ["unit"], "condition": "outputs['unit'].accuracy > 0.95"},
+        {"id": "report", "name": "Report", "agentId": "dev", "dependencies": ["e2e"]},
+        {"id": "publish", "name": "Publish", "agentId": "dev", "dependencies": ["report"], "input": {"r": "${e2e.output.report}"}}
+    ]));
+    w["variables"] = serde_json::json!({"enable_e2e": false});
+    w["conditions"] =
+        serde_json::json!([{"id": "e2e-enabled", "expression": "variables.enable_e2e === true"}]);
+    let wf = write_workflow(r, "wf.json", w);
+    let v = bin.prflow(&["validate", s(&wf)]);
+    assert!(v.status.success(), "{}", text(&v));
+    let out = bin.prflow(&["run", s(&wf), "--repo", s(r)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("task `publish` refers to ${e2e.output.report}, but task `e2e` was skipped (its condition `e2e-enabled` (`variables.enable_e2e === true`) is false)"),
+        "{t}"
+    );
+    let branch = only_branch(r);
+    let tasks: Vec<String> = commits(r, &branch).into_iter().map(|c| c.0).collect();
+    assert_eq!(
+        tasks,
+        ["unit", "deploy", "report"],
+        "e2e and canary skipped: no commit"
+    );
+    let st = bin.prflow(&["status", "--repo", s(r)]);
+    let st = text(&st);
+    assert!(
+        st.contains("e2e  (skipped: its condition `e2e-enabled`"),
+        "{st}"
+    );
+    assert!(
+        st.contains("canary  (skipped: its condition `outputs['unit'].accuracy > 0.95` is false)"),
+        "{st}"
+    );
+    let json = bin.prflow(&["status", "--repo", s(r), "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert!(v[0]["phases"][0]["skipped"]["e2e"].is_string(), "{v}");
+}
+
+#[test]
+fn a_bad_expression_is_a_validate_error_with_its_place_and_a_fix() {
+    let bin = bin_with_agent();
+    let dir = tempfile::tempdir().unwrap();
+    let mut w = agent_workflow(serde_json::json!([
+        {"id": "a", "name": "A", "agentId": "dev", "condition": "outputs['x.y'] &&"}
+    ]));
+    w["conditions"] = serde_json::json!([{"id": "ok", "expression": "variables.x ==== 1"}]);
+    let wf = write_workflow(dir.path(), "wf.json", w);
+    let v = bin.prflow(&["validate", s(&wf)]);
+    assert_eq!(v.status.code(), Some(1), "{}", text(&v));
+    let t = text(&v);
+    assert!(t.contains("(at /conditions/0/expression)"), "{t}");
+    assert!(
+        t.contains("condition `ok` is not a JavaScript expression (SyntaxError"),
+        "{t}"
+    );
+    assert!(t.contains("(at /tasks/0/condition)"), "{t}");
+    assert!(t.contains("write one expression such as"), "{t}");
+}
+
+#[test]
+fn loops_and_iterative_tasks_commit_each_iteration_with_its_trailer() {
+    let bin = bin_with_agent();
+    let repo = repo();
+    let r = repo.path();
+    let mut w = agent_workflow(serde_json::json!([
+        {"id": "fetch", "name": "Fetch ${loop.current_item}", "agentId": "dev", "input": {"source": "${loop.current_item}", "n": "${iteration}"}},
+        {"id": "refine", "name": "Refine", "agentId": "dev", "dependencies": ["fetch"], "iterative": true, "maxIterations": 3},
+        {"id": "fix", "name": "Fix", "agentId": "dev", "dependencies": ["refine"]},
+        {"id": "empty", "name": "Nothing to do", "agentId": "dev", "dependencies": ["fix"]}
+    ]));
+    w["variables"] = serde_json::json!({"sources": ["arxiv", "acm", "ieee"]});
+    w["loops"] = serde_json::json!([
+        {"id": "per-source", "type": "foreach", "condition": "variables.sources", "tasks": ["fetch"]},
+        {"id": "until-green", "type": "while", "condition": "outputs['fix.green'] !== true", "tasks": ["fix"], "maxIterations": 5},
+        {"id": "never", "type": "foreach", "items": [], "tasks": ["empty"]}
+    ]);
+    let wf = write_workflow(r, "wf.json", w);
+    let out = bin.prflow(&["run", s(&wf), "--repo", s(r)]);
+    assert!(out.status.success(), "{}", text(&out));
+    let branch = only_branch(r);
+    let c: Vec<(String, String)> = commits(r, &branch);
+    let pairs: Vec<(&str, &str)> = c.iter().map(|(t, i)| (t.as_str(), i.as_str())).collect();
+    assert_eq!(
+        pairs,
+        [
+            ("fetch", "1"),
+            ("fetch", "2"),
+            ("fetch", "3"),
+            ("refine", "1"),
+            ("refine", "2"),
+            ("refine", "3"),
+            ("fix", "1"),
+            ("fix", "2"),
+        ]
+    );
+    let log = git(r, &["show", &format!("{branch}:fetch.log")]);
+    assert_eq!(
+        log,
+        "run source=arxiv why=\nrun source=acm why=\nrun source=ieee why="
+    );
+    let subjects = git(r, &["log", "--format=%s", "-3", &format!("{branch}~5")]);
+    assert!(subjects.contains("Fetch ieee (iteration 3)"), "{subjects}");
+    let st = text(&bin.prflow(&["status", "--repo", s(r)]));
+    assert!(
+        st.contains("empty  (skipped: loop `never` ran no iteration)"),
+        "{st}"
+    );
+    assert!(st.contains("[done]"), "{st}");
+}
+
+#[test]
+fn a_failure_its_handlers_succeed_for_is_handled_and_hooks_are_part_of_each_commit() {
+    let bin = bin_with_agent();
+    let repo = repo();
+    let r = repo.path();
+    let mut w = agent_workflow(serde_json::json!([
+        {"id": "research", "name": "Research", "agentId": "dev", "onSuccess": ["validate"], "onFailure": ["fallback"]},
+        {"id": "validate", "name": "Validate", "agentId": "dev"},
+        {"id": "fallback", "name": "Fallback", "agentId": "dev", "input": {"why": "${error.message}"}},
+        {"id": "summary", "name": "Summary", "agentId": "dev", "dependencies": ["research"]}
+    ]));
+    w["hooks"] = serde_json::json!({
+        "pre-task": "echo \"pre ${task.id}\" >> hooks.log",
+        "post-task": "echo \"post ${task.name}\" >> hooks.log",
+        "on-error": "echo \"error ${task.id}: ${error.message}\" > /dev/null"
+    });
+    let wf = write_workflow(r, "wf.json", w.clone());
+    let out = bin.prflow(&["run", s(&wf), "--repo", s(r)]);
+    assert!(out.status.success(), "{}", text(&out));
+    let branch = only_branch(r);
+    let tasks: Vec<String> = commits(r, &branch).into_iter().map(|c| c.0).collect();
+    assert_eq!(tasks, ["fallback", "summary"]);
+    let why = git(r, &["show", &format!("{branch}:fallback.log")]);
+    assert!(why.contains("no sources reachable"), "{why}");
+    let hooks = git(r, &["show", &format!("{branch}:hooks.log")]);
+    assert_eq!(
+        hooks,
+        "pre fallback\npost Fallback\npre summary\npost Summary"
+    );
+    let first = git(r, &["show", "--stat", "--format=", &format!("{branch}~1")]);
+    assert!(
+        first.contains("hooks.log"),
+        "the hook's change is in the task's commit: {first}"
+    );
+    let st = text(&bin.prflow(&["status", "--repo", s(r)]));
+    assert!(
+        st.contains("research  (failed, handled by onFailure: the command failed with exit code 4"),
+        "{st}"
+    );
+    assert!(
+        st.contains(
+            "validate  (skipped: a handler (onSuccess of `research`) that nothing triggered)"
+        ),
+        "{st}"
+    );
+
+    // --skip-hooks: the same run without them.
+    let repo2 = self::repo();
+    let wf2 = write_workflow(repo2.path(), "wf.json", w);
+    let out = bin.prflow(&["run", s(&wf2), "--repo", s(repo2.path()), "--skip-hooks"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let b2 = only_branch(repo2.path());
+    let files = git(repo2.path(), &["ls-tree", "--name-only", &b2]);
+    assert!(!files.contains("hooks.log"), "{files}");
+}
+
+#[test]
+fn failure_policies_ignore_and_continue() {
+    let bin = bin_with_agent();
+    let tasks = serde_json::json!([
+        {"id": "research", "name": "Research", "agentId": "dev"},
+        {"id": "after", "name": "After", "agentId": "dev", "dependencies": ["research"]},
+        {"id": "other", "name": "Other", "agentId": "dev"}
+    ]);
+    // ignore: the failure is recorded, the run finishes.
+    let repo = repo();
+    let mut w = agent_workflow(tasks.clone());
+    w["settings"] = serde_json::json!({"failurePolicy": "ignore"});
+    let wf = write_workflow(repo.path(), "wf.json", w);
+    let out = bin.prflow(&["run", s(&wf), "--repo", s(repo.path())]);
+    assert!(out.status.success(), "{}", text(&out));
+    let b = only_branch(repo.path());
+    let mut t: Vec<String> = commits(repo.path(), &b).into_iter().map(|c| c.0).collect();
+    t.sort();
+    assert_eq!(t, ["after", "other"]);
+    // continue: what does not need the failed task runs; the phase fails at the end.
+    let repo = self::repo();
+    let mut w = agent_workflow(tasks);
+    w["settings"] = serde_json::json!({"failurePolicy": "continue"});
+    let wf = write_workflow(repo.path(), "wf.json", w);
+    let out = bin.prflow(&["run", s(&wf), "--repo", s(repo.path())]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("task `research` failed"),
+        "{}",
+        text(&out)
+    );
+    let b = only_branch(repo.path());
+    let t: Vec<String> = commits(repo.path(), &b).into_iter().map(|c| c.0).collect();
+    assert_eq!(t, ["other"]);
+}
