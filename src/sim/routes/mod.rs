@@ -15,6 +15,7 @@ pub mod pulls;
 pub mod repos;
 pub mod review_comments;
 pub mod reviews;
+pub mod statuses;
 
 use super::auth::{self, Actor, AuthError};
 use super::conditional::{self, Conditional};
@@ -42,6 +43,7 @@ pub fn router(inner: Arc<Inner>) -> Router {
         .merge(labels::routes())
         .merge(pulls::routes())
         .merge(reviews::routes())
+        .merge(statuses::routes())
         .merge(review_comments::routes())
         .merge(checks::routes())
         .merge(dispatches::routes())
