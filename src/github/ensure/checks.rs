@@ -8,7 +8,7 @@ use super::super::client::{enc_path, enc_query, CheckMemo, RepoClient};
 use super::super::error::GithubError;
 use super::super::types::*;
 use super::statuses::status_for;
-use super::{is_ambiguous, normalize_newlines, Change, ANNOTATION_BATCH};
+use super::{normalize_newlines, Change, ANNOTATION_BATCH};
 
 impl RepoClient {
     /// Check runs on `sha`, optionally only those named `name`.
@@ -46,19 +46,10 @@ impl RepoClient {
         &self,
         spec: &CheckRunSpec,
     ) -> Result<(GateReport, Change), GithubError> {
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self.ensure_check_run_once(spec).await {
-                // A create or an annotation batch may have landed: read
-                // again (a half-annotated run is then replaced, never
-                // annotated twice).
-                Err(e) if is_ambiguous(&e) && attempt < self.gh.max_attempts() => {
-                    self.gh.ambiguous_backoff(attempt).await;
-                }
-                other => return other,
-            }
-        }
+        // A create or an annotation batch may have landed: read again (a
+        // half-annotated run is then replaced, never annotated twice).
+        self.again_if_ambiguous(|| self.ensure_check_run_once(spec))
+            .await
     }
 
     async fn ensure_check_run_once(

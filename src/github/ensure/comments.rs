@@ -8,7 +8,7 @@ use super::super::body;
 use super::super::client::RepoClient;
 use super::super::error::GithubError;
 use super::super::types::*;
-use super::{is_ambiguous, normalize_newlines, Change};
+use super::{normalize_newlines, Change};
 
 impl RepoClient {
     /// Submitted reviews of a pull, oldest first.
@@ -71,20 +71,9 @@ impl RepoClient {
         body: &str,
     ) -> Result<(Comment, Change), GithubError> {
         let wanted = body::with_marker(body, marker);
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            match self
-                .ensure_status_comment_once(issue, marker, &wanted)
-                .await
-            {
-                Err(e) if is_ambiguous(&e) && attempt < self.gh.max_attempts() => {
-                    // The create may have landed: look again before resending.
-                    self.gh.ambiguous_backoff(attempt).await;
-                }
-                other => return other,
-            }
-        }
+        // The create may have landed: look again before resending.
+        self.again_if_ambiguous(|| self.ensure_status_comment_once(issue, marker, &wanted))
+            .await
     }
 
     async fn ensure_status_comment_once(

@@ -14,6 +14,7 @@ mod refs;
 mod repo;
 mod statuses;
 
+use super::client::RepoClient;
 use super::error::GithubError;
 
 /// Annotations GitHub accepts per check-run request.
@@ -26,6 +27,29 @@ pub enum Change {
     Unchanged,
     Created,
     Updated,
+}
+
+impl RepoClient {
+    /// Runs an ensure (`once`) again after a failure that may or may not have written
+    /// (a 5xx, a dropped connection), after a back-off and within the connection's
+    /// attempts: `once` reads before it writes, so a write that landed is seen and
+    /// not made twice. Any other result returns at once.
+    async fn again_if_ambiguous<T, F, Fut>(&self, mut once: F) -> Result<T, GithubError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, GithubError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match once().await {
+                Err(e) if is_ambiguous(&e) && attempt < self.gh.max_attempts() => {
+                    self.gh.ambiguous_backoff(attempt).await;
+                }
+                other => return other,
+            }
+        }
+    }
 }
 
 /// A failure after which a write may or may not have been applied.

@@ -8,7 +8,7 @@ use serde_json::{json, Map, Value};
 use super::super::client::{enc_query, RepoClient};
 use super::super::error::GithubError;
 use super::super::types::*;
-use super::{is_ambiguous, normalize_newlines, Change};
+use super::{normalize_newlines, Change};
 
 impl RepoClient {
     /// One pull request.
@@ -181,24 +181,16 @@ impl RepoClient {
             merge_commit_sha: Option<String>,
         }
         let path = self.path(&format!("/pulls/{number}"));
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
+        // The merge may have happened: the next read tells.
+        self.again_if_ambiguous(|| async {
             let current: MergedPull = self.gh.get_json(&path).await?;
             if current.merged {
                 return Ok(current.merge_commit_sha.unwrap_or_default());
             }
-            match self
-                .merge_once(&path, expected_head_sha, method, commit_title)
+            self.merge_once(&path, expected_head_sha, method, commit_title)
                 .await
-            {
-                // The merge may have happened: the next read tells.
-                Err(e) if is_ambiguous(&e) && attempt < self.gh.max_attempts() => {
-                    self.gh.ambiguous_backoff(attempt).await;
-                }
-                other => return other,
-            }
-        }
+        })
+        .await
     }
 
     async fn merge_once(
