@@ -6,6 +6,9 @@
 //! `serve`, given no credentials, accepts a webhook the simulator signs.
 //! The same flow clicked through in chromium: tests/web/register.test.mjs.
 
+#[path = "sim_support/mod.rs"]
+mod sim_support;
+
 use prflow::sim::{Sim, SimConfig};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
@@ -155,6 +158,43 @@ async fn register_writes_credentials_that_serve_uses_to_accept_the_apps_webhooks
         "{callback}"
     );
 
+    // The conversion's answer is GitHub's shape (a second code from the same page).
+    let r = http
+        .post(format!("{}{create}", sim.api_url()))
+        .header("origin", sim.api_url())
+        .form(&[
+            (
+                "manifest",
+                attr(&created_page, "name=\"manifest\" value=\""),
+            ),
+            ("state", "x".into()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let other = r.headers()["location"]
+        .to_str()
+        .unwrap()
+        .split("code=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .to_string();
+    let conv = http
+        .post(format!(
+            "{}/app-manifests/{other}/conversions",
+            sim.api_url()
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(conv.status(), 201);
+    let body: serde_json::Value = conv.json().await.unwrap();
+    sim_support::contract().check("POST", "/app-manifests/{code}/conversions", 201, &body);
+    assert_eq!(body["name"], "prflow");
+
     // A callback with another state is refused and writes nothing.
     let forged = callback.replace(&format!("state={state}"), "state=forged");
     let html = http
@@ -206,6 +246,8 @@ async fn register_writes_credentials_that_serve_uses_to_accept_the_apps_webhooks
         .await
         .unwrap();
     assert_eq!(again.status(), 404);
+    let gone: serde_json::Value = again.json().await.unwrap();
+    sim_support::contract().check("POST", "/app-manifests/{code}/conversions", 404, &gone);
 
     // The credentials, private to their owner.
     let env = std::fs::read_to_string(data.path().join("app.env")).unwrap();
