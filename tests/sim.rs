@@ -2231,6 +2231,11 @@ async fn contract_every_operation_matches_githubs_openapi() {
             .keys()
             .filter(|m| ["get", "post", "patch", "put", "delete"].contains(&m.as_str()))
         {
+            // The manifest conversion is validated by tests/app_register.rs (it needs
+            // `prflow app register` to obtain a code).
+            if p == "/app-manifests/{code}/conversions" {
+                continue;
+            }
             if !covered.contains(&(m.to_uppercase(), p.clone())) {
                 missing.push(format!("{} {p}", m.to_uppercase()));
             }

@@ -16,8 +16,17 @@ use tower::ServiceExt;
 
 type Fields = Form<Vec<(String, String)>>;
 
-fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(super) fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
     f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+}
+
+/// Where to go after the form: its `back` field when that is a path of this
+/// site (never another host), else `default`.
+fn back_to(f: &[(String, String)], default: String) -> String {
+    field(f, "back")
+        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .map(str::to_string)
+        .unwrap_or(default)
 }
 
 /// An error page with a way back (status 403 or 422).
@@ -119,12 +128,26 @@ async fn api(
     Err(msg)
 }
 
+/// Sends one REST call for the session's person: on success a redirect to
+/// `to(answer)`, else the page saying `what` failed and GitHub's reason.
+async fn submit(
+    web: &Web,
+    h: &HeaderMap,
+    s: &super::session::Session,
+    (method, path): (Method, &str),
+    body: Value,
+    (what, back): (&str, &str),
+    to: impl FnOnce(&Value) -> String,
+) -> Response {
+    match api(web, &s.token, method, path, body).await {
+        Ok(v) => see_other(&to(&v)),
+        Err(e) => refused(web, h, StatusCode::UNPROCESSABLE_ENTITY, what, &e, back),
+    }
+}
+
 /// `POST /_sim/web/session`: act as `login` from now on; back to the page.
 pub async fn pick_user(State(web): State<Web>, h: HeaderMap, Form(f): Fields) -> Response {
-    let back = field(&f, "back")
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
-        .unwrap_or("/")
-        .to_string();
+    let back = back_to(&f, "/".to_string());
     if !same_origin(&h, &web.inner.base) {
         return refused(&web, &h, StatusCode::FORBIDDEN, "Refused",
             "This form must be sent from the simulator's own page (its Origin header did not match).", &back);
@@ -157,34 +180,22 @@ pub async fn comment(
     h: HeaderMap,
     Form(f): Fields,
 ) -> Response {
-    let back = field(&f, "back")
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("/{o}/{r}/issues/{n}"));
+    let back = back_to(&f, format!("/{o}/{r}/issues/{n}"));
     let s = match guard(&web, &h, &f, &back) {
         Ok(s) => s,
         Err(r) => return *r,
     };
     let body = field(&f, "body").unwrap_or("");
-    match api(
+    submit(
         &web,
-        &s.token,
-        Method::POST,
-        &format!("/repos/{o}/{r}/issues/{n}/comments"),
+        &h,
+        &s,
+        (Method::POST, &format!("/repos/{o}/{r}/issues/{n}/comments")),
         json!({"body": body}),
+        ("Comment not posted", &back),
+        |c| format!("{back}#issuecomment-{}", c["id"]),
     )
     .await
-    {
-        Ok(c) => see_other(&format!("{back}#issuecomment-{}", c["id"])),
-        Err(e) => refused(
-            &web,
-            &h,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Comment not posted",
-            &e,
-            &back,
-        ),
-    }
 }
 
 /// `POST /{o}/{r}/pull/{n}/reviews`: a review (approve, request changes or
@@ -197,10 +208,7 @@ pub async fn review(
     h: HeaderMap,
     Form(f): Fields,
 ) -> Response {
-    let back = field(&f, "back")
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
-        .map(str::to_string)
-        .unwrap_or_else(|| format!("/{o}/{r}/pull/{n}"));
+    let back = back_to(&f, format!("/{o}/{r}/pull/{n}"));
     let s = match guard(&web, &h, &f, &back) {
         Ok(s) => s,
         Err(r) => return *r,
@@ -241,25 +249,16 @@ pub async fn review(
     if let Some(sha) = field(&f, "commit_id").filter(|s| !s.is_empty()) {
         body["commit_id"] = json!(sha);
     }
-    match api(
+    submit(
         &web,
-        &s.token,
-        Method::POST,
-        &format!("/repos/{o}/{r}/pulls/{n}/reviews"),
+        &h,
+        &s,
+        (Method::POST, &format!("/repos/{o}/{r}/pulls/{n}/reviews")),
         body,
+        ("Review not submitted", &back),
+        |rv| format!("/{o}/{r}/pull/{n}#pullrequestreview-{}", rv["id"]),
     )
     .await
-    {
-        Ok(rv) => see_other(&format!("/{o}/{r}/pull/{n}#pullrequestreview-{}", rv["id"])),
-        Err(e) => refused(
-            &web,
-            &h,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Review not submitted",
-            &e,
-            &back,
-        ),
-    }
 }
 
 /// `POST /{o}/{r}/pull/{n}/merge`: merge (or squash, or rebase) the pull request at the head the page showed.
@@ -279,23 +278,14 @@ pub async fn merge(
     if let Some(sha) = field(&f, "sha").filter(|s| !s.is_empty()) {
         body["sha"] = json!(sha);
     }
-    match api(
+    submit(
         &web,
-        &s.token,
-        Method::PUT,
-        &format!("/repos/{o}/{r}/pulls/{n}/merge"),
+        &h,
+        &s,
+        (Method::PUT, &format!("/repos/{o}/{r}/pulls/{n}/merge")),
         body,
+        ("Pull request not merged", &back),
+        |_| back.clone(),
     )
     .await
-    {
-        Ok(_) => see_other(&back),
-        Err(e) => refused(
-            &web,
-            &h,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Pull request not merged",
-            &e,
-            &back,
-        ),
-    }
 }

@@ -9,6 +9,7 @@
 //! The simulator has one App: "creating" it from a manifest points its webhooks
 //! at the manifest's `hook_attributes.url` and hands out its credentials.
 
+use super::actions::field;
 use super::session::same_origin;
 use super::{render, see_other, Web};
 use axum::extract::{Path, Query, State};
@@ -20,10 +21,6 @@ use std::collections::HashMap;
 
 /// How long a code can be converted, as on GitHub.
 const CODE_LIFETIME_SECS: i64 = 3600;
-
-fn field<'a>(f: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    f.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
 
 /// What is wrong with a manifest, in GitHub's words where it has them.
 fn check(m: &Value) -> Result<(), String> {
