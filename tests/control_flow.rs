@@ -547,3 +547,244 @@ fn failure_policies_ignore_and_continue() {
     let t: Vec<String> = commits(repo.path(), &b).into_iter().map(|c| c.0).collect();
     assert_eq!(t, ["other"]);
 }
+
+/// A stand-in for `claude -p` in the richer files: writes the prompt, answers the
+/// outputs their conditions and loops read, and fails `research-task` when a
+/// `fail-research` file sits beside it.
+const RICHER_CLAUDE: &str = r#"#!/bin/sh
+last=""
+for a in "$@"; do last="$a"; done
+printf '%s\n' "$last" > "$PRFLOW_TASK_ID.md"
+case "$PRFLOW_TASK_ID" in
+  research-task)
+    if [ -e "$(dirname "$0")/fail-research" ]; then echo "search API unreachable" >&2; exit 3; fi
+    echo '{"sources": ["s1", "s2", "s3"], "word_count": 2500, "findings": "f", "summary": "s"}' > "$PRFLOW_OUTPUT_FILE" ;;
+  unit-tests)
+    echo run >> unit-tests.runs
+    if [ "$(wc -l < unit-tests.runs)" -ge 2 ]; then echo '{"passed": true, "coverage": 95}' > "$PRFLOW_OUTPUT_FILE";
+    else echo '{"passed": false, "coverage": 40}' > "$PRFLOW_OUTPUT_FILE"; fi ;;
+  integration-tests) echo '{"passed": true}' > "$PRFLOW_OUTPUT_FILE" ;;
+  security-scan) echo '{"passed": true, "vulnerabilities": 0}' > "$PRFLOW_OUTPUT_FILE" ;;
+esac
+"#;
+
+/// A stand-in for `npx` (the richer files' hooks call `npx claude-flow@alpha hooks …`):
+/// logs its arguments in the task's checkout, one file per task (parallel tasks
+/// writing one file would conflict, as any two tasks would).
+const FAKE_NPX: &str = "#!/bin/sh\necho \"$*\" >> \"claude-flow-hooks.$PRFLOW_TASK_ID.log\"\n";
+
+/// Runs `wf` to its end, approving every checkpoint; the last output.
+fn run_to_end(bin: &FakeBin, wf: &Path, repo: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["run", s(wf), "--repo", s(repo)];
+    args.extend_from_slice(extra);
+    let mut out = bin.prflow(&args);
+    for _ in 0..20 {
+        if !out.status.success() || !text(&out).contains("waiting-for-review") {
+            break;
+        }
+        out = bin.prflow(&["approve", "--repo", s(repo)]);
+    }
+    out
+}
+
+/// (task, iteration) of every task commit of the run's last phase branch, oldest first.
+fn all_commits(repo: &Path) -> Vec<(String, String)> {
+    let b = git(
+        repo,
+        &[
+            "for-each-ref",
+            "--sort=refname",
+            "--format=%(refname:short)",
+            "refs/heads/prflow",
+        ],
+    );
+    let last = b.lines().last().unwrap().to_string();
+    commits(repo, &last)
+}
+
+fn count(c: &[(String, String)], task: &str) -> Vec<String> {
+    c.iter()
+        .filter(|(t, _)| t == task)
+        .map(|(_, i)| i.clone())
+        .collect()
+}
+
+fn richer(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/claude-flow/richer")
+        .join(name)
+}
+
+#[test]
+fn the_richer_claude_flow_files_run_with_command_runners_standing_in_for_the_agents() {
+    let bin = FakeBin::new();
+    bin.add("claude", RICHER_CLAUDE);
+    bin.add("npx", FAKE_NPX);
+    let claude = ["--runner", "claude -p"];
+
+    // research-workflow.yaml (its one defect fixed: quality-check gets an agent):
+    // a foreach over the research's sources, an onSuccess handler, conditions.
+    let yaml = std::fs::read_to_string(richer("research-workflow.yaml")).unwrap();
+    let mut w = common::yaml::one(&yaml).unwrap();
+    for t in w["tasks"].as_array_mut().unwrap() {
+        if t["id"] == "quality-check" {
+            t["assignTo"] = serde_json::json!("summarizer");
+        }
+    }
+    let repo = repo();
+    let r = repo.path();
+    let wf = write_workflow(r, "research.json", w.clone());
+    let out = run_to_end(&bin, &wf, r, &claude);
+    assert!(out.status.success(), "{}", text(&out));
+    let c = all_commits(r);
+    assert_eq!(count(&c, "validate-source"), ["1", "2", "3"], "{c:?}");
+    assert_eq!(count(&c, "validate-results"), [""], "{c:?}");
+    let st = text(&bin.prflow(&["status", "--repo", s(r)]));
+    assert!(
+        st.contains("research-fallback  (skipped: a handler (onFailure of `research-task`) that nothing triggered)"),
+        "{st}"
+    );
+
+    // The same file when the research fails: its onFailure handler handles it, and
+    // the summary (its condition reads the research's word count) is skipped, so the
+    // quality check that reads the summary's output fails, naming both (the file's
+    // failurePolicy is `continue`: the rest ran).
+    std::fs::write(bin.dir.path().join("fail-research"), "").unwrap();
+    let repo = self::repo();
+    let r = repo.path();
+    let wf = write_workflow(r, "research.json", w);
+    let out = run_to_end(&bin, &wf, r, &claude);
+    std::fs::remove_file(bin.dir.path().join("fail-research")).unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        text(&out).contains("task `quality-check` refers to ${generate-summary.output.executive_summary}, but task `generate-summary` was skipped"),
+        "{}",
+        text(&out)
+    );
+    let c = all_commits(r);
+    assert_eq!(count(&c, "research-fallback"), [""], "{c:?}");
+    assert!(count(&c, "research-task").is_empty());
+    let st = text(&bin.prflow(&["status", "--repo", s(r)]));
+    assert!(
+        st.contains("research-task  (failed, handled by onFailure"),
+        "{st}"
+    );
+    assert!(
+        st.contains("validate-source  (skipped: loop `source-validation` ran no iteration)"),
+        "{st}"
+    );
+
+    // development-workflow.json (its four references to undeclared outputs pointed at
+    // outputs that exist): conditions, and a while loop that retries the tests.
+    let text_of = std::fs::read_to_string(richer("development-workflow.json"))
+        .unwrap()
+        .replace("${deployment.staging_url}", "${devops-setup.staging_url}")
+        .replace(
+            "${e2e-tests.performance_bottlenecks}",
+            "${e2e-tests.performance_metrics}",
+        )
+        .replace(
+            "${devops-setup.deployment_guide}",
+            "${devops-setup.ci_cd_pipeline}",
+        )
+        .replace(
+            "${performance-optimization.optimized_frontend}",
+            "${performance-optimization.optimizations_applied}",
+        );
+    // Template packs serve some of its tasks; the workflow's own default runner
+    // (`settings.runner`) comes before them, so the fake CLI answers every task.
+    let mut w: serde_json::Value = serde_json::from_str(&text_of).unwrap();
+    w["settings"]["runner"] =
+        serde_json::json!({"command": "claude -p \"$(cat \"$PRFLOW_PROMPT_FILE\")\""});
+    let repo = self::repo();
+    let r = repo.path();
+    let wf = write_workflow(r, "development.json", w);
+    let out = run_to_end(&bin, &wf, r, &claude);
+    assert!(out.status.success(), "{}", text(&out));
+    let c = all_commits(r);
+    assert_eq!(
+        count(&c, "unit-tests"),
+        ["1", "2"],
+        "tests retried until they pass: {c:?}"
+    );
+    assert_eq!(count(&c, "fix-failing-tests"), ["1", "2"], "{c:?}");
+    assert_eq!(count(&c, "e2e-tests"), [""], "coverage 95 >= 90: {c:?}");
+    assert_eq!(count(&c, "deployment"), [""], "ready-for-deployment: {c:?}");
+
+    // The two automation files: iterative tasks, and hooks that call claude-flow
+    // (here the fake npx) in each task's checkout, so their effect is in each commit.
+    let repo = self::repo();
+    let r = repo.path();
+    let out = run_to_end(
+        &bin,
+        &richer("automation-mle-star-workflow.json"),
+        r,
+        &claude,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let c = all_commits(r);
+    assert_eq!(
+        count(&c, "ablation-study"),
+        ["1", "2", "3", "4", "5"],
+        "{c:?}"
+    );
+    assert_eq!(count(&c, "targeted-refinement").len(), 10, "{c:?}");
+    let b = git(
+        r,
+        &[
+            "for-each-ref",
+            "--format=%(refname:short)",
+            "refs/heads/prflow",
+        ],
+    );
+    let hooks = git(
+        r,
+        &[
+            "show",
+            &format!(
+                "{}:claude-flow-hooks.deployment-package.log",
+                b.lines().last().unwrap()
+            ),
+        ],
+    );
+    assert!(
+        hooks.contains("claude-flow@alpha hooks pre-task --description"),
+        "{hooks}"
+    );
+    assert!(
+        hooks.contains("hooks post-task --task-id deployment-package"),
+        "{hooks}"
+    );
+
+    let repo = self::repo();
+    let r = repo.path();
+    let out = run_to_end(
+        &bin,
+        &richer("automation-research-workflow.json"),
+        r,
+        &claude,
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let b = git(
+        r,
+        &[
+            "for-each-ref",
+            "--format=%(refname:short)",
+            "refs/heads/prflow",
+        ],
+    );
+    let hooks = git(
+        r,
+        &[
+            "show",
+            &format!(
+                "{}:claude-flow-hooks.report-generation.log",
+                b.lines().last().unwrap()
+            ),
+        ],
+    );
+    assert!(
+        hooks.contains("hooks post-task --task-id report-generation"),
+        "{hooks}"
+    );
+}

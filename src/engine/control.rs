@@ -285,6 +285,10 @@ impl Unit {
                             let n = self.items.as_ref().map_or(0, Vec::len);
                             (self.iteration as usize) < n
                         }
+                        // A while loop's body runs once, then again while its
+                        // condition holds (claude-flow's retry loops test the
+                        // outputs of their own body).
+                        crate::workflow::LoopKind::While if self.iteration == 0 => true,
                         crate::workflow::LoopKind::While => {
                             let cond = spec.condition.as_deref().unwrap_or("false");
                             let cond = expression_of(workflow, cond);

@@ -277,6 +277,100 @@ pub fn handler_dependencies(
     }
 }
 
+/// The tasks an expression reads outputs of: `outputs['t.k']`, `outputs["t"]`,
+/// `outputs.t`, `${t.output.k}`, among `ids`.
+pub fn tasks_read_by(expression: &str, ids: &[&str]) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut add = |key: &str| {
+        // The longest task id the key starts with (`unit-tests.passed` → `unit-tests`).
+        let best = ids
+            .iter()
+            .filter(|id| key == **id || key.starts_with(&format!("{id}.")))
+            .max_by_key(|id| id.len());
+        if let Some(id) = best {
+            if !found.iter().any(|f| f == id) {
+                found.push(id.to_string());
+            }
+        }
+    };
+    let mut rest = expression;
+    while let Some(i) = rest.find("outputs") {
+        rest = &rest[i + "outputs".len()..];
+        let key: String = if let Some(r) = rest.strip_prefix('[') {
+            let r = r.trim_start();
+            let Some(q) = r.chars().next().filter(|c| matches!(c, '\'' | '"' | '`')) else {
+                continue;
+            };
+            r[1..].chars().take_while(|c| *c != q).collect()
+        } else if let Some(r) = rest.strip_prefix('.') {
+            r.chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$'))
+                .collect()
+        } else {
+            continue;
+        };
+        add(&key);
+    }
+    for r in crate::workflow::vars::output_refs(&Value::String(expression.to_string())) {
+        add(&r.task);
+    }
+    found
+}
+
+/// A task's condition, and a loop's condition for the tasks of its body, read the
+/// outputs of other tasks: those run first (dependencies), so the condition is
+/// evaluated on their outputs.
+pub fn condition_dependencies(
+    tasks: &[crate::workflow::model::Task],
+    src: &mut [crate::workflow::validate::TaskSrc],
+    conditions: &[Condition],
+    loops: &[LoopSpec],
+) {
+    let ids: Vec<&str> = tasks.iter().map(|t| t.id.as_str()).collect();
+    let expression = |c: &str| {
+        conditions
+            .iter()
+            .find(|k| k.id == c)
+            .map(|k| k.expression.clone())
+            .unwrap_or_else(|| c.to_string())
+    };
+    let add =
+        |src: &mut [crate::workflow::validate::TaskSrc], j: usize, dep: &str, pointer: String| {
+            if tasks[j].id != dep && !src[j].deps.iter().any(|d| d.id == dep) {
+                src[j].deps.push(crate::workflow::validate::Dep {
+                    id: dep.to_string(),
+                    pointer,
+                    implied_by: None,
+                });
+            }
+        };
+    for (j, t) in tasks.iter().enumerate() {
+        let Some(c) = &t.control.condition else {
+            continue;
+        };
+        let pointer = child(&src[j].pointer, "condition");
+        for dep in tasks_read_by(&expression(c), &ids) {
+            add(src, j, &dep, pointer.clone());
+        }
+    }
+    for (li, l) in loops.iter().enumerate() {
+        let Some(c) = &l.condition else {
+            continue;
+        };
+        let pointer = child(&index("/loops", li), "condition");
+        for dep in tasks_read_by(&expression(c), &ids) {
+            if l.tasks.contains(&dep) {
+                continue;
+            }
+            for body in &l.tasks {
+                if let Some(j) = ids.iter().position(|id| id == body) {
+                    add(src, j, &dep, pointer.clone());
+                }
+            }
+        }
+    }
+}
+
 /// Every id that control flow names must be a task; a `condition` that is a bare
 /// name must be a condition or a variable.
 pub fn check(

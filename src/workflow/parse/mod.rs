@@ -223,6 +223,7 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
     let output_dir = output_dir(root, r);
 
     control::handler_dependencies(&tasks, &mut task_src);
+    control::condition_dependencies(&tasks, &mut task_src, &conditions, &loops);
     let task_values: &[Value] = match root.get("tasks") {
         Some(Value::Array(items)) => items,
         _ => &[],
