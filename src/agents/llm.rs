@@ -407,10 +407,7 @@ fn call(
             Attempt::Fatal(m) => return Err(AgentError::Failed(m)),
             Attempt::Retry(m, headers) => (redact(&m, key), headers),
         };
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let now = crate::github::auth::now_epoch_secs();
         let Some(wait) = retry::next_wait(&policy, Failure::Server, &headers, attempt, now) else {
             let why = if attempt < policy.max_attempts {
                 format!("asked for a wait over a minute (Retry-After) at attempt {attempt}")
