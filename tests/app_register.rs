@@ -40,8 +40,8 @@ fn free_port() -> u16 {
         .port()
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn register_writes_credentials_that_serve_uses_to_accept_the_apps_webhooks() {
+/// The simulator with `acme/shop` imported (an empty first commit).
+async fn sim_with_a_repository() -> (Sim, tempfile::TempDir) {
     let repo = tempfile::tempdir().unwrap();
     let r = repo.path();
     for args in [
@@ -71,6 +71,42 @@ async fn register_writes_credentials_that_serve_uses_to_accept_the_apps_webhooks
     })
     .await
     .unwrap();
+    (sim, repo)
+}
+
+/// Opens an issue as bob and waits for the simulator's `issues` delivery to be answered.
+async fn an_issue_is_delivered(sim: &Sim, http: &reqwest::Client) -> prflow::sim::state::Delivery {
+    let bob = sim.create_user("bob", "write").unwrap();
+    let issue = http
+        .post(format!("{}/repos/acme/shop/issues", sim.api_url()))
+        .bearer_auth(&bob)
+        .json(&serde_json::json!({"title": "hello App"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(issue.status(), 201);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        sim.wait_deliveries(Duration::from_secs(5)).await;
+        let d = sim.deliveries();
+        if let Some(x) = d
+            .iter()
+            .find(|d| d.event == "issues" && d.status_code.is_some())
+        {
+            return x.clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no issues delivery: {:?}",
+            d.iter().map(|d| (&d.event, &d.status)).collect::<Vec<_>>()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn register_writes_credentials_that_serve_uses_to_accept_the_apps_webhooks() {
+    let (sim, _repo) = sim_with_a_repository().await;
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let service = format!("http://127.0.0.1:{port}");
@@ -303,32 +339,121 @@ async fn register_writes_credentials_that_serve_uses_to_accept_the_apps_webhooks
         .read_line(&mut first)
         .unwrap();
     assert!(first.contains("listening"), "serve printed {first:?}");
-    let bob = sim.create_user("bob", "write").unwrap();
-    let issue = http
-        .post(format!("{}/repos/acme/shop/issues", sim.api_url()))
-        .bearer_auth(&bob)
-        .json(&serde_json::json!({"title": "hello App"}))
+    let delivered = an_issue_is_delivered(&sim, &http).await;
+    let _ = serve.kill();
+    let _ = serve.wait();
+    assert!(
+        delivered
+            .status_code
+            .is_some_and(|c| (200..300).contains(&c)),
+        "serve refused the App's webhook: {delivered:?}"
+    );
+}
+
+/// `prflow serve` started with no App credentials and a public URL first serves the
+/// registration page on its own address, then starts with the App GitHub created and
+/// accepts that App's signed webhooks.
+#[tokio::test(flavor = "multi_thread")]
+async fn serve_without_credentials_registers_the_app_first() {
+    let (sim, _repo) = sim_with_a_repository().await;
+    let data = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let service = format!("http://127.0.0.1:{port}");
+    let mut serve = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--public-url", &service, "--github-url", &sim.api_url()])
+        .args(["--github-api-url", &sim.api_url(), "--data-dir"])
+        .arg(data.path())
+        .args([
+            "--handler",
+            &format!("record:{}", data.path().join("record.jsonl").display()),
+        ])
+        .env_remove("APP_ID")
+        .env_remove("PRIVATE_KEY")
+        .env_remove("PRIVATE_KEY_PATH")
+        .env_remove("WEBHOOK_SECRET")
+        .env_remove("PRFLOW_DATA_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(serve.stdout.take().unwrap());
+    let mut line = String::new();
+    out.read_line(&mut line).unwrap();
+    assert!(
+        line.contains(&format!("Open {service}/ in a browser")),
+        "serve printed {line:?}"
+    );
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // The page on serve's address, GitHub's creation page, its button, the callback.
+    let html = http
+        .get(&service)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let action = attr(&html, "<form method=\"post\" action=\"");
+    assert!(
+        action.starts_with(&format!("{}/settings/apps/new?state=", sim.api_url())),
+        "{action}"
+    );
+    let manifest = attr(&html, "name=\"manifest\" value=\"");
+    let created_page = http
+        .post(&action)
+        .header("origin", &service)
+        .form(&[("manifest", &manifest)])
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = http
+        .post(format!(
+            "{}{}",
+            sim.api_url(),
+            attr(&created_page, "<form method=\"post\" action=\"")
+        ))
+        .header("origin", sim.api_url())
+        .form(&[
+            (
+                "manifest",
+                attr(&created_page, "name=\"manifest\" value=\""),
+            ),
+            ("state", attr(&created_page, "name=\"state\" value=\"")),
+        ])
         .send()
         .await
         .unwrap();
-    assert_eq!(issue.status(), 201);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let delivered = loop {
-        sim.wait_deliveries(Duration::from_secs(5)).await;
-        let d = sim.deliveries();
-        if let Some(x) = d
-            .iter()
-            .find(|d| d.event == "issues" && d.status_code.is_some())
-        {
-            break x.clone();
-        }
+    assert_eq!(r.status(), 303);
+    let callback = r.headers()["location"].to_str().unwrap().to_string();
+    let done = http
+        .get(&callback)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        done.contains(&format!("<code id=\"app-id\">{}</code>", sim.app_id())),
+        "{done}"
+    );
+    // Then serve says what it registered and starts with those credentials.
+    let mut said = String::new();
+    while !said.contains("\"listening\"") {
         assert!(
-            Instant::now() < deadline,
-            "no issues delivery: {:?}",
-            d.iter().map(|d| (&d.event, &d.status)).collect::<Vec<_>>()
+            out.read_line(&mut said).unwrap() > 0 && said.lines().count() < 6,
+            "serve printed {said:?}"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    }
+    assert!(said.contains("Registered the GitHub App prflow"), "{said}");
+    let delivered = an_issue_is_delivered(&sim, &http).await;
     let _ = serve.kill();
     let _ = serve.wait();
     assert!(

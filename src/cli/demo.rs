@@ -365,21 +365,11 @@ async fn wait_for_landable(
     loop {
         if let Some(pr) = open_phase_pr(http, token, api, n).await? {
             let head = pr["head"]["sha"].as_str().unwrap_or_default();
-            if pr["base"]["ref"] == "main" && old_head != Some(head) {
-                let checks = call(
-                    http,
-                    token,
-                    "GET",
-                    &format!("{api}/repos/{REPO}/commits/{head}/check-runs"),
-                    None,
-                )
-                .await?;
-                let done = checks["check_runs"]
-                    .as_array()
-                    .is_some_and(|c| !c.is_empty() && c.iter().all(|c| c["status"] == "completed"));
-                if done {
-                    return Ok(pr);
-                }
+            if pr["base"]["ref"] == "main"
+                && old_head != Some(head)
+                && checks_completed(http, token, api, head).await?
+            {
+                return Ok(pr);
             }
         }
         if Instant::now() > deadline {
@@ -441,6 +431,26 @@ async fn call(
     Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
+/// Did every check run on `head` complete (and is there at least one)?
+async fn checks_completed(
+    http: &reqwest::Client,
+    token: &str,
+    api: &str,
+    head: &str,
+) -> Result<bool> {
+    let checks = call(
+        http,
+        token,
+        "GET",
+        &format!("{api}/repos/{REPO}/commits/{head}/check-runs"),
+        None,
+    )
+    .await?;
+    Ok(checks["check_runs"]
+        .as_array()
+        .is_some_and(|c| !c.is_empty() && c.iter().all(|c| c["status"] == "completed")))
+}
+
 /// Waits until phase `n`'s PR exists and its gates have reported.
 async fn wait_for_phase_pr(
     http: &reqwest::Client,
@@ -453,18 +463,8 @@ async fn wait_for_phase_pr(
     loop {
         if let Some(pr) = open_phase_pr(http, token, api, n).await? {
             let head = pr["head"]["sha"].as_str().unwrap_or_default();
-            let checks = call(
-                http,
-                token,
-                "GET",
-                &format!("{api}/repos/{REPO}/commits/{head}/check-runs"),
-                None,
-            )
-            .await?;
             let body_ready = pr["body"].as_str().is_some_and(|b| b.contains("### Gates"));
-            let all_done = checks["check_runs"]
-                .as_array()
-                .is_some_and(|c| c.iter().all(|c| c["status"] == "completed"));
+            let all_done = checks_completed(http, token, api, head).await?;
             if body_ready && all_done {
                 return Ok(pr);
             }

@@ -53,7 +53,7 @@ pub enum Command {
     /// Start the GitHub simulator (for trying prflow and for tests).
     Sim(sim::Args),
     /// Run the GitHub App service: signed webhooks in, runs carried forward.
-    Serve(serve::Args),
+    Serve(Box<serve::Args>),
     /// The GitHub Action's step: reads the runner's GITHUB_* and INPUT_* variables.
     Action(action::Args),
     /// GitHub App helpers (`prflow app manifest`).
@@ -93,7 +93,7 @@ pub fn main() -> ExitCode {
         Command::Status(a) => status::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Sim(a) => sim::run(a),
-        Command::Serve(a) => serve::run(a),
+        Command::Serve(a) => serve::run(*a),
         Command::Action(a) => action::run(a),
         Command::App(c) => app::run(c),
         Command::Templates(c) => templates::run(c),

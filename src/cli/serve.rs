@@ -47,13 +47,67 @@ async fn terminated() {
     }
 }
 
+/// `serve` given no App credentials: with `--public-url`, the registration page of
+/// `prflow app register` on serve's own address, then the credentials it wrote.
+/// `Some(code)` when serve must stop here.
+fn register_first(args: &mut crate::server::ServeArgs) -> Option<ExitCode> {
+    let Some(url) = args.public_url.clone() else {
+        eprintln!(
+            "prflow serve: no App credentials (APP_ID, PRIVATE_KEY_PATH, WEBHOOK_SECRET). To create the App \
+             from here, start serve with --public-url https://… (where GitHub will send webhooks): it shows \
+             a page that registers the App, then starts; or run `prflow app register --url https://…`."
+        );
+        return None;
+    };
+    let listen = match args.listen_addr() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("prflow serve: {e}");
+            return Some(ExitCode::from(2));
+        }
+    };
+    let code = super::app_register::run(super::app_register::RegisterArgs {
+        url,
+        org: args.app_org.clone(),
+        name: "prflow".into(),
+        github_url: args.github_url.clone(),
+        github_api_url: args.github_api_url.clone(),
+        data_dir: args.data_dir.clone(),
+        listen,
+        executor: args.executor,
+    });
+    if code != ExitCode::SUCCESS {
+        return Some(code);
+    }
+    match super::app_register::fill_from_registration(args) {
+        Ok(true) => None,
+        Ok(false) => {
+            eprintln!("prflow serve: the registration wrote no credentials");
+            Some(ExitCode::from(1))
+        }
+        Err(e) => {
+            eprintln!("prflow serve: {e}");
+            Some(ExitCode::from(2))
+        }
+    }
+}
+
 pub fn run(args: Args) -> ExitCode {
     let mut args = args.serve;
     init_logging(args.log_format);
     // Credentials written by `prflow app register`, when none are given.
-    if let Err(e) = super::app_register::fill_from_registration(&mut args) {
-        eprintln!("prflow serve: {e}");
-        return ExitCode::from(2);
+    let registered = match super::app_register::fill_from_registration(&mut args) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("prflow serve: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // No App yet: register one first, on this service's own address.
+    if !registered && args.app_id.is_none() {
+        if let Some(code) = register_first(&mut args) {
+            return code;
+        }
     }
     if let Err(e) = args.validate() {
         eprintln!("prflow serve: {e}");

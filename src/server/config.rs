@@ -60,6 +60,17 @@ pub struct ServeArgs {
     /// Base of git clone URLs (`{base}/{owner}/{repo}.git`); derived from the API URL when unset.
     #[arg(long, env = "PRFLOW_GIT_URL")]
     pub git_url: Option<String>,
+    /// With no App credentials: the service's public URL (webhooks go to URL/webhook).
+    /// `serve` then first shows a page on its own address that registers the App
+    /// (`prflow app register`), and starts once GitHub has created it.
+    #[arg(long, env = "PRFLOW_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// GitHub's web address, for registering the App (GHES: https://ghe.example.com).
+    #[arg(long, env = "GITHUB_URL", default_value = "https://github.com")]
+    pub github_url: String,
+    /// Register the App for this organisation instead of your account.
+    #[arg(long, env = "PRFLOW_APP_ORG")]
+    pub app_org: Option<String>,
     /// Where the delivery journal and work trees live.
     #[arg(long, env = "PRFLOW_DATA_DIR", default_value = "./prflow-data")]
     pub data_dir: PathBuf,
