@@ -98,6 +98,23 @@ pub struct ServeArgs {
     /// Show what would happen; write nothing on GitHub.
     #[arg(long)]
     pub dry_run: bool,
+    /// PostgreSQL (`postgres://USER:PASSWORD@HOST:PORT/DB`): keep the journal, the run
+    /// queue, run locks and installations there, so several replicas can share them.
+    /// Unset: SQLite in the data directory (one process).
+    #[arg(
+        long,
+        env = "PRFLOW_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database_url: Option<String>,
+    /// With a database URL: how long a replica's claim on a delivery lasts without a
+    /// heartbeat (a dead replica's work is taken over after this), in milliseconds.
+    #[arg(long, env = "PRFLOW_CLAIM_LEASE_MS", default_value_t = 30_000)]
+    pub claim_lease_ms: u64,
+    /// With a database URL: how often an idle replica looks for work, in milliseconds.
+    #[arg(long, env = "PRFLOW_CLAIM_POLL_MS", default_value_t = 200)]
+    pub claim_poll_ms: u64,
     /// Journal durability: `full` fsyncs every commit (survives power loss), `normal`
     /// only at checkpoints (survives a crash of the process, not of the machine).
     #[arg(long, env = "PRFLOW_JOURNAL_SYNC", value_enum, default_value_t = crate::server::journal::Durability::Full)]
@@ -175,6 +192,13 @@ impl fmt::Debug for ServeArgs {
             )
             .field("github_api_url", &self.github_api_url)
             .field("data_dir", &self.data_dir)
+            .field(
+                "database_url",
+                &self
+                    .database_url
+                    .as_deref()
+                    .map(crate::server::store::redact_url),
+            )
             .field("host", &self.host)
             .field("port", &self.port)
             .field("repo_allowlist", &self.repo_allowlist)
@@ -208,6 +232,12 @@ impl ServeArgs {
         if self.workers == 0 {
             return Err("PRFLOW_WORKERS must be at least 1".into());
         }
+        if self.claim_lease_ms < 300 || self.claim_poll_ms == 0 {
+            return Err(
+                "PRFLOW_CLAIM_LEASE_MS must be at least 300 and PRFLOW_CLAIM_POLL_MS at least 1"
+                    .into(),
+            );
+        }
         if self.max_attempts == 0 {
             return Err(
                 "PRFLOW_MAX_ATTEMPTS (--max-attempts) must be at least 1 (1 = never retry)".into(),
@@ -239,6 +269,15 @@ impl ServeArgs {
         crate::server::queue::Retries {
             base: std::time::Duration::from_millis(self.retry_base_ms),
             max_attempts: self.max_attempts,
+        }
+    }
+
+    /// How this replica claims work from a shared store.
+    pub fn claim_settings(&self) -> crate::server::dispatch::ClaimSettings {
+        crate::server::dispatch::ClaimSettings {
+            lease: std::time::Duration::from_millis(self.claim_lease_ms),
+            poll: std::time::Duration::from_millis(self.claim_poll_ms),
+            ..Default::default()
         }
     }
 

@@ -238,7 +238,7 @@ pub async fn webhook(State(s): State<Arc<AppState>>, headers: HeaderMap, body: B
         attempts: 0,
         retry_at: None,
     };
-    match s.journal.append(d.clone()).await {
+    match s.store.append(d.clone()).await {
         Ok(Appended::New) => {
             s.queue.push(d);
             s.metrics.delivery(&h.event, "queued");

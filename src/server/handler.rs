@@ -9,7 +9,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use anyhow::{Context, Result};
 
@@ -17,11 +17,12 @@ use crate::flow::{self, FlowContext, FlowOptions, Trigger};
 use crate::github::events::Installation;
 use crate::github::{GitHub, Permissions, WebhookEvent};
 
-use super::installations::{safe, work_dir, Installations};
+use super::installations::{safe, work_dir, Change};
 use super::journal::Delivery;
-use super::key::{key_of_run, RunLocks};
+use super::key::key_of_run;
 use super::metrics::Metrics;
 use super::queue::{BoxFuture, Handled, Handler};
+use super::store::Store;
 
 /// The least permissions prflow's installation tokens ask for.
 pub fn token_permissions(actions: bool) -> Permissions {
@@ -53,51 +54,44 @@ pub struct FlowHandler {
     /// Options passed through to the core (`trusted` is set per delivery).
     pub options: FlowOptions,
     pub metrics: Arc<Metrics>,
-    /// What the App is installed on (`data_dir/installations.json`).
-    pub installations: Mutex<Installations>,
-    /// One holder per run at a time, whatever key a delivery arrived with.
-    pub run_locks: RunLocks,
+    /// What the App is installed on, and one holder per run at a time
+    /// (whatever key a delivery arrived with), across every replica sharing it.
+    pub store: Arc<dyn Store>,
 }
 
 impl FlowHandler {
-    /// A production handler; reads what the App is installed on from `data_dir`.
+    /// A production handler. Work trees under `data_dir` are a cache: one
+    /// missing (a new replica, a wiped disk) is cloned again from the remote.
     pub fn new(
         app: GitHub,
         git_base: String,
         data_dir: PathBuf,
         options: FlowOptions,
         metrics: Arc<Metrics>,
-    ) -> Result<FlowHandler> {
-        let installations = Installations::load(&data_dir)?;
-        tracing::info!(
-            repositories = installations.len(),
-            "known App installations loaded"
-        );
-        Ok(FlowHandler {
+        store: Arc<dyn Store>,
+    ) -> FlowHandler {
+        FlowHandler {
             app,
             git_base,
             data_dir,
             options,
             metrics,
-            installations: Mutex::new(installations),
-            run_locks: RunLocks::default(),
-        })
-    }
-
-    fn registry(&self) -> std::sync::MutexGuard<'_, Installations> {
-        self.installations.lock().unwrap_or_else(|e| e.into_inner())
+            store,
+        }
     }
 
     /// Learn or forget repositories. Forgetting deletes their work trees and
     /// drops the installation's cached tokens: nothing of a repository the
     /// App lost stays on the server.
-    fn on_installation(&self, i: &Installation) -> Result<()> {
-        let change = {
-            let mut reg = self.registry();
-            let change = reg.apply(i);
-            reg.save(&self.data_dir)?;
-            change
-        };
+    async fn on_installation(&self, i: &Installation) -> Result<()> {
+        let mut change = Change::default();
+        let mut served = 0;
+        self.store
+            .update_installations(&mut |reg| {
+                change = reg.apply(i);
+                served = reg.len();
+            })
+            .await?;
         self.app.forget_installation_tokens(i.installation_id);
         for full in &change.forgotten {
             if let Some((owner, name)) = full.split_once('/') {
@@ -114,9 +108,8 @@ impl FlowHandler {
             account = %i.account,
             learned = ?change.learned,
             forgotten = ?change.forgotten,
-            "installation {:?}: prflow now serves {} repositories",
+            "installation {:?}: prflow now serves {served} repositories",
             i.action,
-            self.registry().len()
         );
         Ok(())
     }
@@ -125,7 +118,8 @@ impl FlowHandler {
     /// asked of GitHub (and remembered).
     async fn installation_of(&self, event: &WebhookEvent, owner: &str, name: &str) -> Result<u64> {
         let full = format!("{owner}/{name}");
-        let known = self.registry().installation_of(&full);
+        let registry = self.store.installations().await?;
+        let known = registry.installation_of(&full);
         let id = match (event.installation_id(), known) {
             (Some(id), _) | (None, Some(id)) => id,
             (None, None) => self
@@ -134,10 +128,12 @@ impl FlowHandler {
                 .await
                 .with_context(|| format!("finding the App installation of {full}"))?,
         };
-        let news = self.registry().learn(&full, id);
-        if news {
-            let reg = self.registry().clone();
-            reg.save(&self.data_dir)?;
+        if known != Some(id) {
+            self.store
+                .update_installations(&mut |reg| {
+                    reg.learn(&full, id);
+                })
+                .await?;
         }
         Ok(id)
     }
@@ -155,7 +151,7 @@ impl FlowHandler {
                 return Ok(Handled::default());
             }
             WebhookEvent::Installation(i) => {
-                self.on_installation(i)?;
+                self.on_installation(i).await?;
                 return Ok(Handled::default());
             }
             other => other
@@ -166,7 +162,12 @@ impl FlowHandler {
         let installation_id = self
             .installation_of(&event, &repo.owner, &repo.name)
             .await?;
-        if self.registry().is_suspended(installation_id) {
+        if self
+            .store
+            .installations()
+            .await?
+            .is_suspended(installation_id)
+        {
             anyhow::bail!(
                 "the App's installation {installation_id} on {} is suspended; \
                  its owner can unsuspend it under Settings → GitHub Apps",
@@ -190,7 +191,7 @@ impl FlowHandler {
             _ => None,
         }
         .unwrap_or_else(|| d.run_key.clone());
-        let _run_lock = self.run_locks.lock(&lock_key).await;
+        let _run_lock = self.store.lock_run(&lock_key).await?;
         let workdir = work_dir(&self.data_dir, &repo.owner, &repo.name).join(safe(&lock_key));
         let ctx = FlowContext {
             github,

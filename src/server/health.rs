@@ -1,5 +1,6 @@
 //! `GET /health/live` (the process answers) and `GET /health/ready` (the
-//! journal is open and the App key works: a JWT signed with it is accepted
+//! store answers — the SQLite journal is open, or PostgreSQL is reachable with
+//! its migrations applied — and the App key works: a JWT signed with it is accepted
 //! by `GET /app`). Readiness is cached briefly so probes do not spend the
 //! App's rate limit.
 
@@ -83,19 +84,16 @@ pub async fn live() -> &'static str {
 
 /// `GET /health/ready`: 200 with the App's name, or 503 with the reason.
 pub async fn ready(State(s): State<Arc<AppState>>) -> Response {
-    // The journal was opened before the router existed; a writer that no longer
-    // answers a flush means it is gone.
-    if !s.journal.flush().await {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "the delivery journal is not open\n",
-        )
-            .into_response();
-    }
+    let store = match s.store.check().await {
+        Ok(store) => store,
+        Err(e) => {
+            return (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")).into_response()
+        }
+    };
     match s.readiness.check().await {
         Ok(app) => (
             StatusCode::OK,
-            format!("ready: journal open, App `{app}` authenticated\n"),
+            format!("ready: {store}, App `{app}` authenticated\n"),
         )
             .into_response(),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {e}\n")).into_response(),

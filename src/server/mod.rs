@@ -10,6 +10,7 @@
 
 pub mod app_manifest;
 pub mod config;
+pub mod dispatch;
 pub mod door;
 pub mod extract;
 pub mod handler;
@@ -19,6 +20,7 @@ pub mod journal;
 pub mod key;
 pub mod metrics;
 pub mod queue;
+pub mod store;
 #[cfg(feature = "test-handlers")]
 pub mod test_handlers;
 
@@ -42,12 +44,14 @@ pub use config::{Allowlist, ServeArgs, MAX_BODY_BYTES};
 pub use journal::{Appended, Delivery, Journal, Outcome};
 pub use metrics::Metrics;
 pub use queue::{BoxFuture, Handled, Handler, Queue};
+pub use store::Store;
 
 /// Shared by every request.
 pub struct AppState {
     pub secrets: Vec<String>,
     pub allowlist: Allowlist,
-    pub journal: Journal,
+    /// The journal, claims, run locks and installation registry (SQLite or PostgreSQL).
+    pub store: Arc<dyn Store>,
     pub queue: Queue,
     pub metrics: Arc<Metrics>,
     /// False once shutdown began: new deliveries get 503.
@@ -83,6 +87,7 @@ fn build_handler(
     args: &ServeArgs,
     app: Option<Arc<AppAuth>>,
     metrics: Arc<Metrics>,
+    store: Arc<dyn Store>,
 ) -> Result<Arc<dyn Handler>> {
     let spec = args.handler.trim();
     if spec == "none" {
@@ -123,7 +128,8 @@ fn build_handler(
             default_runner: args.default_runner.clone(),
         },
         metrics,
-    )?))
+        store,
+    )))
 }
 
 /// The App from the arguments, if APP_ID is set.
@@ -154,20 +160,25 @@ pub async fn start(args: &ServeArgs, handler: Option<Arc<dyn Handler>>) -> Resul
     let addr = args.listen_addr().map_err(|e| anyhow!(e))?;
     let metrics = Arc::new(Metrics::new());
     let app = app_auth(args)?;
+    let store = store::open(
+        args.database_url.as_deref(),
+        &args.data_dir,
+        args.journal_sync,
+    )
+    .await?;
+    tracing::info!(store = %store.describe(), "deliveries, claims and installations kept in this store");
     let handler = match handler {
         Some(h) => h,
-        None => build_handler(args, app.clone(), metrics.clone())?,
+        None => build_handler(args, app.clone(), metrics.clone(), store.clone())?,
     };
-    let dir = args.data_dir.clone();
-    let sync = args.journal_sync;
-    let (journal, pending) =
-        tokio::task::spawn_blocking(move || Journal::open_with(&dir, sync)).await??;
-    let queue = Queue::with_retries(
+    let pending = store.take_pending();
+    let queue = Queue::start(
         handler,
-        journal.clone(),
+        store.clone(),
         metrics.clone(),
         args.workers,
         args.retries(),
+        args.claim_settings(),
     );
     let recovered = pending.len();
     if recovered > 0 {
@@ -186,7 +197,7 @@ pub async fn start(args: &ServeArgs, handler: Option<Arc<dyn Handler>>) -> Resul
     let state = Arc::new(AppState {
         secrets: args.secrets(),
         allowlist: Allowlist::new(&args.repo_allowlist).map_err(|e| anyhow!(e))?,
-        journal,
+        store,
         queue,
         metrics,
         accepting: AtomicBool::new(true),

@@ -29,8 +29,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use futures::FutureExt;
 use tokio::sync::{watch, Semaphore};
 
-use super::journal::{Delivery, Journal, Outcome};
+use super::dispatch::{self, ClaimSettings};
+use super::journal::{Delivery, Outcome};
 use super::metrics::Metrics;
+use super::store::Store;
 use crate::github::error::is_transient;
 
 /// A boxed, sendable future (what [`Handler::handle`] returns).
@@ -84,17 +86,21 @@ impl Retries {
     }
 }
 
-struct Inner {
+pub(super) struct Inner {
     handler: Arc<dyn Handler>,
-    journal: Journal,
-    metrics: Arc<Metrics>,
-    workers: Arc<Semaphore>,
+    pub(super) store: Arc<dyn Store>,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) workers: Arc<Semaphore>,
     retries: Retries,
     /// Keys with a worker; the deque holds what waits behind the running one.
-    keys: Mutex<HashMap<String, VecDeque<Delivery>>>,
-    stopping: AtomicBool,
+    pub(super) keys: Mutex<HashMap<String, VecDeque<Delivery>>>,
+    pub(super) stopping: AtomicBool,
     /// Flips to true on shutdown; wakes workers waiting for a retry.
-    stop: watch::Sender<bool>,
+    pub(super) stop: watch::Sender<bool>,
+    /// A shared store's claim settings (`None`: the queue lives in this process).
+    pub(super) claims: Option<ClaimSettings>,
+    /// Wakes the claim loop when this replica journalled something new.
+    pub(super) wake: tokio::sync::Notify,
 }
 
 /// Handle to the queue; cheap to clone.
@@ -107,25 +113,46 @@ impl Queue {
     /// A queue with the default [`Retries`].
     pub fn new(
         handler: Arc<dyn Handler>,
-        journal: Journal,
+        store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
         workers: usize,
     ) -> Queue {
-        Queue::with_retries(handler, journal, metrics, workers, Retries::default())
+        Queue::with_retries(handler, store, metrics, workers, Retries::default())
     }
 
     /// A queue retrying transient failures as `retries` says.
     pub fn with_retries(
         handler: Arc<dyn Handler>,
-        journal: Journal,
+        store: Arc<dyn Store>,
         metrics: Arc<Metrics>,
         workers: usize,
         retries: Retries,
     ) -> Queue {
-        Queue {
+        Queue::start(
+            handler,
+            store,
+            metrics,
+            workers,
+            retries,
+            ClaimSettings::default(),
+        )
+    }
+
+    /// A queue over `store`: in this process for a store without claims;
+    /// for a shared store, a claim loop that takes work any replica journalled.
+    pub fn start(
+        handler: Arc<dyn Handler>,
+        store: Arc<dyn Store>,
+        metrics: Arc<Metrics>,
+        workers: usize,
+        retries: Retries,
+        claims: ClaimSettings,
+    ) -> Queue {
+        let shared = store.claims().is_some();
+        let queue = Queue {
             inner: Arc::new(Inner {
                 handler,
-                journal,
+                store,
                 metrics,
                 workers: Arc::new(Semaphore::new(workers.max(1))),
                 retries: Retries {
@@ -135,13 +162,24 @@ impl Queue {
                 keys: Mutex::new(HashMap::new()),
                 stopping: AtomicBool::new(false),
                 stop: watch::channel(false).0,
+                claims: shared.then_some(claims),
+                wake: tokio::sync::Notify::new(),
             }),
+        };
+        if shared {
+            tokio::spawn(dispatch::claim_loop(queue.inner.clone()));
         }
+        queue
     }
 
     /// Queue a journalled delivery (one recovered from the journal keeps
     /// its attempts and waits until its `retry_at`). Never blocks.
     pub fn push(&self, d: Delivery) {
+        if self.inner.claims.is_some() {
+            // Journalled in the shared store: a worker of some replica claims it.
+            self.inner.wake.notify_one();
+            return;
+        }
         self.inner
             .metrics
             .queue_depth
@@ -165,18 +203,25 @@ impl Queue {
     pub async fn shutdown(&self, grace: Duration) -> bool {
         self.inner.stopping.store(true, Ordering::SeqCst);
         self.inner.stop.send_replace(true);
+        self.inner.wake.notify_waiters();
         let end = Instant::now() + grace;
-        loop {
+        let clean = loop {
             if self.inner.metrics.in_flight.inner().load(Ordering::SeqCst) == 0 {
-                self.inner.journal.flush().await;
-                return true;
+                break true;
             }
             if Instant::now() >= end {
-                self.inner.journal.flush().await;
-                return false;
+                break false;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
+        };
+        self.inner.store.flush().await;
+        if let (Some(c), Some(settings)) = (self.inner.store.claims(), &self.inner.claims) {
+            // What this replica still holds is claimable by the others at once.
+            if let Err(e) = c.release(&settings.owner).await {
+                tracing::warn!("{e:#}; the other replicas take the work over when the leases end");
+            }
         }
+        clean
     }
 
     /// Number of run keys with work waiting or running.
@@ -210,7 +255,7 @@ async fn wait_until(inner: &Inner, at: i64) -> bool {
 }
 
 /// How one attempt ended.
-enum Attempt {
+pub(super) enum Attempt {
     /// `done` or `failed` is journalled: on to the next delivery of the key.
     Finished,
     /// A retry is journalled and `d.retry_at` set: wait, then try again.
@@ -254,6 +299,11 @@ async fn attempt(inner: &Inner, d: &mut Delivery) -> Attempt {
     let Ok(_permit) = inner.workers.clone().acquire_owned().await else {
         return Attempt::Stopped;
     };
+    attempt_holding_a_slot(inner, d).await
+}
+
+/// [`attempt`] for a worker that already holds its slot (the claim loop's).
+pub(super) async fn attempt_holding_a_slot(inner: &Inner, d: &mut Delivery) -> Attempt {
     if inner.stopping.load(Ordering::SeqCst) {
         // Left pending in the journal for the next process.
         return Attempt::Stopped;
@@ -275,7 +325,7 @@ async fn attempt(inner: &Inner, d: &mut Delivery) -> Attempt {
             if let Some(s) = &h.run_state {
                 inner.metrics.run_state(&d.run_key, s);
             }
-            inner.journal.finish(&d.id, Outcome::Done, None);
+            record(inner.store.finish(&d.id, Outcome::Done, None).await);
             inner.metrics.handled("done");
             tracing::info!(delivery = %d.id, event = %d.event, run_key = %d.run_key, attempt = number, ms = started.elapsed().as_millis() as u64, "delivery handled");
             Attempt::Finished
@@ -287,9 +337,12 @@ async fn attempt(inner: &Inner, d: &mut Delivery) -> Attempt {
             d.retry_at = Some(now_ms().saturating_add(wait.as_millis() as i64));
             // Journalled before the worker slot and in_flight are given back,
             // so shutdown's flush always finds it written.
-            inner
-                .journal
-                .retry(&d.id, d.retry_at.unwrap_or_default(), error.clone());
+            record(
+                inner
+                    .store
+                    .retry(&d.id, d.retry_at.unwrap_or_default(), error.clone())
+                    .await,
+            );
             inner.metrics.handled("retry");
             inner
                 .metrics
@@ -305,17 +358,23 @@ async fn attempt(inner: &Inner, d: &mut Delivery) -> Attempt {
             } else {
                 format!("{e:#}")
             };
-            inner
-                .journal
-                .finish(&d.id, Outcome::Failed, Some(error.clone()));
+            record(
+                inner
+                    .store
+                    .finish(&d.id, Outcome::Failed, Some(error.clone()))
+                    .await,
+            );
             inner.metrics.handled("failed");
             tracing::error!(delivery = %d.id, event = %d.event, run_key = %d.run_key, attempt = number, error = %error, "delivery failed");
             Attempt::Finished
         }
         Err(_) => {
-            inner
-                .journal
-                .finish(&d.id, Outcome::Failed, Some("the handler panicked".into()));
+            record(
+                inner
+                    .store
+                    .finish(&d.id, Outcome::Failed, Some("the handler panicked".into()))
+                    .await,
+            );
             inner.metrics.handled("failed");
             tracing::error!(delivery = %d.id, event = %d.event, attempt = number, "the handler panicked");
             Attempt::Finished
@@ -329,10 +388,26 @@ async fn attempt(inner: &Inner, d: &mut Delivery) -> Attempt {
     ended
 }
 
+/// Log a failed write of an outcome: the delivery stays pending and is handled again.
+fn record(written: anyhow::Result<()>) {
+    if let Err(e) = written {
+        tracing::error!("{e:#}; the delivery stays pending and is handled again");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::server::journal::{Durability, Journal};
+    use crate::server::store::sqlite::SqliteStore;
     use std::sync::atomic::AtomicUsize;
+
+    /// The SQLite store of `dir` and its journal (the tests read rows back through it).
+    fn open(dir: &std::path::Path) -> (Arc<SqliteStore>, Journal) {
+        let store = Arc::new(SqliteStore::open(dir, Durability::Full).unwrap());
+        let j = store.journal().clone();
+        (store, j)
+    }
 
     /// Records (key, start, end) and the peak concurrency per key.
     struct Slow {
@@ -361,13 +436,13 @@ mod tests {
     #[tokio::test]
     async fn same_key_serialized_other_keys_parallel() {
         let dir = tempfile::tempdir().unwrap();
-        let (j, _) = Journal::open(dir.path()).unwrap();
+        let (store, _j) = open(dir.path());
         let h = Arc::new(Slow {
             log: Mutex::new(vec![]),
             running: AtomicUsize::new(0),
             peak: AtomicUsize::new(0),
         });
-        let q = Queue::new(h.clone(), j, Arc::new(Metrics::new()), 4);
+        let q = Queue::new(h.clone(), store, Arc::new(Metrics::new()), 4);
         for i in 0..3 {
             q.push(Delivery::for_test(&format!("a{i}"), "a"));
             q.push(Delivery::for_test(&format!("b{i}"), "b"));
@@ -480,10 +555,10 @@ mod tests {
     #[tokio::test]
     async fn transient_failures_are_retried_with_backoff_permanent_ones_are_not() {
         let dir = tempfile::tempdir().unwrap();
-        let (j, _) = Journal::open(dir.path()).unwrap();
+        let (store, j) = open(dir.path());
         let h = Scripted::new();
         let m = Arc::new(Metrics::new());
-        let q = Queue::with_retries(h.clone(), j.clone(), m.clone(), 4, fast(5));
+        let q = Queue::with_retries(h.clone(), store, m.clone(), 4, fast(5));
         for (id, key) in [
             ("t2-a", "a"),
             ("perm-b", "b"),
@@ -535,14 +610,14 @@ mod tests {
     #[tokio::test]
     async fn a_waiting_retry_holds_its_key_only() {
         let dir = tempfile::tempdir().unwrap();
-        let (j, _) = Journal::open(dir.path()).unwrap();
+        let (store, _j) = open(dir.path());
         let h = Scripted::new();
         // One worker: the retry's wait (300 ms) must not hold it.
         let wide = Retries {
             base: Duration::from_millis(300),
             max_attempts: 5,
         };
-        let q = Queue::with_retries(h.clone(), j, Arc::new(Metrics::new()), 1, wide);
+        let q = Queue::with_retries(h.clone(), store, Arc::new(Metrics::new()), 1, wide);
         q.push(Delivery::for_test("t1-first", "a"));
         q.push(Delivery::for_test("t0-second", "a"));
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -559,13 +634,13 @@ mod tests {
     #[tokio::test]
     async fn shutdown_leaves_a_waiting_retry_pending_and_reopening_resumes_it_on_time() {
         let dir = tempfile::tempdir().unwrap();
-        let (j, _) = Journal::open(dir.path()).unwrap();
+        let (store, j) = open(dir.path());
         let h = Scripted::new();
         let slow = Retries {
             base: Duration::from_secs(30),
             max_attempts: 5,
         };
-        let q = Queue::with_retries(h.clone(), j.clone(), Arc::new(Metrics::new()), 2, slow);
+        let q = Queue::with_retries(h.clone(), store.clone(), Arc::new(Metrics::new()), 2, slow);
         j.append(Delivery::for_test("t1-x", "a")).await.unwrap();
         q.push(Delivery::for_test("t1-x", "a"));
         while h.starts("t1-x").is_empty() {
@@ -582,10 +657,11 @@ mod tests {
         assert_eq!((st.state.as_str(), st.attempts), ("pending", 1));
         let due = st.retry_at.unwrap();
         assert!(due > now_ms() + 25_000, "due in ~30 s: {due}");
-        drop((q, j));
+        drop((q, j, store));
 
         // The next process finds it with its attempts and due time...
-        let (j, pending) = Journal::open(dir.path()).unwrap();
+        let (store, j) = open(dir.path());
+        let pending = store.take_pending();
         assert_eq!(pending.len(), 1);
         assert_eq!((pending[0].attempts, pending[0].retry_at), (1, Some(due)));
         // ...and waits for it: brought forward to 150 ms from now here, it
@@ -593,7 +669,7 @@ mod tests {
         let mut p = pending[0].clone();
         p.retry_at = Some(now_ms() + 150);
         let t = Instant::now();
-        let q = Queue::with_retries(h.clone(), j.clone(), Arc::new(Metrics::new()), 2, slow);
+        let q = Queue::with_retries(h.clone(), store.clone(), Arc::new(Metrics::new()), 2, slow);
         q.push(p);
         drain(&q).await;
         assert!(

@@ -6,6 +6,7 @@
 #![allow(dead_code)] // each test binary uses only part of it
 
 pub mod outbox;
+pub mod pg;
 pub mod yaml;
 
 use std::io::{BufRead, BufReader};
@@ -119,6 +120,9 @@ pub fn spawn(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Svc {
         "PRFLOW_HEADER_TIMEOUT_MS",
         "PRFLOW_BODY_TIMEOUT_MS",
         "PRFLOW_MAX_CONNECTIONS",
+        "PRFLOW_DATABASE_URL",
+        "PRFLOW_CLAIM_LEASE_MS",
+        "PRFLOW_CLAIM_POLL_MS",
     ] {
         cmd.env_remove(v);
     }
