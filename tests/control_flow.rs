@@ -788,3 +788,195 @@ fn the_richer_claude_flow_files_run_with_command_runners_standing_in_for_the_age
         "{hooks}"
     );
 }
+
+// ----- claude-flow v3's dual-mode file, pipeline mode, and dry runs on GitHub -----
+
+/// A stand-in for `claude` or `codex` (named by `$1` of the script's own line): writes
+/// `<task>.<cli>.txt` with the files it found in its checkout, then each argument it
+/// got, one per block.
+fn recording_cli(cli: &str) -> String {
+    format!(
+        r#"#!/bin/sh
+saw=$(ls | tr '\n' ' ')
+out="$PRFLOW_TASK_ID.{cli}.txt"
+{{ printf 'saw: %s\n---\n' "$saw"; for a in "$@"; do printf '%s\n---\n' "$a"; done; }} > "$out"
+"#
+    )
+}
+
+/// claude-flow v3's dual-mode file runs as written: each worker one commit, done by
+/// its platform's CLI, which gets the prompt (with the task context) in the place
+/// claude-flow gives it; `dependsOn` orders the commits and each worker sees the work
+/// of those it depends on.
+#[test]
+fn a_dual_mode_file_runs_each_worker_through_its_platforms_cli() {
+    let bin = FakeBin::new();
+    bin.add("claude", &recording_cli("claude"));
+    bin.add("codex", &recording_cli("codex"));
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/claude-flow/v3/feature-development.json");
+
+    let v = bin.prflow(&["validate", "--strict", s(&fixture)]);
+    assert!(v.status.success(), "{}", text(&v));
+    let summary = String::from_utf8_lossy(&v.stdout);
+    assert!(
+        summary.contains("tasks (4): architect, coder, tester, reviewer"),
+        "{summary}"
+    );
+    let p = bin.prflow(&["plan", s(&fixture)]);
+    assert!(p.status.success(), "{}", text(&p));
+    let plan = String::from_utf8_lossy(&p.stdout);
+    for id in ["architect", "coder", "tester", "reviewer"] {
+        assert!(plan.contains(id), "{plan}");
+    }
+    // Without the CLIs, validate says which worker cannot run, at its place.
+    let bare = Command::new(env!("CARGO_BIN_EXE_prflow"))
+        .args(["validate", "--strict", s(&fixture)])
+        .env("PATH", "/usr/bin:/bin")
+        .output()
+        .unwrap();
+    assert_eq!(bare.status.code(), Some(1), "{}", text(&bare));
+    assert!(
+        text(&bare).contains("feature-development.json:4:5: error: task `architect` cannot run here: command `claude` was not found on PATH"),
+        "{}",
+        text(&bare)
+    );
+
+    let repo = repo();
+    let r = repo.path();
+    let run = bin.prflow(&["run", s(&fixture), "--repo", s(r)]);
+    assert!(run.status.success(), "{}", text(&run));
+    let branch = only_branch(r);
+    let tasks: Vec<String> = commits(r, &branch).into_iter().map(|c| c.0).collect();
+    assert_eq!(tasks, ["architect", "coder", "tester", "reviewer"]);
+
+    let context = "Add OAuth login (GitHub and Google) to the web app; sessions stay server-side.";
+    let args = |file: &str| -> Vec<String> {
+        // `git` trims the file's last newline.
+        (git(r, &["show", &format!("{branch}:{file}")]) + "\n")
+            .split("\n---\n")
+            .map(|a| a.trim().to_string())
+            .filter(|a| !a.is_empty())
+            .collect()
+    };
+    let architect = args("architect.claude.txt");
+    assert_eq!(architect[1], "-p");
+    assert!(architect[2].contains(context), "{architect:?}");
+    assert!(
+        architect[2].contains("Design the architecture for: Add OAuth."),
+        "{architect:?}"
+    );
+    assert_eq!(
+        architect[3..],
+        ["--output-format", "text", "--max-turns", "10"]
+    );
+    let coder = args("coder.codex.txt");
+    assert_eq!(
+        coder[1..5],
+        [
+            "exec",
+            "--sandbox",
+            "workspace-write",
+            "--skip-git-repo-check"
+        ]
+    );
+    assert!(coder[5].contains(context), "{coder:?}");
+    assert!(coder[5].contains("Implement the feature"), "{coder:?}");
+    assert!(
+        coder[0].contains("architect.claude.txt"),
+        "coder ran after the architect: {coder:?}"
+    );
+    let reviewer = args("reviewer.claude.txt");
+    assert!(
+        reviewer[0].contains("coder.codex.txt") && reviewer[0].contains("tester.codex.txt"),
+        "the reviewer ran after the coder and the tester: {reviewer:?}"
+    );
+}
+
+/// `execution.mode: pipeline`: one task after the other in file order, whatever the
+/// priorities say.
+#[test]
+fn a_pipeline_runs_its_tasks_in_file_order() {
+    let bin = FakeBin::new();
+    let repo = repo();
+    let r = repo.path();
+    let wf = write_workflow(
+        r,
+        "etl.json",
+        serde_json::json!({
+            "name": "ETL",
+            "execution": {"mode": "pipeline"},
+            "agents": [{"id": "dev", "runner": {"command": "ls > \"$PRFLOW_TASK_ID.saw\""}}],
+            "tasks": [
+                {"id": "extract", "agentId": "dev", "priority": "low"},
+                {"id": "transform", "agentId": "dev"},
+                {"id": "load", "agentId": "dev", "priority": "critical"}
+            ]
+        }),
+    );
+    let run = bin.prflow(&["run", s(&wf), "--repo", s(r)]);
+    assert!(run.status.success(), "{}", text(&run));
+    let branch = only_branch(r);
+    let tasks: Vec<String> = commits(r, &branch).into_iter().map(|c| c.0).collect();
+    assert_eq!(tasks, ["extract", "transform", "load"]);
+    let saw = git(r, &["show", &format!("{branch}:load.saw")]);
+    assert!(saw.contains("transform.saw"), "{saw}");
+}
+
+/// `prflow run --github --dry-run` exits 1 where a real run would refuse, as the local
+/// `--dry-run` does, and writes nothing to GitHub either way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_on_github_exits_1_where_a_real_run_would_refuse() {
+    let bin = FakeBin::new();
+    let src = repo();
+    std::fs::create_dir_all(src.path().join(".prflow")).unwrap();
+    write_workflow(src.path(), ".prflow/workflow.json", research_workflow());
+    git(src.path(), &["add", "."]);
+    git(src.path(), &["commit", "-qm", "workflow"]);
+    let sim = common::sim_serving("acme/app", src.path()).await;
+    let token = sim.create_user("prflow-bot", "write").unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let dry_run = |extra: &'static [&'static str]| {
+        let mut args = vec![
+            "run".to_string(),
+            ".prflow/workflow.json".into(),
+            "--github".into(),
+            "acme/app".into(),
+            "--dry-run".into(),
+            "--api-url".into(),
+            sim.api_url(),
+            "--repo".into(),
+            s(work.path()).into(),
+        ];
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let path = bin.path();
+        let token = token.clone();
+        tokio::task::spawn_blocking(move || {
+            Command::new(env!("CARGO_BIN_EXE_prflow"))
+                .args(&args)
+                .env("PATH", path)
+                .env("GITHUB_TOKEN", token)
+                .env("PRFLOW_GITHUB_RETRY_BASE_MS", "5")
+                .env_remove("PRFLOW_DEFAULT_RUNNER")
+                .output()
+                .unwrap()
+        })
+    };
+    let refused = dry_run(&[]).await.unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));
+    let t = text(&refused);
+    assert!(t.contains("dry-run"), "{t}");
+    assert!(t.contains("a real run would refuse to start"), "{t}");
+    assert!(t.contains("task `gather`"), "{t}");
+
+    let served = dry_run(&["--runner", "claude -p"]).await.unwrap();
+    assert!(served.status.success(), "{}", text(&served));
+    assert!(!text(&served).contains("would refuse"), "{}", text(&served));
+
+    let heads = git(
+        src.path(),
+        &["for-each-ref", "--format=%(refname)", "refs/heads"],
+    );
+    assert_eq!(heads, "refs/heads/main", "a dry run pushes nothing");
+    sim.shutdown().await;
+}

@@ -1,6 +1,8 @@
 //! The workflow layer: every claude-flow dialect, diagnostics with exact positions,
 //! variables and output references, the phase rule, and the `validate` / `plan` CLI.
 
+mod common;
+
 use prflow::workflow::{self, plan, vars, CommandLine, Diagnostics, Loaded, RunnerSpec, Severity};
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -131,11 +133,6 @@ fn files_that_are_not_workflows_say_what_they_are() {
             "report.json",
             r#"{"swarmId": "s1", "results": []}"#,
             "a claude-flow swarm report",
-        ),
-        (
-            "v3.json",
-            r#"{"taskContext": "x", "workers": [{"id": "w", "platform": "claude"}]}"#,
-            "a claude-flow v3 dual-mode file",
         ),
     ];
     for (name, text, what) in cases {
@@ -826,6 +823,12 @@ fn richer_files_validate_except_for_their_own_defects() {
     let dev = errors_of("development-workflow.json");
     assert_eq!(dev.len(), 4, "{dev:#?}");
     assert!(dev[0].starts_with(":340:28: error: `${deployment.output.staging_url}`: task `deployment` does not declare output `staging_url`"), "{}", dev[0]);
+    // `${deployment.staging_url}` meant the staging URL devops-setup declares.
+    assert!(
+        dev[0].ends_with("(add `staging_url` to its `output`, or use `${devops-setup.output.staging_url}`: task `devops-setup` declares it) (at /tasks/8/input/application_url)"),
+        "{}",
+        dev[0]
+    );
     assert!(
         dev[1].contains("`${e2e-tests.output.performance_bottlenecks}`"),
         "{}",
@@ -967,6 +970,131 @@ fn control_flow_is_read_and_its_ids_checked() {
             "cf.json:7:101: error: `onFailure` of task `t` names task `fallbak`, which does not exist (did you mean `fallback`?) (at /tasks/0/onFailure/0)",
             "cf.json:8:69: error: task `next` has condition `is-ok`, which is no condition id: declare it under `conditions` or write an expression (at /tasks/1/condition)",
         ]
+    );
+}
+
+// ----- claude-flow v3's dual-mode file and pipeline mode -----
+
+fn v3(name: &str) -> PathBuf {
+    claude_flow("v3").join(name)
+}
+
+/// Each worker is a task and an agent whose runner is its platform's CLI with the
+/// prompt; `dependsOn` orders them; `taskContext` is the workflow's shared context.
+#[test]
+fn a_dual_mode_file_is_a_workflow_of_workers() {
+    let l = load(&v3("feature-development.json"));
+    let w = &l.workflow;
+    assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+    assert_eq!(w.name, "feature-development");
+    assert_eq!(
+        w.context.as_deref(),
+        Some("Add OAuth login (GitHub and Google) to the web app; sessions stay server-side.")
+    );
+    assert_eq!(w.tasks_at, "/workers");
+    let ids: Vec<&str> = w.tasks.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["architect", "coder", "tester", "reviewer"]);
+    let reviewer = w.task("reviewer").unwrap();
+    assert_eq!(
+        (
+            reviewer.agent.as_str(),
+            reviewer.name.as_str(),
+            reviewer.dependencies.clone()
+        ),
+        (
+            "reviewer",
+            "reviewer",
+            vec!["coder".to_string(), "tester".to_string()]
+        )
+    );
+    assert_eq!(
+        reviewer.description.as_deref(),
+        Some("Review the code and tests for quality, security, and best practices.")
+    );
+    let command = |id: &str| match w.runner_for(w.task(id).unwrap()) {
+        RunnerSpec::Command {
+            command: CommandLine::Shell(s),
+            ..
+        } => s,
+        other => panic!("{id}: {other:?}"),
+    };
+    assert_eq!(
+        command("architect"),
+        r#"claude -p "$(cat "$PRFLOW_PROMPT_FILE")" --output-format text --max-turns 10"#
+    );
+    assert_eq!(
+        command("coder"),
+        r#"codex exec --sandbox workspace-write --skip-git-repo-check "$(cat "$PRFLOW_PROMPT_FILE")""#
+    );
+    let p = plan::plan(w);
+    assert_eq!(p.phases.len(), 1);
+    assert_eq!(
+        p.phases[0].tasks,
+        ["architect", "coder", "tester", "reviewer"]
+    );
+
+    // The smallest file claude-flow's own tests load.
+    let l = load(&v3("workers.json"));
+    assert_eq!(l.workflow.context.as_deref(), Some("JSON collaboration"));
+    assert_eq!(l.workflow.tasks[0].id, "reader");
+}
+
+#[test]
+fn a_dual_mode_files_mistakes_name_the_worker_and_the_fix() {
+    let text = r#"{"taskContext": "ctx",
+  "workers": [
+    {"id": "a", "platform": "gemini", "role": "r", "prompt": "p"},
+    {"id": "b", "platform": "codex", "role": "r"},
+    {"id": "c", "platform": "claude", "prompt": "p", "dependsOn": ["d"], "maxTurn": 3}]}"#;
+    let err = parse("w.json", text).unwrap_err();
+    let lines: Vec<String> = err.0.iter().map(|d| d.to_string()).collect();
+    assert_eq!(
+        lines,
+        [
+            "w.json:3:29: error: worker `a` has platform \"gemini\": a worker runs on \"claude\" (claude -p) or \"codex\" (codex exec) (at /workers/0/platform)",
+            "w.json:4:5: error: worker `b` has no `prompt`: add \"prompt\": \"…\", what its CLI is asked to do (at /workers/1)",
+            "w.json:5:68: error: task `c` depends on `d`, which is not a task (at /workers/2/dependsOn/0)",
+            "w.json:5:74: warning: unknown key `maxTurn` in worker `c`; did you mean `maxTurns`? (kept and passed to agents as is) (at /workers/2/maxTurn)",
+        ]
+    );
+    assert_eq!(
+        errors(
+            "w.json",
+            r#"{"tasks": [{"id": "t", "agentId": "a"}], "agents": [{"id": "a"}], "workers": []}"#
+        ),
+        ["w.json:1:67: error: this file has both `tasks` and claude-flow v3's `workers`: a workflow lists its work in one of them; move each worker into `tasks` (at /workers)"]
+    );
+}
+
+/// `execution.mode: pipeline` runs the tasks one after the other in file order, each
+/// after the one before it, whatever their priorities.
+#[test]
+fn pipeline_mode_runs_each_task_after_the_one_before_it() {
+    let text = r#"{"execution": {"mode": "pipeline"}, "agents": [{"id": "a"}],
+  "tasks": [
+    {"id": "extract", "agentId": "a", "priority": "low"},
+    {"id": "transform", "agentId": "a"},
+    {"id": "load", "agentId": "a", "priority": "critical"}]}"#;
+    let l = parse("p.json", text).unwrap();
+    let w = &l.workflow;
+    assert_eq!(w.concurrency, 1);
+    assert_eq!(w.task("transform").unwrap().dependencies, ["extract"]);
+    assert_eq!(w.task("load").unwrap().dependencies, ["transform"]);
+    assert_eq!(phases(&l), [["extract", "transform", "load"]]);
+    // Without pipeline, priority orders independent tasks.
+    let l = parse("p.json", &text.replace("pipeline", "sequential")).unwrap();
+    assert_eq!(phases(&l), [["load", "transform", "extract"]]);
+    // A declared dependency against file order closes a cycle, and says where.
+    let bad = text.replace(
+        r#"{"id": "extract", "agentId": "a", "priority": "low"}"#,
+        r#"{"id": "extract", "agentId": "a", "dependsOn": ["load"]}"#,
+    );
+    assert_eq!(
+        errors("p.json", &bad),
+        ["p.json:3:53: error: dependency cycle: extract -> load -> transform -> extract (each task depends on the next) \
+          (`load` needs `transform` because it comes after it in a pipeline (`execution.mode: pipeline`); \
+          `transform` needs `extract` because it comes after it in a pipeline (`execution.mode: pipeline`)): \
+          remove one of these dependencies (at /tasks/0/dependsOn/0)"]
     );
 }
 
@@ -1187,33 +1315,52 @@ fn json_schema_accepts_the_examples_and_rejects_malformed_prflow_objects() {
     let schema: Value = serde_json::from_str(&out).unwrap();
     assert_eq!(schema, prflow::workflow::schema::json_schema());
     let validator = jsonschema::validator_for(&schema).unwrap();
-    let read = |p: PathBuf| -> Value {
-        serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()
-    };
-    let richer_json = [
-        "development-workflow.json",
-        "automation-mle-star-workflow.json",
-        "automation-research-workflow.json",
-    ]
-    .map(|n| Ok::<PathBuf, std::io::Error>(richer(n)));
-    let paths = std::fs::read_dir(fixtures().join("claude-flow"))
-        .unwrap()
-        .map(|e| e.map(|e| e.path()))
-        .chain(richer_json);
-    for path in paths {
-        let path = path.unwrap();
-        if path.is_dir() {
-            continue;
+    let read = |p: &Path| -> Value {
+        let text = std::fs::read_to_string(p).unwrap();
+        if p.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+            common::yaml::one(&text).unwrap()
+        } else {
+            serde_json::from_str(&text).unwrap()
         }
-        let v = read(path.clone());
-        let ok = validator.is_valid(&v);
-        assert_eq!(
-            ok,
-            !path.ends_with("production-config.json"),
-            "{}",
-            path.display()
-        );
+    };
+    // Every claude-flow file (the fixtures, and the upstream copies beside this
+    // checkout when present) and every valid fixture workflow.
+    let mut dirs = vec![
+        fixtures().join("claude-flow"),
+        fixtures().join("claude-flow/richer"),
+        fixtures().join("claude-flow/v3"),
+        fixtures().join("workflows"),
+    ];
+    let shared = PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/claude-flow"
+    ));
+    if shared.is_dir() {
+        dirs.extend([shared.clone(), shared.join("richer")]);
     }
+    let mut checked = 0;
+    for dir in dirs {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let workflow_file = path.extension().is_some_and(|e| e == "json" || e == "yaml");
+            // errors.json and cycle.yaml are broken on purpose (for `validate`).
+            if !workflow_file || path.ends_with("errors.json") || path.ends_with("cycle.yaml") {
+                continue;
+            }
+            let v = read(&path);
+            let problems: Vec<String> = validator
+                .iter_errors(&v)
+                .map(|e| format!("{} at {}", e, e.instance_path))
+                .collect();
+            if path.ends_with("production-config.json") {
+                assert!(!problems.is_empty(), "a configuration is not a workflow");
+            } else {
+                assert!(problems.is_empty(), "{}: {problems:#?}", path.display());
+            }
+            checked += 1;
+        }
+    }
+    assert!(checked >= 16, "only {checked} files checked");
     let base = json!({"agents": [{"id": "a"}], "tasks": [{"id": "t", "agentId": "a"}]});
     assert!(validator.is_valid(&base));
     let mut rich = base.clone();
@@ -1223,7 +1370,65 @@ fn json_schema_accepts_the_examples_and_rejects_malformed_prflow_objects() {
     rich["settings"] = json!({"runner": {"command": "claude -p"}, "failurePolicy": "ignore", "retryPolicy": "linear"});
     rich["tasks"][0]["onFailure"] = json!(["t"]);
     rich["tasks"][0]["condition"] = json!("c");
-    assert!(validator.is_valid(&rich));
+    rich["tasks"][0]["dependsOn"] = json!(["t"]);
+    rich["tasks"][0]["assignedTo"] = json!("a");
+    rich["tasks"][0]["retries"] = json!(2);
+    rich["tasks"][0]["timeout"] = json!(300000);
+    rich["tasks"][0]["iterative"] = json!(true);
+    rich["tasks"][0]["maxIterations"] = json!(3);
+    rich["settings"]["hooks"] = json!({"on-error": "echo ${error.message}"});
+    rich["execution"] = json!({"mode": "pipeline"});
+    rich["x-owner"] = json!("team-a");
+    assert!(
+        validator.is_valid(&rich),
+        "{:?}",
+        validator
+            .iter_errors(&rich)
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+    );
+    // A misspelt key is flagged wherever it is, as an editor shows it.
+    for (pointer, key) in [
+        ("", "agnets"),
+        ("/tasks/0", "dependecies"),
+        ("/agents/0", "capabilites"),
+        ("/settings", "failurPolicy"),
+        ("/execution", "checkpionts"),
+        ("/loops/0", "continueOnErorr"),
+        ("/conditions/0", "expresion"),
+        ("/hooks", "pre-tsak"),
+    ] {
+        let mut v = rich.clone();
+        v.pointer_mut(pointer)
+            .unwrap()
+            .as_object_mut()
+            .unwrap()
+            .insert(key.to_string(), json!(true));
+        let errors: Vec<String> = validator.iter_errors(&v).map(|e| e.to_string()).collect();
+        assert!(
+            errors.iter().any(|e| e.contains(key)),
+            "`{key}` at {pointer} should be flagged: {errors:?}"
+        );
+    }
+    let dual = read(&v3("feature-development.json"));
+    assert!(validator.is_valid(&dual));
+    for (pointer, bad) in [
+        ("/workers/0/platform", json!("gemini")),
+        ("/workers/0/maxTurn", json!(3)),
+        ("/tasks", json!([{"id": "t"}])),
+    ] {
+        let mut v = dual.clone();
+        let (parent, key) = pointer.rsplit_once('/').unwrap();
+        v.pointer_mut(parent)
+            .unwrap()
+            .as_object_mut()
+            .unwrap()
+            .insert(key.to_string(), bad.clone());
+        assert!(
+            !validator.is_valid(&v),
+            "{pointer} = {bad} should be rejected"
+        );
+    }
     for (pointer, bad) in [
         ("/agents/0/runner", json!({"command": "x", "timeout": "1m"})),
         (

@@ -226,24 +226,29 @@ pub(crate) fn tail(file: &mut std::fs::File) -> String {
 pub fn prompt(req: &TaskRequest<'_>) -> String {
     let mut p = String::new();
     let a = req.agent;
+    let capabilities = if a.capabilities.is_empty() {
+        String::new()
+    } else {
+        format!(" with capabilities: {}", a.capabilities.join(", "))
+    };
     p.push_str(&format!(
-        "You are {} ({}), an agent of type `{}` with capabilities: {}.\n\n",
-        a.name,
-        a.id,
-        a.kind,
-        a.capabilities.join(", ")
+        "You are {} ({}), an agent of type `{}`{capabilities}.\n\n",
+        a.name, a.id, a.kind,
     ));
-    p.push_str(&format!(
-        "Workflow: {}\nTask `{}`: {}\n",
-        req.workflow.name, req.task.id, req.task.name
-    ));
+    p.push_str(&format!("Workflow: {}\n", req.workflow.name));
+    if let Some(context) = &req.workflow.context {
+        p.push_str(&format!("\nContext shared by every task:\n{context}\n\n"));
+    }
+    p.push_str(&format!("Task `{}`: {}\n", req.task.id, req.task.name));
     if let Some(d) = &req.task.description {
         p.push_str(&format!("\n{d}\n"));
     }
     if let Some(serde_json::Value::String(cp)) = req.task.extra.get("claudePrompt") {
         p.push_str(&format!("\n{cp}\n"));
     }
-    if !req.task.input.is_null() {
+    let no_input =
+        req.task.input.is_null() || req.task.input.as_object().is_some_and(|o| o.is_empty());
+    if !no_input {
         p.push_str(&format!(
             "\nInput:\n```json\n{}\n```\n",
             serde_json::to_string_pretty(&req.task.input).unwrap_or_default()

@@ -146,7 +146,7 @@ fn machine_warnings(loaded: &Loaded, default: Option<RunnerSpec>) -> Vec<Diagnos
         .map(|u| {
             let pointer = index
                 .get(u.task.as_str())
-                .map(|i| format!("/tasks/{i}"))
+                .map(|i| format!("{}/{i}", loaded.workflow.tasks_at))
                 .unwrap_or_default();
             let pos = positions.value(&pointer);
             Diagnostic::warning(

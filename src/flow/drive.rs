@@ -95,6 +95,11 @@ pub async fn start_or_continue(
             run_id: Some(run.meta.run_id.clone()),
             state: FlowState::DryRun,
             summary_markdown: text,
+            would_refuse: check_runnable(s.fc, &repo, &run).err().map(|e| {
+                let why = format!("{e:#}");
+                why.trim_start_matches("the run did not start, nothing was written:")
+                    .to_string()
+            }),
             ..Default::default()
         });
     }
@@ -559,5 +564,6 @@ fn report(
         summary_markdown: summary,
         ignored_because: None,
         api_calls,
+        would_refuse: None,
     }
 }

@@ -177,6 +177,9 @@ pub struct FlowReport {
     pub ignored_because: Option<String>,
     /// API calls made, per phase label: (label, reads, writes).
     pub api_calls: Vec<(String, u64, u64)>,
+    /// A dry run only: why a real run would refuse to start (the front ends exit 1, as
+    /// `prflow run --dry-run` does locally).
+    pub would_refuse: Option<String>,
 }
 
 /// Carries out a trigger. Idempotent: replaying any trigger is harmless.

@@ -20,6 +20,9 @@ impl FlowReport {
         if self.state == FlowState::DryRun {
             out.push_str(&self.summary_markdown);
         }
+        if let Some(why) = &self.would_refuse {
+            let _ = writeln!(out, "\na real run would refuse to start: {why}");
+        }
         if let Some(why) = &self.ignored_because {
             let _ = writeln!(out, "  ({why})");
         }
@@ -36,8 +39,9 @@ impl FlowReport {
         out
     }
 
-    /// True when the run failed: the front ends exit 1.
+    /// True when the run failed, or a dry run found that a real one would refuse to
+    /// start: the front ends exit 1.
     pub fn failed(&self) -> bool {
-        self.state == FlowState::Failed
+        self.state == FlowState::Failed || self.would_refuse.is_some()
     }
 }

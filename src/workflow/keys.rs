@@ -117,6 +117,24 @@ pub const TOP_READ: &[&str] = &[
     "conditions",
     "loops",
     "hooks",
+    "taskContext",
+    "workers",
+];
+
+/// A dual-mode worker's keys (claude-flow's `WorkerConfig`); `worktreePath` and
+/// `capabilityEnvelope` are kept for agents: prflow gives every task its own checkout.
+pub const WORKER: &[&str] = &[
+    "id",
+    "platform",
+    "role",
+    "prompt",
+    "model",
+    "maxTurns",
+    "timeout",
+    "dependsOn",
+    "readOnly",
+    "worktreePath",
+    "capabilityEnvelope",
 ];
 
 /// Agent keys read into typed fields (the first six of [`AGENT`]); the rest (with

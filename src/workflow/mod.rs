@@ -11,6 +11,7 @@ mod json;
 mod keys;
 pub mod locate;
 pub mod model;
+mod output_refs;
 pub mod parse;
 pub mod plan;
 pub mod references;

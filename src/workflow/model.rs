@@ -17,10 +17,16 @@ use std::collections::BTreeMap;
 pub struct Workflow {
     pub name: String,
     pub description: Option<String>,
+    /// `taskContext`: what every task's prompt starts from (claude-flow v3's dual-mode
+    /// file gives its workers one shared context).
+    pub context: Option<String>,
     /// Agents in file order.
     pub agents: Vec<Agent>,
     /// Tasks in file order. Ids are unique.
     pub tasks: Vec<Task>,
+    /// Where the file lists its tasks: `/tasks`, or `/workers` in claude-flow v3's
+    /// dual-mode file (task N is at `{tasks_at}/N`, for messages).
+    pub tasks_at: &'static str,
     /// How many tasks of one phase may run at once (`sequential` = 1).
     pub concurrency: usize,
     /// Task ids after which the run waits for an approval, in file order.

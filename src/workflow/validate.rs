@@ -10,8 +10,8 @@
 use super::diagnostics::Report;
 use super::keys;
 use super::model::{Agent, Task};
+use super::output_refs;
 use super::plan;
-use super::vars;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
 
@@ -20,8 +20,21 @@ use std::collections::{HashMap, HashSet, VecDeque};
 pub struct Dep {
     pub id: String,
     pub pointer: String,
-    /// `Some("${t.output.k}")` when a reference implied this dependency.
+    /// `Some("${t.output.k}")` when a reference implied this dependency, or
+    /// [`PIPELINE`] when `execution.mode: pipeline` did.
     pub implied_by: Option<String>,
+}
+
+/// The `implied_by` of the dependencies `execution.mode: pipeline` adds.
+pub const PIPELINE: &str = "execution.mode: pipeline";
+
+/// Why an implied dependency exists, in words: "uses `${t.output.k}`".
+fn implied_because(text: &str) -> String {
+    if text == PIPELINE {
+        "comes after it in a pipeline (`execution.mode: pipeline`)".to_string()
+    } else {
+        format!("uses `{text}`")
+    }
 }
 
 /// Where a task came from in the file.
@@ -196,7 +209,7 @@ pub fn check(tasks: &mut [Task], agents: &[Agent], s: &Sources, r: &mut Report) 
             }
         }
     }
-    output_references(tasks, &task_ix, s, &mut deps, &mut dep_src, r);
+    output_refs::check(tasks, &task_ix, s, &mut deps, &mut dep_src, r);
     for (i, t) in tasks.iter_mut().enumerate() {
         t.dependencies = dep_src[i].iter().map(|d| d.id.clone()).collect();
     }
@@ -290,107 +303,6 @@ fn assign_agents(
     }
 }
 
-/// Checks every `${task.output.key}` inside each task and records the dependency it implies.
-fn output_references(
-    tasks: &[Task],
-    task_ix: &HashMap<String, usize>,
-    s: &Sources,
-    deps: &mut [Vec<usize>],
-    dep_src: &mut [Vec<Dep>],
-    r: &mut Report,
-) {
-    for (i, src) in s.tasks.iter().enumerate() {
-        let Some(value) = s.task_values.get(src.index) else {
-            continue;
-        };
-        let mut found = Vec::new();
-        vars::output_refs_at(value, &src.pointer, &mut |p, rf| {
-            found.push((p.to_string(), rf))
-        });
-        for (p, rf) in found {
-            let text = if rf.key.is_empty() {
-                format!("${{{}.output}}", rf.task)
-            } else {
-                format!("${{{}.output.{}}}", rf.task, rf.key)
-            };
-            let Some(&j) = task_ix.get(&rf.task) else {
-                let hint = keys::suggestion(&rf.task, tasks.iter().map(|t| t.id.as_str()));
-                r.error(
-                    &p,
-                    format!(
-                        "`{text}` refers to task `{}`, which does not exist{hint}",
-                        rf.task
-                    ),
-                );
-                continue;
-            };
-            if j == i {
-                r.error(&p, format!("`{text}`: task `{}` cannot use its own output; only outputs of earlier tasks", rf.task));
-                continue;
-            }
-            let target = &tasks[j];
-            if declares(target, &rf.key) {
-                add_dependency(i, j, &rf.task, &p, text, deps, dep_src);
-                continue;
-            }
-            if target.output_keys.is_empty() {
-                r.error(
-                    &p,
-                    format!(
-                        "`{text}`: task `{}` declares no `output`; add \"output\": {{\"{}\": \"…\"}} to `{}` so it is known to produce `{}`",
-                        rf.task, rf.key, rf.task, rf.key
-                    ),
-                );
-                continue;
-            }
-            {
-                let declared: Vec<&str> = target.output_keys.iter().map(String::as_str).collect();
-                let hint = keys::suggestion(&rf.key, declared.iter().copied());
-                r.error(
-                    &p,
-                    format!(
-                        "`{text}`: task `{}` does not declare output `{}`{hint}; it declares {} (add `{}` to its `output`)",
-                        rf.task,
-                        rf.key,
-                        keys::list(&declared),
-                        rf.key
-                    ),
-                );
-            }
-        }
-    }
-}
-
-/// Does `task` produce `key`: the whole output (`""`), a declared key, or a path
-/// whose first segment is one (`metrics.accuracy` into `metrics`)?
-fn declares(task: &Task, key: &str) -> bool {
-    key.is_empty()
-        || task.output_keys.iter().any(|k| k == key)
-        || key
-            .split_once('.')
-            .is_some_and(|(first, _)| task.output_keys.iter().any(|k| k == first))
-}
-
-/// Records that task `i` runs after task `j` because of the reference `text` at `p`.
-fn add_dependency(
-    i: usize,
-    j: usize,
-    id: &str,
-    p: &str,
-    text: String,
-    deps: &mut [Vec<usize>],
-    dep_src: &mut [Vec<Dep>],
-) {
-    if !deps[i].contains(&j) {
-        deps[i].push(j);
-        dep_src[i].push(Dep {
-            id: id.to_string(),
-            pointer: p.to_string(),
-            implied_by: Some(text),
-        });
-    }
-}
-
 /// Reports each dependency cycle once, as the cycle itself. Returns whether any exists.
 fn report_cycles(
     tasks: &[Task],
@@ -442,8 +354,10 @@ fn report_cycles(
             if let Some(d) = dep_src[w[0]].iter().find(|d| d.id == tasks[w[1]].id) {
                 if let Some(text) = &d.implied_by {
                     implied.push(format!(
-                        "`{}` needs `{}` because it uses `{text}`",
-                        tasks[w[0]].id, tasks[w[1]].id
+                        "`{}` needs `{}` because it {}",
+                        tasks[w[0]].id,
+                        tasks[w[1]].id,
+                        implied_because(text)
                     ));
                 }
             }
@@ -612,7 +526,7 @@ fn explicit_phases(
             };
             if pj > pi {
                 let why = match &dep_src[i][n].implied_by {
-                    Some(text) => format!("uses `{text}`"),
+                    Some(text) => implied_because(text),
                     None => format!("depends on `{}`", tasks[j].id),
                 };
                 r.error(

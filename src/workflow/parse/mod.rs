@@ -13,12 +13,13 @@ mod execution;
 mod gates;
 mod phases;
 mod tasks;
+mod workers;
 
 use super::diagnostics::Report;
 use super::keys;
 use super::locate::{self, child, index};
 use super::model::*;
-use super::validate::{self, Sources};
+use super::validate::{self, Dep, Sources, TaskSrc};
 use super::{references, vars};
 use super::{Diagnostic, Diagnostics, Loaded};
 use agents::agents;
@@ -115,9 +116,17 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
         );
         return None;
     };
-    if !root.contains_key("tasks") {
+    // claude-flow v3's dual-mode file lists `workers` instead of `tasks`.
+    let dual_mode = !root.contains_key("tasks") && root.contains_key("workers");
+    if !root.contains_key("tasks") && !dual_mode {
         not_a_workflow(path, root, r);
         return None;
+    }
+    if !dual_mode && root.contains_key("workers") {
+        r.error_at_key(
+            "/workers",
+            "this file has both `tasks` and claude-flow v3's `workers`: a workflow lists its work in one of them; move each worker into `tasks`",
+        );
     }
 
     // Variables first: everything else is read after substitution.
@@ -132,7 +141,7 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
             Map::new()
         }
     };
-    let task_ids = task_ids(root.get("tasks"));
+    let task_ids = task_ids(root.get(if dual_mode { "workers" } else { "tasks" }));
     let scope = references::Scope {
         vars: &variables,
         tasks: &task_ids,
@@ -189,9 +198,16 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
     };
     let description = opt_string(root, "description", "", r);
 
-    let (agents, agent_src) = agents(root.get("agents"), r);
+    let context = opt_string(root, "taskContext", "", r);
     let mut control_refs = control::ControlRefs::default();
-    let (mut tasks, mut task_src) = tasks(root.get("tasks"), &mut control_refs, r);
+    let (agents, agent_src, mut tasks, mut task_src) = if dual_mode {
+        let w = workers::workers(root.get("workers"), r);
+        (w.agents, w.agent_src, w.tasks, w.task_src)
+    } else {
+        let (agents, agent_src) = agents(root.get("agents"), r);
+        let (tasks, task_src) = tasks(root.get("tasks"), &mut control_refs, r);
+        (agents, agent_src, tasks, task_src)
+    };
     let conditions = control::conditions(root.get("conditions"), r);
     let loops = control::loops(root.get("loops"), &mut control_refs, r);
     let hooks = control::hooks(root, r);
@@ -222,9 +238,12 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
     let allow_self_approval = opt_bool(root, "allowSelfApproval", "", r).unwrap_or(false);
     let output_dir = output_dir(root, r);
 
+    if exec_obj.and_then(|e| e.get("mode")).and_then(Value::as_str) == Some("pipeline") {
+        pipeline_dependencies(&tasks, &mut task_src);
+    }
     control::handler_dependencies(&tasks, &mut task_src);
     control::condition_dependencies(&tasks, &mut task_src, &conditions, &loops);
-    let task_values: &[Value] = match root.get("tasks") {
+    let task_values: &[Value] = match root.get(if dual_mode { "workers" } else { "tasks" }) {
         Some(Value::Array(items)) => items,
         _ => &[],
     };
@@ -248,8 +267,10 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
     Some(Workflow {
         name,
         description,
+        context,
         agents,
         tasks,
+        tasks_at: if dual_mode { "/workers" } else { "/tasks" },
         concurrency,
         checkpoints: checkpoints.into_iter().map(|(id, _)| id).collect(),
         phases: phases.map(|p| p.0),
@@ -266,6 +287,18 @@ fn build(path: &Path, doc: &mut Value, r: &mut Report) -> Option<Workflow> {
         loops,
         hooks,
     })
+}
+
+/// `execution.mode: pipeline`: each task takes the previous one's work, so each depends
+/// on the task before it in file order (a cycle with a declared dependency is reported).
+fn pipeline_dependencies(tasks: &[Task], srcs: &mut [TaskSrc]) {
+    for (src, previous) in srcs.iter_mut().skip(1).zip(tasks) {
+        src.deps.push(Dep {
+            id: previous.id.clone(),
+            pointer: "/execution/mode".to_string(),
+            implied_by: Some(validate::PIPELINE.to_string()),
+        });
+    }
 }
 
 /// The one error for a file without `tasks`: a claude-flow configuration, or not a workflow.
@@ -312,9 +345,6 @@ fn not_a_workflow(path: &Path, root: &Map<String, Value>, r: &mut Report) {
 /// they have.
 fn what_else(root: &Map<String, Value>) -> Option<&'static str> {
     let has = |k: &str| root.contains_key(k);
-    if has("workers") && has("taskContext") {
-        return Some("a claude-flow v3 dual-mode file (`taskContext` and `workers`), which prflow does not read yet");
-    }
     if has("customModes")
         || (has("modes")
             && root
