@@ -11,7 +11,7 @@ mod support;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
-use support::{git, git_in, installation_token, person, serve, Api};
+use support::{app_jwt, git, git_in, installation_token, person, serve, Api};
 
 /// `main` with a 20-line src/lib.rs; `feature` changes lines 2 and 18 (two
 /// hunks) and adds src/new.rs; `conflict` changes line 2 differently.
@@ -1069,5 +1069,107 @@ async fn a_delivery_cut_off_before_an_answer_is_retried_on_a_new_connection() {
     let last = sim.deliveries().pop().unwrap();
     assert_eq!(last.status, "failed to connect to host");
     assert_eq!(last.attempts.len(), 2);
+    sim.shutdown().await;
+}
+
+/// The App's webhook deliveries API (what `serve`'s redelivery sweep reads):
+/// a delivery to an App that is down is listed as GitHub lists it (no answer:
+/// `status_code` 0, `status` not `OK`), newest first, paged by cursor;
+/// redelivering it sends the same `guid` again as a new delivery.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn app_webhook_deliveries_are_listed_and_redelivered_like_githubs() {
+    let repo = fixture();
+    let gone = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/hook", gone.local_addr().unwrap());
+    drop(gone);
+    let sim = serve(repo.path(), Some(dead)).await;
+    let alice = person(&sim, "alice", "write");
+    open_pr(&alice, "feature").await;
+    assert!(sim.wait_deliveries(Duration::from_secs(15)).await);
+    let sent = sim.deliveries();
+    assert!(sent.len() >= 2, "{sent:?}");
+    let app = Api::new(&sim, Some(&app_jwt(&sim)));
+    let list = "/app/hook/deliveries";
+
+    // Newest first, one a page, the next page's cursor in `Link`.
+    let r = app
+        .checked("GET", list, "/app/hook/deliveries?per_page=1", None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let newest = &r.body[0];
+    let last = sent.last().unwrap();
+    assert_eq!(newest["id"], last.id);
+    assert_eq!(newest["guid"], last.guid.as_str());
+    assert_eq!(newest["event"], "pull_request");
+    assert_eq!(newest["action"], "opened");
+    assert_eq!(newest["status_code"], 0);
+    assert_eq!(newest["status"], "failed to connect to host");
+    assert_eq!(newest["redelivery"], false);
+    let link = r.header("link").to_string();
+    assert!(link.contains("rel=\"next\""), "{link}");
+    let next = link
+        .split("cursor=")
+        .nth(1)
+        .unwrap()
+        .split(['&', '>'])
+        .next()
+        .unwrap()
+        .to_string();
+    let r = app
+        .checked(
+            "GET",
+            list,
+            &format!("/app/hook/deliveries?per_page=1&cursor={next}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.body[0]["id"], sent[sent.len() - 2].id);
+    // Every delivery on one page; `failure` is 400–599, so an App that never
+    // answered is not among them (GitHub's filter works the same way).
+    let r = app.checked("GET", list, list, None).await;
+    assert_eq!(r.body.as_array().unwrap().len(), sent.len());
+    let r = app
+        .checked("GET", list, "/app/hook/deliveries?status=failure", None)
+        .await;
+    assert_eq!(r.body, json!([]));
+    app.expect(400, "GET", "/app/hook/deliveries?cursor=bogus", None)
+        .await;
+    let bot = Api::new(&sim, Some(&installation_token(&sim).await));
+    bot.expect(401, "GET", list, None).await;
+
+    // One delivery in full, then sent again: same guid, a new id, a redelivery.
+    let one = "/app/hook/deliveries/{delivery_id}";
+    let r = app
+        .checked(
+            "GET",
+            one,
+            &format!("/app/hook/deliveries/{}", last.id),
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.body["request"]["headers"]["X-GitHub-Delivery"],
+        last.guid.as_str()
+    );
+    assert_eq!(r.body["request"]["payload"]["action"], "opened");
+    let attempts = "/app/hook/deliveries/{delivery_id}/attempts";
+    let r = app
+        .checked(
+            "POST",
+            attempts,
+            &format!("/app/hook/deliveries/{}/attempts", last.id),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    app.expect(404, "POST", "/app/hook/deliveries/999999/attempts", None)
+        .await;
+    assert!(sim.wait_deliveries(Duration::from_secs(15)).await);
+    let r = app
+        .checked("GET", list, "/app/hook/deliveries?per_page=1", None)
+        .await;
+    assert_eq!(r.body[0]["guid"], last.guid.as_str());
+    assert_eq!(r.body[0]["redelivery"], true);
+    assert!(r.body[0]["id"].as_u64().unwrap() > last.id);
     sim.shutdown().await;
 }

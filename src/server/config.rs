@@ -141,6 +141,25 @@ pub struct ServeArgs {
         value_name = "N"
     )]
     pub max_attempts: u32,
+    /// Seconds between two redelivery sweeps (the first runs at start): webhooks GitHub
+    /// failed to deliver while the App was down, and that the journal lacks, are sent
+    /// again through GitHub's API. 0 turns sweeps off. Needs the App's credentials.
+    #[arg(
+        long,
+        env = "PRFLOW_REDELIVER_EVERY",
+        default_value_t = 300,
+        value_name = "SECS"
+    )]
+    pub redeliver_every: u64,
+    /// How far back the first sweep after a start looks, in seconds (GitHub keeps
+    /// deliveries for 3 days).
+    #[arg(
+        long,
+        env = "PRFLOW_REDELIVER_LOOKBACK",
+        default_value_t = 3 * 24 * 3600,
+        value_name = "SECS"
+    )]
+    pub redeliver_lookback: u64,
     /// Milliseconds a client has to send a request's headers; a connection idle that
     /// long (new, or kept alive between requests) is closed too.
     #[arg(
@@ -206,6 +225,7 @@ impl fmt::Debug for ServeArgs {
             .field("executor", &self.executor)
             .field("retry_base_ms", &self.retry_base_ms)
             .field("max_attempts", &self.max_attempts)
+            .field("redeliver_every", &self.redeliver_every)
             .field("default_runner", &self.default_runner)
             .finish()
     }

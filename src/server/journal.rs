@@ -259,6 +259,21 @@ impl Journal {
         self.tx.send(Op::Flush(tx)).is_ok() && rx.await.is_ok()
     }
 
+    /// Which of `guids` (`X-GitHub-Delivery` values) the journal holds, in any
+    /// state, read through a separate connection (the redelivery sweep asks).
+    pub fn known(&self, guids: &[String]) -> Result<std::collections::HashSet<String>> {
+        let conn = Connection::open(&self.path)
+            .with_context(|| format!("opening {} to look deliveries up", self.path.display()))?;
+        let mut st = conn.prepare_cached("SELECT 1 FROM deliveries WHERE id = ?1")?;
+        let mut out = std::collections::HashSet::new();
+        for g in guids {
+            if st.exists([journal_key(g)])? {
+                out.insert(g.clone());
+            }
+        }
+        Ok(out)
+    }
+
     /// State of one delivery (`pending`, `done`, `failed`), read through a separate connection.
     pub fn state_of(dir: &Path, id: &str) -> Result<Option<String>> {
         let conn = Connection::open(dir.join("journal.sqlite3"))?;

@@ -20,6 +20,7 @@ pub mod journal;
 pub mod key;
 pub mod metrics;
 pub mod queue;
+pub mod redeliver;
 pub mod store;
 #[cfg(feature = "test-handlers")]
 pub mod test_handlers;
@@ -151,6 +152,8 @@ pub struct Running {
     pub recovered: usize,
     listener: tokio::net::TcpListener,
     grace: Duration,
+    /// The redelivery sweep and its period; `None` without App credentials or with sweeps off.
+    sweeper: Option<(redeliver::Sweeper, Duration)>,
 }
 
 /// Validate the configuration, open the journal, queue what an earlier
@@ -190,6 +193,7 @@ pub async fn start(args: &ServeArgs, handler: Option<Arc<dyn Handler>>) -> Resul
     for d in pending {
         queue.push(d);
     }
+    let sweeper = sweeper(args, app.clone(), store.clone())?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding {addr} (set PORT/HOST, or free the port)"))?;
@@ -213,7 +217,31 @@ pub async fn start(args: &ServeArgs, handler: Option<Arc<dyn Handler>>) -> Resul
         recovered,
         listener,
         grace: Duration::from_secs(args.shutdown_grace),
+        sweeper,
     })
+}
+
+/// The redelivery sweep `serve` runs, when it has the App's credentials and sweeps are on.
+fn sweeper(
+    args: &ServeArgs,
+    app: Option<Arc<AppAuth>>,
+    store: Arc<dyn Store>,
+) -> Result<Option<(redeliver::Sweeper, Duration)>> {
+    let Some(app) = app.filter(|_| args.redeliver_every > 0) else {
+        return Ok(None);
+    };
+    let mut config = GitHubConfig::new(args.github_api_url.clone());
+    config.retry =
+        RetryPolicy::from_env(&|name| std::env::var(name).ok()).map_err(|e| anyhow!(e))?;
+    let gh = GitHub::new(config, Auth::App(app))?;
+    let limits = redeliver::Limits {
+        lookback: Duration::from_secs(args.redeliver_lookback),
+        ..Default::default()
+    };
+    Ok(Some((
+        redeliver::Sweeper::new(gh, store, limits),
+        Duration::from_secs(args.redeliver_every),
+    )))
 }
 
 impl Running {
@@ -222,6 +250,10 @@ impl Running {
     /// leave the rest journalled for the next start.
     pub async fn serve(self, signal: impl Future<Output = ()> + Send + 'static) -> Result<()> {
         let state = self.state.clone();
+        // The listener is bound: redeliveries the first sweep asks for wait in its backlog.
+        let sweeping = self
+            .sweeper
+            .map(|(sweeper, every)| tokio::spawn(sweeper.run(every)));
         let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
         let st = state.clone();
         tokio::spawn(async move {
@@ -240,6 +272,9 @@ impl Running {
             },
         )
         .await;
+        if let Some(sweeping) = sweeping {
+            sweeping.abort();
+        }
         let clean = state.queue.shutdown(self.grace).await;
         if clean {
             tracing::info!("stopped: all work finished or journalled");

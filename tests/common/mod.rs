@@ -126,9 +126,12 @@ pub fn spawn(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Svc {
     ] {
         cmd.env_remove(v);
     }
+    // No redelivery sweeps unless a test asks (tests/serve_redeliver.rs): the
+    // others count deliveries, and a sweep would add what the App missed.
     cmd.env("WEBHOOK_SECRET", format!("{SECRET},{OLD_SECRET}"))
         .env("RUST_LOG", "debug")
-        .env("LOG_FORMAT", "json");
+        .env("LOG_FORMAT", "json")
+        .env("PRFLOW_REDELIVER_EVERY", "0");
     for (k, v) in envs {
         cmd.env(k, v);
     }

@@ -225,18 +225,22 @@ impl Contract {
     }
 }
 
-/// An installation token of the simulator's App (minted with a real RS256 JWT).
-pub async fn installation_token(sim: &Sim) -> String {
+/// A real RS256 JWT of the simulator's App (what `/app/…` endpoints take).
+pub fn app_jwt(sim: &Sim) -> String {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let claims = json!({"iat": now - 30, "exp": now + 500, "iss": sim.app_id()});
     let key = jsonwebtoken::EncodingKey::from_rsa_pem(sim.private_key_pem().as_bytes()).unwrap();
-    let jwt = jsonwebtoken::encode(
+    jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
         &claims,
         &key,
     )
-    .unwrap();
-    let app = Api::new(sim, Some(&jwt));
+    .unwrap()
+}
+
+/// An installation token of the simulator's App (minted with its JWT).
+pub async fn installation_token(sim: &Sim) -> String {
+    let app = Api::new(sim, Some(&app_jwt(sim)));
     let r = app
         .call(
             "POST",

@@ -25,7 +25,7 @@ impl GitHub {
         }
     }
 
-    fn as_app(&self) -> Result<GitHub, GithubError> {
+    pub(super) fn as_app(&self) -> Result<GitHub, GithubError> {
         let app = self.app_auth()?;
         Ok(GitHub {
             shared: self.shared.clone(),

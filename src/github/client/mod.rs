@@ -7,6 +7,7 @@
 //! succeed by retrying (see [`super::retry`]) and turns everything else
 //! into a [`GithubError`]. Other modules never see octocrab.
 
+mod app_hooks;
 mod app_tokens;
 mod counts;
 mod etags;

@@ -245,6 +245,36 @@ pub struct AppInfo {
     pub name: String,
 }
 
+/// One delivery of the App's webhook, as `GET /app/hook/deliveries` lists it
+/// (the fields the redelivery sweep reads).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HookDelivery {
+    /// This delivery (a redelivery has an id of its own).
+    pub id: u64,
+    /// The event's id, shared by every delivery of it: prflow's `X-GitHub-Delivery`.
+    pub guid: String,
+    /// RFC 3339, e.g. `2021-05-12T20:33:44Z`.
+    pub delivered_at: String,
+    #[serde(default)]
+    pub redelivery: bool,
+    /// `OK` when the App answered 2xx; anything else is a failure
+    /// (`failed to connect to host`, `Invalid HTTP Response: 503`, …).
+    pub status: String,
+    /// The App's HTTP answer; 0 when it never answered.
+    #[serde(default)]
+    pub status_code: u16,
+    pub event: String,
+    #[serde(default)]
+    pub action: Option<String>,
+}
+
+/// One page of the App's webhook deliveries, newest first, and the cursor of the next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookDeliveryPage {
+    pub deliveries: Vec<HookDelivery>,
+    pub next_cursor: Option<String>,
+}
+
 /// Repository facts prflow needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepoInfo {

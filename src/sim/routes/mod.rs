@@ -4,6 +4,7 @@
 //! authentication, rate-limit accounting and headers; and saves state after writes.
 
 pub mod admin;
+pub mod app_hooks;
 pub mod apps;
 pub mod checks;
 pub mod collaborators;
@@ -36,6 +37,7 @@ pub const RATE_LIMIT: u64 = 5000;
 pub fn router(inner: Arc<Inner>) -> Router {
     let api = Router::new()
         .merge(apps::routes())
+        .merge(app_hooks::routes())
         .merge(repos::routes())
         .merge(collaborators::routes())
         .merge(contents::routes())
