@@ -24,6 +24,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context, Result};
 use rusqlite::{params, Connection, OptionalExtension};
+
+use super::wal;
 use tokio::sync::oneshot;
 
 /// A journalled delivery, as the queue and the handlers see it.
@@ -152,15 +154,12 @@ impl Journal {
             Durability::Full => "PRAGMA synchronous=FULL;",
             Durability::Normal => "PRAGMA synchronous=NORMAL;",
         })?;
-        // No checkpoint on the commit path: copying the WAL into the database
-        // (random pages of the delivery-id index: GitHub's ids are UUIDs, and
-        // an fsync of the database file) stalled every delivery waiting on
-        // that commit for tens of ms. The checkpoint thread does it instead.
-        // The WAL is truncated back to 16 MB when it restarts.
-        conn.execute_batch(
+        // No checkpoint on the commit path (see `wal`): SQLite's own would
+        // copy the WAL into the database inside a commit.
+        conn.execute_batch(&format!(
             "PRAGMA busy_timeout=5000;
              PRAGMA wal_autocheckpoint=0;
-             PRAGMA journal_size_limit=16777216;
+             PRAGMA journal_size_limit={};
              -- `seq` is the rowid: new rows get max+1, so pending rows replay in arrival order.
              CREATE TABLE IF NOT EXISTS deliveries (
                  seq INTEGER PRIMARY KEY,
@@ -181,7 +180,8 @@ impl Journal {
              -- index pages per row on the hot path; the only reader of
              -- `state` is the scan for pending rows at start-up.
              DROP INDEX IF EXISTS deliveries_pending;",
-        )
+            wal::WAL_KEEP_BYTES
+        ))
         .with_context(|| format!("creating the tables of {}", path.display()))?;
         migrate(&conn)
             .with_context(|| format!("bringing {} up to this version of prflow", path.display()))?;
@@ -210,15 +210,17 @@ impl Journal {
         let checkpointer = Connection::open(&path)
             .with_context(|| format!("opening {} for checkpoints", path.display()))?;
         let (alive, stopped) = std_mpsc::channel::<()>();
+        let wal_length = wal::WalLength::default();
+        let published = wal_length.clone();
         std::thread::Builder::new()
             .name("prflow-checkpoint".into())
-            .spawn(move || checkpoints(checkpointer, stopped))
+            .spawn(move || wal::checkpoints(checkpointer, published, stopped))
             .context("starting the journal checkpoint thread")?;
         let (tx, rx) = std_mpsc::channel();
         std::thread::Builder::new()
             .name("prflow-journal".into())
             .spawn(move || {
-                writer(conn, rx);
+                writer(conn, rx, wal_length);
                 drop(alive); // stops the checkpoint thread
             })
             .context("starting the journal writer thread")?;
@@ -380,32 +382,9 @@ fn now_secs() -> i64 {
         .unwrap_or(0)
 }
 
-/// How often the checkpoint thread copies the WAL into the database.
-const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(250);
-
-/// The checkpoint loop, beside the writer: a PASSIVE checkpoint never blocks
-/// the writer (it copies what is committed and lets commits go on), so the
-/// WAL stays small without a commit ever waiting for it. Ends when the writer
-/// drops `stopped`'s sender, after one last checkpoint.
-fn checkpoints(conn: Connection, stopped: std_mpsc::Receiver<()>) {
-    loop {
-        let done = matches!(
-            stopped.recv_timeout(CHECKPOINT_EVERY),
-            Err(std_mpsc::RecvTimeoutError::Disconnected)
-        );
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "journal checkpoint failed; the WAL grows until the next one succeeds");
-        }
-        if done {
-            return;
-        }
-    }
-}
-
 /// The writer loop: block for one op, drain what else is waiting, commit once, answer.
-fn writer(mut conn: Connection, rx: std_mpsc::Receiver<Op>) {
+fn writer(mut conn: Connection, rx: std_mpsc::Receiver<Op>, wal_length: wal::WalLength) {
     let mut batch: Vec<Op> = Vec::with_capacity(MAX_BATCH);
-    let mut commits: u64 = 0;
     while let Ok(first) = rx.recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -415,7 +394,6 @@ fn writer(mut conn: Connection, rx: std_mpsc::Receiver<Op>) {
             }
         }
         let results = write_batch(&mut conn, &batch);
-        commits += 1;
         for (op, res) in batch.drain(..).zip(results) {
             match op {
                 Op::Append(_, reply) => {
@@ -427,21 +405,9 @@ fn writer(mut conn: Connection, rx: std_mpsc::Receiver<Op>) {
                 Op::Finish(..) | Op::Retry(..) => {}
             }
         }
-        // The checkpoint thread copies the WAL while commits go on, so it
-        // never catches up with the last frames, and SQLite restarts the WAL
-        // only once every frame is copied. Now and then the writer copies the
-        // few frames left — after its batch was answered, while no commit is
-        // running — so that the next commit starts the WAL from the top.
-        if commits % WRITER_CHECKPOINT_EVERY == 0 {
-            if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-                tracing::warn!(error = %e, "journal checkpoint failed");
-            }
-        }
+        wal_length.restart_if_long(&conn);
     }
 }
-
-/// Every this many commits the writer finishes the checkpoint itself.
-const WRITER_CHECKPOINT_EVERY: u64 = 128;
 
 /// One transaction for the whole batch; per-op results (all errors if the commit fails).
 fn write_batch(conn: &mut Connection, batch: &[Op]) -> Vec<Result<Appended, String>> {
@@ -676,7 +642,7 @@ mod tests {
     async fn the_wal_is_copied_into_the_database_off_the_commit_path() {
         let dir = tempfile::tempdir().unwrap();
         let (j, _) = Journal::open(dir.path()).unwrap();
-        // Fewer commits than make the writer checkpoint by itself.
+        // Far fewer frames than make the writer checkpoint by itself.
         let appends = (0..300).map(|i| {
             let mut d = d(&format!("d-{i}"));
             d.payload = format!("{{\"pad\":\"{}\"}}", "x".repeat(1000));
@@ -686,7 +652,7 @@ mod tests {
             r.unwrap();
         }
         // Nothing but a checkpoint writes to the database file itself (commits
-        // go to the WAL), and the writer checkpoints only every 128 commits:
+        // go to the WAL), and the writer checkpoints only past 4096 frames:
         // the file growing past its first pages is the checkpoint thread's work.
         let db = dir.path().join("journal.sqlite3");
         let end = std::time::Instant::now() + std::time::Duration::from_secs(5);

@@ -24,6 +24,7 @@ pub mod redeliver;
 pub mod store;
 #[cfg(feature = "test-handlers")]
 pub mod test_handlers;
+pub mod wal;
 
 use std::future::Future;
 use std::net::SocketAddr;
