@@ -1089,11 +1089,15 @@ async fn app_webhook_deliveries_are_listed_and_redelivered_like_githubs() {
     let sent = sim.deliveries();
     assert!(sent.len() >= 2, "{sent:?}");
     let app = Api::new(&sim, Some(&app_jwt(&sim)));
-    let list = "/app/hook/deliveries";
 
     // Newest first, one a page, the next page's cursor in `Link`.
     let r = app
-        .checked("GET", list, "/app/hook/deliveries?per_page=1", None)
+        .checked(
+            "GET",
+            "/app/hook/deliveries",
+            "/app/hook/deliveries?per_page=1",
+            None,
+        )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let newest = &r.body[0];
@@ -1118,7 +1122,7 @@ async fn app_webhook_deliveries_are_listed_and_redelivered_like_githubs() {
     let r = app
         .checked(
             "GET",
-            list,
+            "/app/hook/deliveries",
             &format!("/app/hook/deliveries?per_page=1&cursor={next}"),
             None,
         )
@@ -1126,23 +1130,29 @@ async fn app_webhook_deliveries_are_listed_and_redelivered_like_githubs() {
     assert_eq!(r.body[0]["id"], sent[sent.len() - 2].id);
     // Every delivery on one page; `failure` is 400–599, so an App that never
     // answered is not among them (GitHub's filter works the same way).
-    let r = app.checked("GET", list, list, None).await;
+    let r = app
+        .checked("GET", "/app/hook/deliveries", "/app/hook/deliveries", None)
+        .await;
     assert_eq!(r.body.as_array().unwrap().len(), sent.len());
     let r = app
-        .checked("GET", list, "/app/hook/deliveries?status=failure", None)
+        .checked(
+            "GET",
+            "/app/hook/deliveries",
+            "/app/hook/deliveries?status=failure",
+            None,
+        )
         .await;
     assert_eq!(r.body, json!([]));
     app.expect(400, "GET", "/app/hook/deliveries?cursor=bogus", None)
         .await;
     let bot = Api::new(&sim, Some(&installation_token(&sim).await));
-    bot.expect(401, "GET", list, None).await;
+    bot.expect(401, "GET", "/app/hook/deliveries", None).await;
 
     // One delivery in full, then sent again: same guid, a new id, a redelivery.
-    let one = "/app/hook/deliveries/{delivery_id}";
     let r = app
         .checked(
             "GET",
-            one,
+            "/app/hook/deliveries/{delivery_id}",
             &format!("/app/hook/deliveries/{}", last.id),
             None,
         )
@@ -1152,11 +1162,10 @@ async fn app_webhook_deliveries_are_listed_and_redelivered_like_githubs() {
         last.guid.as_str()
     );
     assert_eq!(r.body["request"]["payload"]["action"], "opened");
-    let attempts = "/app/hook/deliveries/{delivery_id}/attempts";
     let r = app
         .checked(
             "POST",
-            attempts,
+            "/app/hook/deliveries/{delivery_id}/attempts",
             &format!("/app/hook/deliveries/{}/attempts", last.id),
             None,
         )
@@ -1166,7 +1175,12 @@ async fn app_webhook_deliveries_are_listed_and_redelivered_like_githubs() {
         .await;
     assert!(sim.wait_deliveries(Duration::from_secs(15)).await);
     let r = app
-        .checked("GET", list, "/app/hook/deliveries?per_page=1", None)
+        .checked(
+            "GET",
+            "/app/hook/deliveries",
+            "/app/hook/deliveries?per_page=1",
+            None,
+        )
         .await;
     assert_eq!(r.body[0]["guid"], last.guid.as_str());
     assert_eq!(r.body[0]["redelivery"], true);

