@@ -20,7 +20,8 @@ pub struct Args {
     /// The workflow file (JSON or YAML).
     pub file: PathBuf,
     /// `json` prints {"workflow", "concurrency", "phases": [{"index", "name", "tasks",
-    /// "checkpoint"}], "unservable": [{"task", "reason"}]}.
+    /// "checkpoint"}], "system": the model the template packs render from
+    /// (templates/README.md), "unservable": [{"task", "reason"}]}.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// The default runner a run would get (`prflow run --runner`), for tasks nothing
@@ -48,6 +49,7 @@ pub fn run(args: Args) -> ExitCode {
     let out = match args.format {
         Format::Json => {
             let mut v = serde_json::to_value(&p).expect("a plan is plain data");
+            v["system"] = crate::agents::template::system::system(&loaded.workflow);
             v["unservable"] = unservable
                 .iter()
                 .map(|u| serde_json::json!({"task": u.task, "reason": u.reason}))
@@ -58,6 +60,13 @@ pub fn run(args: Args) -> ExitCode {
         }
         Format::Text => {
             let mut s = text(&loaded.workflow, &p);
+            let services = crate::agents::template::system::summary(&loaded.workflow);
+            if !services.is_empty() {
+                let _ = writeln!(s, "\nsystem (what the template packs generate; `--format json` shows every field):");
+                for line in services {
+                    let _ = writeln!(s, "  {line}");
+                }
+            }
             if !unservable.is_empty() {
                 let _ = writeln!(
                     s,

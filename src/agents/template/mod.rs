@@ -11,6 +11,7 @@ pub mod context;
 pub mod pack;
 pub mod render;
 pub mod select;
+pub mod system;
 
 pub use pack::{FileSpec, MatchRules, Origin, Pack, PackError, Variable};
 
@@ -279,6 +280,9 @@ impl Runner for TemplateRunner {
     }
 
     fn check(&self, workflow: &Workflow, task: &Task) -> Result<(), String> {
+        if let Some(problem) = system::problem_of(workflow, &task.id) {
+            return Err(format!("task `{}`: {problem}", task.id));
+        }
         self.select(workflow, task).map(|_| ())
     }
 

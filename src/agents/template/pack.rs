@@ -57,6 +57,9 @@ pub struct MatchRules {
     /// For each key: when the task input has it, its value (or every element) is one of these.
     pub input: Vec<(String, Vec<String>)>,
     pub requires_input: Vec<String>,
+    /// What the system model makes of the task: `backend`, `auth` (the backend that
+    /// issues tokens), `gateway` or `frontend` (templates/README.md, "The render context").
+    pub service: Vec<String>,
 }
 
 impl MatchRules {
@@ -77,6 +80,7 @@ impl MatchRules {
         list("capabilities", &self.capabilities, &mut parts);
         list("task_type", &self.task_type, &mut parts);
         list("task_id", &self.task_id, &mut parts);
+        list("service", &self.service, &mut parts);
         for (k, v) in &self.input {
             parts.push(format!("input.{k}={}", v.join("|")));
         }
@@ -234,6 +238,8 @@ struct ManifestMatch {
     input: Map<String, Value>,
     #[serde(default)]
     requires_input: OneOrMany,
+    #[serde(default)]
+    service: OneOrMany,
 }
 
 #[derive(Deserialize)]
@@ -396,6 +402,7 @@ pub fn load_pack(
             task_id: g.task_id.strings(),
             input: map_of_lists(g.input, "match.input")?,
             requires_input: g.requires_input.strings(),
+            service: g.service.strings(),
         });
     }
     if rules.is_empty() {

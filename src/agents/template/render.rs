@@ -69,7 +69,7 @@ pub fn new_environment() -> Environment<'static> {
     env.add_filter("pascal", |s: &str| {
         words(s).iter().map(|w| capitalize(w)).collect::<String>()
     });
-    env.add_filter("plural", |s: &str| context::plural(s));
+    env.add_filter("plural", |s: &str| super::system::resources::plural(s));
     env.add_filter("toyaml", |v: JValue| -> Result<String, Error> {
         let json = serde_json::to_value(&v)
             .map_err(|e| Error::new(ErrorKind::InvalidOperation, format!("toyaml: {e}")))?;

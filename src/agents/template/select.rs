@@ -33,6 +33,41 @@ fn input_get<'v>(input: &'v Value, key: &str) -> Option<&'v Value> {
         .filter(|v| !v.is_null())
 }
 
+/// The task type a task without `type` is taken to have, from what its agent is:
+/// claude-flow's own workflows often leave `type` out and let the agent say it
+/// (`devops` → devops, `tester` → testing). Agents that do not write files a pack
+/// could generate (researchers, analysts) imply nothing, so no pack matches their
+/// tasks and they fall to the default runner (`--runner`, `settings.runner`).
+pub fn implied_task_type(agent: &Agent) -> Option<&'static str> {
+    const BY_AGENT: &[(&[&str], &str)] = &[
+        (&["architect", "designer", "system-architect"], "design"),
+        (
+            &[
+                "developer",
+                "coder",
+                "engineer",
+                "backend-developer",
+                "frontend-developer",
+                "fullstack-developer",
+            ],
+            "development",
+        ),
+        (&["devops", "ops", "sre", "platform-engineer"], "devops"),
+        (&["tester", "qa", "test-engineer"], "testing"),
+    ];
+    BY_AGENT
+        .iter()
+        .find(|(kinds, _)| one_of_str(&agent.kind, kinds))
+        .map(|(_, t)| *t)
+}
+
+fn one_of_str(value: &str, allowed: &[&str]) -> bool {
+    allowed.iter().any(|a| a.eq_ignore_ascii_case(value))
+}
+
+/// The start of the reason a service pack gives for a task that builds no service.
+const NO_SERVICE: &str = "the task builds no service";
+
 /// Every reason `pack` does not match (empty when it does). With several rule sets,
 /// the reasons of the one that came closest.
 pub fn mismatches(pack: &Pack, agent: &Agent, task: &Task) -> Vec<String> {
@@ -69,17 +104,32 @@ fn rule_mismatches(r: &MatchRules, agent: &Agent, task: &Task) -> Vec<String> {
             r.capabilities.join("|")
         ));
     }
-    if !r.task_type.is_empty()
-        && !task
-            .kind
-            .as_deref()
-            .is_some_and(|k| one_of(k, &r.task_type))
-    {
-        why.push(format!(
-            "task type `{}` is not {}",
-            task.kind.as_deref().unwrap_or("(none)"),
-            r.task_type.join("|")
-        ));
+    let kind = task.kind.as_deref().or_else(|| implied_task_type(agent));
+    if !r.task_type.is_empty() && !kind.is_some_and(|k| one_of(k, &r.task_type)) {
+        why.push(match (&task.kind, kind) {
+            (None, Some(k)) => format!(
+                "the task has no type and its agent's (`{k}`, from agent type `{}`) is not {}",
+                agent.kind,
+                r.task_type.join("|")
+            ),
+            _ => format!(
+                "task type `{}` is not {}",
+                kind.unwrap_or("(none)"),
+                r.task_type.join("|")
+            ),
+        });
+    }
+    if !r.service.is_empty() {
+        let kind = super::system::service_kind(task, Some(agent));
+        if !kind.is_some_and(|k| one_of(k, &r.service)) {
+            why.push(match kind {
+                Some(k) => format!("the task builds a {k} service, not {}", r.service.join("|")),
+                None => format!(
+                    "{NO_SERVICE} (this pack builds {} services: a development task whose input names a framework, database or resources)",
+                    r.service.join("|")
+                ),
+            });
+        }
     }
     if !r.task_id.is_empty() && !one_of(&task.id, &r.task_id) {
         why.push(format!("task id is not {}", r.task_id.join("|")));
@@ -170,7 +220,10 @@ fn explain_no_match(packs: &[Pack], agent: &Agent, task: &Task) -> String {
         .iter()
         .map(|p| {
             let why = mismatches(p, agent, task);
-            (why.len(), p, why)
+            // A pack for services is far from a task that builds none, however few of
+            // its other rules failed: rank it behind packs of the task's own kind.
+            let far = why.iter().any(|w| w.starts_with(NO_SERVICE));
+            (why.len() + if far { 3 } else { 0 }, p, why)
         })
         .collect();
     scored.sort_by(|a, b| {

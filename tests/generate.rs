@@ -1,0 +1,294 @@
+//! The system model the template packs render from (issue 15): what `prflow plan`
+//! shows for the example workflows, resources declared or inferred, and the errors a
+//! user gets for what prflow cannot generate.
+
+use serde_json::{json, Value};
+use std::path::{Path, PathBuf};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn prflow() -> assert_cmd::Command {
+    assert_cmd::Command::cargo_bin("prflow").unwrap()
+}
+
+/// `prflow plan FILE --format json`'s `system`.
+fn system_of(file: &Path) -> Value {
+    let out = prflow()
+        .arg("plan")
+        .arg(file)
+        .args(["--format", "json"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let plan: Value = serde_json::from_slice(&out).unwrap();
+    plan["system"].clone()
+}
+
+fn example(name: &str) -> PathBuf {
+    root().join("examples").join(name)
+}
+
+fn service<'a>(system: &'a Value, name: &str) -> &'a Value {
+    system["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no service {name} in {system:#}"))
+}
+
+fn action_paths(resource: &Value) -> Vec<String> {
+    resource["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            format!(
+                "{} {}",
+                a["method"].as_str().unwrap(),
+                a["path"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn the_seeds_payment_customization_is_a_service_without_a_task_type() {
+    let system = system_of(&example("payment-service-workflow.json"));
+    let names: Vec<&str> = system["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["payment-service"]);
+    let payment = service(&system, "payment-service");
+    assert_eq!(payment["kind"], "backend");
+    assert_eq!(payment["framework"], "fastify");
+    assert_eq!(payment["database"], "memory");
+    assert_eq!(payment["integrations"], json!(["stripe", "paypal"]));
+    assert_eq!(payment["port"], 3001);
+    let resources = payment["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), 1, "{resources:?}");
+    assert_eq!(resources[0]["name"], "Payment");
+    assert_eq!(resources[0]["path"], "/api/payments");
+    assert_eq!(
+        action_paths(&resources[0]),
+        [
+            "POST /api/payments/checkout",
+            "POST /api/payments/:id/refund",
+            "POST /api/payments/webhook"
+        ]
+    );
+    assert_eq!(system["gateway"], Value::Null);
+    assert_eq!(system["frontend"], Value::Null);
+}
+
+#[test]
+fn ecommerce_has_its_four_services_routes_and_pages_and_no_products() {
+    let system = system_of(&example("ecommerce-workflow.json"));
+    let backends: Vec<(&str, &str, &str)> = system["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["name"].as_str().unwrap(),
+                s["framework"].as_str().unwrap(),
+                s["database"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        backends,
+        [
+            ("cart-service", "express", "redis"),
+            ("payment-service", "fastify", "postgresql"),
+            ("inventory-service", "express", "mysql"),
+            ("shipping-service", "fastify", "mongodb"),
+        ]
+    );
+    let shipping = service(&system, "shipping-service");
+    assert_eq!(shipping["resources"][0]["name"], "Shipment");
+    assert_eq!(
+        action_paths(&shipping["resources"][0]),
+        ["GET /api/shipments/:id/tracking"]
+    );
+    let cart = service(&system, "cart-service");
+    assert_eq!(
+        action_paths(&cart["resources"][0]),
+        ["POST /api/carts/:id/checkout"]
+    );
+    let inventory = service(&system, "inventory-service");
+    assert_eq!(inventory["resources"][0]["name"], "Item");
+    let routes: Vec<(String, u64)> = system["gateway"]["routes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["prefix"].as_str().unwrap().to_string(),
+                r["port"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            ("/api/carts".to_string(), 3001),
+            ("/api/payments".to_string(), 3002),
+            ("/api/items".to_string(), 3003),
+            ("/api/shipments".to_string(), 3004),
+        ]
+    );
+    assert_eq!(system["frontend"]["framework"], "react");
+    assert_eq!(system["frontend"]["ui"], "mui");
+    assert_eq!(system["frontend"]["auth"], false);
+    let pages: Vec<&str> = system["frontend"]["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["plural"].as_str().unwrap())
+        .collect();
+    assert_eq!(pages, ["carts", "payments", "items", "shipments"]);
+    assert_eq!(
+        system["databases"],
+        json!(["mongodb", "mysql", "postgresql", "redis"])
+    );
+    let text = system.to_string().to_lowercase();
+    assert!(
+        !text.contains("product"),
+        "the e-commerce model names products: {system:#}"
+    );
+}
+
+#[test]
+fn social_and_iot_variants_infer_their_resources() {
+    let social = system_of(&example("social-workflow.json"));
+    let auth = service(&social, "auth-service");
+    assert_eq!(auth["role"], "auth");
+    assert_eq!(auth["provides_auth"], true);
+    assert_eq!(auth["resources"], json!([]));
+    let content: Vec<&str> = service(&social, "content-service")["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(content, ["Post", "Comment"]);
+    assert_eq!(
+        service(&social, "notification-service")["resources"][0]["name"],
+        "Notification"
+    );
+    assert_eq!(
+        service(&social, "messaging-service")["resources"][0]["name"],
+        "Message"
+    );
+    assert_eq!(social["frontend"]["framework"], "vue");
+    assert_eq!(social["frontend"]["ui"], "tailwind");
+    assert_eq!(social["frontend"]["auth"], true);
+    assert_eq!(social["gateway"]["routes"][0]["prefix"], "/api/auth");
+
+    let iot = system_of(&example("iot-workflow.json"));
+    let names: Vec<&str> = iot["backends"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["resources"][0]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Device", "Reading", "Report"]);
+    assert_eq!(iot["frontend"]["framework"], "svelte");
+    assert_eq!(iot["frontend"]["ui"], "bootstrap");
+}
+
+#[test]
+fn the_microservices_example_keeps_auth_as_a_feature() {
+    let system = system_of(&example("microservices-workflow.json"));
+    let auth = service(&system, "auth-service");
+    assert_eq!(auth["provides_auth"], true);
+    assert_eq!(auth["features"], json!(["jwt", "oauth2", "refresh-tokens"]));
+    assert_eq!(
+        service(&system, "user-service")["resources"][0]["name"],
+        "User"
+    );
+    let product = &service(&system, "product-service")["resources"][0];
+    assert_eq!(product["name"], "Product");
+    assert!(action_paths(product).contains(&"PATCH /api/products/:id/inventory".to_string()));
+    assert_eq!(system["gateway"]["port"], 8080);
+    assert_eq!(system["frontend"]["ui"], "mui");
+}
+
+#[test]
+fn plan_text_summarises_the_system() {
+    let out = prflow()
+        .arg("plan")
+        .arg(example("payment-service-workflow.json"))
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("payment-service :3001 backend fastify memory [stripe, paypal] Payment /api/payments (checkout, refund, webhook)"),
+        "{out}"
+    );
+}
+
+fn write_workflow(dir: &Path, input: Value) -> PathBuf {
+    let w = json!({
+        "name": "orders",
+        "agents": [{"id": "dev", "type": "developer", "capabilities": ["backend"]}],
+        "tasks": [{"id": "create-order-service", "name": "Build orders", "agentId": "dev", "input": input}]
+    });
+    let path = dir.join("workflow.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&w).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn declared_resources_replace_the_inferred_ones() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_workflow(
+        dir.path(),
+        json!({"framework": "express", "resources": [
+            {"name": "Order", "fields": {"total": "number", "note": {"type": "string"}}, "actions": ["cancel"]},
+            "Coupon"
+        ]}),
+    );
+    let system = system_of(&path);
+    let rs = &service(&system, "order-service")["resources"];
+    assert_eq!(
+        rs[0]["fields"],
+        json!([
+            {"name": "total", "type": "number", "required": true},
+            {"name": "note", "type": "string", "required": false}
+        ])
+    );
+    assert_eq!(action_paths(&rs[0]), ["POST /api/orders/:id/cancel"]);
+    assert_eq!(rs[1]["name"], "Coupon");
+    assert_eq!(rs[1]["path"], "/api/coupons");
+}
+
+#[test]
+fn a_declared_field_of_an_unknown_type_is_a_validate_error_naming_its_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_workflow(
+        dir.path(),
+        json!({"framework": "express", "resources": [{"name": "Order", "fields": {"total": "money"}}]}),
+    );
+    let out = prflow().arg("validate").arg(&path).output().unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("create-order-service")
+            && text.contains("input.resources[0]")
+            && text.contains("`money`")
+            && text.contains("string, number, integer, boolean, date, json"),
+        "{text}"
+    );
+}
