@@ -343,12 +343,14 @@ pub fn services(w: &Workflow) -> (Vec<Service>, Vec<(String, String)>) {
 
 /// Why the resources a task declares cannot be used (`None` when they can, or when
 /// the task creates no service).
+/// Looks at that one task only: `validate` asks for every task, and a walk of the
+/// whole workflow per task would make it quadratic.
 pub fn problem_of(w: &Workflow, task: &str) -> Option<String> {
-    services(w)
-        .1
-        .into_iter()
-        .find(|(t, _)| t == task)
-        .map(|(_, e)| e)
+    let t = w.task(task)?;
+    if !matches!(service_kind(t, w.agent(&t.agent)), Some("backend" | "auth")) {
+        return None;
+    }
+    resources::declared(&t.input)?.err()
 }
 
 /// The model as the render context's `system` (templates/README.md, "The render context").
