@@ -292,3 +292,198 @@ fn a_declared_field_of_an_unknown_type_is_a_validate_error_naming_its_place() {
         "{text}"
     );
 }
+
+// ---- the generic backend-service pack ----------------------------------------------
+
+use prflow::agents::template::TemplateRunner;
+use prflow::agents::{Runner, TaskRequest, TreeView};
+use std::collections::BTreeMap;
+
+struct EmptyTree;
+impl TreeView for EmptyTree {
+    fn read(&self, _: &str) -> Option<Vec<u8>> {
+        None
+    }
+    fn list(&self, _: &str) -> Vec<String> {
+        vec![]
+    }
+}
+
+fn load(path: &Path) -> prflow::workflow::Workflow {
+    let text = std::fs::read_to_string(path).unwrap();
+    match prflow::workflow::parse(path, &text) {
+        Ok(loaded) => loaded.workflow,
+        Err(d) => panic!("{} does not parse: {d:?}", path.display()),
+    }
+}
+
+/// Every service task of an example rendered with the embedded packs: path → text.
+fn render_services(file: &str) -> BTreeMap<String, String> {
+    let w = load(&example(file));
+    let runner = TemplateRunner::new(None).expect("the embedded packs load");
+    let mut out = BTreeMap::new();
+    for task in w.tasks.iter().filter(|t| t.id.ends_with("-service")) {
+        let agent = w.agent(&task.agent).unwrap();
+        let req = TaskRequest {
+            run_id: "abc123",
+            workflow: &w,
+            task,
+            agent,
+            phase: 2,
+            feedback: None,
+            base: &EmptyTree,
+            workdir: None,
+            output_dir: &w.output_dir,
+        };
+        let done = runner
+            .run(&req)
+            .unwrap_or_else(|e| panic!("task {}: {e}", task.id));
+        for f in done.files {
+            out.insert(f.path, String::from_utf8(f.content.unwrap()).unwrap());
+        }
+    }
+    out
+}
+
+fn pack_of(file: &str, task: &str) -> String {
+    let w = load(&example(file));
+    let runner = TemplateRunner::new(None).unwrap();
+    runner
+        .select(&w, w.task(task).unwrap())
+        .unwrap()
+        .name
+        .clone()
+}
+
+#[test]
+fn service_tasks_without_a_type_get_the_generic_backend_pack() {
+    assert_eq!(
+        pack_of("payment-service-workflow.json", "create-payment-service"),
+        "backend-service"
+    );
+    assert_eq!(
+        pack_of("payment-service-workflow.json", "containerize-services"),
+        "deployment"
+    );
+    assert_eq!(
+        pack_of("payment-service-workflow.json", "integration-tests"),
+        "integration-tests"
+    );
+    assert_eq!(
+        pack_of("social-workflow.json", "create-auth-service"),
+        "auth-service"
+    );
+    assert_eq!(
+        pack_of("iot-workflow.json", "create-ingestion-service"),
+        "backend-service"
+    );
+}
+
+#[test]
+fn each_database_gets_its_store_adapter_and_driver() {
+    let f = render_services("ecommerce-workflow.json");
+    for (service, store, driver) in [
+        ("cart-service", "redis", "\"redis\""),
+        ("payment-service", "postgres", "\"pg\""),
+        ("inventory-service", "mysql", "\"mysql2\""),
+        ("shipping-service", "mongodb", "\"mongodb\""),
+    ] {
+        let dir = format!("services/{service}");
+        assert!(
+            f.contains_key(&format!("{dir}/src/stores/{store}.js")),
+            "{service}: {:?}",
+            f.keys()
+        );
+        assert!(f.contains_key(&format!("{dir}/src/stores/memory.js")));
+        assert!(
+            f[&format!("{dir}/package.json")].contains(driver),
+            "{service}"
+        );
+        let others = ["redis", "postgres", "mysql", "mongodb"]
+            .iter()
+            .filter(|s| **s != store);
+        for other in others {
+            assert!(
+                !f.contains_key(&format!("{dir}/src/stores/{other}.js")),
+                "{service} has {other}"
+            );
+        }
+        let integration = &f[&format!("{dir}/integration/store.integration.js")];
+        assert!(integration.contains("storeContract"), "{integration}");
+    }
+    // The MongoDB store is unit-tested on the in-process fake of the driver.
+    assert!(f.contains_key("services/shipping-service/test/fake-mongo.js"));
+    assert!(f["services/shipping-service/test/stores.test.js"].contains("mongodb (fake driver)"));
+    let memory = render_services("payment-service-workflow.json");
+    assert!(!memory
+        .keys()
+        .any(|k| k.contains("stores/postgres") || k.contains("stores/mysql")));
+}
+
+#[test]
+fn express_or_fastify_as_the_workflow_says() {
+    let f = render_services("ecommerce-workflow.json");
+    let cart = &f["services/cart-service/package.json"];
+    assert!(
+        cart.contains("\"express\"") && !cart.contains("\"fastify\""),
+        "{cart}"
+    );
+    let payment = &f["services/payment-service/package.json"];
+    assert!(
+        payment.contains("\"fastify\"") && !payment.contains("\"express\""),
+        "{payment}"
+    );
+    assert!(f["services/payment-service/src/lib/http.js"].contains("require('fastify')"));
+    assert!(f["services/cart-service/src/lib/http.js"].contains("require('express')"));
+}
+
+#[test]
+fn payments_get_provider_adapters_and_signed_webhooks() {
+    let f = render_services("payment-service-workflow.json");
+    let providers = &f["services/payment-service/src/payments/providers.js"];
+    for p in [
+        "function testProvider",
+        "function stripeProvider",
+        "function paypalProvider",
+    ] {
+        assert!(providers.contains(p), "{p}");
+    }
+    assert!(f["services/payment-service/src/payments/signature.js"].contains("createHmac('sha256'"));
+    let tests = &f["services/payment-service/test/payments.test.js"];
+    assert!(
+        tests.contains("a signed webhook updates the payment"),
+        "{tests}"
+    );
+    assert!(
+        tests.contains("fakeApi"),
+        "the providers are tested against loopback fakes"
+    );
+    // A cart service has no payments code.
+    let e = render_services("ecommerce-workflow.json");
+    assert!(!e
+        .keys()
+        .any(|k| k.starts_with("services/cart-service/src/payments")));
+}
+
+#[test]
+fn ecommerce_output_names_no_product() {
+    let f = render_services("ecommerce-workflow.json");
+    let product = regex::Regex::new(r"(?i)\bproducts?\b").unwrap();
+    for (path, text) in &f {
+        assert!(
+            !product.is_match(text) && !path.contains("product"),
+            "{path} names products, which the e-commerce workflow does not imply"
+        );
+    }
+}
+
+#[test]
+fn generated_services_are_byte_identical_on_rerun() {
+    for file in [
+        "ecommerce-workflow.json",
+        "social-workflow.json",
+        "iot-workflow.json",
+    ] {
+        assert_eq!(render_services(file), render_services(file), "{file}");
+    }
+}
