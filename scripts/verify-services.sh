@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# Issue 15: every backend service the template packs generate for the example workflows
+# runs its own tests. For each example (default: payment-service ecommerce social iot):
+#   1. render: a scratch git repository with examples/<name>-workflow.json, `prflow run`
+#      and `prflow approve` until the services' phase exists (phase 2)
+#   2. for each services/* of that phase rendered by the backend-service pack:
+#      `npm install` (one npm cache for all), `npm test` (node:test, c8 lines >= 80%)
+#   3. `npm run test:integration`: the store contract against the real database, started
+#      here from Debian packages on 127.0.0.1 (PostgreSQL, MariaDB, Redis); MongoDB has
+#      no Debian package: reported "not measured" (its unit tests use a driver fake).
+# Prints one line per check and ends with `N passed, N failed`; exit 1 when one failed.
+# usage: scripts/verify-services.sh [WORK_DIR]
+# env:   PRFLOW_BIN (default: cargo build --release), VERIFY_EXAMPLES, npm_config_cache
+set -uo pipefail
+
+main() {
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+WORK=${1:-$(mktemp -d /tmp/prflow-verify-services.XXXXXX)}
+mkdir -p "$WORK" && WORK=$(cd "$WORK" && pwd)
+export npm_config_cache=${npm_config_cache:-$WORK/npm-cache}
+PRFLOW=${PRFLOW_BIN:-}
+if [ -z "$PRFLOW" ]; then
+  (cd "$ROOT" && cargo build --release -q) || { echo "verify-services: cargo build failed" >&2; exit 1; }
+  PRFLOW="$ROOT/target/release/prflow"
+fi
+passed=0 failed=0
+ok() { passed=$((passed + 1)); echo "ok    $*"; }
+bad() { failed=$((failed + 1)); echo "FAIL  $*"; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+START=$(date +%s)
+
+# Databases, each only when its server is installed; stopped by pid on exit.
+PIDS=() PG_URL='' MYSQL_URL='' REDIS_URL=''
+cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; [ -n "${PG_DIR:-}" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" stop -m fast >/dev/null 2>&1; }
+trap cleanup EXIT
+if ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
+  eval "$(bash "$ROOT/scripts/start-test-postgres.sh" 2>/dev/null)" && PG_DIR=$PRFLOW_TEST_PG_DIR && PG_URL=$PRFLOW_TEST_DATABASE_URL
+fi
+if command -v mariadbd >/dev/null && command -v mariadb-install-db >/dev/null; then
+  md="$WORK/mariadb"; mkdir -p "$md"; port=$(free_port)
+  if mariadb-install-db --user="$(id -un)" --datadir="$md/data" >"$md/install.log" 2>&1; then
+    mariadbd --user="$(id -un)" --datadir="$md/data" --socket="$md/sock" --port="$port" --bind-address=127.0.0.1 \
+      --skip-grant-tables --skip-log-bin >"$md/server.log" 2>&1 &
+    PIDS+=($!)
+    for _ in $(seq 1 60); do mariadb -S "$md/sock" -e 'select 1' >/dev/null 2>&1 && break; sleep 0.5; done
+    mariadb -S "$md/sock" -e 'CREATE DATABASE IF NOT EXISTS verify' && MYSQL_URL="mysql://root@127.0.0.1:$port/verify"
+  fi
+fi
+if command -v redis-server >/dev/null; then
+  port=$(free_port)
+  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
+  PIDS+=($!)
+  for _ in $(seq 1 40); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.25; done
+  REDIS_URL="redis://127.0.0.1:$port/0"
+fi
+
+for name in ${VERIFY_EXAMPLES:-payment-service ecommerce social iot}; do
+  repo="$WORK/$name/repo" tree="$WORK/$name/tree"
+  mkdir -p "$repo"
+  git -C "$repo" init -q -b main && git -C "$repo" config user.email verify@prflow.local && git -C "$repo" config user.name verify
+  cp "$ROOT/examples/$name-workflow.json" "$repo/workflow.json"
+  git -C "$repo" add -A && git -C "$repo" commit -qm workflow
+  if ! (cd "$repo" && "$PRFLOW" run -q workflow.json && "$PRFLOW" approve -q --repo .) >"$WORK/$name/render.log" 2>&1; then
+    bad "$name: render (see $WORK/$name/render.log)"; continue
+  fi
+  branch=$(git -C "$repo" for-each-ref --format='%(refname:short)' 'refs/heads/prflow/*/02-*' | head -1)
+  git -C "$repo" worktree add -q "$tree" "$branch" || { bad "$name: no phase 2 branch"; continue; }
+  ok "$name: rendered $branch"
+  for dir in "$tree"/services/*/; do
+    svc=$(basename "$dir")
+    grep -q '"test:integration"' "$dir/package.json" 2>/dev/null && [ -f "$dir/src/model.js" ] || continue
+    log="$WORK/$name/$svc.log"
+    if (cd "$dir" && npm install --no-audit --no-fund --loglevel=error && npm test) >"$log" 2>&1; then
+      ok "$name/$svc: npm test ($(grep -E '^All files' "$log" | awk -F'|' '{gsub(/ /,"",$5); print $5"% lines"}'))"
+    else
+      bad "$name/$svc: npm test (see $log)"
+    fi
+    db=$(sed -n 's/.*"description": ".*(\(.*\), \(.*\))".*/\2/p' "$dir/package.json")
+    case "$db" in
+      postgresql) url=$PG_URL var=DATABASE_URL ;;
+      mysql) url=$MYSQL_URL var=MYSQL_URL ;;
+      redis) url=$REDIS_URL var=REDIS_URL ;;
+      mongodb) echo "skip  $name/$svc: MongoDB store against a real server: not measured (no Debian package)"; continue ;;
+      *) continue ;;
+    esac
+    if [ -z "$url" ]; then echo "skip  $name/$svc: no $db server here: not measured"; continue; fi
+    if (cd "$dir" && env "$var=$url" npm run test:integration) >"$log.integration" 2>&1; then
+      ok "$name/$svc: store contract on a real $db"
+    else
+      bad "$name/$svc: integration on $db (see $log.integration)"
+    fi
+  done
+done
+echo "took $(( $(date +%s) - START )) s"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
+}
+main "$@"
