@@ -7,6 +7,7 @@
 
 pub mod outbox;
 pub mod pg;
+pub mod proxy;
 pub mod yaml;
 
 use std::io::{BufRead, BufReader};
@@ -52,6 +53,10 @@ impl Svc {
     }
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
+    }
+    /// The process id of the running `prflow serve`.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
     pub fn kill9(&mut self) {
         let _ = self.child.kill();
