@@ -222,19 +222,36 @@ async fn a_repeated_delivery_is_processed_once() {
     let (st, text) = deliver(&svc, "pull_request_review", "dup-1", body.clone()).await;
     assert_eq!((st, text.trim()), (200, "duplicate: already received"));
     wait_records(&svc, 1, Duration::from_secs(5)).await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(records(&svc).len(), 1);
+    handled_through(&svc, &body, "after-dup-1", &["dup-1", "after-dup-1"]).await;
     // Still recognised after a restart.
     svc.sigterm();
     svc.wait_exit(Duration::from_secs(10)).unwrap();
     let svc = spawn(dir.path(), &[], &[]);
     assert_eq!(svc.recovered, 0);
     assert_eq!(
-        deliver(&svc, "pull_request_review", "dup-1", body).await.0,
+        deliver(&svc, "pull_request_review", "dup-1", body.clone())
+            .await
+            .0,
         200
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(records(&svc).len(), 1);
+    handled_through(
+        &svc,
+        &body,
+        "after-restart",
+        &["dup-1", "after-dup-1", "after-restart"],
+    )
+    .await;
+}
+
+/// Delivers `body` again under a new id and waits until it is handled: one key's
+/// deliveries are handled in order, so by then every delivery answered before it has
+/// been handled too, and the record holds exactly `expected` — no sleep, no guess.
+async fn handled_through(svc: &Svc, body: &[u8], id: &str, expected: &[&str]) {
+    let (st, _) = deliver(svc, "pull_request_review", id, body.to_vec()).await;
+    assert_eq!(st, 202);
+    let r = wait_records(svc, expected.len(), Duration::from_secs(10)).await;
+    let ids: Vec<&str> = r.iter().map(|v| v["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, expected, "what the handler was given, in order");
 }
 
 #[tokio::test(flavor = "multi_thread")]
