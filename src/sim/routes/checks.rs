@@ -9,11 +9,12 @@ use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::{now, CheckRun, CheckSuite};
 use super::super::Inner;
+use super::access::{ReadChecks, RepoAccess, WriteChecks};
 use super::repos::open;
-use super::{authorize, full, S};
+use super::S;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
-use axum::{Extension, Router};
+use axum::Router;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -229,12 +230,12 @@ fn apply(c: &mut CheckRun, b: &Value, new_annotations: Vec<Value>) -> ApiResult<
 
 async fn create_run(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r)): Path<(String, String)>,
+    Path((_, _)): Path<(String, String)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WriteChecks>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "checks", true)?;
     app_only(&a)?;
     let b = parse_body(&body)?;
     let name = req_str(&b, "name")?.to_string();
@@ -297,12 +298,12 @@ fn suite_maybe_completed(inner: &Inner, f: &str, suite: u64, sender: &str) {
 
 async fn update_run(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, id)): Path<(String, String, u64)>,
+    Path((_, _, id)): Path<(String, String, u64)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WriteChecks>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "checks", true)?;
     app_only(&a)?;
     let b = parse_body(&body)?;
     let ann = check_annotations(&b["output"])?;
@@ -329,21 +330,17 @@ async fn update_run(
 
 async fn get_run(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, id)): Path<(String, String, u64)>,
+    Path((_, _, id)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadChecks>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "checks", false)?;
     ok(check_run_json(&inner, &f, id)?)
 }
 
 async fn annotations(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, id)): Path<(String, String, u64)>,
+    Path((_, _, id)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadChecks>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "checks", false)?;
     let st = inner.st.lock().unwrap();
     let c = st
         .repos
@@ -375,11 +372,11 @@ async fn annotations(
 /// The App asks GitHub to re-run a check (`POST …/check-runs/{id}/rerequest`).
 async fn rerequest(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, id)): Path<(String, String, u64)>,
+    Path((_, _, id)): Path<(String, String, u64)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WriteChecks>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "checks", true)?;
     check_run_json(&inner, &f, id)?;
     let login = inner.login_of(&a);
     emit_run(&inner, &f, id, "rerequested", &login);
@@ -425,12 +422,12 @@ pub fn suites_for_sha(inner: &Inner, f: &str, sha: &str, paging: &Paging) -> Api
 
 async fn create_suite(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r)): Path<(String, String)>,
+    Path((_, _)): Path<(String, String)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WriteChecks>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "checks", true)?;
     app_only(&a)?;
     let b = parse_body(&body)?;
     let sha = req_str(&b, "head_sha")?.to_string();
@@ -457,11 +454,9 @@ async fn create_suite(
 
 async fn get_suite(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, id)): Path<(String, String, u64)>,
+    Path((_, _, id)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadChecks>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "checks", false)?;
     let st = inner.st.lock().unwrap();
     let r = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
     if !r.check_suites.iter().any(|s| s.id == id) {

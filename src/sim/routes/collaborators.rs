@@ -6,10 +6,11 @@ use super::super::auth::{self, Actor};
 use super::super::http::{no_content, ok, parse_body, ApiError, ApiResult};
 use super::super::shapes;
 use super::super::Inner;
-use super::{authorize, full, S};
+use super::access::{ReadMetadata, RepoAccess, WriteAdministration};
+use super::S;
 use axum::extract::{Path, State};
 use axum::routing::{get, put};
-use axum::{Extension, Router};
+use axum::Router;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -42,12 +43,12 @@ fn role_of(permission: &str) -> Option<&'static str> {
 /// simulator has no invitations to accept.
 async fn set_collaborator(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, user)): Path<(String, String, String)>,
+    Path((_, _, user)): Path<(String, String, String)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WriteAdministration>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "administration", true)?;
     if let Actor::Person(l) = &a {
         if auth::role(&inner.st.lock().unwrap(), &f, l) != "admin" {
             return Err(ApiError::forbidden("Must have admin rights to Repository."));
@@ -74,11 +75,9 @@ async fn set_collaborator(
 /// triage → read), `role_name` the role itself.
 async fn permission(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, user)): Path<(String, String, String)>,
+    Path((_, _, user)): Path<(String, String, String)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadMetadata>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "metadata", false)?;
     let st = inner.st.lock().unwrap();
     let acct = st
         .accounts

@@ -2,17 +2,17 @@
 //! (one commit that adds or replaces a file on a branch) and `POST …/git/blobs`.
 //! A commit made here moves the branch like a push does (webhooks, PR heads).
 
-use super::super::auth::Actor;
 use super::super::git;
 use super::super::http::{created, json_status, parse_body, ApiError, ApiResult};
 use super::super::shapes;
 use super::super::Inner;
+use super::access::{RepoAccess, WriteContents};
 use super::repos::{commit_json, is_protected, open};
-use super::{authorize, full, S};
+use super::S;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::post;
-use axum::{Extension, Router};
+use axum::Router;
 use base64::Engine;
 use git2::{FileMode, Oid};
 use serde_json::{json, Value};
@@ -30,12 +30,9 @@ fn b64(s: &str) -> Option<Vec<u8>> {
 /// `POST …/git/blobs` `{"content", "encoding": "utf-8" | "base64"}` → 201 `{url, sha}`.
 async fn create_blob(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r)): Path<(String, String)>,
+    RepoAccess { full: f, .. }: RepoAccess<WriteContents>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "contents", true)?;
     let b = parse_body(&body)?;
     let content = b["content"].as_str().ok_or_else(|| {
         ApiError::unprocessable("Invalid request.\n\n\"content\" wasn't supplied.")
@@ -65,12 +62,12 @@ async fn create_blob(
 /// 422 without `sha` for an existing file, 409 when `sha` is not the file's.
 pub async fn put_contents(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, path)): Path<(String, String, String)>,
+    Path((_, _, path)): Path<(String, String, String)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WriteContents>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "contents", true)?;
     let b = parse_body(&body)?;
     let path = path.trim_matches('/').to_string();
     let missing =

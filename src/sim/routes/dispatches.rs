@@ -1,16 +1,16 @@
 //! `repository_dispatch` and `workflow_dispatch`: recorded as received and
 //! sent as webhooks, with GitHub's limits on event names and payloads.
 
-use super::super::auth::Actor;
 use super::super::git;
 use super::super::http::{no_content, parse_body, req_str, ApiError, ApiResult};
 use super::super::state::now;
 use super::super::Inner;
+use super::access::{RepoAccess, WriteActions, WriteContents};
 use super::repos::open;
-use super::{authorize, full, S};
+use super::S;
 use axum::extract::{Path, State};
 use axum::routing::post;
-use axum::{Extension, Router};
+use axum::Router;
 use serde_json::{json, Map};
 use std::sync::Arc;
 
@@ -25,12 +25,12 @@ pub fn routes() -> Router<Arc<Inner>> {
 
 async fn dispatch(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r)): Path<(String, String)>,
+    Path((_, _)): Path<(String, String)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WriteContents>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "contents", true)?;
     let b = parse_body(&body)?;
     let event_type = req_str(&b, "event_type")?.to_string();
     if event_type.is_empty() || event_type.chars().count() > 100 {
@@ -63,12 +63,12 @@ async fn dispatch(
 
 async fn workflow_dispatch(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, id)): Path<(String, String, String)>,
+    Path((_, _, id)): Path<(String, String, String)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WriteActions>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "actions", true)?;
     let b = parse_body(&body)?;
     let rf = req_str(&b, "ref")?.to_string();
     let repo = open(&inner, &f)?;

@@ -8,6 +8,7 @@ use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::{now, Comment, Issue, Label};
 use super::super::Inner;
+use super::access::{ReadIssues, RepoAccess, WriteIssues};
 use super::{authorize, full, S};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -64,13 +65,10 @@ pub fn issue_json(inner: &Inner, f: &str, n: u64) -> ApiResult<Value> {
 /// `state` (`open` by default, `closed`, `all`) and `labels` (comma-separated, all must match).
 async fn list_issues(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r)): Path<(String, String)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadIssues>,
     axum::extract::Query(q): axum::extract::Query<std::collections::HashMap<String, String>>,
     paging: Paging,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "issues", false)?;
     let state = q.get("state").map(String::as_str).unwrap_or("open");
     if !matches!(state, "open" | "closed" | "all") {
         return Err(ApiError::invalid("state must be one of open, closed, all"));
@@ -159,11 +157,9 @@ async fn create_issue(
 
 async fn get_issue(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadIssues>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "issues", false)?;
     ok(issue_json(&inner, &f, n)?)
 }
 
@@ -173,6 +169,8 @@ async fn update_issue(
     Path((o, r, n)): Path<(String, String, u64)>,
     body: bytes::Bytes,
 ) -> ApiResult {
+    // The author of an issue may edit it with only the right to take part; anyone
+    // else needs `issues: write`, so no `RepoAccess` here.
     let f = full(&o, &r);
     let b = parse_body(&body)?;
     let login = inner.login_of(&a);
@@ -234,12 +232,10 @@ fn comment_json(inner: &Inner, f: &str, id: u64) -> ApiResult<(Value, u64)> {
 
 async fn list_comments(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadIssues>,
     paging: Paging,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "issues", false)?;
     let st = inner.st.lock().unwrap();
     let r = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
     if !r.issues.contains_key(&n) {
@@ -318,11 +314,9 @@ async fn create_comment(
 
 async fn get_comment(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, id)): Path<(String, String, u64)>,
+    Path((_, _, id)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadIssues>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "issues", false)?;
     ok(comment_json(&inner, &f, id)?.0)
 }
 
@@ -443,12 +437,10 @@ async fn react(
 
 async fn list_labels(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadIssues>,
     paging: Paging,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "issues", false)?;
     let st = inner.st.lock().unwrap();
     let r = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
     let i = r.issues.get(&n).ok_or_else(ApiError::not_found)?;
@@ -463,12 +455,10 @@ async fn list_labels(
 /// `{"labels": ["a", …]}` or `["a", …]`; adds, never removes.
 async fn add_labels(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<WriteIssues>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "issues", true)?;
     let b = parse_body(&body)?;
     let list = b["labels"]
         .as_array()

@@ -1,17 +1,17 @@
 //! A repository's labels: `GET …/labels` and `POST …/labels` (adding labels to an
 //! issue is in `issues.rs`; an unknown name there creates the label, as on GitHub).
 
-use super::super::auth::Actor;
 use super::super::http::{created, parse_body, req_str, ApiError, ApiResult};
 use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::Label;
 use super::super::Inner;
-use super::{authorize, full, S};
-use axum::extract::{Path, State};
+use super::access::{ReadIssues, RepoAccess, WriteIssues};
+use super::S;
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::get;
-use axum::{Extension, Router};
+use axum::Router;
 use serde_json::{json, Value};
 use std::sync::Arc;
 
@@ -21,12 +21,9 @@ pub fn routes() -> Router<Arc<Inner>> {
 
 async fn list(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r)): Path<(String, String)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadIssues>,
     paging: Paging,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "issues", false)?;
     let st = inner.st.lock().unwrap();
     let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
     let v: Vec<Value> = rp
@@ -41,12 +38,9 @@ async fn list(
 /// exists (case-insensitively) is GitHub's 422 `already_exists`.
 async fn create(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r)): Path<(String, String)>,
+    RepoAccess { full: f, .. }: RepoAccess<WriteIssues>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "issues", true)?;
     let b = parse_body(&body)?;
     let name = req_str(&b, "name")?.to_string();
     let color = b["color"]

@@ -3,6 +3,7 @@
 //! One middleware does what GitHub does before any handler: injected faults,
 //! authentication, rate-limit accounting and headers; and saves state after writes.
 
+pub mod access;
 pub mod admin;
 pub mod app_hooks;
 pub mod apps;

@@ -1,7 +1,6 @@
 //! Pull requests: create (with GitHub's 422s), list, get, update, merge,
 //! files and commits. Reviews and review requests are in `reviews`.
 
-use super::super::auth::Actor;
 use super::super::git;
 use super::super::http::{created, ok, parse_body, ApiError, ApiResult};
 use super::super::media;
@@ -9,12 +8,13 @@ use super::super::paging::Paging;
 use super::super::shapes::{self, PullFacts};
 use super::super::state::{now, Issue, Pull};
 use super::super::Inner;
+use super::access::{ReadPulls, RepoAccess, WriteContents, WritePulls};
 use super::repos::{commit_json, file_list, open};
-use super::{authorize, full, S};
+use super::S;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post, put};
-use axum::{Extension, Router};
+use axum::Router;
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -121,12 +121,12 @@ pub(super) fn emit_pull(
 
 async fn create_pull(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r)): Path<(String, String)>,
+    Path((o, _)): Path<(String, String)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WritePulls>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", true)?;
     let b = parse_body(&body)?;
     let head_raw = b["head"]
         .as_str()
@@ -219,13 +219,11 @@ async fn create_pull(
 
 async fn list_pulls(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r)): Path<(String, String)>,
+    Path((o, _)): Path<(String, String)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadPulls>,
     Query(q): Query<HashMap<String, String>>,
     paging: Paging,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", false)?;
     let state = q.get("state").map(String::as_str).unwrap_or("open");
     if !matches!(state, "open" | "closed" | "all") {
         return Err(ApiError::invalid("state must be open, closed or all"));
@@ -264,12 +262,10 @@ async fn list_pulls(
 /// `GET …/pulls/{n}`: JSON, or the diff / patch text when `Accept` asks for it.
 async fn get_pull(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadPulls>,
     headers: axum::http::HeaderMap,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", false)?;
     let json = pull_json(&inner, &f, n)?;
     if let Some(kind) = media::wanted(&headers) {
         let (head, base, _) = head_base(&inner, &f, n)?;
@@ -280,12 +276,12 @@ async fn get_pull(
 
 async fn update_pull(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WritePulls>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", true)?;
     let b = parse_body(&body)?;
     let repo = open(&inner, &f)?;
     let login = inner.login_of(&a);
@@ -378,11 +374,9 @@ async fn update_pull(
 
 async fn is_merged(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadPulls>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", false)?;
     let merged = inner
         .st
         .lock()
@@ -401,12 +395,12 @@ async fn is_merged(
 
 async fn merge(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
+    Path((o, _, n)): Path<(String, String, u64)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WriteContents>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "contents", true)?;
     let b = parse_body(&body)?;
     let method = b["merge_method"].as_str().unwrap_or("merge").to_string();
     if !matches!(method.as_str(), "merge" | "squash" | "rebase") {
@@ -586,12 +580,10 @@ pub(super) fn head_base(
 
 async fn files(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadPulls>,
     paging: Paging,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", false)?;
     let (head, base, repo) = head_base(&inner, &f, n)?;
     let files = git::changed_files(&repo, base, head).unwrap_or_default();
     paging.array(file_list(&inner.base, &f, &head.to_string(), &files))
@@ -599,12 +591,10 @@ async fn files(
 
 async fn commits(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadPulls>,
     paging: Paging,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", false)?;
     let (head, base, repo) = head_base(&inner, &f, n)?;
     let v: Vec<Value> = git::commits_between(&repo, Some(base), head, 250)
         .into_iter()

@@ -8,6 +8,7 @@ use super::super::media;
 use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::Inner;
+use super::access::{ReadContents, ReadMetadata, RepoAccess, WriteAdministration, WriteContents};
 use super::{authorize, full, S};
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, patch, post};
@@ -67,23 +68,21 @@ pub fn open(inner: &Inner, full: &str) -> ApiResult<git2::Repository> {
 
 async fn get_repo(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r)): Path<(String, String)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<ReadMetadata>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "metadata", false)?;
     ok(repo_json(&inner, &f, Some(&a))?)
 }
 
 /// `PATCH /repos/{o}/{r}`: only `delete_branch_on_merge` is kept.
 async fn update_repo(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r)): Path<(String, String)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WriteAdministration>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "administration", true)?;
     let b = parse_body(&body)?;
     if let Some(on) = b["delete_branch_on_merge"].as_bool() {
         if let Some(repo) = inner.st.lock().unwrap().repos.get_mut(&f) {
@@ -96,20 +95,20 @@ async fn update_repo(
 
 async fn contents_root(
     s: S,
-    a: Extension<Actor>,
     Path((o, r)): Path<(String, String)>,
+    access: RepoAccess<ReadContents>,
     q: Q,
     h: axum::http::HeaderMap,
 ) -> ApiResult {
-    contents(s, a, Path((o, r, String::new())), q, h).await
+    contents(s, Path((o, r, String::new())), access, q, h).await
 }
 
 /// `GET /contents/{path}`: a file (base64, or raw bytes with
 /// `Accept: application/vnd.github.raw`) or a directory listing.
 async fn contents(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, path)): Path<(String, String, String)>,
+    Path((_, _, path)): Path<(String, String, String)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadContents>,
     Query(q): Q,
     headers: axum::http::HeaderMap,
 ) -> ApiResult {
@@ -117,8 +116,6 @@ async fn contents(
         .get("accept")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("vnd.github.raw") || v.contains("vnd.github.v3.raw"));
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "contents", false)?;
     let repo = open(&inner, &f)?;
     let rev = q
         .get("ref")
@@ -195,11 +192,9 @@ fn ref_json(base: &str, f: &str, name: &str, sha: &str) -> Value {
 
 async fn get_ref(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, name)): Path<(String, String, String)>,
+    Path((_, _, name)): Path<(String, String, String)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadContents>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "contents", false)?;
     let name = format!("refs/{}", name.trim_start_matches("refs/"));
     match git::refs(&inner.bare(&f)).get(&name) {
         Some(sha) => ok(ref_json(&inner.base, &f, &name, sha)),
@@ -209,11 +204,9 @@ async fn get_ref(
 
 async fn matching_refs(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, name)): Path<(String, String, String)>,
+    Path((_, _, name)): Path<(String, String, String)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadContents>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "contents", false)?;
     let prefix = format!("refs/{}", name.trim_start_matches("refs/"));
     let v: Vec<Value> = git::refs(&inner.bare(&f))
         .iter()
@@ -230,12 +223,11 @@ pub(super) fn commit_exists(repo: &git2::Repository, sha: &str) -> Option<Oid> {
 
 async fn create_ref(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r)): Path<(String, String)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WriteContents>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "contents", true)?;
     let b = parse_body(&body)?;
     let name = req_str(&b, "ref")?.to_string();
     let sha = req_str(&b, "sha")?.to_string();
@@ -280,12 +272,12 @@ fn check_protected(inner: &Inner, f: &str, name: &str) -> ApiResult<()> {
 
 async fn update_ref(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, name)): Path<(String, String, String)>,
+    Path((_, _, name)): Path<(String, String, String)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WriteContents>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "contents", true)?;
     let b = parse_body(&body)?;
     let sha = req_str(&b, "sha")?.to_string();
     let force = b["force"].as_bool().unwrap_or(false);
@@ -316,11 +308,11 @@ async fn update_ref(
 
 async fn delete_ref(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, name)): Path<(String, String, String)>,
+    Path((_, _, name)): Path<(String, String, String)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WriteContents>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "contents", true)?;
     let name = format!("refs/{}", name.trim_start_matches("refs/"));
     let repo = open(&inner, &f)?;
     let old = repo
@@ -357,12 +349,9 @@ fn branch_json(inner: &Inner, f: &str, name: &str, sha: &str) -> Value {
 
 async fn list_branches(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r)): Path<(String, String)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadContents>,
     paging: Paging,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "contents", false)?;
     let v: Vec<Value> = git::refs(&inner.bare(&f))
         .iter()
         .filter_map(|(n, s)| {
@@ -379,7 +368,8 @@ async fn get_branch(
     Path((o, r, b)): Path<(String, String, String)>,
 ) -> ApiResult {
     let f = full(&o, &r);
-    // Branch names may hold `/`, so `…/branches/{b}/protection` arrives here too.
+    // Branch names may hold `/`, so `…/branches/{b}/protection` arrives here too; it
+    // asks for `administration`, not `contents`, so no `RepoAccess` here.
     if let Some(b) = b.strip_suffix("/protection") {
         return protection(&inner, &a, &f, b);
     }
@@ -467,14 +457,15 @@ pub fn commit_json(inner: &Inner, f: &str, repo: &git2::Repository, oid: Oid) ->
 /// `/commits/{ref}`, `/commits/{ref}/check-runs`, `/check-suites`, `/status`, `/statuses` (refs may contain `/`).
 async fn commits_dispatch(
     s: S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, rest)): Path<(String, String, String)>,
+    Path((_, _, rest)): Path<(String, String, String)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<ReadContents>,
     q: Q,
     paging: Paging,
     headers: axum::http::HeaderMap,
 ) -> ApiResult {
     let State(inner) = s;
-    let f = full(&o, &r);
     for (suffix, kind) in [
         ("/check-runs", 1),
         ("/check-suites", 2),
@@ -496,7 +487,6 @@ async fn commits_dispatch(
             };
         }
     }
-    authorize(&inner, &a, &f, "contents", false)?;
     let repo = open(&inner, &f)?;
     let oid = git::resolve(&repo, &rest)
         .ok_or_else(|| ApiError::unprocessable(&format!("No commit found for SHA: {rest}")))?;
@@ -538,11 +528,9 @@ pub fn file_list(base: &str, f: &str, sha: &str, files: &[git::FileChange]) -> V
 
 async fn compare(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, bh)): Path<(String, String, String)>,
+    Path((_, _, bh)): Path<(String, String, String)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadContents>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "contents", false)?;
     let (b, h) = bh.split_once("...").ok_or_else(ApiError::not_found)?;
     let repo = open(&inner, &f)?;
     let (bo, ho) = match (git::resolve(&repo, b), git::resolve(&repo, h)) {

@@ -12,9 +12,10 @@ use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::{now, Review, ReviewComment};
 use super::super::Inner;
+use super::access::{ReadPulls, RepoAccess};
 use super::issues::participate;
 use super::pulls::{head_base, pull_json};
-use super::{authorize, full, S};
+use super::{full, S};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -333,11 +334,9 @@ async fn reply(
 
 async fn get_comment(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, id)): Path<(String, String, u64)>,
+    Path((_, _, id)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadPulls>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", false)?;
     ok(comment_json(&inner, &f, id)?)
 }
 
@@ -345,12 +344,10 @@ async fn get_comment(
 /// older `review-comment` shape: `position` is always present, null for a file comment).
 async fn review_comments(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n, id)): Path<(String, String, u64, u64)>,
+    Path((_, _, n, id)): Path<(String, String, u64, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadPulls>,
     paging: Paging,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", false)?;
     let st = inner.st.lock().unwrap();
     let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
     if !rp.reviews.iter().any(|x| x.pull == n && x.id == id) {

@@ -8,10 +8,11 @@ use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::{now, Review};
 use super::super::Inner;
+use super::access::{ReadPulls, RepoAccess, WritePulls};
 use super::issues::participate;
 use super::pulls::{emit_pull, pr_invalid, pull_json};
 use super::review_comments::{emit_created, patches, place, stored};
-use super::{authorize, full, S};
+use super::{full, S};
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
@@ -55,12 +56,10 @@ fn review_refused(msg: &str) -> ApiError {
 
 async fn list_reviews(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadPulls>,
     paging: Paging,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", false)?;
     let st = inner.st.lock().unwrap();
     let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
     if rp.issues.get(&n).and_then(|i| i.pull.as_ref()).is_none() {
@@ -77,11 +76,9 @@ async fn list_reviews(
 
 async fn get_review(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n, id)): Path<(String, String, u64, u64)>,
+    Path((_, _, n, id)): Path<(String, String, u64, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadPulls>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", false)?;
     let st = inner.st.lock().unwrap();
     let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
     let rv = rp
@@ -228,12 +225,12 @@ async fn create_review(
 
 async fn dismiss(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n, id)): Path<(String, String, u64, u64)>,
+    Path((_, _, n, id)): Path<(String, String, u64, u64)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WritePulls>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", true)?;
     let b = parse_body(&body)?;
     if b["message"].as_str().is_none_or(str::is_empty) {
         return Err(review_refused("message is required to dismiss a review"));
@@ -267,12 +264,10 @@ async fn dismiss(
 
 async fn list_review_comments(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadPulls>,
     paging: Paging,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", false)?;
     let st = inner.st.lock().unwrap();
     let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
     let v: Vec<Value> = rp
@@ -286,11 +281,9 @@ async fn list_review_comments(
 
 async fn get_requested(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadPulls>,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", false)?;
     let st = inner.st.lock().unwrap();
     let p = st
         .repos
@@ -319,12 +312,12 @@ fn reviewer_list(b: &Value) -> Vec<String> {
 
 async fn request_reviewers(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WritePulls>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", true)?;
     let b = parse_body(&body)?;
     let wanted = reviewer_list(&b);
     if b["team_reviewers"]
@@ -384,12 +377,12 @@ async fn request_reviewers(
 
 async fn remove_reviewers(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WritePulls>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "pull_requests", true)?;
     let b = parse_body(&body)?;
     let gone = reviewer_list(&b);
     let login = inner.login_of(&a);

@@ -1,18 +1,18 @@
 //! Commit statuses: `POST …/statuses/{sha}` (and its `status` webhook), the
 //! statuses of a ref, and the combined status.
 
-use super::super::auth::Actor;
 use super::super::git;
 use super::super::http::{created, ok, parse_body, req_str, ApiError, ApiResult};
 use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::{now, Status};
 use super::super::Inner;
+use super::access::{ReadStatuses, RepoAccess, WriteStatuses};
 use super::repos::{commit_exists, commit_json, is_protected, open, repo_json};
-use super::{authorize, full, S};
+use super::S;
 use axum::extract::{Path, State};
 use axum::routing::post;
-use axum::{Extension, Router};
+use axum::Router;
 use git2::Oid;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -26,12 +26,12 @@ pub fn routes() -> Router<Arc<Inner>> {
 
 async fn create_status(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, sha)): Path<(String, String, String)>,
+    Path((_, _, sha)): Path<(String, String, String)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<WriteStatuses>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "statuses", true)?;
     let b = parse_body(&body)?;
     let state = req_str(&b, "state")?.to_string();
     if !matches!(state.as_str(), "error" | "failure" | "pending" | "success") {
@@ -131,12 +131,10 @@ pub(super) fn list(inner: &Inner, f: &str, sha: &str, paging: &Paging) -> ApiRes
 
 async fn list_statuses_sha(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, sha)): Path<(String, String, String)>,
+    Path((_, _, sha)): Path<(String, String, String)>,
+    RepoAccess { full: f, .. }: RepoAccess<ReadStatuses>,
     paging: Paging,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    authorize(&inner, &a, &f, "statuses", false)?;
     list(&inner, &f, &sha, &paging)
 }
 
