@@ -6,6 +6,16 @@
 # script, printing its p95 and req/s. Everything it starts is stopped on exit.
 #
 # Usage: scripts/verify-frontend.sh GENERATED_DIR
+#        scripts/verify-frontend.sh --examples [WORKFLOW...]
+#
+# --examples renders each workflow (default: examples/ecommerce, social and iot, one
+# frontend each: React + Material UI, Vue + Tailwind, Svelte + Bootstrap) with prflow
+# (`prflow run` and `prflow approve` until every phase is done) and, for every app
+# under frontend/ of the last phase, installs it alone (npm's shared cache, no
+# lockfile), runs its unit tests (vitest), builds it (vite) and runs its browser test
+# (playwright-core + Debian's chromium) against the app's in-memory stand-in for the
+# gateway; GENERATED_DIR mode runs the same browser test against the real gateway.
+# Env (--examples): PRFLOW_BIN (default target/debug/prflow), VERIFY_OUT.
 # Env:   VERIFY_OUT (artifacts: logs, screenshot, load.json; default /tmp/prflow-verify-frontend)
 #        VERIFY_STEPS (default "build e2e integration load"): the steps to run;
 #        LOAD_DURATION, LOAD_CONNECTIONS, LOAD_LOG_LEVEL (default warn) for the load run;
@@ -18,6 +28,10 @@
 set -uo pipefail
 
 SELF=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/$(basename "${BASH_SOURCE[0]}")
+if [ "${1:-}" = --examples ]; then
+  shift
+  exec bash "$(dirname "$SELF")/verify-frontend-examples.sh" "$@"
+fi
 DIR=${1:?usage: scripts/verify-frontend.sh GENERATED_DIR}
 DIR=$(cd "$DIR" && pwd) || { echo "verify-frontend: $1 is not a directory" >&2; exit 2; }
 OUT=${VERIFY_OUT:-${TMPDIR:-/tmp}/prflow-verify-frontend}
@@ -99,9 +113,15 @@ start_dev() { # LOGFILE [ENV=VALUE...]
 need() { command -v "$1" >/dev/null 2>&1; }
 need node || { echo "verify-frontend: node is required" >&2; exit 2; }
 need curl || { apt-get install -y -qq curl >/dev/null 2>&1 || { echo "verify-frontend: curl is required" >&2; exit 2; }; }
-for f in package.json frontend/react-app/package.json tests/package.json; do
+for f in package.json tests/package.json; do
   [ -f "$DIR/$f" ] || { echo "verify-frontend: $DIR/$f is missing (render all three phases first)" >&2; exit 2; }
 done
+# Every app the frontend packs wrote (frontend/react-app, vue-app or svelte-app).
+mapfile -t APPS < <(cd "$DIR" && ls -d frontend/*/ 2>/dev/null | sed 's#/$##' | while read -r d; do [ -f "$d/package.json" ] && echo "$d"; done)
+if [ ${#APPS[@]} -eq 0 ]; then
+  echo "verify-frontend: $DIR/frontend/ holds no app (no frontend/*/package.json): render all three phases first" >&2
+  exit 2
+fi
 if [ ! -f "$DIR/services/api-gateway/package.json" ]; then
   echo "verify-frontend: $DIR/services/api-gateway is missing: the backend (phase 2) is needed to run the system" >&2
   exit 2
@@ -124,8 +144,10 @@ if [ ! -d node_modules ] || [ ! -e node_modules/.package-lock.json ] || [ packag
   step "npm install" npm install --no-audit --no-fund --loglevel=error
 fi
 if has build; then
-  step "frontend unit tests" npm test --workspace frontend/react-app
-  step "frontend build (vite)" npm run build --workspace frontend/react-app
+  for app in "${APPS[@]}"; do
+    step "$app unit tests (vitest)" npm test --workspace "$app"
+    step "$app build (vite)" npm run build --workspace "$app"
+  done
 fi
 
 # The live part needs five fixed ports: run it in a private network namespace when
@@ -154,6 +176,11 @@ if has e2e || has integration; then
     if has e2e; then
       step "e2e (Playwright, $CHROMIUM_PATH)" env E2E_SCREENSHOT="$SHOT" npm run test:e2e --workspace tests
       [ -f "$SHOT" ] && echo "screenshot: $SHOT"
+      # Each app's own browser test: every page's create/list/detail through the real gateway.
+      for app in "${APPS[@]}"; do
+        step "$app pages through the gateway (Playwright)" \
+          env GATEWAY_URL="$GATEWAY_URL" E2E_SCREENSHOTS="$OUT/$(basename "$app")" npm run test:e2e --workspace "$app"
+      done
     fi
     has integration && step "integration tests through the gateway" npm run test:integration --workspace tests
     stop_dev

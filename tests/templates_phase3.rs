@@ -1,5 +1,5 @@
-//! The phase-3 packs of the microservices workflow (react-frontend, deployment,
-//! integration-tests): features present or absent, services derived from the workflow,
+//! The phase-3 packs of the microservices workflow (deployment, integration-tests;
+//! the frontend packs are tests/templates_frontend.rs's): features present or absent, services derived from the workflow,
 //! thresholds taken from `performanceThreshold`, valid JSON/YAML, determinism.
 //! Running the generated system itself is scripts/verify-frontend.sh's job.
 
@@ -106,89 +106,6 @@ fn yaml_docs(files: &BTreeMap<String, String>, path: &str) -> Vec<Value> {
         .get(path)
         .unwrap_or_else(|| panic!("{path} not written"));
     common::yaml::docs(text).unwrap_or_else(|e| panic!("{path}: {e}"))
-}
-
-#[test]
-fn frontend_has_a_page_per_feature_and_builds_with_vite_and_mui() {
-    let w = load(&microservices_text());
-    let f = render(&w, "create-frontend");
-    for page in ["Login", "Dashboard", "Users", "Products"] {
-        assert!(
-            f.contains_key(&format!("frontend/react-app/src/pages/{page}.jsx")),
-            "{page}: {:?}",
-            f.keys()
-        );
-    }
-    let pkg = json_of(&f, "frontend/react-app/package.json");
-    assert_eq!(pkg["name"], "react-app");
-    for dep in [
-        "react",
-        "react-dom",
-        "@mui/material",
-        "@emotion/react",
-        "@emotion/styled",
-    ] {
-        assert!(
-            pkg["dependencies"][dep].is_string(),
-            "dependency {dep} missing: {pkg}"
-        );
-    }
-    assert!(pkg["devDependencies"]["vite"].is_string());
-    assert!(pkg["scripts"]["dev"].is_string() && pkg["scripts"]["build"].is_string());
-    let vite = &f["frontend/react-app/vite.config.js"];
-    assert!(
-        vite.contains("|| 'http://localhost:8080'"),
-        "gateway default: {vite}"
-    );
-    assert!(vite.contains("Number(env.PORT || 3000)"), "{vite}");
-    let app = &f["frontend/react-app/src/App.jsx"];
-    assert!(
-        app.contains("const TITLE = \"Microservices Architecture Workflow\";"),
-        "{app}"
-    );
-    // JSX must not have lost its braces to the template engine.
-    assert!(f["frontend/react-app/src/pages/Products.jsx"].contains("size={cell}"));
-}
-
-#[test]
-fn frontend_features_not_listed_are_absent() {
-    let w = microservices_with(|v| {
-        task_mut(v, "create-frontend")["input"]["features"] = json!(["product-catalog"]);
-    });
-    let f = render(&w, "create-frontend");
-    assert!(f.contains_key("frontend/react-app/src/pages/Products.jsx"));
-    assert!(!f.contains_key("frontend/react-app/src/pages/Dashboard.jsx"));
-    assert!(!f.contains_key("frontend/react-app/src/pages/Users.jsx"));
-    let app = &f["frontend/react-app/src/App.jsx"];
-    assert!(
-        !app.contains("Dashboard") && !app.contains("Users"),
-        "{app}"
-    );
-    assert!(
-        app.contains("import Products from './pages/Products.jsx';"),
-        "{app}"
-    );
-}
-
-#[test]
-fn frontend_pack_refuses_another_ui_library_or_feature() {
-    let runner = TemplateRunner::new(None).unwrap();
-    let w = microservices_with(|v| {
-        task_mut(v, "create-frontend")["input"]["ui-library"] = json!("bootstrap");
-    });
-    assert!(runner
-        .check(&w, w.task("create-frontend").unwrap())
-        .is_err());
-    let w = microservices_with(|v| {
-        task_mut(v, "create-frontend")["input"]["features"] = json!(["dashboard", "chat"]);
-    });
-    let err = runner
-        .check(&w, w.task("create-frontend").unwrap())
-        .unwrap_err();
-    assert!(
-        err.contains("chat") && err.contains("product-catalog"),
-        "{err}"
-    );
 }
 
 #[test]
