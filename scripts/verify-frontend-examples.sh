@@ -8,8 +8,8 @@
 #   npm run build (vite)
 #   npm run test:e2e (playwright-core driving Debian's chromium: sign-up, then on
 #                 every page create a record, see it in the list and open it; against
-#                 the app's in-memory stand-in for the gateway, e2e/contract-gateway.js —
-#                 `scripts/verify-frontend.sh GENERATED_DIR` runs it against the real one)
+#                 the app's in-memory stand-in for the gateway, e2e/contract-gateway.js;
+#                 with GATEWAY_URL set, against that gateway)
 # Also checks that a second render writes a byte-identical frontend/ tree.
 #
 # usage: scripts/verify-frontend-examples.sh [WORKFLOW...]

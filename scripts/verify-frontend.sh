@@ -14,7 +14,7 @@
 # under frontend/ of the last phase, installs it alone (npm's shared cache, no
 # lockfile), runs its unit tests (vitest), builds it (vite) and runs its browser test
 # (playwright-core + Debian's chromium) against the app's in-memory stand-in for the
-# gateway; GENERATED_DIR mode runs the same browser test against the real gateway.
+# gateway.
 # Env (--examples): PRFLOW_BIN (default target/debug/prflow), VERIFY_OUT.
 # Env:   VERIFY_OUT (artifacts: logs, screenshot, load.json; default /tmp/prflow-verify-frontend)
 #        VERIFY_STEPS (default "build e2e integration load"): the steps to run;
@@ -176,11 +176,6 @@ if has e2e || has integration; then
     if has e2e; then
       step "e2e (Playwright, $CHROMIUM_PATH)" env E2E_SCREENSHOT="$SHOT" npm run test:e2e --workspace tests
       [ -f "$SHOT" ] && echo "screenshot: $SHOT"
-      # Each app's own browser test: every page's create/list/detail through the real gateway.
-      for app in "${APPS[@]}"; do
-        step "$app pages through the gateway (Playwright)" \
-          env GATEWAY_URL="$GATEWAY_URL" E2E_SCREENSHOTS="$OUT/$(basename "$app")" npm run test:e2e --workspace "$app"
-      done
     fi
     has integration && step "integration tests through the gateway" npm run test:integration --workspace tests
     stop_dev

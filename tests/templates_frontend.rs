@@ -106,7 +106,12 @@ fn package(files: &BTreeMap<String, String>, app: &str) -> Value {
 fn dependencies(pkg: &Value) -> Vec<String> {
     ["dependencies", "devDependencies"]
         .iter()
-        .flat_map(|k| pkg[k].as_object().into_iter().flat_map(|m| m.keys().cloned()))
+        .flat_map(|k| {
+            pkg[k]
+                .as_object()
+                .into_iter()
+                .flat_map(|m| m.keys().cloned())
+        })
         .collect()
 }
 
@@ -164,7 +169,12 @@ const CASES: &[Case] = &[
         ui: "tailwind",
         app: "frontend/vue-app",
         entry: "src/App.vue",
-        brings: &["vue", "@vitejs/plugin-vue", "tailwindcss", "@tailwindcss/vite"],
+        brings: &[
+            "vue",
+            "@vitejs/plugin-vue",
+            "tailwindcss",
+            "@tailwindcss/vite",
+        ],
         not: &["react", "@mui/material", "bootstrap", "svelte"],
     },
     Case {
@@ -252,8 +262,13 @@ fn each_framework_renders_pages_for_the_workflows_resources_with_the_chosen_styl
         match c.ui {
             "material-ui" => {
                 assert!(main.contains("@mui/material/styles"), "{case}: {main}");
-                assert!(f[&format!("{}/src/ui.jsx", c.app)].contains("from '@mui/material/TextField'"));
-                assert!(!f.contains_key(&format!("{}/src/style.css", c.app)), "{case}");
+                assert!(
+                    f[&format!("{}/src/ui.jsx", c.app)].contains("from '@mui/material/TextField'")
+                );
+                assert!(
+                    !f.contains_key(&format!("{}/src/style.css", c.app)),
+                    "{case}"
+                );
             }
             "tailwind" => {
                 let css = &f[&format!("{}/src/style.css", c.app)];
@@ -286,8 +301,14 @@ fn a_system_without_auth_has_no_sign_in_and_no_dashboard_unless_asked() {
     );
     let f = render(&w);
     let resources = &f["frontend/vue-app/src/resources.js"];
-    assert!(resources.contains("export const AUTH = false;"), "{resources}");
-    assert!(resources.contains("export const DASHBOARD = false;"), "{resources}");
+    assert!(
+        resources.contains("export const AUTH = false;"),
+        "{resources}"
+    );
+    assert!(
+        resources.contains("export const DASHBOARD = false;"),
+        "{resources}"
+    );
     let readme = &f["frontend/vue-app/README.md"];
     assert!(!readme.contains("Sign in"), "{readme}");
     assert!(readme.contains("`/api/payments`"), "{readme}");
@@ -295,12 +316,21 @@ fn a_system_without_auth_has_no_sign_in_and_no_dashboard_unless_asked() {
 
 #[test]
 fn a_frontend_with_no_framework_is_react_and_plain_css_when_no_ui_is_named() {
-    let w = system(&payments_and_devices(), true, json!({"features": ["dashboard"]}));
+    let w = system(
+        &payments_and_devices(),
+        true,
+        json!({"features": ["dashboard"]}),
+    );
     let f = render(&w);
     let pkg = package(&f, "frontend/react-app");
     let deps = dependencies(&pkg);
     assert!(deps.iter().any(|d| d == "react"), "{pkg}");
-    assert!(!deps.iter().any(|d| d == "@mui/material" || d == "tailwindcss" || d == "bootstrap"), "{pkg}");
+    assert!(
+        !deps
+            .iter()
+            .any(|d| d == "@mui/material" || d == "tailwindcss" || d == "bootstrap"),
+        "{pkg}"
+    );
     assert!(f["frontend/react-app/src/style.css"].contains(".app-nav {"));
 }
 
@@ -318,7 +348,12 @@ fn unsupported_frameworks_libraries_and_features_are_refused_naming_the_supporte
         ),
         (
             json!({"framework": "react", "ui-library": "ant-design"}),
-            &["ui-library ant-design", "material-ui", "tailwind", "bootstrap"],
+            &[
+                "ui-library ant-design",
+                "material-ui",
+                "tailwind",
+                "bootstrap",
+            ],
         ),
         (
             json!({"framework": "vue", "ui-library": "material-ui"}),
