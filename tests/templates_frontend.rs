@@ -30,11 +30,16 @@ fn system(backends: &[(&str, Value)], auth: bool, frontend_input: Value) -> Work
         "id": "create-frontend", "name": "Build the frontend", "agentId": "frontend-dev",
         "type": "development", "input": frontend_input
     }));
+    tasks.push(json!({
+        "id": "containerize-services", "name": "Containers", "agentId": "devops", "type": "devops",
+        "dependencies": ["create-frontend"]
+    }));
     let text = json!({
         "name": "Frontend check",
         "agents": [
             {"id": "backend-dev", "name": "Backend", "type": "developer", "capabilities": ["backend"]},
-            {"id": "frontend-dev", "name": "Frontend", "type": "developer", "capabilities": ["frontend", "ui-design"]}
+            {"id": "frontend-dev", "name": "Frontend", "type": "developer", "capabilities": ["frontend", "ui-design"]},
+            {"id": "devops", "name": "DevOps", "type": "devops", "capabilities": ["docker", "kubernetes"]}
         ],
         "tasks": tasks
     })
@@ -57,8 +62,12 @@ impl TreeView for EmptyTree {
 
 /// Renders the frontend task with the embedded packs: path → text.
 fn render(w: &Workflow) -> BTreeMap<String, String> {
+    render_task(w, "create-frontend")
+}
+
+fn render_task(w: &Workflow, id: &str) -> BTreeMap<String, String> {
     let runner = TemplateRunner::new(None).expect("the embedded packs load");
-    let task = w.task("create-frontend").unwrap();
+    let task = w.task(id).unwrap();
     let agent = w.agent(&task.agent).unwrap();
     let req = TaskRequest {
         run_id: "abc123",
@@ -71,9 +80,7 @@ fn render(w: &Workflow) -> BTreeMap<String, String> {
         workdir: None,
         output_dir: &w.output_dir,
     };
-    let out = runner
-        .run(&req)
-        .unwrap_or_else(|e| panic!("create-frontend: {e}"));
+    let out = runner.run(&req).unwrap_or_else(|e| panic!("{id}: {e}"));
     out.files
         .iter()
         .map(|f| {
@@ -378,5 +385,31 @@ fn unsupported_frameworks_libraries_and_features_are_refused_naming_the_supporte
         for s in *says {
             assert!(err.contains(s), "{input}: `{s}` not in: {err}");
         }
+    }
+}
+
+#[test]
+fn the_frontend_image_builds_the_app_the_frontend_pack_wrote() {
+    for (framework, app) in [
+        ("react", "frontend/react-app"),
+        ("vue.js", "frontend/vue-app"),
+        ("svelte", "frontend/svelte-app"),
+    ] {
+        let w = system(
+            &payments_and_devices(),
+            true,
+            json!({"framework": framework, "ui-library": "bootstrap"}),
+        );
+        assert!(
+            render(&w).contains_key(&format!("{app}/package.json")),
+            "{framework}"
+        );
+        let f = render_task(&w, "containerize-services");
+        let dockerfile = &f["deployment/docker/frontend/Dockerfile"];
+        assert!(
+            dockerfile.contains(&format!("COPY {app}/package.json ./"))
+                && dockerfile.contains(&format!("COPY {app}/ ./")),
+            "{framework}: {dockerfile}"
+        );
     }
 }
