@@ -21,7 +21,8 @@
 # output directory without app.jdl), files per second, and the ratios.
 #
 # usage: bench/generate/run.sh            (prints a Markdown table; raw data in $BENCH_OUT)
-# env:   PRFLOW_BIN (skip the build), PRFLOW_RUNS, JHIPSTER_TIMEOUT, SKIP_JHIPSTER=1,
+# env:   WORKFLOW (default examples/microservices-workflow.json; any three-phase example,
+#        e.g. examples/ecommerce-workflow.json), PRFLOW_BIN (skip the build), PRFLOW_RUNS, JHIPSTER_TIMEOUT, SKIP_JHIPSTER=1,
 #        BENCH_OUT (default: a new /tmp/prflow-bench-generate.XXXXXX)
 set -uo pipefail
 
@@ -32,6 +33,11 @@ main() {
   out=${BENCH_OUT:-$(mktemp -d /tmp/prflow-bench-generate.XXXXXX)}
   mkdir -p "$out" && out=$(cd "$out" && pwd)
   local runs=${PRFLOW_RUNS:-11} commits=0
+  local workflow=${WORKFLOW:-examples/microservices-workflow.json}
+  [ -f "$root/$workflow" ] || die "WORKFLOW=$workflow: no such file under $root"
+  local wf_name
+  wf_name=$(basename "$workflow")
+  export BENCH_WORKFLOW_NAME=$wf_name # the report's heading names it
 
   as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }
   die() { echo "bench/generate: $*" >&2; exit 1; }
@@ -61,8 +67,8 @@ main() {
     local repo="$out/prflow-$i"
     rm -rf "$repo"
     git init -q -b main "$repo" &&
-      cp "$root/examples/microservices-workflow.json" "$repo/" &&
-      git -C "$repo" add microservices-workflow.json &&
+      cp "$root/$workflow" "$repo/" &&
+      git -C "$repo" add "$wf_name" &&
       git -C "$repo" -c user.name=bench -c user.email=bench@prflow.invalid commit -q -m workflow ||
       die "could not make the scratch repository $repo"
     # The three commands in one shell under GNU time: CPU and peak RSS cover all three.
@@ -70,9 +76,9 @@ main() {
     t0=$(now)
     /usr/bin/time -v -o "$out/prflow-$i.time" sh -c '
       cd "$2" &&
-      "$1" run microservices-workflow.json --repo . -q >/dev/null &&
+      "$1" run "$3" --repo . -q >/dev/null &&
       "$1" approve --repo . -q >/dev/null &&
-      "$1" approve --repo . -q >/dev/null' sh "$prflow" "$repo" >"$out/prflow-$i.log" 2>&1 ||
+      "$1" approve --repo . -q >/dev/null' sh "$prflow" "$repo" "$wf_name" >"$out/prflow-$i.log" 2>&1 ||
       die "prflow run/approve failed (see $out/prflow-$i.log)"
     t1=$(now)
     local last
@@ -80,7 +86,7 @@ main() {
     [[ "$last" == */03-* ]] || die "prflow did not reach phase 3 in $repo (branches: $(git -C "$repo" branch | tr '\n' ' '))"
     local files bytes commits
     read -r files bytes < <(git -C "$repo" ls-tree -r -l "$last" |
-      awk '$5 != "microservices-workflow.json" { n++; b += $4 } END { print n, b }')
+      awk -v wf="$wf_name" '$5 != wf { n++; b += $4 } END { print n, b }')
     commits=$(git -C "$repo" rev-list --count "main..$last")
     printf '%s\t%s\t%s\t%s\t%s\n' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { print b - a }')" \
       "$(cpu_of "$out/prflow-$i.time")" "$(rss_of "$out/prflow-$i.time")" "$files" "$bytes" >>"$out/prflow-runs.tsv"
@@ -135,7 +141,7 @@ rss_of() { awk -F': ' '/Maximum resident set size/ { print $2 }' "$1"; }
 report() {
   local out=$1 runs=${2%%:*} commits=${2#*:} p_wall=$3 p_min=$4 p_max=$5 p_cpu=$6 p_rss=$7 p_files=$8 p_bytes=$9
   local j_version=${10} isolated=${11} j_wall=${12} j_cpu=${13} j_rss=${14} j_files=${15} j_bytes=${16}
-  echo "## bench/generate ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "## bench/generate: ${BENCH_WORKFLOW_NAME:-microservices-workflow.json} ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg))"
   echo
   echo "| | wall | CPU (user+sys) | peak RSS | files | MB | files/s |"
   echo "|---|---|---|---|---|---|---|"
