@@ -6,6 +6,7 @@
 mod common;
 
 use common::json_as;
+use common::outbox::Outbox;
 use prflow::sim::Sim;
 use serde_json::{json, Value};
 use std::path::Path;
@@ -70,6 +71,9 @@ struct World {
     alice: String,
     bob: String,
     http: reqwest::Client,
+    /// What the bot (`prflow-bot`, whose token the runs use) posted, and what the
+    /// test read of it.
+    outbox: Outbox,
 }
 
 impl World {
@@ -83,7 +87,9 @@ impl World {
         let bot = sim.create_user("prflow-bot", "write").unwrap();
         let alice = sim.create_user("alice", "write").unwrap();
         let bob = sim.create_user("bob", "write").unwrap();
+        let outbox = Outbox::of(&sim, "acme/app", &bob, &["prflow-bot"]);
         World {
+            outbox,
             sim,
             _repo: repo,
             work: tempfile::tempdir().unwrap(),
@@ -256,6 +262,7 @@ async fn phases_become_stacked_prs_and_reviews_drive_the_run() {
         git(&w.bare(), &["merge-base", &branch1, &branch2]),
         git(&w.bare(), &["rev-parse", &branch1])
     );
+    assert_stacked_on_phase_1(&w, &head2).await;
 
     // 5. Changes requested: the phase is revised with the feedback, on top, no force push.
     let status = w
@@ -291,16 +298,11 @@ async fn phases_become_stacked_prs_and_reviews_drive_the_run() {
         msg.contains("Prflow-Revision: 1") && msg.contains("Prflow-Review: "),
         "{msg}"
     );
-    let comments = w
-        .get(&format!("/repos/acme/app/issues/{pr2}/comments"))
-        .await;
+    assert_stacked_on_phase_1(&w, &new_head).await;
+    let interdiff = w.outbox.comment_containing(pr2, "revision 1").await;
     assert!(
-        comments
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|c| c["body"].as_str().unwrap_or("").contains("revision 1")),
-        "no interdiff comment: {comments}"
+        interdiff["body"].as_str().unwrap().contains("build.txt"),
+        "the interdiff comment names no changed file: {interdiff}"
     );
 
     // 6. Bob approves the revision: the run is finished.
@@ -341,7 +343,23 @@ async fn phases_become_stacked_prs_and_reviews_drive_the_run() {
     assert_eq!(runs[0]["phases"][1]["status"], "done");
     assert_eq!(runs[0]["pull_requests"][0][0], pr1);
     assert_eq!(runs[0]["pull_requests"][1][0], pr2);
+    w.outbox.assert_all_read(&w.sim);
     w.sim.shutdown().await;
+}
+
+/// Phase 2's head carries one `prflow/stack` status saying it waits for phase 1 (it
+/// cannot land before the PR it stands on).
+async fn assert_stacked_on_phase_1(w: &World, head: &str) {
+    let statuses = w.outbox.statuses(head).await;
+    assert_eq!(statuses.len(), 1, "{statuses:#?}");
+    assert_eq!(statuses[0]["context"], "prflow/stack", "{statuses:#?}");
+    assert!(
+        statuses[0]["description"]
+            .as_str()
+            .unwrap_or("")
+            .starts_with("stacked on phase 1: land the stack with /prflow land"),
+        "{statuses:#?}"
+    );
 }
 
 /// Every write prflow makes can fail (a 5xx that outlasts the retries, or a push the
@@ -421,17 +439,14 @@ async fn fail_once_at(method: &str, path: &str) {
     let head = pulls[0]["head"]["sha"].as_str().unwrap().to_string();
     // A person's token cannot create check runs (as on GitHub): gates are reported
     // as commit statuses, and there must be exactly one for the gate.
-    let statuses = w
-        .get(&format!("/repos/acme/app/commits/{head}/statuses"))
-        .await;
+    let statuses = w.outbox.statuses(&head).await;
     let lint: Vec<&Value> = statuses
-        .as_array()
-        .unwrap()
         .iter()
         .filter(|c| c["context"] == "prflow/lint")
         .collect();
-    assert_eq!(lint.len(), 1, "{method} {path}: {statuses}");
+    assert_eq!(lint.len(), 1, "{method} {path}: {statuses:#?}");
     assert_eq!(lint[0]["state"], "success");
+    assert_eq!(statuses.len(), 1, "{method} {path}: {statuses:#?}");
     let branches = git(
         &w.bare(),
         &["for-each-ref", "--format=%(refname)", "refs/heads/prflow"],
@@ -451,6 +466,7 @@ async fn fail_once_at(method: &str, path: &str) {
         vec!["one"],
         "{method} {path}"
     );
+    w.outbox.assert_all_read(&w.sim);
     w.sim.shutdown().await;
 }
 
@@ -508,6 +524,7 @@ async fn the_actions_executor_dispatches_phases_instead_of_running_them() {
         &["for-each-ref", "--format=%(refname)", "refs/heads/prflow"],
     );
     assert!(branches.is_empty(), "{branches}");
+    w.outbox.assert_all_read(&w.sim);
     w.sim.shutdown().await;
 }
 
@@ -574,6 +591,14 @@ async fn a_rerequested_gate_runs_again_on_its_head() {
             .count(),
         2
     );
+    // A person's token reports gates as commit statuses: the gate's, passing.
+    let statuses = w.outbox.statuses(&head).await;
+    assert!(!statuses.is_empty());
+    for s in &statuses {
+        assert_eq!(s["context"], "prflow/lint", "{statuses:#?}");
+        assert_eq!(s["state"], "success", "{statuses:#?}");
+    }
+    w.outbox.assert_all_read(&w.sim);
     w.sim.shutdown().await;
 }
 
@@ -675,14 +700,9 @@ async fn comment_commands_run_rollback_land_and_abort() {
     .await;
     assert_eq!(started["state"], "waiting-for-review", "{started}");
     let pr1 = started["pull_request_number"].as_u64().unwrap();
-    let comments = w.get(&format!("/repos/acme/app/issues/{n}/comments")).await;
-    assert!(
-        comments.as_array().unwrap().iter().any(|c| c["body"]
-            .as_str()
-            .unwrap()
-            .contains("<!-- prflow:status run=")),
-        "{comments}"
-    );
+    w.outbox
+        .comment_containing(n, "<!-- prflow:status run=")
+        .await;
     // A later comment on the issue or on the phase PR is about this run.
     let run = started["run_id"].as_str().map(str::to_string);
     assert!(run.is_some(), "{started}");
@@ -711,10 +731,9 @@ async fn comment_commands_run_rollback_land_and_abort() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(report["phase"], 2, "{report}");
     let pr2 = report["pull_request_number"].as_u64().unwrap();
-    let branch2 = w.get(&format!("/repos/acme/app/pulls/{pr2}")).await["head"]["ref"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let pull2 = w.get(&format!("/repos/acme/app/pulls/{pr2}")).await;
+    let branch2 = pull2["head"]["ref"].as_str().unwrap().to_string();
+    assert_stacked_on_phase_1(&w, pull2["head"]["sha"].as_str().unwrap()).await;
     assert_eq!(
         git(&w.bare(), &["merge-base", &bobs, &branch2]),
         bobs,
@@ -741,6 +760,25 @@ async fn comment_commands_run_rollback_land_and_abort() {
     for pr in [pr1, pr2b] {
         let p = w.get(&format!("/repos/acme/app/pulls/{pr}")).await;
         assert_eq!(p["merged"], true, "PR #{pr}: {p}");
+        // Each head says the stack is landing; phase 2's said before that it waited.
+        let statuses = w.outbox.statuses(p["head"]["sha"].as_str().unwrap()).await;
+        let said: Vec<&str> = statuses
+            .iter()
+            .map(|s| {
+                assert_eq!(s["context"], "prflow/stack", "{statuses:#?}");
+                s["description"].as_str().unwrap_or("")
+            })
+            .collect();
+        assert!(
+            said.contains(&"landing the stack in order"),
+            "PR #{pr}: {said:?}"
+        );
+        if pr == pr2b {
+            assert!(
+                said.iter().any(|d| d.starts_with("stacked on phase 1")),
+                "PR #{pr}: {said:?}"
+            );
+        }
     }
     let files = git(&w.bare(), &["ls-tree", "-r", "--name-only", "main"]);
     for f in ["design.txt", "build.txt", "bob.txt"] {
@@ -771,5 +809,12 @@ async fn comment_commands_run_rollback_land_and_abort() {
         w.get(&format!("/repos/acme/app/pulls/{pr3}")).await["state"],
         "closed"
     );
+    let status = w
+        .outbox
+        .comment_containing(n2, "<!-- prflow:status run=")
+        .await;
+    let run2 = again["run_id"].as_str().unwrap();
+    assert!(status["body"].as_str().unwrap().contains(run2), "{status}");
+    w.outbox.assert_all_read(&w.sim);
     w.sim.shutdown().await;
 }

@@ -16,6 +16,15 @@ use std::path::Path;
 /// A workflow with an auth service (when `auth`), one backend per `(task id, input)`
 /// and a frontend task with `frontend_input`.
 fn system(backends: &[(&str, Value)], auth: bool, frontend_input: Value) -> Workflow {
+    let text = system_json(backends, auth, frontend_input);
+    match prflow::workflow::parse(Path::new("workflow.json"), &text) {
+        Ok(loaded) => loaded.workflow,
+        Err(d) => panic!("the workflow does not parse: {d:?}"),
+    }
+}
+
+/// The workflow file of [`system`].
+fn system_json(backends: &[(&str, Value)], auth: bool, frontend_input: Value) -> String {
     let mut tasks = Vec::new();
     if auth {
         tasks.push(json!({
@@ -34,7 +43,7 @@ fn system(backends: &[(&str, Value)], auth: bool, frontend_input: Value) -> Work
         "id": "containerize-services", "name": "Containers", "agentId": "devops", "type": "devops",
         "dependencies": ["create-frontend"]
     }));
-    let text = json!({
+    json!({
         "name": "Frontend check",
         "agents": [
             {"id": "backend-dev", "name": "Backend", "type": "developer", "capabilities": ["backend"]},
@@ -43,11 +52,7 @@ fn system(backends: &[(&str, Value)], auth: bool, frontend_input: Value) -> Work
         ],
         "tasks": tasks
     })
-    .to_string();
-    match prflow::workflow::parse(Path::new("workflow.json"), &text) {
-        Ok(loaded) => loaded.workflow,
-        Err(d) => panic!("the workflow does not parse: {d:?}"),
-    }
+    .to_string()
 }
 
 struct EmptyTree;
@@ -386,6 +391,48 @@ fn unsupported_frameworks_libraries_and_features_are_refused_naming_the_supporte
             assert!(err.contains(s), "{input}: `{s}` not in: {err}");
         }
     }
+}
+
+#[test]
+fn validate_fails_on_a_framework_no_pack_generates_unless_a_default_runner_takes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("workflow.json");
+    std::fs::write(
+        &file,
+        system_json(
+            &payments_and_devices(),
+            true,
+            json!({"framework": "angular"}),
+        ),
+    )
+    .unwrap();
+    let validate = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_prflow"))
+            .arg("validate")
+            .arg(&file)
+            .args(extra)
+            .env_remove("PRFLOW_DEFAULT_RUNNER")
+            .output()
+            .unwrap()
+    };
+    let out = validate(&[]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("error: task `create-frontend` asks for framework angular (supported: react, vue, svelte)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 task asks for what the template packs do not generate"),
+        "{err}"
+    );
+    // A coding agent as the default runner builds what the packs do not.
+    let out = validate(&["--runner", "claude -p"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]

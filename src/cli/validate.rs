@@ -32,6 +32,26 @@ pub fn run(args: Args) -> ExitCode {
     match load_reporting(&args.file) {
         Some(mut loaded) => {
             let unservable = machine_warnings(&loaded, runner);
+            // A task asking a pack for what it does not generate (a framework, a
+            // database, a feature) is wrong on every machine: an error, strict or not.
+            let refused: Vec<&Diagnostic> = unservable
+                .iter()
+                .filter(|d| d.severity == workflow::Severity::Error)
+                .collect();
+            if !args.strict && !refused.is_empty() {
+                for d in &refused {
+                    eprintln!("{d}");
+                }
+                eprintln!(
+                    "{}: {} task{} ask{} for what the template packs do not generate; \
+                     change the input, or give the task a command or llm runner",
+                    args.file.display(),
+                    refused.len(),
+                    if refused.len() == 1 { "" } else { "s" },
+                    if refused.len() == 1 { "s" } else { "" },
+                );
+                return ExitCode::from(1);
+            }
             if args.strict && !unservable.is_empty() {
                 for w in &unservable {
                     eprintln!("{}", strict_error(w));
@@ -115,7 +135,8 @@ pub fn repo_root(file: &Path) -> PathBuf {
 
 /// `validate` checks the file, not the machine: a task that no runner here can serve
 /// (no template pack matches, a command not on PATH) is a warning, not an error;
-/// `prflow run` refuses to start on it.
+/// `prflow run` refuses to start on it. A task whose template pack refuses one of its
+/// input values (see `template::select::refusal`) is an error instead.
 fn machine_warnings(loaded: &Loaded, default: Option<RunnerSpec>) -> Vec<Diagnostic> {
     let runners = match Runners::new(&repo_root(&loaded.path)) {
         Ok(r) => r.with_default(default),
@@ -149,13 +170,18 @@ fn machine_warnings(loaded: &Loaded, default: Option<RunnerSpec>) -> Vec<Diagnos
                 .map(|i| format!("{}/{i}", loaded.workflow.tasks_at))
                 .unwrap_or_default();
             let pos = positions.value(&pointer);
-            Diagnostic::warning(
+            let d = Diagnostic::warning(
                 loaded.path.display().to_string(),
                 pos.line,
                 pos.col,
                 pointer,
                 u.to_string(),
-            )
+            );
+            if u.refused {
+                strict_error(&d)
+            } else {
+                d
+            }
         })
         .collect()
 }

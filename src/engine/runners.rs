@@ -27,11 +27,20 @@ pub struct Runners {
 pub struct Unservable {
     pub task: String,
     pub reason: String,
+    /// The template pack for the task refuses one of its input values (a framework,
+    /// database or feature it does not generate): wrong on any machine, so `validate`
+    /// reports it as an error. Otherwise the task only lacks a runner here.
+    pub refused: bool,
 }
 
 impl std::fmt::Display for Unservable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "task `{}` cannot run here: {}", self.task, self.reason)
+        if self.refused {
+            // The reason names the task and what the pack supports.
+            f.write_str(&self.reason)
+        } else {
+            write!(f, "task `{}` cannot run here: {}", self.task, self.reason)
+        }
     }
 }
 
@@ -101,6 +110,15 @@ impl Runners {
         }
     }
 
+    /// Whether `task` goes to the template packs and the one chosen refuses an input value.
+    fn refuses(&self, workflow: &Workflow, task: &Task) -> bool {
+        matches!(workflow.runner_for(task), RunnerSpec::Template { .. })
+            && self
+                .template
+                .as_ref()
+                .is_ok_and(|t| t.refusal(workflow, task).is_some())
+    }
+
     /// Every task (of `only`, or all) that no runner can serve on this machine.
     pub fn check_all(&self, workflow: &Workflow, only: Option<&[String]>) -> Vec<Unservable> {
         workflow
@@ -115,6 +133,7 @@ impl Runners {
                 result.err().map(|reason| Unservable {
                     task: t.id.clone(),
                     reason,
+                    refused: self.refuses(workflow, &t),
                 })
             })
             .collect()

@@ -226,6 +226,12 @@ impl TemplateRunner {
         select::select(&self.packs, workflow, task)
     }
 
+    /// Why the pack for `task` refuses one of its input values, if it does
+    /// (see [`select::refusal`]).
+    pub fn refusal(&self, workflow: &Workflow, task: &Task) -> Option<String> {
+        select::refusal(&self.packs, workflow, task)
+    }
+
     /// The workflow-level context for `w`, from the cache when `w` is the same value.
     fn shared_context(&self, w: &Workflow) -> Arc<context::Shared> {
         let key = context::identity(w);

@@ -245,6 +245,25 @@ fn explain_no_match(packs: &[Pack], agent: &Agent, task: &Task) -> String {
 
 /// Picks the pack for `task` (see templates/README.md, "How a pack is chosen").
 pub fn select<'p>(packs: &'p [Pack], workflow: &Workflow, task: &Task) -> Result<&'p Pack, String> {
+    let chosen = choose(packs, workflow, task)?;
+    match refusal_of(chosen, task) {
+        Some(refused) => Err(refused),
+        None => Ok(chosen),
+    }
+}
+
+/// Why the pack chosen for `task` refuses it: an input value (a framework, a database,
+/// a feature) the pack declares it does not generate. `None` when no pack is chosen or
+/// the chosen one takes the task. `validate` makes this an error, not a warning: no
+/// machine can change what the pack generates.
+pub fn refusal(packs: &[Pack], workflow: &Workflow, task: &Task) -> Option<String> {
+    choose(packs, workflow, task)
+        .ok()
+        .and_then(|p| refusal_of(p, task))
+}
+
+/// The pack for `task` by pin or match rules, before its `supports` are checked.
+fn choose<'p>(packs: &'p [Pack], workflow: &Workflow, task: &Task) -> Result<&'p Pack, String> {
     let Some(agent) = workflow.agent(&task.agent) else {
         return Err(format!(
             "task `{}` names agent `{}`, which the workflow does not declare",
@@ -294,6 +313,11 @@ pub fn select<'p>(packs: &'p [Pack], workflow: &Workflow, task: &Task) -> Result
             [first, ..] => *first,
         }
     };
+    Ok(chosen)
+}
+
+/// The refusal message of `chosen` for the input values of `task` it does not support.
+fn refusal_of(chosen: &Pack, task: &Task) -> Option<String> {
     let missing = unsupported(chosen, task);
     if !missing.is_empty() {
         let mut by_key: Vec<String> = Vec::new();
@@ -311,7 +335,7 @@ pub fn select<'p>(packs: &'p [Pack], workflow: &Workflow, task: &Task) -> Result
                 ));
             }
         }
-        return Err(format!(
+        return Some(format!(
             "task `{}` asks for {}, which template pack `{}` does not support; remove it from the \
              task's input or use a pack that supports it",
             task.id,
@@ -319,5 +343,5 @@ pub fn select<'p>(packs: &'p [Pack], workflow: &Workflow, task: &Task) -> Result
             chosen.name
         ));
     }
-    Ok(chosen)
+    None
 }
