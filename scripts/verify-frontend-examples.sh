@@ -22,6 +22,9 @@ set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PRFLOW=${PRFLOW_BIN:-$ROOT/target/debug/prflow}
+# Absolute: the renders run in their own scratch repositories.
+[ -x "$PRFLOW" ] || { echo "verify-frontend-examples: PRFLOW_BIN=$PRFLOW is not an executable" >&2; exit 1; }
+PRFLOW=$(cd "$(dirname "$PRFLOW")" && pwd)/$(basename "$PRFLOW")
 OUT=${VERIFY_OUT:-${TMPDIR:-/tmp}/prflow-verify-frontend-examples}
 export CHROMIUM_PATH=${CHROMIUM_PATH:-/usr/bin/chromium}
 if [ $# -eq 0 ]; then

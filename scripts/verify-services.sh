@@ -23,6 +23,9 @@ if [ -z "$PRFLOW" ]; then
   (cd "$ROOT" && cargo build --release -q) || { echo "verify-services: cargo build failed" >&2; exit 1; }
   PRFLOW="$ROOT/target/release/prflow"
 fi
+# Absolute: the renders run in their own scratch repositories.
+[ -x "$PRFLOW" ] || { echo "verify-services: PRFLOW_BIN=$PRFLOW is not an executable" >&2; exit 1; }
+PRFLOW=$(cd "$(dirname "$PRFLOW")" && pwd)/$(basename "$PRFLOW")
 passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "ok    $*"; }
 bad() { failed=$((failed + 1)); echo "FAIL  $*"; }
