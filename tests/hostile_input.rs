@@ -155,7 +155,10 @@ fn one_line_json_with_100k_repeated_keys_reports_fast() {
         "{}",
         &err[..err.len().min(2000)]
     );
-    assert!(took < Duration::from_secs(3), "took {took:?}");
+    // Alone this takes about a second; a duplicate check that compared every key
+    // with every other (10^10 comparisons) takes minutes. The bound tells those two
+    // apart with room for a loaded CI machine (3.08 s was seen under load).
+    assert!(took < Duration::from_secs(10), "took {took:?}");
 }
 
 #[test]
