@@ -8,7 +8,9 @@
 #             approve` (all three phases rendered and committed), PRFLOW_RUNS times
 #             (default 11); the median run is reported, the fastest and slowest beside it.
 #   JHipster: generator-jhipster pinned in bench/generate/jhipster (installed with
-#             `npm ci` from its lock file when node_modules is missing), then
+#             `npm ci` from its lock file when node_modules is missing), then the JDL of the
+#             same system (app.jdl for the microservices example, ecommerce.jdl for the
+#             e-commerce variant; JDL= picks another) copied in as app.jdl, and
 #             `jhipster jdl app.jdl --skip-install --skip-git --no-insight --skip-checks
 #             --force --skip-sample-repository` in an empty directory, once, bounded by
 #             JHIPSTER_TIMEOUT (default 900 s). It needs no network: when `unshare --net`
@@ -22,7 +24,8 @@
 #
 # usage: bench/generate/run.sh            (prints a Markdown table; raw data in $BENCH_OUT)
 # env:   WORKFLOW (default examples/microservices-workflow.json; any three-phase example,
-#        e.g. examples/ecommerce-workflow.json), PRFLOW_BIN (skip the build), PRFLOW_RUNS, JHIPSTER_TIMEOUT, SKIP_JHIPSTER=1,
+#        e.g. examples/ecommerce-workflow.json), JDL (a file in bench/generate; default: the
+#        one for WORKFLOW), PRFLOW_BIN (skip the build), PRFLOW_RUNS, JHIPSTER_TIMEOUT, SKIP_JHIPSTER=1,
 #        BENCH_OUT (default: a new /tmp/prflow-bench-generate.XXXXXX)
 set -uo pipefail
 
@@ -38,6 +41,12 @@ main() {
   local wf_name
   wf_name=$(basename "$workflow")
   export BENCH_WORKFLOW_NAME=$wf_name # the report's heading names it
+  local jdl=${JDL:-}
+  if [ -z "$jdl" ]; then
+    case $wf_name in ecommerce-workflow.json) jdl=ecommerce.jdl ;; *) jdl=app.jdl ;; esac
+  fi
+  [ -f "$here/$jdl" ] || die "JDL=$jdl: no such file in $here"
+  export BENCH_JDL=$jdl
 
   as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo -n "$@"; fi; }
   die() { echo "bench/generate: $*" >&2; exit 1; }
@@ -109,11 +118,11 @@ main() {
     fi
     j_version=$(node -p 'require(process.argv[1]).version' "$jh/node_modules/generator-jhipster/package.json")
     local gen="$out/jhipster-out"
-    rm -rf "$gen" && mkdir -p "$gen" && cp "$here/app.jdl" "$gen/"
+    rm -rf "$gen" && mkdir -p "$gen" && cp "$here/$jdl" "$gen/app.jdl"
     # No network at all when we can: JHipster needs none with these flags.
     local netns=()
     if unshare --net true 2>/dev/null; then netns=(unshare --net); isolated="yes (unshare --net)"; fi
-    echo "bench/generate: jhipster $j_version jdl app.jdl (network isolated: $isolated)" >&2
+    echo "bench/generate: jhipster $j_version jdl $jdl (network isolated: $isolated)" >&2
     local t0 t1
     t0=$(now)
     (cd "$gen" && timeout "${JHIPSTER_TIMEOUT:-900}" /usr/bin/time -v -o "$out/jhipster.time" \
@@ -150,13 +159,13 @@ report() {
       k, n, lo, hi, w, c, r / 1024, f, b / 1e6, f / w }'
   if [ -n "$j_wall" ]; then
     awk -v w="$j_wall" -v c="$j_cpu" -v r="$j_rss" -v f="$j_files" -v b="$j_bytes" -v v="$j_version" 'BEGIN {
-      printf "| JHipster %s: jhipster jdl app.jdl (gateway + React, 2 microservices, compose, k8s) | %.1f s | %.1f s | %.1f MB | %d | %.2f | %.0f |\n",
-        v, w, c, r / 1024, f, b / 1e6, f / w }'
+      printf "| JHipster %s: jhipster jdl %s (bench/generate/%s) | %.1f s | %.1f s | %.1f MB | %d | %.2f | %.0f |\n",
+        v, ENVIRON["BENCH_JDL"], ENVIRON["BENCH_JDL"], w, c, r / 1024, f, b / 1e6, f / w }'
     echo
     awk -v pw="$p_wall" -v pc="$p_cpu" -v pr="$p_rss" -v pf="$p_files" \
       -v jw="$j_wall" -v jc="$j_cpu" -v jr="$j_rss" -v jf="$j_files" 'BEGIN {
-      printf "Ratios (JHipster / prflow): wall %.0f×, CPU %.0f×, peak RSS %.0f×, files per second %.1f× in prflow'"'"'s favour (%.0f vs %.0f files/s).\n",
-        jw / pw, jc / pc, jr / pr, (pf / pw) / (jf / jw), pf / pw, jf / jw }'
+      printf "Ratios (JHipster / prflow): wall %.0f×, CPU %.0f×, peak RSS %.0f×, files per second %.1f× in prflow'"'"'s favour (%.0f vs %.0f files/s), files per CPU-second %.1f× (%.0f vs %.0f).\n",
+        jw / pw, jc / pc, jr / pr, (pf / pw) / (jf / jw), pf / pw, jf / jw, (pf / pc) / (jf / jc), pf / pc, jf / jc }'
     echo
     echo "JHipster ran with the network $( [ "$isolated" = no ] && echo "available (not isolated: unshare --net did not work)" || echo "cut off: $isolated")."
   else
