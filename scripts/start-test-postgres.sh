@@ -6,6 +6,8 @@
 # The role has a password (scram-sha-256) so the tests can check it never shows.
 # Installs the package with apt-get when it is missing (CI runs as root).
 # Stop it with: pg_ctl -D "$PRFLOW_TEST_PG_DIR/data" stop
+# PRFLOW_TEST_PG_FSYNC=on keeps fsync on (benchmarks: a commit is durable); the
+# tests leave it off.
 set -euo pipefail
 PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
 if [[ -z "$PG_BIN" || ! -x "$PG_BIN/initdb" ]]; then
@@ -26,8 +28,10 @@ printf '%s\n' "$password" >"$dir/pw"
 as_owner "$PG_BIN/initdb" -D "$dir/data" -U prflow --pwfile="$dir/pw" -A scram-sha-256 >"$dir/initdb.log" 2>&1 \
   || { cat "$dir/initdb.log" >&2; exit 1; }
 rm -f "$dir/pw"
-# fsync off: a test cluster; max_connections for three replicas and parallel tests.
+# fsync off for tests; max_connections for three replicas and parallel tests.
+fsync="${PRFLOW_TEST_PG_FSYNC:-off}"
+[[ $fsync == on || $fsync == off ]] || { echo "PRFLOW_TEST_PG_FSYNC=$fsync: use on or off" >&2; exit 2; }
 as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-  -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c fsync=off -c max_connections=300" start >&2 \
+  -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c fsync=$fsync -c max_connections=300" start >&2 \
   || { cat "$dir/server.log" >&2; exit 1; }
 echo "export PRFLOW_TEST_DATABASE_URL=postgres://prflow:$password@127.0.0.1:$port/postgres PRFLOW_TEST_PG_DIR=$dir"
