@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::outbox::Outbox;
 use common::{git, git_repo, json_as};
 use prflow::flow::{self, FlowContext, FlowOptions, Trigger};
 use prflow::github::events::{CommentCommand, EventRepo, WebhookEvent};
@@ -36,6 +37,9 @@ struct World {
     alice: String,
     bob: String,
     http: reqwest::Client,
+    /// What the bot (`prflow-bot`, whose token the runs use) posted, and what the
+    /// test read of it: every test ends with `assert_all_read`.
+    outbox: Outbox,
 }
 
 impl World {
@@ -52,10 +56,12 @@ impl World {
         })
         .await
         .unwrap();
+        let bob = sim.create_user("bob", "write").unwrap();
         World {
             bot: sim.create_user("prflow-bot", "write").unwrap(),
             alice: sim.create_user("alice", "admin").unwrap(),
-            bob: sim.create_user("bob", "write").unwrap(),
+            outbox: Outbox::of(&sim, "acme/app", &bob, &["prflow-bot"]),
+            bob,
             sim,
             _repo: repo,
             work: tempfile::tempdir().unwrap(),
@@ -202,6 +208,25 @@ impl World {
         dir
     }
 
+    /// What the bot's `prflow/stack` statuses on PR `n`'s current head say, as
+    /// `state: description` (read).
+    async fn stack_said(&self, n: u64) -> Vec<String> {
+        let pull = self.pull(n).await;
+        let head = pull["head"]["sha"].as_str().unwrap();
+        let statuses = self.outbox.statuses(head).await;
+        statuses
+            .iter()
+            .map(|s| {
+                assert_eq!(s["context"], "prflow/stack", "#{n}: {statuses:#?}");
+                format!(
+                    "{}: {}",
+                    s["state"].as_str().unwrap_or(""),
+                    s["description"].as_str().unwrap_or("")
+                )
+            })
+            .collect()
+    }
+
     fn writes(&self, report: &Value) -> u64 {
         report["api_calls"]
             .as_array()
@@ -210,7 +235,17 @@ impl World {
     }
 }
 
-/// Runs and approves until phases 1 and 2 are PRs #1 and #2 and phase 2 waits.
+/// The `prflow/stack` status of a phase's head while phase `below` is not merged: it
+/// cannot land before the PR it stands on.
+fn stacked_on(below: u32) -> String {
+    format!("pending: stacked on phase {below}: land the stack with /prflow land")
+}
+
+/// The `prflow/stack` status of a phase's head once every phase below it is merged.
+const BELOW_MERGED: &str = "success: the phases below are merged";
+
+/// Runs and approves until phases 1 and 2 are PRs #1 and #2 and phase 2 waits, its
+/// head marked as stacked on phase 1.
 async fn two_prs(w: &World) {
     let r = w.run().await;
     assert_eq!(r["state"], "waiting-for-review", "{r}");
@@ -219,6 +254,7 @@ async fn two_prs(w: &World) {
     let r = w.run().await;
     assert_eq!(r["state"], "waiting-for-review", "{r}");
     assert_eq!(r["pull_request_number"], 2, "{r}");
+    assert_eq!(w.stack_said(2).await, [stacked_on(1)]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -238,10 +274,12 @@ async fn every_phase_is_a_pr_and_a_phase_without_checkpoint_passes_at_once() {
     assert!(base3.ends_with("/02-b"), "{base3}");
     assert_eq!(w.files(3).await, ["c.txt"]);
     assert!(pr3["body"].as_str().unwrap().contains("phase 3 of 3"));
+    assert_eq!(w.stack_said(3).await, [stacked_on(2)]);
     // Running again changes nothing.
     let again = w.run().await;
     assert_eq!(again["state"], "finished", "{again}");
     assert_eq!(w.writes(&again), 0, "{again}");
+    w.outbox.assert_all_read(&w.sim);
 }
 
 /// Phase 1 merged by a person with `method`: PR #2 is retargeted to `main`, its branch
@@ -270,18 +308,22 @@ async fn lower_pr_merged_with(method: &str, then: &str) {
         body.contains("**Stack:** phase 1 merged; this PR now targets `main`"),
         "{method}: {body}"
     );
+    assert_eq!(w.stack_said(2).await, [BELOW_MERGED], "{method}");
     // Up the stack: approve #2, phase 3 opens on phase 2; merging #2 restacks #3.
     w.approve(2).await;
     let r = w.run().await;
     assert_eq!(r["state"], "finished", "{method}: {r}");
+    assert_eq!(w.stack_said(3).await, [stacked_on(2)], "{method}");
     w.merge(2, then).await;
     let r = w.run().await;
     assert_eq!(r["state"], "finished", "{method}: {r}");
     assert_eq!(w.pull(3).await["base"]["ref"], "main", "{method}");
     assert_eq!(w.files(3).await, ["c.txt"], "{method}");
+    assert_eq!(w.stack_said(3).await, [BELOW_MERGED], "{method}");
     // Nothing new: nothing written.
     let again = w.run().await;
     assert_eq!(w.writes(&again), 0, "{method}: {again}");
+    w.outbox.assert_all_read(&w.sim);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -326,6 +368,7 @@ async fn a_pr_closed_without_merging_pauses_the_run_until_retry() {
     let r = w.comment(2, "/prflow retry").await;
     assert_eq!(r["state"], "waiting-for-review", "{r}");
     assert_eq!(w.pull(2).await["state"], "open");
+    w.outbox.assert_all_read(&w.sim);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -355,6 +398,9 @@ async fn new_commits_on_a_lower_phase_are_merged_forward() {
     let bare = w.sim.bare_repo_path("acme/app");
     git(&bare, &["merge-base", "--is-ancestor", &fix, &head2]);
     assert_eq!(w.files(2).await, ["b.txt"]);
+    // Its new head still waits for phase 1.
+    assert_eq!(w.stack_said(2).await, [stacked_on(1)]);
+    w.outbox.assert_all_read(&w.sim);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -370,10 +416,13 @@ async fn a_conflict_while_restacking_stops_the_phase_until_a_person_resolves_it(
     w.merge(1, "squash").await;
     let r = w.run().await;
     assert_eq!(r["state"], "conflict", "{r}");
-    let comments = w.get("/repos/acme/app/issues/2/comments").await;
-    let text = comments.to_string();
-    assert!(text.contains("conflicts in `b.txt`"), "{text}");
-    assert!(text.contains("/prflow retry"), "{text}");
+    let said = w.outbox.comment_containing(2, "conflicts in `b.txt`").await;
+    let text = said["body"].as_str().unwrap();
+    assert!(
+        text.starts_with("⚠️ Phase 2 stopped: merging `main`"),
+        "{text}"
+    );
+    assert!(text.contains("then comment `/prflow retry`"), "{text}");
     // A person resolves it on the branch; `/prflow retry` goes on.
     let phase2 = w.pull(2).await["head"]["ref"].as_str().unwrap().to_string();
     git(me.path(), &["fetch", "-q", "origin"]);
@@ -395,6 +444,10 @@ async fn a_conflict_while_restacking_stops_the_phase_until_a_person_resolves_it(
     let r = w.comment(2, "/prflow retry").await;
     assert_eq!(r["state"], "waiting-for-review", "{r}");
     assert_eq!(w.pull(2).await["base"]["ref"], "main");
+    assert_eq!(w.stack_said(2).await, [BELOW_MERGED]);
+    // Not asserted, because it is wrong: the conflict comment read above is left as it
+    // was ("Phase 2 stopped …") after the retry resolved it (reported on issue 13).
+    w.outbox.assert_all_read(&w.sim);
 }
 
 /// The simulator does what GitHub does: "automatically delete head branches"
@@ -431,10 +484,12 @@ async fn the_simulator_retargets_on_auto_delete_and_closes_on_api_delete() {
     let r = w.run().await;
     assert_eq!(r["state"], "waiting-for-review", "{r}");
     assert_eq!(w.files(2).await, ["b.txt"]);
+    assert_eq!(w.stack_said(2).await, [BELOW_MERGED]);
     // Deleting #2's branch's base through the API closes the PR based on it.
     w.approve(2).await;
     let r = w.run().await;
     assert_eq!(r["state"], "finished", "{r}");
+    assert_eq!(w.stack_said(3).await, [stacked_on(2)]);
     let phase2 = w.pull(2).await["head"]["ref"].as_str().unwrap().to_string();
     let status = w
         .send(
@@ -446,6 +501,7 @@ async fn the_simulator_retargets_on_auto_delete_and_closes_on_api_delete() {
         .await;
     assert_eq!(status, 204);
     assert_eq!(w.pull(3).await["state"], "closed");
+    w.outbox.assert_all_read(&w.sim);
 }
 
 /// The order teams land a finished stack in: every phase approved, then PR 1 merged
@@ -459,11 +515,15 @@ async fn a_finished_stack_is_landed_one_pr_at_a_time() {
     w.approve(2).await;
     let r = w.run().await;
     assert_eq!(r["state"], "finished", "{r}");
+    assert_eq!(w.stack_said(3).await, [stacked_on(2)]);
     w.merge(1, "squash").await;
     let r = w.run().await;
     assert_eq!(r["state"], "waiting-for-review", "#2 has a new head: {r}");
     assert_eq!(w.pull(2).await["base"]["ref"], "main");
     assert_eq!(w.files(2).await, ["b.txt"]);
+    assert_eq!(w.stack_said(2).await, [BELOW_MERGED]);
+    // #3 got #2's new head merged in: a new head, still waiting for phase 2.
+    assert_eq!(w.stack_said(3).await, [stacked_on(2)]);
     w.merge(2, "squash").await;
     let r = w.run().await;
     assert_eq!(
@@ -473,6 +533,7 @@ async fn a_finished_stack_is_landed_one_pr_at_a_time() {
     let pr3 = w.pull(3).await;
     assert_eq!(pr3["base"]["ref"], "main", "{pr3}");
     assert_eq!(w.files(3).await, ["c.txt"]);
+    assert_eq!(w.stack_said(3).await, [BELOW_MERGED]);
     w.merge(3, "squash").await;
     let r = w.run().await;
     assert_eq!(r["state"], "finished", "{r}");
@@ -482,4 +543,5 @@ async fn a_finished_stack_is_landed_one_pr_at_a_time() {
     for f in ["a.txt", "b.txt", "c.txt"] {
         assert!(names.contains(&f), "{f} on main: {names:?}");
     }
+    w.outbox.assert_all_read(&w.sim);
 }
