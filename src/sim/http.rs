@@ -1,6 +1,8 @@
 //! GitHub-style error responses: `{"message", "documentation_url"}` (and
 //! `errors` for 422s), with the status codes GitHub uses.
 
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -88,4 +90,21 @@ pub fn req_str<'a>(body: &'a Value, field: &str) -> ApiResult<&'a str> {
     body[field].as_str().ok_or_else(|| {
         ApiError::unprocessable(&format!("Invalid request.\n\n\"{field}\" wasn't supplied."))
     })
+}
+
+/// A request's JSON body read by [`parse_body`], as a handler's last argument
+/// (`JsonBody(b): JsonBody`) where the body is read before anything else the handler does.
+pub struct JsonBody(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for JsonBody {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        parse_body(&bytes)
+            .map(JsonBody)
+            .map_err(IntoResponse::into_response)
+    }
 }

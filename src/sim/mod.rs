@@ -132,6 +132,20 @@ impl Inner {
         Ok(())
     }
 
+    /// [`Inner::after_ref_changes`] on a blocking thread (it runs git and queues
+    /// webhooks) for the REST handlers, which answer once it is done.
+    pub async fn refs_moved(
+        self: &Arc<Self>,
+        full: &str,
+        sender: &str,
+        changes: Vec<(String, Option<String>, Option<String>)>,
+    ) {
+        let (inner, full, sender) = (self.clone(), full.to_string(), sender.to_string());
+        let _ =
+            tokio::task::spawn_blocking(move || inner.after_ref_changes(&full, &sender, &changes))
+                .await;
+    }
+
     /// Applies ref moves (from a push or the refs API) to the REST view: moves
     /// open PR heads (`synchronize`), then sends `push` for every ref.
     pub fn after_ref_changes(

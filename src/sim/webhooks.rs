@@ -186,6 +186,22 @@ async fn deliver(inner: &Arc<Inner>, client: &Clients, id: u64) {
 }
 
 impl Inner {
+    /// Sends `event` on repository `full`: `action` first, then `parts` in
+    /// order (`("issue", …)`, `("comment", …)`), as GitHub lays out a payload.
+    pub fn emit_action<'k>(
+        &self,
+        event: &str,
+        full: &str,
+        action: &str,
+        sender: &str,
+        parts: impl IntoIterator<Item = (&'k str, Value)>,
+    ) {
+        let mut m = Map::new();
+        m.insert("action".into(), json!(action));
+        m.extend(parts.into_iter().map(|(k, v)| (k.to_string(), v)));
+        self.emit(event, Some(full), sender, m);
+    }
+
     /// Records a delivery of `event` and queues it. `payload` gets `installation`
     /// (and `repository` and `sender` when given) added, as GitHub does for App webhooks.
     pub fn emit(

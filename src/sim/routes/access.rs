@@ -7,7 +7,7 @@
 //! starts with the check done.
 
 use super::super::auth::Actor;
-use super::super::http::ApiError;
+use super::super::http::{ApiError, ApiResult};
 use super::super::Inner;
 use super::{authorize, full};
 use axum::extract::{FromRequestParts, Path};
@@ -24,6 +24,8 @@ use std::sync::Arc;
 pub trait Need {
     const PERMISSION: &'static str;
     const WRITE: bool;
+    /// Taking part: a person needs only read access (see [`participate`]).
+    const TAKE_PART: bool = false;
 }
 
 macro_rules! needs {
@@ -54,6 +56,27 @@ needs! {
     WriteAdministration = "administration", true;
 }
 
+/// Opening issues, commenting and reviewing: `issues` / `pull_requests`, read
+/// access for people, write for installations ([`participate`]).
+pub struct TakePartIssues;
+impl Need for TakePartIssues {
+    const PERMISSION: &'static str = "issues";
+    const WRITE: bool = true;
+    const TAKE_PART: bool = true;
+}
+pub struct TakePartPulls;
+impl Need for TakePartPulls {
+    const PERMISSION: &'static str = "pull_requests";
+    const WRITE: bool = true;
+    const TAKE_PART: bool = true;
+}
+
+/// Read access for people (on GitHub anyone who can see a repository may open
+/// issues, comment and review), write for installations.
+pub fn participate(inner: &Inner, a: &Actor, f: &str, perm: &str) -> ApiResult<()> {
+    authorize(inner, a, f, perm, !matches!(a, Actor::Person(_)))
+}
+
 /// The authenticated caller, allowed `N` on the repository of the request's path.
 pub struct RepoAccess<N> {
     pub actor: Actor,
@@ -80,7 +103,11 @@ impl<N: Need> FromRequestParts<Arc<Inner>> for RepoAccess<N> {
             return Err(ApiError::not_found());
         };
         let full = full(owner, repo);
-        authorize(inner, &actor, &full, N::PERMISSION, N::WRITE)?;
+        if N::TAKE_PART {
+            participate(inner, &actor, &full, N::PERMISSION)?;
+        } else {
+            authorize(inner, &actor, &full, N::PERMISSION, N::WRITE)?;
+        }
         Ok(RepoAccess {
             actor,
             full,

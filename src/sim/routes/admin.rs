@@ -3,7 +3,7 @@
 //! person's "Re-run" button on a check run, and a state dump.
 
 use super::super::auth::{self, Actor};
-use super::super::http::{created, ok, parse_body, req_str, ApiError, ApiResult};
+use super::super::http::{created, ok, req_str, ApiError, ApiResult, JsonBody};
 use super::super::state::{Fault, Token};
 use super::super::{Inner, BOT_LOGIN};
 use super::{full, S};
@@ -67,8 +67,7 @@ pub fn create_user(inner: &Inner, login: &str, permission: &str) -> ApiResult<St
     Ok(token)
 }
 
-async fn users(State(inner): S, body: bytes::Bytes) -> ApiResult {
-    let b = parse_body(&body)?;
+async fn users(State(inner): S, JsonBody(b): JsonBody) -> ApiResult {
     let login = req_str(&b, "login")?;
     let perm = b["permission"].as_str().unwrap_or("write");
     let token = create_user(&inner, login, perm)?;
@@ -96,8 +95,7 @@ async fn redeliver(State(inner): S, Path(id): Path<u64>) -> ApiResult {
     }
 }
 
-async fn add_fault(State(inner): S, body: bytes::Bytes) -> ApiResult {
-    let b = parse_body(&body)?;
+async fn add_fault(State(inner): S, JsonBody(b): JsonBody) -> ApiResult {
     let path = req_str(&b, "path")?.to_string();
     if let Err(e) = regex::Regex::new(&path) {
         return Err(ApiError::unprocessable(&format!(
@@ -170,9 +168,8 @@ pub async fn take_fault(inner: &Inner, method: &Method, path: &str) -> Option<Re
 async fn protect(
     State(inner): S,
     Path((o, r)): Path<(String, String)>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let branch = req_str(&b, "branch")?.to_string();
     let full = full(&o, &r);
     let mut st = inner.st.lock().unwrap();
@@ -197,9 +194,8 @@ async fn rerequest(
     State(inner): S,
     Path((o, r, id)): Path<(String, String, u64)>,
     headers: HeaderMap,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let full = full(&o, &r);
     let login = match headers
         .get("authorization")
@@ -215,11 +211,8 @@ async fn rerequest(
         }
         None => b["login"].as_str().unwrap_or(BOT_LOGIN).to_string(),
     };
-    let cr = super::checks::check_run_json(&inner, &full, id)?;
-    let mut m = Map::new();
-    m.insert("action".into(), json!("rerequested"));
-    m.insert("check_run".into(), cr);
-    inner.emit("check_run", Some(&full), &login, m);
+    super::checks::check_run_json(&inner, &full, id)?;
+    super::checks::emit_run(&inner, &full, id, "rerequested", &login);
     Ok((StatusCode::CREATED, axum::Json(json!({}))).into_response())
 }
 

@@ -10,12 +10,13 @@ use super::super::shapes;
 use super::super::state::{now, CheckRun, CheckSuite};
 use super::super::Inner;
 use super::access::{ReadChecks, RepoAccess, WriteChecks};
-use super::repos::open;
+use super::lookup::{found, repo, repo_mut, shaped};
+use super::repos::{commit_exists, open};
 use super::S;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -51,14 +52,17 @@ fn app_only(a: &Actor) -> ApiResult<()> {
 }
 
 pub fn check_run_json(inner: &Inner, f: &str, id: u64) -> ApiResult<Value> {
-    let st = inner.st.lock().unwrap();
-    let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
-    let c = r
-        .check_runs
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(ApiError::not_found)?;
-    Ok(shapes::check_run(&inner.base, &st, r, c))
+    shaped(inner, f, |st, r| {
+        let c = found(r.check_runs.iter().find(|c| c.id == id))?;
+        Ok(shapes::check_run(&inner.base, st, r, c))
+    })
+}
+
+/// The commit `head_sha` of a request names, or GitHub's 422.
+fn head_commit(inner: &Inner, f: &str, b: &Value) -> ApiResult<git2::Oid> {
+    let sha = req_str(b, "head_sha")?;
+    commit_exists(&open(inner, f)?, sha)
+        .ok_or_else(|| ApiError::unprocessable(&format!("No commit found for SHA: {sha}")))
 }
 
 /// The App's check suite for `sha`, created when absent. Returns (id, created).
@@ -95,25 +99,21 @@ pub fn suite_requested(inner: &Inner, f: &str, sha: &str, sender: &str) {
 }
 
 fn emit_suite(inner: &Inner, f: &str, id: u64, action: &str, sender: &str) {
-    let v = {
-        let st = inner.st.lock().unwrap();
-        let Some(r) = st.repos.get(f) else { return };
-        shapes::check_suite(&inner.base, &st, r, id)
-    };
-    let mut m = Map::new();
-    m.insert("action".into(), json!(action));
-    m.insert("check_suite".into(), v);
-    inner.emit("check_suite", Some(f), sender, m);
+    if let Ok(v) = suite_json(inner, f, id) {
+        inner.emit_action("check_suite", f, action, sender, [("check_suite", v)]);
+    }
 }
 
-fn emit_run(inner: &Inner, f: &str, id: u64, action: &str, sender: &str) {
-    let Ok(v) = check_run_json(inner, f, id) else {
-        return;
-    };
-    let mut m = Map::new();
-    m.insert("action".into(), json!(action));
-    m.insert("check_run".into(), v);
-    inner.emit("check_run", Some(f), sender, m);
+fn suite_json(inner: &Inner, f: &str, id: u64) -> ApiResult<Value> {
+    shaped(inner, f, |st, r| {
+        Ok(shapes::check_suite(&inner.base, st, r, id))
+    })
+}
+
+pub fn emit_run(inner: &Inner, f: &str, id: u64, action: &str, sender: &str) {
+    if let Ok(v) = check_run_json(inner, f, id) {
+        inner.emit_action("check_run", f, action, sender, [("check_run", v)]);
+    }
 }
 
 fn check_annotations(output: &Value) -> ApiResult<Vec<Value>> {
@@ -230,7 +230,6 @@ fn apply(c: &mut CheckRun, b: &Value, new_annotations: Vec<Value>) -> ApiResult<
 
 async fn create_run(
     State(inner): S,
-    Path((_, _)): Path<(String, String)>,
     RepoAccess {
         actor: a, full: f, ..
     }: RepoAccess<WriteChecks>,
@@ -239,12 +238,7 @@ async fn create_run(
     app_only(&a)?;
     let b = parse_body(&body)?;
     let name = req_str(&b, "name")?.to_string();
-    let sha = req_str(&b, "head_sha")?.to_string();
-    let repo = open(&inner, &f)?;
-    let oid = git2::Oid::from_str(&sha)
-        .ok()
-        .filter(|o| repo.find_commit(*o).is_ok())
-        .ok_or_else(|| ApiError::unprocessable(&format!("No commit found for SHA: {sha}")))?;
+    let oid = head_commit(&inner, &f, &b)?;
     let ann = check_annotations(&b["output"])?;
     let (suite_id, _) = suite_for(&inner, &f, &oid.to_string()).ok_or_else(ApiError::not_found)?;
     let login = inner.login_of(&a);
@@ -269,11 +263,7 @@ async fn create_run(
         };
         apply(&mut c, &b, ann)?;
         let done = c.status == "completed";
-        st.repos
-            .get_mut(&f)
-            .ok_or_else(ApiError::not_found)?
-            .check_runs
-            .push(c);
+        repo_mut(&mut st, &f)?.check_runs.push(c);
         (id, done)
     };
     emit_run(&inner, &f, id, "created", &login);
@@ -310,11 +300,12 @@ async fn update_run(
     let login = inner.login_of(&a);
     let (completed_now, suite) = {
         let mut st = inner.st.lock().unwrap();
-        let c = st
-            .repos
-            .get_mut(&f)
-            .and_then(|r| r.check_runs.iter_mut().find(|c| c.id == id))
-            .ok_or_else(ApiError::not_found)?;
+        let c = found(
+            repo_mut(&mut st, &f)?
+                .check_runs
+                .iter_mut()
+                .find(|c| c.id == id),
+        )?;
         let before = c.status.clone();
         let mut copy = c.clone();
         apply(&mut copy, &b, ann)?;
@@ -342,11 +333,7 @@ async fn annotations(
     RepoAccess { full: f, .. }: RepoAccess<ReadChecks>,
 ) -> ApiResult {
     let st = inner.st.lock().unwrap();
-    let c = st
-        .repos
-        .get(&f)
-        .and_then(|r| r.check_runs.iter().find(|c| c.id == id))
-        .ok_or_else(ApiError::not_found)?;
+    let c = found(repo(&st, &f)?.check_runs.iter().find(|c| c.id == id))?;
     let v: Vec<Value> = c
         .annotations
         .iter()
@@ -392,7 +379,7 @@ pub fn list_for_sha(
     paging: &Paging,
 ) -> ApiResult {
     let st = inner.st.lock().unwrap();
-    let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
+    let r = repo(&st, f)?;
     let all = q.get("filter").map(String::as_str) == Some("all");
     let mut seen = std::collections::HashSet::new();
     let runs: Vec<Value> = r
@@ -410,7 +397,7 @@ pub fn list_for_sha(
 
 pub fn suites_for_sha(inner: &Inner, f: &str, sha: &str, paging: &Paging) -> ApiResult {
     let st = inner.st.lock().unwrap();
-    let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
+    let r = repo(&st, f)?;
     let v: Vec<Value> = r
         .check_suites
         .iter()
@@ -422,7 +409,6 @@ pub fn suites_for_sha(inner: &Inner, f: &str, sha: &str, paging: &Paging) -> Api
 
 async fn create_suite(
     State(inner): S,
-    Path((_, _)): Path<(String, String)>,
     RepoAccess {
         actor: a, full: f, ..
     }: RepoAccess<WriteChecks>,
@@ -430,21 +416,9 @@ async fn create_suite(
 ) -> ApiResult {
     app_only(&a)?;
     let b = parse_body(&body)?;
-    let sha = req_str(&b, "head_sha")?.to_string();
-    let repo = open(&inner, &f)?;
-    if git2::Oid::from_str(&sha)
-        .ok()
-        .filter(|o| repo.find_commit(*o).is_ok())
-        .is_none()
-    {
-        return Err(ApiError::unprocessable(&format!(
-            "No commit found for SHA: {sha}"
-        )));
-    }
-    let (id, new) = suite_for(&inner, &f, &sha).ok_or_else(ApiError::not_found)?;
-    let st = inner.st.lock().unwrap();
-    let r = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
-    let v = shapes::check_suite(&inner.base, &st, r, id);
+    head_commit(&inner, &f, &b)?;
+    let (id, new) = found(suite_for(&inner, &f, req_str(&b, "head_sha")?))?;
+    let v = suite_json(&inner, &f, id)?;
     if new {
         created(v)
     } else {
@@ -458,7 +432,7 @@ async fn get_suite(
     RepoAccess { full: f, .. }: RepoAccess<ReadChecks>,
 ) -> ApiResult {
     let st = inner.st.lock().unwrap();
-    let r = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    let r = repo(&st, &f)?;
     if !r.check_suites.iter().any(|s| s.id == id) {
         return Err(ApiError::not_found());
     }

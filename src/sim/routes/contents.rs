@@ -3,7 +3,7 @@
 //! A commit made here moves the branch like a push does (webhooks, PR heads).
 
 use super::super::git;
-use super::super::http::{created, json_status, parse_body, ApiError, ApiResult};
+use super::super::http::{created, json_status, ApiError, ApiResult, JsonBody};
 use super::super::shapes;
 use super::super::Inner;
 use super::access::{RepoAccess, WriteContents};
@@ -31,9 +31,8 @@ fn b64(s: &str) -> Option<Vec<u8>> {
 async fn create_blob(
     State(inner): S,
     RepoAccess { full: f, .. }: RepoAccess<WriteContents>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let content = b["content"].as_str().ok_or_else(|| {
         ApiError::unprocessable("Invalid request.\n\n\"content\" wasn't supplied.")
     })?;
@@ -66,9 +65,8 @@ pub async fn put_contents(
     RepoAccess {
         actor: a, full: f, ..
     }: RepoAccess<WriteContents>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let path = path.trim_matches('/').to_string();
     let missing =
         |k: &str| ApiError::unprocessable(&format!("Invalid request.\n\n\"{k}\" wasn't supplied."));
@@ -153,8 +151,7 @@ pub async fn put_contents(
         (tip, new, existing.is_some())
     };
     let change = vec![(refname, Some(tip.to_string()), Some(new.to_string()))];
-    let (i2, f2, l2) = (inner.clone(), f.clone(), login.clone());
-    let _ = tokio::task::spawn_blocking(move || i2.after_ref_changes(&f2, &l2, &change)).await;
+    inner.refs_moved(&f, &login, change).await;
     let repo = open(&inner, &f)?;
     let commit = commit_json(&inner, &f, &repo, new);
     let blob_sha = repo

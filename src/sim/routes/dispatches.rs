@@ -2,16 +2,17 @@
 //! sent as webhooks, with GitHub's limits on event names and payloads.
 
 use super::super::git;
-use super::super::http::{no_content, parse_body, req_str, ApiError, ApiResult};
+use super::super::http::{no_content, req_str, ApiError, ApiResult, JsonBody};
 use super::super::state::now;
 use super::super::Inner;
 use super::access::{RepoAccess, WriteActions, WriteContents};
+use super::lookup::repo_mut;
 use super::repos::open;
 use super::S;
 use axum::extract::{Path, State};
 use axum::routing::post;
 use axum::Router;
-use serde_json::{json, Map};
+use serde_json::{json, Map, Value};
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<Inner>> {
@@ -23,15 +24,23 @@ pub fn routes() -> Router<Arc<Inner>> {
         )
 }
 
+/// Keeps a dispatch as received (`GET /_sim/state` shows them), stamped with who and when.
+fn record(inner: &Inner, f: &str, sender: &str, mut entry: Value) -> ApiResult<()> {
+    entry["sender"] = json!(sender);
+    entry["at"] = json!(now());
+    repo_mut(&mut inner.st.lock().unwrap(), f)?
+        .dispatches
+        .push(entry);
+    Ok(())
+}
+
 async fn dispatch(
     State(inner): S,
-    Path((_, _)): Path<(String, String)>,
     RepoAccess {
         actor: a, full: f, ..
     }: RepoAccess<WriteContents>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let event_type = req_str(&b, "event_type")?.to_string();
     if event_type.is_empty() || event_type.chars().count() > 100 {
         return Err(ApiError::invalid("event_type must be 1 to 100 characters"));
@@ -50,14 +59,15 @@ async fn dispatch(
         return Err(ApiError::invalid("client_payload is 64 KB or more"));
     }
     let login = inner.login_of(&a);
-    inner.st.lock().unwrap().repos.get_mut(&f).ok_or_else(ApiError::not_found)?.dispatches.push(
-        json!({"kind": "repository_dispatch", "event_type": event_type, "client_payload": client_payload, "sender": login, "at": now()}),
-    );
-    let mut m = Map::new();
-    m.insert("action".into(), json!(event_type));
-    m.insert("branch".into(), json!(git::default_branch(&inner.bare(&f))));
-    m.insert("client_payload".into(), client_payload);
-    inner.emit("repository_dispatch", Some(&f), &login, m);
+    record(
+        &inner,
+        &f,
+        &login,
+        json!({"kind": "repository_dispatch", "event_type": event_type, "client_payload": client_payload}),
+    )?;
+    let branch = json!(git::default_branch(&inner.bare(&f)));
+    let parts = [("branch", branch), ("client_payload", client_payload)];
+    inner.emit_action("repository_dispatch", &f, &event_type, &login, parts);
     no_content()
 }
 
@@ -67,9 +77,8 @@ async fn workflow_dispatch(
     RepoAccess {
         actor: a, full: f, ..
     }: RepoAccess<WriteActions>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let rf = req_str(&b, "ref")?.to_string();
     let repo = open(&inner, &f)?;
     if git::resolve(&repo, rf.trim_start_matches("refs/heads/")).is_none() {
@@ -82,9 +91,12 @@ async fn workflow_dispatch(
         ));
     }
     let login = inner.login_of(&a);
-    inner.st.lock().unwrap().repos.get_mut(&f).ok_or_else(ApiError::not_found)?.dispatches.push(
-        json!({"kind": "workflow_dispatch", "workflow": id, "ref": rf, "inputs": inputs, "sender": login, "at": now()}),
-    );
+    record(
+        &inner,
+        &f,
+        &login,
+        json!({"kind": "workflow_dispatch", "workflow": id, "ref": rf, "inputs": inputs}),
+    )?;
     let mut m = Map::new();
     m.insert("inputs".into(), inputs);
     m.insert(

@@ -3,17 +3,20 @@
 //! labels or someone else's comment needs write.
 
 use super::super::auth::Actor;
-use super::super::http::{created, no_content, ok, parse_body, req_str, ApiError, ApiResult};
+use super::super::http::{
+    created, no_content, ok, parse_body, req_str, ApiError, ApiResult, JsonBody,
+};
 use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::{now, Comment, Issue, Label};
 use super::super::Inner;
-use super::access::{ReadIssues, RepoAccess, WriteIssues};
+use super::access::{participate, ReadIssues, RepoAccess, TakePartIssues, WriteIssues};
+use super::lookup::{found, repo, repo_mut, shaped};
 use super::{authorize, full, S};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<Inner>> {
@@ -46,19 +49,10 @@ pub fn routes() -> Router<Arc<Inner>> {
         )
 }
 
-/// Read access for people (they may comment and review), write for installations.
-pub fn participate(inner: &Inner, a: &Actor, f: &str, perm: &str) -> ApiResult<()> {
-    match a {
-        Actor::Person(_) => authorize(inner, a, f, perm, false),
-        _ => authorize(inner, a, f, perm, true),
-    }
-}
-
 pub fn issue_json(inner: &Inner, f: &str, n: u64) -> ApiResult<Value> {
-    let st = inner.st.lock().unwrap();
-    let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
-    let i = r.issues.get(&n).ok_or_else(ApiError::not_found)?;
-    Ok(shapes::issue(&inner.base, &st, r, i))
+    shaped(inner, f, |st, r| {
+        Ok(shapes::issue(&inner.base, st, r, found(r.issues.get(&n))?))
+    })
 }
 
 /// `GET …/issues`: issues and pull requests (GitHub lists both), newest first;
@@ -83,7 +77,7 @@ async fn list_issues(
         })
         .unwrap_or_default();
     let st = inner.st.lock().unwrap();
-    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    let rp = repo(&st, &f)?;
     let mut all: Vec<&Issue> = rp
         .issues
         .values()
@@ -102,13 +96,11 @@ async fn list_issues(
 
 async fn create_issue(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r)): Path<(String, String)>,
-    body: bytes::Bytes,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<TakePartIssues>,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    participate(&inner, &a, &f, "issues")?;
-    let b = parse_body(&body)?;
     let title = req_str(&b, "title")?.to_string();
     if title.trim().is_empty() {
         return Err(ApiError::invalid("title can't be blank"));
@@ -117,9 +109,9 @@ async fn create_issue(
     let n = {
         let mut st = inner.st.lock().unwrap();
         let id = st.id();
-        let repo = st.repos.get_mut(&f).ok_or_else(ApiError::not_found)?;
-        let n = repo.next_number.max(1);
-        repo.next_number = n + 1;
+        let rp = repo_mut(&mut st, &f)?;
+        let n = rp.next_number.max(1);
+        rp.next_number = n + 1;
         let t = now();
         let labels = b["labels"]
             .as_array()
@@ -129,7 +121,7 @@ async fn create_issue(
                     .collect()
             })
             .unwrap_or_default();
-        repo.issues.insert(
+        rp.issues.insert(
             n,
             Issue {
                 id,
@@ -148,10 +140,7 @@ async fn create_issue(
         n
     };
     let v = issue_json(&inner, &f, n)?;
-    let mut m = Map::new();
-    m.insert("action".into(), json!("opened"));
-    m.insert("issue".into(), v.clone());
-    inner.emit("issues", Some(&f), &login, m);
+    inner.emit_action("issues", &f, "opened", &login, [("issue", v.clone())]);
     created(v)
 }
 
@@ -167,12 +156,11 @@ async fn update_issue(
     State(inner): S,
     Extension(a): Extension<Actor>,
     Path((o, r, n)): Path<(String, String, u64)>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
     // The author of an issue may edit it with only the right to take part; anyone
     // else needs `issues: write`, so no `RepoAccess` here.
     let f = full(&o, &r);
-    let b = parse_body(&body)?;
     let login = inner.login_of(&a);
     let author = {
         let st = inner.st.lock().unwrap();
@@ -188,11 +176,7 @@ async fn update_issue(
     }
     {
         let mut st = inner.st.lock().unwrap();
-        let i = st
-            .repos
-            .get_mut(&f)
-            .and_then(|r| r.issues.get_mut(&n))
-            .ok_or_else(ApiError::not_found)?;
+        let i = found(repo_mut(&mut st, &f)?.issues.get_mut(&n))?;
         if let Some(t) = b["title"].as_str() {
             i.title = t.to_string();
         }
@@ -220,14 +204,10 @@ async fn update_issue(
 }
 
 fn comment_json(inner: &Inner, f: &str, id: u64) -> ApiResult<(Value, u64)> {
-    let st = inner.st.lock().unwrap();
-    let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
-    let c = r
-        .comments
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(ApiError::not_found)?;
-    Ok((shapes::comment(&inner.base, &st, r, c), c.issue))
+    shaped(inner, f, |st, r| {
+        let c = found(r.comments.iter().find(|c| c.id == id))?;
+        Ok((shapes::comment(&inner.base, st, r, c), c.issue))
+    })
 }
 
 async fn list_comments(
@@ -237,10 +217,8 @@ async fn list_comments(
     paging: Paging,
 ) -> ApiResult {
     let st = inner.st.lock().unwrap();
-    let r = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
-    if !r.issues.contains_key(&n) {
-        return Err(ApiError::not_found());
-    }
+    let r = repo(&st, &f)?;
+    found(r.issues.get(&n))?;
     let v: Vec<Value> = r
         .comments
         .iter()
@@ -262,25 +240,21 @@ fn comment_event(
     let Ok(i) = issue_json(inner, f, issue) else {
         return;
     };
-    let mut m = Map::new();
-    m.insert("action".into(), json!(action));
-    if let Some(c) = changes {
-        m.insert("changes".into(), c);
-    }
-    m.insert("issue".into(), i);
-    m.insert("comment".into(), comment);
-    inner.emit("issue_comment", Some(f), sender, m);
+    let changes = changes.map(|c| ("changes", c));
+    let parts = changes
+        .into_iter()
+        .chain([("issue", i), ("comment", comment)]);
+    inner.emit_action("issue_comment", f, action, sender, parts);
 }
 
 async fn create_comment(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
-    body: bytes::Bytes,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<TakePartIssues>,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    participate(&inner, &a, &f, "issues")?;
-    let b = parse_body(&body)?;
     let text = req_str(&b, "body")?.to_string();
     if text.len() > 65536 {
         return Err(ApiError::invalid(
@@ -291,12 +265,10 @@ async fn create_comment(
     let id = {
         let mut st = inner.st.lock().unwrap();
         let id = st.id();
-        let repo = st.repos.get_mut(&f).ok_or_else(ApiError::not_found)?;
-        if !repo.issues.contains_key(&n) {
-            return Err(ApiError::not_found());
-        }
+        let rp = repo_mut(&mut st, &f)?;
+        found(rp.issues.get(&n))?;
         let t = now();
-        repo.comments.push(Comment {
+        rp.comments.push(Comment {
             id,
             issue: n,
             user: login.clone(),
@@ -348,11 +320,12 @@ async fn update_comment(
     let text = req_str(&b, "body")?.to_string();
     let old = {
         let mut st = inner.st.lock().unwrap();
-        let c = st
-            .repos
-            .get_mut(&f)
-            .and_then(|r| r.comments.iter_mut().find(|c| c.id == id))
-            .ok_or_else(ApiError::not_found)?;
+        let c = found(
+            repo_mut(&mut st, &f)?
+                .comments
+                .iter_mut()
+                .find(|c| c.id == id),
+        )?;
         let old = std::mem::replace(&mut c.body, text);
         c.updated_at = now();
         old
@@ -379,13 +352,7 @@ async fn delete_comment(
     let f = full(&o, &r);
     may_change(&inner, &a, &f, id)?;
     let (v, issue) = comment_json(&inner, &f, id)?;
-    inner
-        .st
-        .lock()
-        .unwrap()
-        .repos
-        .get_mut(&f)
-        .ok_or_else(ApiError::not_found)?
+    repo_mut(&mut inner.st.lock().unwrap(), &f)?
         .comments
         .retain(|c| c.id != id);
     let login = inner.login_of(&a);
@@ -399,13 +366,12 @@ const REACTIONS: [&str; 8] = [
 
 async fn react(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, id)): Path<(String, String, u64)>,
-    body: bytes::Bytes,
+    Path((_, _, id)): Path<(String, String, u64)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<TakePartIssues>,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    participate(&inner, &a, &f, "issues")?;
-    let b = parse_body(&body)?;
     let content = req_str(&b, "content")?.to_string();
     if !REACTIONS.contains(&content.as_str()) {
         return Err(ApiError::invalid(&format!(
@@ -417,11 +383,12 @@ async fn react(
     let mut st = inner.st.lock().unwrap();
     let rid = st.id();
     let user = shapes::user_by_login(&inner.base, &st, &login);
-    let c = st
-        .repos
-        .get_mut(&f)
-        .and_then(|r| r.comments.iter_mut().find(|c| c.id == id))
-        .ok_or_else(ApiError::not_found)?;
+    let c = found(
+        repo_mut(&mut st, &f)?
+            .comments
+            .iter_mut()
+            .find(|c| c.id == id),
+    )?;
     let who = c.reactions.entry(content.clone()).or_default();
     let existed = who.contains(&login);
     if !existed {
@@ -442,8 +409,8 @@ async fn list_labels(
     paging: Paging,
 ) -> ApiResult {
     let st = inner.st.lock().unwrap();
-    let r = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
-    let i = r.issues.get(&n).ok_or_else(ApiError::not_found)?;
+    let r = repo(&st, &f)?;
+    let i = found(r.issues.get(&n))?;
     let all = i
         .labels
         .iter()
@@ -457,9 +424,8 @@ async fn add_labels(
     State(inner): S,
     Path((_, _, n)): Path<(String, String, u64)>,
     RepoAccess { full: f, .. }: RepoAccess<WriteIssues>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let list = b["labels"]
         .as_array()
         .or(b.as_array())
@@ -475,17 +441,15 @@ async fn add_labels(
         ));
     }
     let mut st = inner.st.lock().unwrap();
-    let repo = st.repos.get_mut(&f).ok_or_else(ApiError::not_found)?;
-    if !repo.issues.contains_key(&n) {
-        return Err(ApiError::not_found());
-    }
+    let rp = repo_mut(&mut st, &f)?;
+    found(rp.issues.get(&n))?;
     for l in &names {
-        repo.labels.entry(l.clone()).or_insert_with(|| Label {
+        rp.labels.entry(l.clone()).or_insert_with(|| Label {
             color: "ededed".into(),
             description: None,
         });
     }
-    let i = repo.issues.get_mut(&n).ok_or_else(ApiError::not_found)?;
+    let i = found(rp.issues.get_mut(&n))?;
     for l in names {
         if !i.labels.contains(&l) {
             i.labels.push(l);
@@ -493,6 +457,5 @@ async fn add_labels(
     }
     i.updated_at = now();
     let labels = i.labels.clone();
-    let r = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
-    ok(shapes::labels(&inner.base, r, &labels))
+    ok(shapes::labels(&inner.base, repo(&st, &f)?, &labels))
 }

@@ -1,7 +1,7 @@
 //! A repository's labels: `GET …/labels` and `POST …/labels` (adding labels to an
 //! issue is in `issues.rs`; an unknown name there creates the label, as on GitHub).
 
-use super::super::http::{created, parse_body, req_str, ApiError, ApiResult};
+use super::super::http::{created, req_str, ApiError, ApiResult, JsonBody};
 use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::Label;
@@ -39,9 +39,8 @@ async fn list(
 async fn create(
     State(inner): S,
     RepoAccess { full: f, .. }: RepoAccess<WriteIssues>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let name = req_str(&b, "name")?.to_string();
     let color = b["color"]
         .as_str()

@@ -13,6 +13,7 @@ pub mod contents;
 pub mod dispatches;
 pub mod issues;
 pub mod labels;
+pub mod lookup;
 pub mod pulls;
 pub mod repos;
 pub mod review_comments;

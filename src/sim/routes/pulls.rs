@@ -2,13 +2,14 @@
 //! files and commits. Reviews and review requests are in `reviews`.
 
 use super::super::git;
-use super::super::http::{created, ok, parse_body, ApiError, ApiResult};
+use super::super::http::{created, ok, ApiError, ApiResult, JsonBody};
 use super::super::media;
 use super::super::paging::Paging;
 use super::super::shapes::{self, PullFacts};
 use super::super::state::{now, Issue, Pull};
 use super::super::Inner;
 use super::access::{ReadPulls, RepoAccess, WriteContents, WritePulls};
+use super::lookup::{found, pull_issue, pull_issue_mut, repo, repo_mut, shaped};
 use super::repos::{commit_json, file_list, open};
 use super::S;
 use axum::extract::{Path, Query, State};
@@ -59,16 +60,8 @@ pub(super) fn pr_invalid(field: Option<&str>, message: Option<&str>) -> ApiError
 
 /// The full pull request JSON of PR `n`, with git facts computed now.
 pub fn pull_json(inner: &Inner, f: &str, n: u64) -> ApiResult<Value> {
-    let (issue, db) = {
-        let st = inner.st.lock().unwrap();
-        let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
-        let i = r
-            .issues
-            .get(&n)
-            .filter(|i| i.pull.is_some())
-            .ok_or_else(ApiError::not_found)?;
-        (i.clone(), git::default_branch(&inner.bare(f)))
-    };
+    let issue = shaped(inner, f, |_, r| Ok(pull_issue(r, n)?.clone()))?;
+    let db = git::default_branch(&inner.bare(f));
     let p = issue.pull.as_ref().expect("filtered above");
     let repo = open(inner, f)?;
     let head = git2::Oid::from_str(&p.head_sha).ok();
@@ -98,9 +91,9 @@ pub fn pull_json(inner: &Inner, f: &str, n: u64) -> ApiResult<Value> {
             changed_files: 0,
         },
     };
-    let st = inner.st.lock().unwrap();
-    let r = st.repos.get(f).ok_or_else(ApiError::not_found)?;
-    Ok(shapes::pull(&inner.base, &st, r, &issue, &facts, &db))
+    shaped(inner, f, |st, r| {
+        Ok(shapes::pull(&inner.base, st, r, &issue, &facts, &db))
+    })
 }
 
 pub(super) fn emit_pull(
@@ -125,9 +118,8 @@ async fn create_pull(
     RepoAccess {
         actor: a, full: f, ..
     }: RepoAccess<WritePulls>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let head_raw = b["head"]
         .as_str()
         .ok_or_else(|| pr_invalid(Some("head"), None))?;
@@ -165,7 +157,7 @@ async fn create_pull(
     let n = {
         let mut st = inner.st.lock().unwrap();
         let (iid, pid) = (st.id(), st.id());
-        let rp = st.repos.get_mut(&f).ok_or_else(ApiError::not_found)?;
+        let rp = repo_mut(&mut st, &f)?;
         let dup = rp.issues.values().any(|i| {
             i.state == "open"
                 && i.pull
@@ -234,7 +226,7 @@ async fn list_pulls(
     });
     let mut numbers: Vec<u64> = {
         let st = inner.st.lock().unwrap();
-        let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+        let rp = repo(&st, &f)?;
         rp.issues
             .values()
             .filter(|i| i.pull.is_some() && (state == "all" || i.state == state))
@@ -280,21 +272,15 @@ async fn update_pull(
     RepoAccess {
         actor: a, full: f, ..
     }: RepoAccess<WritePulls>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let repo = open(&inner, &f)?;
     let login = inner.login_of(&a);
     let mut changes = Map::new();
     let mut action = None;
     {
         let mut st = inner.st.lock().unwrap();
-        let i = st
-            .repos
-            .get_mut(&f)
-            .and_then(|r| r.issues.get_mut(&n))
-            .filter(|i| i.pull.is_some())
-            .ok_or_else(ApiError::not_found)?;
+        let i = pull_issue_mut(repo_mut(&mut st, &f)?, n)?;
         if let Some(base) = b["base"].as_str() {
             let p = i.pull.as_ref().expect("filtered");
             if base != p.base_ref {
@@ -399,27 +385,16 @@ async fn merge(
     RepoAccess {
         actor: a, full: f, ..
     }: RepoAccess<WriteContents>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let method = b["merge_method"].as_str().unwrap_or("merge").to_string();
     if !matches!(method.as_str(), "merge" | "squash" | "rebase") {
         return Err(ApiError::invalid(
             "merge_method must be merge, squash or rebase",
         ));
     }
-    let (issue, p) = {
-        let st = inner.st.lock().unwrap();
-        let i = st
-            .repos
-            .get(&f)
-            .and_then(|r| r.issues.get(&n))
-            .filter(|i| i.pull.is_some())
-            .cloned()
-            .ok_or_else(ApiError::not_found)?;
-        let p = i.pull.clone().expect("filtered");
-        (i, p)
-    };
+    let issue = shaped(&inner, &f, |_, r| Ok(pull_issue(r, n)?.clone()))?;
+    let p = issue.pull.clone().expect("a pull request");
     let not_mergeable = || {
         ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -494,14 +469,12 @@ async fn merge(
         }
     }
     let base_ref = format!("refs/heads/{}", p.base_ref);
-    let inner2 = inner.clone();
-    let (f2, l2) = (f.clone(), login.clone());
-    let change = vec![(
+    let change = (
         base_ref,
         Some(base_before.to_string()),
         Some(tip.to_string()),
-    )];
-    let _ = tokio::task::spawn_blocking(move || inner2.after_ref_changes(&f2, &l2, &change)).await;
+    );
+    inner.refs_moved(&f, &login, vec![change]).await;
     emit_pull(&inner, &f, n, "closed", &login, vec![]);
     delete_head_on_merge(&inner, &f, &p.head_ref, &p.base_ref, head, &login).await;
     ok(
@@ -548,8 +521,7 @@ async fn delete_head_on_merge(
         return;
     }
     let change = vec![(name, Some(head.to_string()), None)];
-    let (inner, f, login) = (inner.clone(), f.to_string(), login.to_string());
-    let _ = tokio::task::spawn_blocking(move || inner.after_ref_changes(&f, &login, &change)).await;
+    inner.refs_moved(f, login, change).await;
 }
 
 pub(super) fn head_base(
@@ -557,15 +529,9 @@ pub(super) fn head_base(
     f: &str,
     n: u64,
 ) -> ApiResult<(git2::Oid, git2::Oid, git2::Repository)> {
-    let p = inner
-        .st
-        .lock()
-        .unwrap()
-        .repos
-        .get(f)
-        .and_then(|r| r.issues.get(&n))
-        .and_then(|i| i.pull.clone())
-        .ok_or_else(ApiError::not_found)?;
+    let p = shaped(inner, f, |_, r| {
+        found(r.issues.get(&n).and_then(|i| i.pull.clone()))
+    })?;
     let repo = open(inner, f)?;
     let head = git2::Oid::from_str(&p.head_sha).map_err(|_| ApiError::not_found())?;
     let base = git::resolve(&repo, &p.base_ref)

@@ -3,7 +3,7 @@
 
 use super::super::auth::{self, Actor};
 use super::super::git::{self, Content};
-use super::super::http::{created, no_content, ok, parse_body, req_str, ApiError, ApiResult};
+use super::super::http::{created, no_content, ok, req_str, ApiError, ApiResult, JsonBody};
 use super::super::media;
 use super::super::paging::Paging;
 use super::super::shapes;
@@ -81,9 +81,8 @@ async fn update_repo(
     RepoAccess {
         actor: a, full: f, ..
     }: RepoAccess<WriteAdministration>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     if let Some(on) = b["delete_branch_on_merge"].as_bool() {
         if let Some(repo) = inner.st.lock().unwrap().repos.get_mut(&f) {
             repo.delete_branch_on_merge = on;
@@ -195,7 +194,7 @@ async fn get_ref(
     Path((_, _, name)): Path<(String, String, String)>,
     RepoAccess { full: f, .. }: RepoAccess<ReadContents>,
 ) -> ApiResult {
-    let name = format!("refs/{}", name.trim_start_matches("refs/"));
+    let name = ref_name(&name);
     match git::refs(&inner.bare(&f)).get(&name) {
         Some(sha) => ok(ref_json(&inner.base, &f, &name, sha)),
         None => Err(ApiError::not_found()),
@@ -207,13 +206,26 @@ async fn matching_refs(
     Path((_, _, name)): Path<(String, String, String)>,
     RepoAccess { full: f, .. }: RepoAccess<ReadContents>,
 ) -> ApiResult {
-    let prefix = format!("refs/{}", name.trim_start_matches("refs/"));
+    let prefix = ref_name(&name);
     let v: Vec<Value> = git::refs(&inner.bare(&f))
         .iter()
         .filter(|(n, _)| n.starts_with(&prefix))
         .map(|(n, s)| ref_json(&inner.base, &f, n, s))
         .collect();
     ok(Value::Array(v))
+}
+
+/// `refs/…` of a ref path, which may or may not start with `refs/`.
+fn ref_name(path: &str) -> String {
+    format!("refs/{}", path.trim_start_matches("refs/"))
+}
+
+/// Where ref `name` points, or GitHub's 422 when there is no such ref.
+fn existing_ref(repo: &git2::Repository, name: &str) -> ApiResult<Oid> {
+    repo.find_reference(name)
+        .ok()
+        .and_then(|r| r.target())
+        .ok_or_else(|| ApiError::unprocessable("Reference does not exist"))
 }
 
 pub(super) fn commit_exists(repo: &git2::Repository, sha: &str) -> Option<Oid> {
@@ -226,9 +238,8 @@ async fn create_ref(
     RepoAccess {
         actor: a, full: f, ..
     }: RepoAccess<WriteContents>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let name = req_str(&b, "ref")?.to_string();
     let sha = req_str(&b, "sha")?.to_string();
     if !name.starts_with("refs/") || name.matches('/').count() < 2 {
@@ -249,12 +260,8 @@ async fn create_ref(
     }
     git::set_ref(&repo, &name, oid).map_err(|e| ApiError::unprocessable(&e.to_string()))?;
     let login = inner.login_of(&a);
-    let inner2 = inner.clone();
-    let (f2, n2, s2) = (f.clone(), name.clone(), sha.clone());
-    let _ = tokio::task::spawn_blocking(move || {
-        inner2.after_ref_changes(&f2, &login, &[(n2, None, Some(s2))])
-    })
-    .await;
+    let change = vec![(name.clone(), None, Some(sha.clone()))];
+    inner.refs_moved(&f, &login, change).await;
     created(ref_json(&inner.base, &f, &name, &sha))
 }
 
@@ -276,18 +283,13 @@ async fn update_ref(
     RepoAccess {
         actor: a, full: f, ..
     }: RepoAccess<WriteContents>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let sha = req_str(&b, "sha")?.to_string();
     let force = b["force"].as_bool().unwrap_or(false);
-    let name = format!("refs/{}", name.trim_start_matches("refs/"));
+    let name = ref_name(&name);
     let repo = open(&inner, &f)?;
-    let old = repo
-        .find_reference(&name)
-        .ok()
-        .and_then(|r| r.target())
-        .ok_or_else(|| ApiError::unprocessable("Reference does not exist"))?;
+    let old = existing_ref(&repo, &name)?;
     let new = commit_exists(&repo, &sha)
         .ok_or_else(|| ApiError::unprocessable("Object does not exist"))?;
     if !force && !git::is_ancestor(&repo, old, new) {
@@ -297,11 +299,8 @@ async fn update_ref(
     if old != new {
         git::set_ref(&repo, &name, new).map_err(|e| ApiError::unprocessable(&e.to_string()))?;
         let login = inner.login_of(&a);
-        let inner2 = inner.clone();
         let change = vec![(name.clone(), Some(old.to_string()), Some(new.to_string()))];
-        let f2 = f.clone();
-        let _ = tokio::task::spawn_blocking(move || inner2.after_ref_changes(&f2, &login, &change))
-            .await;
+        inner.refs_moved(&f, &login, change).await;
     }
     ok(ref_json(&inner.base, &f, &name, &sha))
 }
@@ -313,18 +312,15 @@ async fn delete_ref(
         actor: a, full: f, ..
     }: RepoAccess<WriteContents>,
 ) -> ApiResult {
-    let name = format!("refs/{}", name.trim_start_matches("refs/"));
+    let name = ref_name(&name);
     let repo = open(&inner, &f)?;
-    let old = repo
-        .find_reference(&name)
-        .ok()
-        .and_then(|r| r.target())
-        .ok_or_else(|| ApiError::unprocessable("Reference does not exist"))?;
+    let old = existing_ref(&repo, &name)?;
     check_protected(&inner, &f, &name)?;
     git::delete_ref(&repo, &name).map_err(|e| ApiError::unprocessable(&e.to_string()))?;
     let login = inner.login_of(&a);
-    let change = vec![(name, Some(old.to_string()), None)];
-    let _ = tokio::task::spawn_blocking(move || inner.after_ref_changes(&f, &login, &change)).await;
+    inner
+        .refs_moved(&f, &login, vec![(name, Some(old.to_string()), None)])
+        .await;
     no_content()
 }
 

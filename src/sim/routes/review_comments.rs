@@ -4,23 +4,22 @@
 //! (`GET …/pulls/comments/{id}`, `…/reviews/{id}/comments`), and the
 //! `pull_request_review_comment` webhook.
 
-use super::super::auth::Actor;
 use super::super::diffmap::{FileDiff, Unresolved};
 use super::super::git;
-use super::super::http::{created, ok, parse_body, ApiError, ApiResult};
+use super::super::http::{created, ok, ApiError, ApiResult, JsonBody};
 use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::{now, Review, ReviewComment};
 use super::super::Inner;
-use super::access::{ReadPulls, RepoAccess};
-use super::issues::participate;
+use super::access::{ReadPulls, RepoAccess, TakePartPulls};
+use super::lookup::{found, repo, repo_mut, shaped};
 use super::pulls::{head_base, pull_json};
-use super::{full, S};
+use super::S;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
-use axum::{Extension, Router};
-use serde_json::{json, Map, Value};
+use axum::Router;
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<Inner>> {
@@ -222,11 +221,8 @@ pub fn emit_created(inner: &Inner, f: &str, n: u64, id: u64, sender: &str) {
     let Ok(comment) = comment_json(inner, f, id) else {
         return;
     };
-    let mut m = Map::new();
-    m.insert("action".into(), json!("created"));
-    m.insert("comment".into(), comment);
-    m.insert("pull_request".into(), pr);
-    inner.emit("pull_request_review_comment", Some(f), sender, m);
+    let parts = [("comment", comment), ("pull_request", pr)];
+    inner.emit_action("pull_request_review_comment", f, "created", sender, parts);
 }
 
 /// Stores a one-comment `COMMENTED` review holding `c` (how GitHub files a
@@ -235,7 +231,7 @@ fn file_single(inner: &Inner, f: &str, n: u64, mut c: ReviewComment, login: &str
     let (rid, cid) = {
         let mut st = inner.st.lock().unwrap();
         let (rid, cid) = (st.id(), st.id());
-        let rp = st.repos.get_mut(f).ok_or_else(ApiError::not_found)?;
+        let rp = repo_mut(&mut st, f)?;
         rp.reviews.push(Review {
             id: rid,
             pull: n,
@@ -257,14 +253,10 @@ fn file_single(inner: &Inner, f: &str, n: u64, mut c: ReviewComment, login: &str
 
 /// Review comment `id` of `f` as GitHub shapes it.
 fn comment_json(inner: &Inner, f: &str, id: u64) -> ApiResult<Value> {
-    let st = inner.st.lock().unwrap();
-    let rp = st.repos.get(f).ok_or_else(ApiError::not_found)?;
-    let c = rp
-        .review_comments
-        .iter()
-        .find(|c| c.id == id)
-        .ok_or_else(ApiError::not_found)?;
-    Ok(shapes::review_comment(&inner.base, &st, rp, c))
+    shaped(inner, f, |st, rp| {
+        let c = found(rp.review_comments.iter().find(|c| c.id == id))?;
+        Ok(shapes::review_comment(&inner.base, st, rp, c))
+    })
 }
 
 /// A reply to comment `to` of pull request `n`: same place, `in_reply_to_id`
@@ -273,14 +265,9 @@ fn reply_to(inner: &Inner, f: &str, n: u64, to: u64, body: &str, login: &str) ->
     if body.is_empty() {
         return Err(NotPlaced::Body.validation());
     }
-    let parent = {
-        let st = inner.st.lock().unwrap();
-        st.repos
-            .get(f)
-            .and_then(|r| r.review_comments.iter().find(|c| c.id == to && c.pull == n))
-            .cloned()
-            .ok_or_else(ApiError::not_found)?
-    };
+    let parent = shaped(inner, f, |_, r| {
+        found(r.review_comments.iter().find(|c| c.id == to && c.pull == n)).cloned()
+    })?;
     let c = ReviewComment {
         body: body.into(),
         user: login.into(),
@@ -295,13 +282,12 @@ fn reply_to(inner: &Inner, f: &str, n: u64, to: u64, body: &str, login: &str) ->
 /// and a place), or a reply with `in_reply_to` (then only `body` counts).
 pub async fn create(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
-    body: bytes::Bytes,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<TakePartPulls>,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    participate(&inner, &a, &f, "pull_requests")?;
-    let b = parse_body(&body)?;
     let login = inner.login_of(&a);
     if let Some(to) = b["in_reply_to"].as_u64() {
         return reply_to(&inner, &f, n, to, b["body"].as_str().unwrap_or(""), &login);
@@ -321,13 +307,12 @@ pub async fn create(
 
 async fn reply(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n, id)): Path<(String, String, u64, u64)>,
-    body: bytes::Bytes,
+    Path((_, _, n, id)): Path<(String, String, u64, u64)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<TakePartPulls>,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    participate(&inner, &a, &f, "pull_requests")?;
-    let b = parse_body(&body)?;
     let login = inner.login_of(&a);
     reply_to(&inner, &f, n, id, b["body"].as_str().unwrap_or(""), &login)
 }
@@ -349,7 +334,7 @@ async fn review_comments(
     paging: Paging,
 ) -> ApiResult {
     let st = inner.st.lock().unwrap();
-    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    let rp = repo(&st, &f)?;
     if !rp.reviews.iter().any(|x| x.pull == n && x.id == id) {
         return Err(ApiError::not_found());
     }

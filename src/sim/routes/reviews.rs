@@ -2,22 +2,21 @@
 //! comments on the files the pull request changes), dismiss; listing reviews
 //! and review comments; requested reviewers. GitHub's refusals come with its 422 shapes.
 
-use super::super::auth::Actor;
-use super::super::http::{created, ok, parse_body, ApiError, ApiResult};
+use super::super::http::{created, ok, ApiError, ApiResult, JsonBody};
 use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::{now, Review};
 use super::super::Inner;
-use super::access::{ReadPulls, RepoAccess, WritePulls};
-use super::issues::participate;
+use super::access::{ReadPulls, RepoAccess, TakePartPulls, WritePulls};
+use super::lookup::{found, pull_issue, pull_issue_mut, repo, repo_mut, shaped};
 use super::pulls::{emit_pull, pr_invalid, pull_json};
 use super::review_comments::{emit_created, patches, place, stored};
-use super::{full, S};
+use super::S;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, put};
-use axum::{Extension, Router};
-use serde_json::{json, Map, Value};
+use axum::Router;
+use serde_json::{json, Value};
 use std::sync::Arc;
 
 pub fn routes() -> Router<Arc<Inner>> {
@@ -61,10 +60,8 @@ async fn list_reviews(
     paging: Paging,
 ) -> ApiResult {
     let st = inner.st.lock().unwrap();
-    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
-    if rp.issues.get(&n).and_then(|i| i.pull.as_ref()).is_none() {
-        return Err(ApiError::not_found());
-    }
+    let rp = repo(&st, &f)?;
+    pull_issue(rp, n)?;
     let v: Vec<Value> = rp
         .reviews
         .iter()
@@ -74,19 +71,20 @@ async fn list_reviews(
     paging.array(v)
 }
 
+/// Review `id` of pull request `n` as GitHub shapes it.
+fn review_json(inner: &Inner, f: &str, n: u64, id: u64) -> ApiResult<Value> {
+    shaped(inner, f, |st, rp| {
+        let rv = found(rp.reviews.iter().find(|x| x.pull == n && x.id == id))?;
+        Ok(shapes::review(&inner.base, st, rp, rv))
+    })
+}
+
 async fn get_review(
     State(inner): S,
     Path((_, _, n, id)): Path<(String, String, u64, u64)>,
     RepoAccess { full: f, .. }: RepoAccess<ReadPulls>,
 ) -> ApiResult {
-    let st = inner.st.lock().unwrap();
-    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
-    let rv = rp
-        .reviews
-        .iter()
-        .find(|x| x.pull == n && x.id == id)
-        .ok_or_else(ApiError::not_found)?;
-    ok(shapes::review(&inner.base, &st, rp, rv))
+    ok(review_json(&inner, &f, n, id)?)
 }
 
 pub(super) fn emit_review(
@@ -100,19 +98,14 @@ pub(super) fn emit_review(
     let Ok(pr) = pull_json(inner, f, n) else {
         return;
     };
-    let rv = {
-        let st = inner.st.lock().unwrap();
-        let Some(rp) = st.repos.get(f) else { return };
-        let Some(rv) = rp.reviews.iter().find(|x| x.id == review_id) else {
-            return;
-        };
-        shapes::review_hook(&inner.base, &st, rp, rv)
+    let Ok(rv) = shaped(inner, f, |st, rp| {
+        let rv = found(rp.reviews.iter().find(|x| x.id == review_id))?;
+        Ok(shapes::review_hook(&inner.base, st, rp, rv))
+    }) else {
+        return;
     };
-    let mut m = Map::new();
-    m.insert("action".into(), json!(action));
-    m.insert("review".into(), rv);
-    m.insert("pull_request".into(), pr);
-    inner.emit("pull_request_review", Some(f), sender, m);
+    let parts = [("review", rv), ("pull_request", pr)];
+    inner.emit_action("pull_request_review", f, action, sender, parts);
 }
 
 /// `POST /pulls/{n}/reviews`: APPROVE, REQUEST_CHANGES or COMMENT, with inline
@@ -121,23 +114,14 @@ pub(super) fn emit_review(
 /// REQUEST_CHANGES / COMMENT.
 async fn create_review(
     State(inner): S,
-    Extension(a): Extension<Actor>,
-    Path((o, r, n)): Path<(String, String, u64)>,
-    body: bytes::Bytes,
+    Path((_, _, n)): Path<(String, String, u64)>,
+    RepoAccess {
+        actor: a, full: f, ..
+    }: RepoAccess<TakePartPulls>,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let f = full(&o, &r);
-    participate(&inner, &a, &f, "pull_requests")?;
-    let b = parse_body(&body)?;
     let login = inner.login_of(&a);
-    let issue = {
-        let st = inner.st.lock().unwrap();
-        st.repos
-            .get(&f)
-            .and_then(|r| r.issues.get(&n))
-            .filter(|i| i.pull.is_some())
-            .cloned()
-            .ok_or_else(ApiError::not_found)?
-    };
+    let issue = shaped(&inner, &f, |_, r| Ok(pull_issue(r, n)?.clone()))?;
     let event = b["event"].as_str().unwrap_or("").to_string();
     let state = match event.as_str() {
         "APPROVE" => "APPROVED",
@@ -186,7 +170,7 @@ async fn create_review(
         let mut st = inner.st.lock().unwrap();
         let id = st.id();
         let ids: Vec<u64> = placed.iter().map(|_| st.id()).collect();
-        let rp = st.repos.get_mut(&f).ok_or_else(ApiError::not_found)?;
+        let rp = repo_mut(&mut st, &f)?;
         rp.reviews.push(Review {
             id,
             pull: n,
@@ -213,14 +197,7 @@ async fn create_review(
             emit_created(&inner, &f, n, c, &login);
         }
     }
-    let st = inner.st.lock().unwrap();
-    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
-    let rv = rp
-        .reviews
-        .iter()
-        .find(|x| x.id == id)
-        .ok_or_else(ApiError::not_found)?;
-    ok(shapes::review(&inner.base, &st, rp, rv))
+    ok(review_json(&inner, &f, n, id)?)
 }
 
 async fn dismiss(
@@ -229,20 +206,16 @@ async fn dismiss(
     RepoAccess {
         actor: a, full: f, ..
     }: RepoAccess<WritePulls>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     if b["message"].as_str().is_none_or(str::is_empty) {
         return Err(review_refused("message is required to dismiss a review"));
     }
     let login = inner.login_of(&a);
     {
         let mut st = inner.st.lock().unwrap();
-        let rv = st
-            .repos
-            .get_mut(&f)
-            .and_then(|r| r.reviews.iter_mut().find(|x| x.pull == n && x.id == id))
-            .ok_or_else(ApiError::not_found)?;
+        let rp = repo_mut(&mut st, &f)?;
+        let rv = found(rp.reviews.iter_mut().find(|x| x.pull == n && x.id == id))?;
         if rv.state != "APPROVED" && rv.state != "CHANGES_REQUESTED" {
             return Err(review_refused(&format!(
                 "Can not dismiss a {} pull request review",
@@ -252,14 +225,7 @@ async fn dismiss(
         rv.state = "DISMISSED".into();
     }
     emit_review(&inner, &f, n, id, "dismissed", &login);
-    let st = inner.st.lock().unwrap();
-    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
-    let rv = rp
-        .reviews
-        .iter()
-        .find(|x| x.id == id)
-        .ok_or_else(ApiError::not_found)?;
-    ok(shapes::review(&inner.base, &st, rp, rv))
+    ok(review_json(&inner, &f, n, id)?)
 }
 
 async fn list_review_comments(
@@ -269,7 +235,7 @@ async fn list_review_comments(
     paging: Paging,
 ) -> ApiResult {
     let st = inner.st.lock().unwrap();
-    let rp = st.repos.get(&f).ok_or_else(ApiError::not_found)?;
+    let rp = repo(&st, &f)?;
     let v: Vec<Value> = rp
         .review_comments
         .iter()
@@ -285,18 +251,21 @@ async fn get_requested(
     RepoAccess { full: f, .. }: RepoAccess<ReadPulls>,
 ) -> ApiResult {
     let st = inner.st.lock().unwrap();
-    let p = st
-        .repos
-        .get(&f)
-        .and_then(|r| r.issues.get(&n))
-        .and_then(|i| i.pull.as_ref())
-        .ok_or_else(ApiError::not_found)?;
+    let p = found(pull_issue(repo(&st, &f)?, n)?.pull.as_ref())?;
     let users: Vec<Value> = p
         .requested_reviewers
         .iter()
         .map(|l| shapes::user_by_login(&inner.base, &st, l))
         .collect();
     ok(json!({"users": users, "teams": []}))
+}
+
+/// `pull_request` `action` once per reviewer, as GitHub sends review requests.
+fn emit_reviewers(inner: &Inner, f: &str, n: u64, action: &str, sender: &str, who: Vec<String>) {
+    for w in who {
+        let u = shapes::user_by_login(&inner.base, &inner.st.lock().unwrap(), &w);
+        emit_pull(inner, f, n, action, sender, vec![("requested_reviewer", u)]);
+    }
 }
 
 fn reviewer_list(b: &Value) -> Vec<String> {
@@ -316,9 +285,8 @@ async fn request_reviewers(
     RepoAccess {
         actor: a, full: f, ..
     }: RepoAccess<WritePulls>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let wanted = reviewer_list(&b);
     if b["team_reviewers"]
         .as_array()
@@ -341,12 +309,7 @@ async fn request_reviewers(
                 return Err(pr_invalid(None, Some(&format!("Reviews may only be requested from collaborators. One or more of the users or teams you specified is not a collaborator of the {f} repository."))));
             }
         }
-        let i = st
-            .repos
-            .get_mut(&f)
-            .and_then(|r| r.issues.get_mut(&n))
-            .filter(|i| i.pull.is_some())
-            .ok_or_else(ApiError::not_found)?;
+        let i = pull_issue_mut(repo_mut(&mut st, &f)?, n)?;
         if wanted.contains(&i.user) {
             return Err(pr_invalid(
                 None,
@@ -361,17 +324,7 @@ async fn request_reviewers(
             }
         }
     }
-    for w in added {
-        let u = shapes::user_by_login(&inner.base, &inner.st.lock().unwrap(), &w);
-        emit_pull(
-            &inner,
-            &f,
-            n,
-            "review_requested",
-            &login,
-            vec![("requested_reviewer", u)],
-        );
-    }
+    emit_reviewers(&inner, &f, n, "review_requested", &login, added);
     created(pull_json(&inner, &f, n)?)
 }
 
@@ -381,20 +334,14 @@ async fn remove_reviewers(
     RepoAccess {
         actor: a, full: f, ..
     }: RepoAccess<WritePulls>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let gone = reviewer_list(&b);
     let login = inner.login_of(&a);
     let mut removed = vec![];
     {
         let mut st = inner.st.lock().unwrap();
-        let p = st
-            .repos
-            .get_mut(&f)
-            .and_then(|r| r.issues.get_mut(&n))
-            .and_then(|i| i.pull.as_mut())
-            .ok_or_else(ApiError::not_found)?;
+        let p = found(pull_issue_mut(repo_mut(&mut st, &f)?, n)?.pull.as_mut())?;
         p.requested_reviewers.retain(|x| {
             let drop = gone.contains(x);
             if drop {
@@ -403,16 +350,6 @@ async fn remove_reviewers(
             !drop
         });
     }
-    for w in removed {
-        let u = shapes::user_by_login(&inner.base, &inner.st.lock().unwrap(), &w);
-        emit_pull(
-            &inner,
-            &f,
-            n,
-            "review_request_removed",
-            &login,
-            vec![("requested_reviewer", u)],
-        );
-    }
+    emit_reviewers(&inner, &f, n, "review_request_removed", &login, removed);
     ok(pull_json(&inner, &f, n)?)
 }

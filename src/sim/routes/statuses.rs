@@ -2,7 +2,7 @@
 //! statuses of a ref, and the combined status.
 
 use super::super::git;
-use super::super::http::{created, ok, parse_body, req_str, ApiError, ApiResult};
+use super::super::http::{created, ok, req_str, ApiError, ApiResult, JsonBody};
 use super::super::paging::Paging;
 use super::super::shapes;
 use super::super::state::{now, Status};
@@ -30,9 +30,8 @@ async fn create_status(
     RepoAccess {
         actor: a, full: f, ..
     }: RepoAccess<WriteStatuses>,
-    body: bytes::Bytes,
+    JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let b = parse_body(&body)?;
     let state = req_str(&b, "state")?.to_string();
     if !matches!(state.as_str(), "error" | "failure" | "pending" | "success") {
         return Err(ApiError::invalid(&format!(
