@@ -427,6 +427,42 @@ fn a_failing_command_reports_its_stderr_and_a_timeout_kills_its_process_group() 
     assert!(!alive, "the background child {pid} survived the timeout");
 }
 
+/// A handled failure (docs/workflow-format.md) needs its handler to run: an `onFailure`
+/// handler whose `condition` cannot be evaluated (it reads an output the failed task
+/// never wrote) is a failed handler, so the failure stays unhandled and the run fails,
+/// naming the condition and why.
+#[test]
+fn an_on_failure_handler_whose_condition_cannot_be_evaluated_fails_the_run() {
+    let dir = repo();
+    let r = dir.path();
+    let wf = write_workflow(
+        r,
+        "deploy.json",
+        serde_json::json!({
+            "name": "Deploy",
+            "agents": [{"id": "ops", "type": "devops", "runner": {"command": "if [ $PRFLOW_TASK_ID = deploy ]; then echo 'the cluster is gone' >&2; exit 3; fi; echo $PRFLOW_TASK_ID > $PRFLOW_TASK_ID.txt"}}],
+            "tasks": [
+                {"id": "deploy", "agentId": "ops", "output": {"code": "number"}, "onFailure": ["rollback"]},
+                {"id": "rollback", "agentId": "ops", "condition": "${deploy.output.code} == 3"}
+            ]
+        }),
+    );
+    let out = run(r, &wf, &["-q"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("task `rollback` failed: its condition `${deploy.output.code} == 3` cannot be evaluated: it refers to `${deploy.output.code}`, which task `deploy` did not produce"),
+        "{t}"
+    );
+    assert!(
+        t.contains("task `deploy` failed and its onFailure handler `rollback` failed too: the command failed with exit code 3"),
+        "{t}"
+    );
+    assert!(t.contains("the cluster is gone"), "{t}");
+    let st = text(&prflow().args(["status", "--repo"]).arg(r).output().unwrap());
+    assert!(!st.contains("handled by onFailure"), "{st}");
+}
+
 #[test]
 fn killed_mid_phase_resumes_with_every_task_committed_once() {
     let dir = repo();
