@@ -157,32 +157,38 @@ impl<'a> Report<'a> {
 
     /// An error about the value at `pointer`.
     pub fn error(&mut self, pointer: &str, message: impl Into<String>) {
-        let p = self.positions().value(pointer);
-        self.errors.push(Diagnostic::error(
-            &self.file, p.line, p.col, pointer, message,
-        ));
+        self.push(Severity::Error, false, pointer, message.into());
     }
 
     /// An error about the key of the member at `pointer` (unknown or misplaced keys).
     pub fn error_at_key(&mut self, pointer: &str, message: impl Into<String>) {
-        let p = self.positions().key(pointer);
-        self.errors.push(Diagnostic::error(
-            &self.file, p.line, p.col, pointer, message,
-        ));
+        self.push(Severity::Error, true, pointer, message.into());
     }
 
     pub fn warning(&mut self, pointer: &str, message: impl Into<String>) {
-        let p = self.positions().value(pointer);
-        self.warnings.push(Diagnostic::warning(
-            &self.file, p.line, p.col, pointer, message,
-        ));
+        self.push(Severity::Warning, false, pointer, message.into());
     }
 
     pub fn warning_at_key(&mut self, pointer: &str, message: impl Into<String>) {
-        let p = self.positions().key(pointer);
-        self.warnings.push(Diagnostic::warning(
-            &self.file, p.line, p.col, pointer, message,
-        ));
+        self.push(Severity::Warning, true, pointer, message.into());
+    }
+
+    /// One diagnostic placed at the value or the key of `pointer`, into its list.
+    fn push(&mut self, severity: Severity, at_key: bool, pointer: &str, message: String) {
+        let positions = self.positions();
+        let p = if at_key {
+            positions.key(pointer)
+        } else {
+            positions.value(pointer)
+        };
+        let d = Diagnostic {
+            severity,
+            ..Diagnostic::error(&self.file, p.line, p.col, pointer, message)
+        };
+        match severity {
+            Severity::Error => self.errors.push(d),
+            Severity::Warning => self.warnings.push(d),
+        }
     }
 
     /// Sorts both lists into file order (stable, so checks keep their order on one spot).

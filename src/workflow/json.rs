@@ -181,14 +181,7 @@ impl Reader<'_> {
         let mut members = Vec::new();
         self.skip_ws()?;
         if self.peek() == Some(b'}') {
-            self.at += 1;
-            return Ok((
-                Value::Object(map),
-                Node {
-                    pos,
-                    kids: Kids::Object(members),
-                },
-            ));
+            return self.close(pos, Value::Object(map), Kids::Object(members));
         }
         loop {
             self.skip_ws()?;
@@ -233,14 +226,7 @@ impl Reader<'_> {
             match self.peek() {
                 Some(b',') => self.at += 1,
                 Some(b'}') => {
-                    self.at += 1;
-                    return Ok((
-                        Value::Object(map),
-                        Node {
-                            pos,
-                            kids: Kids::Object(members),
-                        },
-                    ));
+                    return self.close(pos, Value::Object(map), Kids::Object(members));
                 }
                 _ => {
                     return Err(self.error_here(format!(
@@ -252,20 +238,19 @@ impl Reader<'_> {
         }
     }
 
+    /// Steps over the closing `}` or `]` of a container that started at `pos`.
+    fn close(&mut self, pos: Pos, value: Value, kids: Kids) -> Result<(Value, Node), SyntaxError> {
+        self.at += 1;
+        Ok((value, Node { pos, kids }))
+    }
+
     fn array(&mut self, pos: Pos, depth: usize) -> Result<(Value, Node), SyntaxError> {
         self.at += 1; // [
         let mut items = Vec::new();
         let mut nodes = Vec::new();
         self.skip_ws()?;
         if self.peek() == Some(b']') {
-            self.at += 1;
-            return Ok((
-                Value::Array(items),
-                Node {
-                    pos,
-                    kids: Kids::Array(nodes),
-                },
-            ));
+            return self.close(pos, Value::Array(items), Kids::Array(nodes));
         }
         loop {
             self.skip_ws()?;
@@ -281,14 +266,7 @@ impl Reader<'_> {
             match self.peek() {
                 Some(b',') => self.at += 1,
                 Some(b']') => {
-                    self.at += 1;
-                    return Ok((
-                        Value::Array(items),
-                        Node {
-                            pos,
-                            kids: Kids::Array(nodes),
-                        },
-                    ));
+                    return self.close(pos, Value::Array(items), Kids::Array(nodes));
                 }
                 _ => {
                     return Err(self.error_here(format!(

@@ -9,19 +9,15 @@ use super::diagnostics::Report;
 use super::locate::child;
 use serde_json::{Map, Value};
 
+/// Every top-level key: the ones read into typed fields first (see [`TOP_READ`]).
 pub const TOP: &[&str] = &[
     "name",
     "description",
-    "version",
     "variables",
     "agents",
     "tasks",
     "dependencies",
-    "execution",
-    "quality",
-    "settings",
     "parallel",
-    "metadata",
     "phases",
     "gates",
     "reviewers",
@@ -31,9 +27,14 @@ pub const TOP: &[&str] = &[
     "conditions",
     "loops",
     "hooks",
-    "integrations",
     "taskContext",
     "workers",
+    "version",
+    "execution",
+    "quality",
+    "settings",
+    "metadata",
+    "integrations",
 ];
 
 pub const AGENT: &[&str] = &[
@@ -98,28 +99,9 @@ pub const SETTINGS: &[&str] = &[
     "monitoring",
 ];
 
-/// Top-level keys the parser reads into typed fields; every other top-level key is
-/// kept in `Workflow::extra` for agents.
-pub const TOP_READ: &[&str] = &[
-    "name",
-    "description",
-    "variables",
-    "agents",
-    "tasks",
-    "dependencies",
-    "parallel",
-    "phases",
-    "gates",
-    "reviewers",
-    "allowSelfApproval",
-    "on",
-    "outputDir",
-    "conditions",
-    "loops",
-    "hooks",
-    "taskContext",
-    "workers",
-];
+/// Top-level keys the parser reads into typed fields (the first 18 of [`TOP`]);
+/// every other top-level key is kept in `Workflow::extra` for agents.
+pub const TOP_READ: &[&str] = TOP.split_at(18).0;
 
 /// A dual-mode worker's keys (claude-flow's `WorkerConfig`); `worktreePath` and
 /// `capabilityEnvelope` are kept for agents: prflow gives every task its own checkout.
@@ -211,6 +193,11 @@ where
     }
 }
 
+/// The keys of `obj` that are not in `known`, in the file's order.
+fn unknown<'a>(obj: &'a Map<String, Value>, known: &'a [&str]) -> impl Iterator<Item = &'a String> {
+    obj.keys().filter(|k| !known.contains(&k.as_str()))
+}
+
 /// Warns about keys of a claude-flow object that look like misspelt known keys.
 pub fn warn_near_misses(
     obj: &Map<String, Value>,
@@ -219,10 +206,7 @@ pub fn warn_near_misses(
     what: &str,
     r: &mut Report,
 ) {
-    for k in obj.keys() {
-        if known.contains(&k.as_str()) {
-            continue;
-        }
+    for k in unknown(obj, known) {
         if let Some(m) = did_you_mean(k, known.iter().copied()) {
             r.warning_at_key(
                 &child(pointer, k),
@@ -240,10 +224,7 @@ pub fn reject_unknown(
     what: &str,
     r: &mut Report,
 ) {
-    for k in obj.keys() {
-        if known.contains(&k.as_str()) {
-            continue;
-        }
+    for k in unknown(obj, known) {
         let hint = match did_you_mean(k, known.iter().copied()) {
             Some(m) => format!("did you mean `{m}`?"),
             None => format!("it takes {}", list(known)),

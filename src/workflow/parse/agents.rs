@@ -1,7 +1,7 @@
 //! `agents`: each agent's id, type, capabilities and runner; `assignedTasks` is
 //! kept with its pointers so validation can hand tasks to the agents that claim them.
 
-use super::{check_id, ids_with_pointers, opt_string, strings};
+use super::{ids_with_pointers, object_id, opt_string, strings};
 use crate::workflow::diagnostics::Report;
 use crate::workflow::keys;
 use crate::workflow::locate::{child, index};
@@ -30,24 +30,9 @@ pub(super) fn agents(v: Option<&Value>, r: &mut Report) -> (Vec<Agent>, Vec<Agen
             );
             continue;
         };
-        let id = match obj.get("id") {
-            Some(Value::String(s)) => s.clone(),
-            Some(_) => {
-                r.error(&child(&at, "id"), "an agent's `id` is a string");
-                continue;
-            }
-            None => {
-                r.error(
-                    &at,
-                    "this agent has no `id`: add \"id\": \"…\" so tasks can name it",
-                );
-                continue;
-            }
-        };
-        if !check_id(&id, &child(&at, "id"), "agent", r) {
+        let Some(id) = object_id(obj, &at, "agent", keys::AGENT, "so tasks can name it", r) else {
             continue;
-        }
-        keys::warn_near_misses(obj, &at, keys::AGENT, &format!("agent `{id}`"), r);
+        };
         let name = opt_string(obj, "name", &at, r).unwrap_or_else(|| id.clone());
         let kind = opt_string(obj, "type", &at, r).unwrap_or_else(|| "general".to_string());
         let capabilities = strings(

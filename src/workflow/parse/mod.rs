@@ -521,6 +521,46 @@ fn ids_with_pointers(
     }
 }
 
+/// The `id` of an agent, task or worker object at `at`, checked against the one
+/// rule, with near-misses of `known` keys warned about. `None` after an error
+/// that says the fix (`why`: what names this kind of object by id).
+fn object_id(
+    obj: &Map<String, Value>,
+    at: &str,
+    what: &str,
+    known: &[&str],
+    why: &str,
+    r: &mut Report,
+) -> Option<String> {
+    let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
+    let id = match obj.get("id") {
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => {
+            r.error(
+                &child(at, "id"),
+                format!("{article} {what}'s `id` is a string"),
+            );
+            return None;
+        }
+        None => {
+            r.error(
+                at,
+                format!("this {what} has no `id`: add \"id\": \"…\" {why}"),
+            );
+            return None;
+        }
+    };
+    if !check_id(&id, &child(at, "id"), what, r) {
+        return None;
+    }
+    keys::warn_near_misses(obj, at, known, &format!("{what} `{id}`"), r);
+    Some(id)
+}
+
 /// Checks an id against the one rule ([`validate::id_problem`]).
 fn check_id(id: &str, at: &str, what: &str, r: &mut Report) -> bool {
     match validate::id_problem(what, id, false) {

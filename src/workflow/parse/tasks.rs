@@ -3,7 +3,7 @@
 
 use super::control::{self, ControlRefs};
 use super::{
-    check_id, ids_with_pointers, opt_count_at_most, opt_string, MAX_RETRIES, MAX_TIMEOUT_MS,
+    ids_with_pointers, object_id, opt_count_at_most, opt_string, MAX_RETRIES, MAX_TIMEOUT_MS,
 };
 use crate::workflow::diagnostics::Report;
 use crate::workflow::keys;
@@ -83,21 +83,8 @@ fn task(i: usize, item: &Value, refs: &mut ControlRefs, r: &mut Report) -> Optio
         r.error(&at, "each task is an object with an `id` and an `agentId`");
         return None;
     };
-    let id = match obj.get("id") {
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => {
-            r.error(&child(&at, "id"), "a task's `id` is a string");
-            return None;
-        }
-        None => {
-            r.error(&at, "this task has no `id`: add \"id\": \"…\" (dependencies, checkpoints and commits name tasks by id)");
-            return None;
-        }
-    };
-    if !check_id(&id, &child(&at, "id"), "task", r) {
-        return None;
-    }
-    keys::warn_near_misses(obj, &at, keys::TASK, &format!("task `{id}`"), r);
+    let why = "(dependencies, checkpoints and commits name tasks by id)";
+    let id = object_id(obj, &at, "task", keys::TASK, why, r)?;
 
     let (agent, agent_pointer) = task_agent(obj, &id, &at, r);
 

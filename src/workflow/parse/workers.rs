@@ -7,7 +7,9 @@
 //! that CLI run as a `command` runner in the task's checkout, so each worker becomes one
 //! commit. `taskContext` is the workflow's shared context, which every prompt carries.
 
-use super::{check_id, ids_with_pointers, opt_bool, opt_count_at_most, opt_string, MAX_TIMEOUT_MS};
+use super::{
+    ids_with_pointers, object_id, opt_bool, opt_count_at_most, opt_string, MAX_TIMEOUT_MS,
+};
 use crate::workflow::diagnostics::Report;
 use crate::workflow::keys;
 use crate::workflow::locate::{child, index};
@@ -76,21 +78,8 @@ fn worker(i: usize, item: &Value, r: &mut Report) -> Option<(Agent, Task, Vec<De
         );
         return None;
     };
-    let id = match obj.get("id") {
-        Some(Value::String(s)) => s.clone(),
-        Some(_) => {
-            r.error(&child(&at, "id"), "a worker's `id` is a string");
-            return None;
-        }
-        None => {
-            r.error(&at, "this worker has no `id`: add \"id\": \"…\" (`dependsOn` and commits name workers by id)");
-            return None;
-        }
-    };
-    if !check_id(&id, &child(&at, "id"), "worker", r) {
-        return None;
-    }
-    keys::warn_near_misses(obj, &at, keys::WORKER, &format!("worker `{id}`"), r);
+    let why = "(`dependsOn` and commits name workers by id)";
+    let id = object_id(obj, &at, "worker", keys::WORKER, why, r)?;
     let platform = platform(obj, &id, &at, r);
     let prompt = match obj.get("prompt") {
         Some(Value::String(s)) if !s.trim().is_empty() => Some(s.clone()),
