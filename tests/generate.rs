@@ -2,35 +2,16 @@
 //! shows for the example workflows, resources declared or inferred, and the errors a
 //! user gets for what prflow cannot generate.
 
+mod render;
+
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
 
 fn prflow() -> assert_cmd::Command {
     assert_cmd::Command::cargo_bin("prflow").unwrap()
 }
 
-/// `prflow plan FILE --format json`'s `system`.
-fn system_of(file: &Path) -> Value {
-    let out = prflow()
-        .arg("plan")
-        .arg(file)
-        .args(["--format", "json"])
-        .assert()
-        .success()
-        .get_output()
-        .stdout
-        .clone();
-    let plan: Value = serde_json::from_slice(&out).unwrap();
-    plan["system"].clone()
-}
-
-fn example(name: &str) -> PathBuf {
-    root().join("examples").join(name)
-}
+use render::{example, system_of};
 
 fn service<'a>(system: &'a Value, name: &str) -> &'a Value {
     system["services"]
@@ -296,53 +277,12 @@ fn a_declared_field_of_an_unknown_type_is_a_validate_error_naming_its_place() {
 // ---- the generic backend-service pack ----------------------------------------------
 
 use prflow::agents::template::TemplateRunner;
-use prflow::agents::{Runner, TaskRequest, TreeView};
+use render::load;
 use std::collections::BTreeMap;
-
-struct EmptyTree;
-impl TreeView for EmptyTree {
-    fn read(&self, _: &str) -> Option<Vec<u8>> {
-        None
-    }
-    fn list(&self, _: &str) -> Vec<String> {
-        vec![]
-    }
-}
-
-fn load(path: &Path) -> prflow::workflow::Workflow {
-    let text = std::fs::read_to_string(path).unwrap();
-    match prflow::workflow::parse(path, &text) {
-        Ok(loaded) => loaded.workflow,
-        Err(d) => panic!("{} does not parse: {d:?}", path.display()),
-    }
-}
 
 /// Every service task of an example rendered with the embedded packs: path → text.
 fn render_services(file: &str) -> BTreeMap<String, String> {
-    let w = load(&example(file));
-    let runner = TemplateRunner::new(None).expect("the embedded packs load");
-    let mut out = BTreeMap::new();
-    for task in w.tasks.iter().filter(|t| t.id.ends_with("-service")) {
-        let agent = w.agent(&task.agent).unwrap();
-        let req = TaskRequest {
-            run_id: "abc123",
-            workflow: &w,
-            task,
-            agent,
-            phase: 2,
-            feedback: None,
-            base: &EmptyTree,
-            workdir: None,
-            output_dir: &w.output_dir,
-        };
-        let done = runner
-            .run(&req)
-            .unwrap_or_else(|e| panic!("task {}: {e}", task.id));
-        for f in done.files {
-            out.insert(f.path, String::from_utf8(f.content.unwrap()).unwrap());
-        }
-    }
-    out
+    render::render_example(file, |id| id.ends_with("-service"))
 }
 
 fn pack_of(file: &str, task: &str) -> String {
