@@ -173,3 +173,19 @@ fn every_example_deploys_only_the_databases_its_services_use() {
         }
     }
 }
+
+/// The MongoDB driver fake is kept once, in the backend-service pack: the microservices
+/// example's product-service gets the same file as any MongoDB-backed service.
+#[test]
+fn product_service_tests_on_the_backend_packs_mongodb_fake() {
+    let micro = render_example("microservices-workflow.json", |id| {
+        id == "create-product-service"
+    });
+    let shop = render_example("ecommerce-workflow.json", |id| {
+        id == "create-shipping-service"
+    });
+    assert_eq!(
+        micro["services/product-service/test/fake-mongo.js"],
+        shop["services/shipping-service/test/fake-mongo.js"]
+    );
+}

@@ -1,8 +1,9 @@
 'use strict';
 // A stand-in for the MongoDB driver's Db and Collection, for unit tests: the calls
 // the repository makes, with MongoDB's query, update and aggregation semantics from
-// mingo, and duplicate keys reported as the driver does (code 11000). The real
-// database is exercised when MONGO_URL is set (test/repositories.test.js).
+// mingo, and duplicate keys reported as the driver does (code 11000). Kept once, here:
+// the microservices example's catalog service borrows it. The real database is
+// exercised when MONGO_URL is set.
 const mingo = require('mingo');
 
 const clone = (value) => structuredClone(value);
