@@ -6,7 +6,7 @@
 mod common;
 mod render;
 
-use render::{render_example, render_pack, EXAMPLES};
+use render::{example, render_example, render_pack, system_of, EXAMPLES};
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -187,5 +187,70 @@ fn product_service_tests_on_the_backend_packs_mongodb_fake() {
     assert_eq!(
         micro["services/product-service/test/fake-mongo.js"],
         shop["services/shipping-service/test/fake-mongo.js"]
+    );
+}
+
+/// The gateway's own unit test and the integration tests through the gateway call only
+/// the routes the workflow's services own, every one of them, and name no product where
+/// the workflow has none (the old packs hard-coded /api/users and /api/products).
+#[test]
+fn gateway_and_integration_tests_follow_the_workflows_routes() {
+    let api = regex::Regex::new(r"/api/[a-z][a-z0-9-]*").unwrap();
+    let product = regex::Regex::new(r"(?i)\bproducts?\b").unwrap();
+    let prefix = regex::Regex::new(r#""prefix": "(/api/[a-z0-9-]+)""#).unwrap();
+    let mut checked = 0;
+    for file in EXAMPLES {
+        let system = system_of(&example(file));
+        let routes: BTreeSet<String> = system["gateway"]["routes"]
+            .as_array()
+            .map(|r| {
+                r.iter()
+                    .map(|r| r["prefix"].as_str().unwrap().to_string())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let has_products = system["services"].as_array().unwrap().iter().any(|s| {
+            s["resources"]
+                .as_array()
+                .is_some_and(|rs| rs.iter().any(|r| r["plural"] == "products"))
+        });
+        let mut files = render_pack(file, "api-gateway");
+        // What the gateway serves: the model's routes (and the microservices example's
+        // product-service adds /api/categories).
+        let mut served = routes.clone();
+        for (path, text) in &files {
+            if path.ends_with("/src/config.js") {
+                served.extend(prefix.captures_iter(text).map(|c| c[1].to_string()));
+            }
+        }
+        files.extend(render_pack(file, "integration-tests"));
+        for (path, text) in &files {
+            for m in api.find_iter(text) {
+                assert!(
+                    served.contains(m.as_str()) || m.as_str() == "/api/no-such-route",
+                    "{file}: {path} calls {}, which no service of the workflow owns ({served:?})",
+                    m.as_str()
+                );
+            }
+            if !has_products {
+                assert!(
+                    !product.is_match(text) && !path.contains("product"),
+                    "{file}: {path} names products, which the workflow does not imply"
+                );
+            }
+        }
+        if let Some(it) = files.get("tests/integration/gateway.test.js") {
+            for route in routes.iter().filter(|r| *r != "/api/auth") {
+                assert!(
+                    it.contains(&format!("'{route}'")) || it.contains(&format!("`{route}")),
+                    "{file}: the integration tests never call {route}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 4,
+        "only {checked} examples have integration tests"
     );
 }

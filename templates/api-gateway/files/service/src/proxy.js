@@ -18,7 +18,7 @@ function withoutHopByHop(headers) {
   return out;
 }
 
-/** Joins the target's base path and the forwarded path: http://h:1/base + /users -> /base/users. */
+/** Joins the target's base path and the forwarded path: http://h:1/base + /things -> /base/things. */
 function upstreamUrl(target, path, search) {
   const url = new URL(target);
   url.pathname = `${url.pathname.replace(/\/$/, '')}${path}`;
