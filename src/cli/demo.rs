@@ -361,22 +361,39 @@ async fn wait_for_landable(
     old_head: Option<&str>,
     timeout: Duration,
 ) -> Result<Value> {
-    let deadline = Instant::now() + timeout;
-    loop {
+    let what = format!("phase {n}'s PR was not retargeted to main and restacked");
+    poll(timeout, &what, APP_LOG, move || async move {
         if let Some(pr) = open_phase_pr(http, token, api, n).await? {
             let head = pr["head"]["sha"].as_str().unwrap_or_default();
             if pr["base"]["ref"] == "main"
                 && old_head != Some(head)
                 && checks_completed(http, token, api, head).await?
             {
-                return Ok(pr);
+                return Ok(Some(pr));
             }
         }
+        Ok(None)
+    })
+    .await
+}
+
+/// Where a demo that timed out sends the reader.
+const APP_LOG: &str = "; the App's log above says why";
+
+/// Asks `check` every 100 ms until it has an answer. Past `timeout` the error
+/// is "`what` within N s`tail`".
+async fn poll<T, F, Fut>(timeout: Duration, what: &str, tail: &str, mut check: F) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<Option<T>>>,
+{
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check().await? {
+            return Ok(v);
+        }
         if Instant::now() > deadline {
-            bail!(
-                "phase {n}'s PR was not retargeted to main and restacked within {} s; the App's log above says why",
-                timeout.as_secs()
-            );
+            bail!("{what} within {} s{tail}", timeout.as_secs());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -459,24 +476,19 @@ async fn wait_for_phase_pr(
     n: usize,
     timeout: Duration,
 ) -> Result<Value> {
-    let deadline = Instant::now() + timeout;
-    loop {
+    let what = format!("phase {n}'s pull request did not appear");
+    poll(timeout, &what, APP_LOG, move || async move {
         if let Some(pr) = open_phase_pr(http, token, api, n).await? {
             let head = pr["head"]["sha"].as_str().unwrap_or_default();
             let body_ready = pr["body"].as_str().is_some_and(|b| b.contains("### Gates"));
             let all_done = checks_completed(http, token, api, head).await?;
             if body_ready && all_done {
-                return Ok(pr);
+                return Ok(Some(pr));
             }
         }
-        if Instant::now() > deadline {
-            bail!(
-                "phase {n}'s pull request did not appear within {} s; the App's log above says why",
-                timeout.as_secs()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        Ok(None)
+    })
+    .await
 }
 
 /// Waits until the run's status comment says it is done.
@@ -487,26 +499,15 @@ async fn wait_for_done(
     issue: u64,
     timeout: Duration,
 ) -> Result<()> {
-    let deadline = Instant::now() + timeout;
-    loop {
-        let comments = call(
-            http,
-            token,
-            "GET",
-            &format!("{api}/repos/{REPO}/issues/{issue}/comments"),
-            None,
-        )
-        .await?;
-        if comments.as_array().into_iter().flatten().any(|c| {
+    let url = &format!("{api}/repos/{REPO}/issues/{issue}/comments");
+    let said_done = move || async move {
+        let comments = call(http, token, "GET", url, None).await?;
+        let done = comments.as_array().into_iter().flatten().any(|c| {
             c["body"]
                 .as_str()
                 .is_some_and(|b| b.contains("The run is done"))
-        }) {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            bail!("the run did not report done within {} s", timeout.as_secs());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        });
+        Ok(done.then_some(()))
+    };
+    poll(timeout, "the run did not report done", "", said_done).await
 }

@@ -6,7 +6,7 @@ use super::publish;
 use super::session::{self, Session};
 use super::{FlowReport, FlowState};
 use crate::engine::naming;
-use crate::engine::state::{self, PhaseStatus};
+use crate::engine::state::{self, PhaseStatus, RunState};
 use crate::engine::{self, LoadedRun};
 use crate::github::events::{CommentCommand, Push};
 use crate::github::{help_text, Command, MergeMethod, Reaction};
@@ -135,26 +135,42 @@ async fn run_for(s: &Session<'_>, e: &CommentCommand) -> Result<String> {
     })
 }
 
-async fn command_status(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport> {
+/// The run a comment is about, loaded from the clone.
+async fn load_for(s: &Session<'_>, e: &CommentCommand) -> Result<(String, Repo, LoadedRun)> {
     let run = run_for(s, e).await?;
     let repo = s.repo()?;
     let r = engine::load_run(&repo, &run)?;
-    let st = state::read_state(
-        &repo,
-        &r.meta,
-        &r.plan,
-        &state::local_approvals(&repo, &run),
-    )?;
-    let text = super::body::status_comment(
-        &r.workflow,
-        &st,
-        &[],
-        &format!("Status requested by @{}.", e.author),
-    );
-    let issue = r.meta.origin_issue.unwrap_or(e.issue_number);
+    Ok((run, repo, r))
+}
+
+/// The state of a loaded run, approvals read from the clone's refs.
+fn state_of(repo: &Repo, r: &LoadedRun) -> Result<RunState> {
+    let approved = state::local_approvals(repo, &r.meta.run_id);
+    state::read_state(repo, &r.meta, &r.plan, &approved)
+}
+
+/// Rewrites the run's status comment on `issue`: the state and, under it, `note`.
+async fn update_status(
+    s: &Session<'_>,
+    issue: u64,
+    r: &LoadedRun,
+    st: &RunState,
+    note: &str,
+) -> Result<()> {
+    let text = super::body::status_comment(&r.workflow, st, &[], note);
+    let marker = crate::github::body::status_marker(&r.meta.run_id);
     s.client
-        .ensure_status_comment(issue, &crate::github::body::status_marker(&run), &text)
+        .ensure_status_comment(issue, &marker, &text)
         .await?;
+    Ok(())
+}
+
+async fn command_status(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport> {
+    let (run, repo, r) = load_for(s, e).await?;
+    let st = state_of(&repo, &r)?;
+    let issue = r.meta.origin_issue.unwrap_or(e.issue_number);
+    let note = format!("Status requested by @{}.", e.author);
+    update_status(s, issue, &r, &st, &note).await?;
     Ok(said(FlowState::Status, Some(&run)))
 }
 
@@ -163,9 +179,7 @@ async fn command_retry(
     e: &CommentCommand,
     task: Option<&str>,
 ) -> Result<FlowReport> {
-    let run = run_for(s, e).await?;
-    let repo = s.repo()?;
-    let r = engine::load_run(&repo, &run)?;
+    let (run, repo, r) = load_for(s, e).await?;
     if let Some(t) = task {
         if r.workflow.task(t).is_none() {
             bail!("run {run} has no task `{t}`");
@@ -176,12 +190,7 @@ async fn command_retry(
         repo.delete_ref(&naming::failure_ref(&run, p.index))?;
     }
     // A phase PR a person closed is reopened: the run was paused on it.
-    let st = state::read_state(
-        &repo,
-        &r.meta,
-        &r.plan,
-        &state::local_approvals(&repo, &run),
-    )?;
+    let st = state_of(&repo, &r)?;
     let prs = super::stack::read_prs(s, &st).await?;
     for (p, pr) in st.phases.iter().zip(&prs) {
         if let Some(pr) = pr {
@@ -200,9 +209,7 @@ async fn command_rollback(
     e: &CommentCommand,
     checkpoint: &str,
 ) -> Result<FlowReport> {
-    let run = run_for(s, e).await?;
-    let repo = s.repo()?;
-    let r = engine::load_run(&repo, &run)?;
+    let (run, repo, r) = load_for(s, e).await?;
     let keep = r
         .plan
         .phases
@@ -210,12 +217,7 @@ async fn command_rollback(
         .find(|p| p.checkpoint.as_deref() == Some(checkpoint) || p.name == checkpoint)
         .map(|p| p.index)
         .ok_or_else(|| anyhow!("run {run} has no checkpoint `{checkpoint}`"))?;
-    let st = state::read_state(
-        &repo,
-        &r.meta,
-        &r.plan,
-        &state::local_approvals(&repo, &run),
-    )?;
+    let st = state_of(&repo, &r)?;
     for p in st.phases.iter().filter(|p| p.index > keep) {
         if let Some(pr) = open_pr(s, &p.branch).await? {
             // Recorded, so that this closing does not pause the run.
@@ -257,7 +259,7 @@ async fn open_pr(s: &Session<'_>, branch: &str) -> Result<Option<u64>> {
 pub async fn abort(s: &Session<'_>, run: &str, why: &str) -> Result<FlowReport> {
     let repo = s.repo()?;
     let r = engine::load_run(&repo, run)?;
-    let st = state::read_state(&repo, &r.meta, &r.plan, &state::local_approvals(&repo, run))?;
+    let st = state_of(&repo, &r)?;
     for p in &st.phases {
         if let Some(pr) = open_pr(s, &p.branch).await? {
             s.client.close_pull(pr).await?;
@@ -272,30 +274,16 @@ pub async fn abort(s: &Session<'_>, run: &str, why: &str) -> Result<FlowReport> 
         s.push_run(run)?;
     }
     if let Some(issue) = r.meta.origin_issue {
-        let text = super::body::status_comment(
-            &r.workflow,
-            &st,
-            &[],
-            &format!("🛑 The run was aborted: {why}."),
-        );
-        s.client
-            .ensure_status_comment(issue, &crate::github::body::status_marker(run), &text)
-            .await?;
+        let note = format!("🛑 The run was aborted: {why}.");
+        update_status(s, issue, &r, &st, &note).await?;
     }
     Ok(said(FlowState::Aborted, Some(run)))
 }
 
 /// `/prflow land`: merges the stack into the base branch in order.
 async fn command_land(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport> {
-    let run = run_for(s, e).await?;
-    let repo = s.repo()?;
-    let r: LoadedRun = engine::load_run(&repo, &run)?;
-    let st = state::read_state(
-        &repo,
-        &r.meta,
-        &r.plan,
-        &state::local_approvals(&repo, &run),
-    )?;
+    let (run, repo, r) = load_for(s, e).await?;
+    let st = state_of(&repo, &r)?;
     if let Some(p) = st.phases.iter().find(|p| p.status != PhaseStatus::Done) {
         s.client
             .create_comment(
@@ -353,15 +341,8 @@ async fn command_land(s: &Session<'_>, e: &CommentCommand) -> Result<FlowReport>
     }
     s.push_run(&run)?;
     if let Some(issue) = r.meta.origin_issue {
-        let text = super::body::status_comment(
-            &r.workflow,
-            &st,
-            &[],
-            &format!("🚀 Landed on `{}` by @{}.", r.meta.base_ref, e.author),
-        );
-        s.client
-            .ensure_status_comment(issue, &crate::github::body::status_marker(&run), &text)
-            .await?;
+        let note = format!("🚀 Landed on `{}` by @{}.", r.meta.base_ref, e.author);
+        update_status(s, issue, &r, &st, &note).await?;
     }
     Ok(said(FlowState::Landed, Some(&run)))
 }
@@ -378,7 +359,7 @@ pub async fn rerun_gate(s: &Session<'_>, run: &str, check: &str, head: &str) -> 
     let tip = Oid::from_str(head)?;
     let checkout = tempfile::Builder::new().prefix("prflow-gate-").tempdir()?;
     repo.checkout_into(repo.tree_of(tip)?, checkout.path())?;
-    let st = state::read_state(&repo, &r.meta, &r.plan, &state::local_approvals(&repo, run))?;
+    let st = state_of(&repo, &r)?;
     let phase = st
         .phases
         .iter()

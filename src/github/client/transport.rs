@@ -249,9 +249,7 @@ impl GitHub {
         path: &str,
         body: &Value,
     ) -> Result<T, GithubError> {
-        let line = RequestLine(method.as_str(), path).to_string();
-        let resp = self.request(method, path, Some(body)).await?;
-        resp.json(&line)
+        self.send_decoded(method, path, body, false).await
     }
 
     /// [`GitHub::send_json`] through [`GitHub::request_once`].
@@ -261,8 +259,22 @@ impl GitHub {
         path: &str,
         body: &Value,
     ) -> Result<T, GithubError> {
+        self.send_decoded(method, path, body, true).await
+    }
+
+    async fn send_decoded<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &Value,
+        once: bool,
+    ) -> Result<T, GithubError> {
         let line = RequestLine(method.as_str(), path).to_string();
-        let resp = self.request_once(method, path, Some(body)).await?;
+        let resp = if once {
+            self.request_once(method, path, Some(body)).await?
+        } else {
+            self.request(method, path, Some(body)).await?
+        };
         resp.json(&line)
     }
 
