@@ -101,6 +101,9 @@ pub(super) struct Inner {
     pub(super) claims: Option<ClaimSettings>,
     /// Wakes the claim loop when this replica journalled something new.
     pub(super) wake: tokio::sync::Notify,
+    /// Wakes the claim loop when one of its workers finished: the next
+    /// delivery of that run may be claimable now.
+    pub(super) freed: tokio::sync::Notify,
 }
 
 /// Handle to the queue; cheap to clone.
@@ -164,6 +167,7 @@ impl Queue {
                 stop: watch::channel(false).0,
                 claims: shared.then_some(claims),
                 wake: tokio::sync::Notify::new(),
+                freed: tokio::sync::Notify::new(),
             }),
         };
         if shared {

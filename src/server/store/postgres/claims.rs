@@ -18,19 +18,32 @@ use crate::server::journal::Delivery;
 use crate::server::queue::BoxFuture;
 use crate::server::store::Claims;
 
+/// The head of every run (its oldest pending delivery), found by skipping
+/// from one run key to the next along `deliveries_pending_by_run`: a probe
+/// per run, whatever the backlog. Then the oldest head that is due and not
+/// leased is locked and leased. (A `NOT EXISTS (older pending of the same
+/// run)` test per pending row made every claim walk the whole backlog: with
+/// 70,000 deliveries of one run pending, claims took the database's CPU away
+/// from intake, and three replicas took 2,500 deliveries/s where one took 3,700.)
 const CLAIM: &str = "
-WITH next AS (
+WITH RECURSIVE heads (run_key, seq) AS (
+    (SELECT run_key, seq FROM deliveries WHERE state = 'pending' ORDER BY run_key, seq LIMIT 1)
+    UNION ALL
+    SELECT n.run_key, n.seq FROM heads h CROSS JOIN LATERAL (
+        SELECT run_key, seq FROM deliveries
+        WHERE state = 'pending' AND run_key > h.run_key
+        ORDER BY run_key, seq LIMIT 1) n
+),
+next AS (
     SELECT d.seq FROM deliveries d
-    WHERE d.state = 'pending'
+    WHERE d.seq IN (SELECT seq FROM heads)
+      AND d.state = 'pending'
       AND (d.retry_at IS NULL
            OR d.retry_at <= (extract(epoch FROM clock_timestamp()) * 1000)::bigint)
       AND (d.lease_until IS NULL OR d.lease_until < clock_timestamp())
-      AND NOT EXISTS (
-          SELECT 1 FROM deliveries o
-          WHERE o.state = 'pending' AND o.run_key = d.run_key AND o.seq < d.seq)
     ORDER BY d.seq
     LIMIT 1
-    FOR UPDATE SKIP LOCKED)
+    FOR UPDATE OF d SKIP LOCKED)
 UPDATE deliveries SET claimed_by = $1,
     lease_until = clock_timestamp() + $2::bigint * interval '1 millisecond'
 FROM next WHERE deliveries.seq = next.seq
@@ -48,12 +61,13 @@ impl Claims for PgStore {
         lease: Duration,
     ) -> BoxFuture<'a, Result<Option<Delivery>>> {
         Box::pin(async move {
-            let row = self
-                .client()
-                .await?
-                .query_opt(CLAIM, &[&owner, &millis(lease)])
+            let failed = |e| self.scrub(anyhow!("claiming work in PostgreSQL: {e}"));
+            let client = self.client().await?;
+            let claim = client.prepare_cached(CLAIM).await.map_err(failed)?;
+            let row = client
+                .query_opt(&claim, &[&owner, &millis(lease)])
                 .await
-                .map_err(|e| self.scrub(anyhow!("claiming work in PostgreSQL: {e}")))?;
+                .map_err(failed)?;
             Ok(row.map(|r| Delivery {
                 id: r.get(0),
                 event: r.get(1),
