@@ -183,20 +183,27 @@ else
   fi
 fi
 
-# --- 4. the shared library is the same in every service ----------------------------
-first=""
+# --- 4. the shared library is the same in every service of one framework ----------
+# (src/lib/http.js adapts the shared pipeline to express or to fastify; the rest of
+# src/lib is one copy everywhere.)
+framework_of() { grep -o "require('fastify')\|require('express')" "$1/http.js" 2>/dev/null | head -1 | tr -dc 'a-z' | sed 's/^require//'; }
+declare -A first_of=()
 drift=""
+libs=0
 for lib in "$DIR"/services/*/src/lib; do
   [[ -d "$lib" ]] || continue
-  if [[ -z "$first" ]]; then first="$lib"; continue; fi
-  if ! diff -rq "$first" "$lib" >/dev/null; then drift+=" $(basename "$(dirname "$(dirname "$lib")")")"; fi
+  libs=$((libs + 1))
+  fw="$(framework_of "$lib")"
+  fw="${fw:-none}"
+  if [[ -z "${first_of[$fw]:-}" ]]; then first_of[$fw]="$lib"; continue; fi
+  if ! diff -rq "${first_of[$fw]}" "$lib" >/dev/null; then drift+=" $(basename "$(dirname "$(dirname "$lib")")") ($fw)"; fi
 done
-if [[ -z "$first" ]]; then
+if [[ $libs -eq 0 ]]; then
   record SKIP "shared lib identical" "no services"
 elif [[ -z "$drift" ]]; then
-  record ok "shared lib identical" "src/lib is the same in every service"
+  record ok "shared lib identical" "src/lib is the same in every service of each framework (${!first_of[*]})"
 else
-  record FAIL "shared lib identical" "differs from $(basename "$(dirname "$(dirname "$first")")") in:$drift"
+  record FAIL "shared lib identical" "src/lib differs from the first service of its framework in:$drift"
 fi
 
 echo

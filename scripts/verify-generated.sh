@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
-# End-to-end check of issue 7: prflow renders claude-flow's microservices workflow,
+# End-to-end check of issue 7 (and 15): prflow renders a workflow (default claude-flow's
+# microservices example; WORKFLOW= another, e.g. examples/ecommerce-workflow.json),
 # phase by phase, into a system that actually runs.
 #
 #   1. tools: git, curl, python3-venv, node >= 20.19 + npm, chromium, PostgreSQL, iproute2
 #      (one apt-get install of whatever is missing; as root or with passwordless sudo)
 #   2. prflow: `cargo build --release`, unless PRFLOW_BIN names a binary
-#   3. render: a scratch git repository holding examples/microservices-workflow.json,
-#      `prflow run` (phase 1), `prflow approve` twice (phases 2 and 3: the local flow)
+#   3. render: a scratch git repository holding the workflow, `prflow run` (phase 1),
+#      `prflow approve` until no checkpoint waits (the local flow)
 #   4. the last phase branch checked out into a work tree (git worktree)
 #   5. scripts/verify-backend.sh  (npm install, unit tests + coverage, PostgreSQL integration)
 #   6. scripts/verify-static.sh   (compose schema, k8s schemas, OpenAPI, Dockerfile lint)
 #   7. scripts/verify-frontend.sh (frontend tests + build, e2e, integration through the
 #      gateway, load with VERIFY_LOAD_STRICT=0: numbers recorded, a missed threshold on a
-#      busy machine is not a failure; a load run that measured nothing is)
+#      busy machine is not a failure; a load run that measured nothing is). For a
+#      workflow other than the microservices example the services keep their data in
+#      real databases (VERIFY_DATABASES=1: PostgreSQL, MariaDB, Redis from Debian; a
+#      MongoDB-backed service on its in-memory store, as the log says), and a frontend
+#      without the example's own browser test runs its page test through the gateway.
 #
 # Prints one line per step and ends with the plain line `N passed, N failed` (what CI
 # counts). Exit status 1 when a step failed, 2 when the arguments are wrong.
@@ -20,9 +25,11 @@
 # usage: scripts/verify-generated.sh [WORK_DIR]
 #   WORK_DIR (default: a new /tmp/prflow-verify-generated.XXXXXX) receives the scratch
 #   repository (repo/), the work tree (tree/) and every step's log (logs/).
-# env:   PRFLOW_BIN      use this prflow binary instead of building one
+# env:   WORKFLOW        the workflow to render (default examples/microservices-workflow.json)
+#        PRFLOW_BIN      use this prflow binary instead of building one
 #        VERIFY_KEEP=0   delete WORK_DIR at the end when every step passed
 #        VERIFY_STEPS_GENERATED (default "backend static frontend"): which checks to run
+#        VERIFY_DATABASES (default 0 for the microservices example, else 1): see 7.
 #        PRFLOW_TOOLS, VERIFY_NETNS, LOAD_DURATION, LOAD_CONNECTIONS pass through to the
 #        scripts above.
 set -uo pipefail
@@ -32,7 +39,15 @@ set -uo pipefail
 main() {
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-WORKFLOW="$ROOT/examples/microservices-workflow.json"
+DEFAULT_WORKFLOW="$ROOT/examples/microservices-workflow.json"
+WORKFLOW=${WORKFLOW:-$DEFAULT_WORKFLOW}
+if [ ! -f "$WORKFLOW" ]; then
+  echo "verify-generated: WORKFLOW=$WORKFLOW is not a file (e.g. WORKFLOW=examples/ecommerce-workflow.json)" >&2
+  exit 2
+fi
+WORKFLOW=$(cd "$(dirname "$WORKFLOW")" && pwd)/$(basename "$WORKFLOW")
+WF_FILE=$(basename "$WORKFLOW")
+if [ "$WORKFLOW" -ef "$DEFAULT_WORKFLOW" ]; then DATABASES=${VERIFY_DATABASES:-0}; else DATABASES=${VERIFY_DATABASES:-1}; fi
 if [ $# -gt 1 ]; then
   echo "usage: $0 [WORK_DIR]" >&2
   exit 2
@@ -143,37 +158,45 @@ fi
 
 # --- 3. render the three phases ------------------------------------------------------
 t=$(now)
+# The phases `prflow plan` announces: the render must end with that many branches.
+phases=$("$PRFLOW" plan "$WORKFLOW" --format json 2>/dev/null | node -e '
+  let s = ""; process.stdin.on("data", (c) => (s += c)).on("end", () => {
+    try { console.log(JSON.parse(s).phases.length); } catch { console.log(0); }
+  });' 2>/dev/null)
 render() {
   git init -q -b main "$REPO" &&
-    cp "$WORKFLOW" "$REPO/microservices-workflow.json" &&
-    git -C "$REPO" add microservices-workflow.json &&
+    cp "$WORKFLOW" "$REPO/$WF_FILE" &&
+    git -C "$REPO" add "$WF_FILE" &&
     git -C "$REPO" -c user.name="prflow verify" -c user.email=verify@prflow.invalid \
-      commit -q -m "the microservices workflow" &&
-    (cd "$REPO" && "$PRFLOW" run microservices-workflow.json --repo .) &&
-    "$PRFLOW" approve --repo "$REPO" &&
-    "$PRFLOW" approve --repo "$REPO"
+      commit -q -m "the workflow" &&
+    (cd "$REPO" && "$PRFLOW" run "$WF_FILE" --repo .) || return 1
+  # One approval per checkpoint: phases - 1 of them.
+  local i
+  for i in $(seq 2 "${phases:-0}"); do
+    "$PRFLOW" approve --repo "$REPO" || return 1
+  done
 }
 if ! render >"$LOGS/render.log" 2>&1; then
-  record FAIL "render (run + 2 approve)" "($(secs "$t")); see $LOGS/render.log"
+  record FAIL "render ($WF_FILE)" "($(secs "$t")); see $LOGS/render.log"
   show_log "$LOGS/render.log" 30
   finish
 fi
 mapfile -t branches < <(git -C "$REPO" for-each-ref --format='%(refname:short)' 'refs/heads/prflow/' | sort)
 last=${branches[${#branches[@]}-1]:-}
-if [ ${#branches[@]} -ne 3 ] || [[ "$last" != */03-* ]]; then
-  record FAIL "render (run + 2 approve)" "expected 3 phase branches, found ${#branches[@]}: ${branches[*]:-none}"
+if [ "${phases:-0}" -lt 1 ] || [ ${#branches[@]} -ne "$phases" ] || [[ "$last" != */0"$phases"-* ]]; then
+  record FAIL "render ($WF_FILE)" "expected ${phases:-?} phase branches (prflow plan), found ${#branches[@]}: ${branches[*]:-none}"
   finish
 fi
 files=$(git -C "$REPO" ls-tree -r --name-only "$last" | wc -l)
 commits=$(git -C "$REPO" rev-list --count "main..$last")
-record ok "render (run + 2 approve)" "3 phases, $commits commits, $files files on $last ($(secs "$t"))"
+record ok "render ($WF_FILE)" "$phases phases, $commits commits, $files files on $last ($(secs "$t"))"
 
 # --- 4. work tree of the last phase --------------------------------------------------
 if git -C "$REPO" worktree add -q "$TREE" "$last" >"$LOGS/worktree.log" 2>&1 &&
-  [ -f "$TREE/package.json" ] && [ -d "$TREE/deployment" ] && [ -d "$TREE/frontend/react-app" ]; then
+  [ -f "$TREE/package.json" ] && [ -d "$TREE/deployment" ] && ls "$TREE"/frontend/*/package.json >/dev/null 2>&1; then
   record ok "work tree" "$TREE"
 else
-  record FAIL "work tree" "git worktree add of $last failed or the tree lacks package.json/deployment/frontend ($LOGS/worktree.log)"
+  record FAIL "work tree" "git worktree add of $last failed or the tree lacks package.json/deployment/frontend/*/ ($LOGS/worktree.log)"
   show_log "$LOGS/worktree.log" 10
   finish
 fi
@@ -210,6 +233,10 @@ detail() {
         ' "$OUT_FRONTEND/load.json" 2>/dev/null
       fi
       grep -q '^note load below a threshold' "$2" && printf '; load below the threshold (not counted: VERIFY_LOAD_STRICT=0)'
+      # Where each service kept its data (VERIFY_DATABASES=1), e.g. "shipping-service in memory".
+      local stores
+      stores=$(grep -E '^store ' "$2" | sed -E 's/^store ([^:]+): (PostgreSQL|MariaDB|Redis|in memory).*/\1 \2/' | paste -sd, -)
+      [ -n "$stores" ] && printf '; stores: %s' "${stores//,/, }" || true
       ;;
   esac
 }
@@ -219,7 +246,7 @@ has backend && check "backend (verify-backend)" "$LOGS/backend.log" "$ROOT/scrip
 has static && check "static (verify-static)" "$LOGS/static.log" "$ROOT/scripts/verify-static.sh" "$TREE"
 OUT_FRONTEND="$WORK/frontend"
 has frontend && check "frontend (verify-frontend)" "$LOGS/frontend.log" \
-  env VERIFY_OUT="$OUT_FRONTEND" VERIFY_STEPS="build e2e integration load" VERIFY_LOAD_STRICT=0 \
+  env VERIFY_OUT="$OUT_FRONTEND" VERIFY_STEPS="build e2e integration load" VERIFY_LOAD_STRICT=0 VERIFY_DATABASES="$DATABASES" \
   "$ROOT/scripts/verify-frontend.sh" "$TREE"
 
 finish

@@ -29,34 +29,13 @@ PRFLOW=$(cd "$(dirname "$PRFLOW")" && pwd)/$(basename "$PRFLOW")
 passed=0 failed=0
 ok() { passed=$((passed + 1)); echo "ok    $*"; }
 bad() { failed=$((failed + 1)); echo "FAIL  $*"; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 START=$(date +%s)
 
-# Databases, each only when its server is installed; stopped by pid on exit.
-PIDS=() PG_URL='' MYSQL_URL='' REDIS_URL=''
-cleanup() { for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null; done; [ -n "${PG_DIR:-}" ] && runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" stop -m fast >/dev/null 2>&1; }
-trap cleanup EXIT
-if ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
-  PG_BIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)
-  eval "$(bash "$ROOT/scripts/start-test-postgres.sh" 2>/dev/null)" && PG_DIR=$PRFLOW_TEST_PG_DIR && PG_URL=$PRFLOW_TEST_DATABASE_URL
-fi
-if command -v mariadbd >/dev/null && command -v mariadb-install-db >/dev/null; then
-  md="$WORK/mariadb"; mkdir -p "$md"; port=$(free_port)
-  if mariadb-install-db --user="$(id -un)" --datadir="$md/data" >"$md/install.log" 2>&1; then
-    mariadbd --user="$(id -un)" --datadir="$md/data" --socket="$md/sock" --port="$port" --bind-address=127.0.0.1 \
-      --skip-grant-tables --skip-log-bin >"$md/server.log" 2>&1 &
-    PIDS+=($!)
-    for _ in $(seq 1 60); do mariadb -S "$md/sock" -e 'select 1' >/dev/null 2>&1 && break; sleep 0.5; done
-    mariadb -S "$md/sock" -e 'CREATE DATABASE IF NOT EXISTS verify' && MYSQL_URL="mysql://root@127.0.0.1:$port/verify"
-  fi
-fi
-if command -v redis-server >/dev/null; then
-  port=$(free_port)
-  redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no >"$WORK/redis.log" 2>&1 &
-  PIDS+=($!)
-  for _ in $(seq 1 40); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.25; done
-  REDIS_URL="redis://127.0.0.1:$port/0"
-fi
+# Databases, each only when its server is installed; stopped on exit.
+. "$ROOT/scripts/verify-databases.sh"
+trap stop_databases EXIT
+start_databases "$WORK"
+PG_URL=$VERIFY_PG_URL MYSQL_URL=$VERIFY_MYSQL_URL REDIS_URL=$VERIFY_REDIS_URL
 
 for name in ${VERIFY_EXAMPLES:-payment-service ecommerce social iot}; do
   repo="$WORK/$name/repo" tree="$WORK/$name/tree"
@@ -79,7 +58,7 @@ for name in ${VERIFY_EXAMPLES:-payment-service ecommerce social iot}; do
     else
       bad "$name/$svc: npm test (see $log)"
     fi
-    db=$(sed -n 's/.*"description": ".*(\(.*\), \(.*\))".*/\2/p' "$dir/package.json")
+    db=$(store_of "$dir")
     case "$db" in
       postgresql) url=$PG_URL var=DATABASE_URL ;;
       mysql) url=$MYSQL_URL var=MYSQL_URL ;;

@@ -144,6 +144,8 @@ test(`${TITLE}: every page lists, creates and shows its records through the gate
     await page.getByTestId('nav-dashboard').click();
     await page.getByTestId('stat-gateway').filter({ hasText: 'ready' }).waitFor({ timeout: 15000 });
     for (const r of RESOURCES) {
+      // The counts arrive after the page (one list request each): wait for a number.
+      await page.getByTestId(`stat-${r.route}`).filter({ hasText: /^\s*\d+\s*$/ }).waitFor({ timeout: 15000 });
       const count = Number((await page.getByTestId(`stat-${r.route}`).textContent()).trim());
       assert.ok(count >= 1, `the dashboard counts ${count} ${r.route}`);
     }
