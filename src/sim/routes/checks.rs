@@ -230,18 +230,16 @@ fn apply(c: &mut CheckRun, b: &Value, new_annotations: Vec<Value>) -> ApiResult<
 
 async fn create_run(
     State(inner): S,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WriteChecks>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WriteChecks>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    app_only(&a)?;
+    app_only(&actor)?;
     let b = parse_body(&body)?;
     let name = req_str(&b, "name")?.to_string();
     let oid = head_commit(&inner, &f, &b)?;
     let ann = check_annotations(&b["output"])?;
     let (suite_id, _) = suite_for(&inner, &f, &oid.to_string()).ok_or_else(ApiError::not_found)?;
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     let (id, done) = {
         let mut st = inner.st.lock().unwrap();
         let id = st.id();
@@ -289,15 +287,13 @@ fn suite_maybe_completed(inner: &Inner, f: &str, suite: u64, sender: &str) {
 async fn update_run(
     State(inner): S,
     Path((_, _, id)): Path<(String, String, u64)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WriteChecks>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WriteChecks>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    app_only(&a)?;
+    app_only(&actor)?;
     let b = parse_body(&body)?;
     let ann = check_annotations(&b["output"])?;
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     let (completed_now, suite) = {
         let mut st = inner.st.lock().unwrap();
         let c = found(
@@ -360,12 +356,10 @@ async fn annotations(
 async fn rerequest(
     State(inner): S,
     Path((_, _, id)): Path<(String, String, u64)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WriteChecks>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WriteChecks>,
 ) -> ApiResult {
     check_run_json(&inner, &f, id)?;
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     emit_run(&inner, &f, id, "rerequested", &login);
     created(json!({}))
 }
@@ -409,12 +403,10 @@ pub fn suites_for_sha(inner: &Inner, f: &str, sha: &str, paging: &Paging) -> Api
 
 async fn create_suite(
     State(inner): S,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WriteChecks>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WriteChecks>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    app_only(&a)?;
+    app_only(&actor)?;
     let b = parse_body(&body)?;
     head_commit(&inner, &f, &b)?;
     let (id, new) = found(suite_for(&inner, &f, req_str(&b, "head_sha")?))?;

@@ -44,12 +44,10 @@ fn role_of(permission: &str) -> Option<&'static str> {
 async fn set_collaborator(
     State(inner): S,
     Path((_, _, user)): Path<(String, String, String)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WriteAdministration>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WriteAdministration>,
     body: bytes::Bytes,
 ) -> ApiResult {
-    if let Actor::Person(l) = &a {
+    if let Actor::Person(l) = &actor {
         if auth::role(&inner.st.lock().unwrap(), &f, l) != "admin" {
             return Err(ApiError::forbidden("Must have admin rights to Repository."));
         }

@@ -62,9 +62,7 @@ async fn create_blob(
 pub async fn put_contents(
     State(inner): S,
     Path((_, _, path)): Path<(String, String, String)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WriteContents>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WriteContents>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     let path = path.trim_matches('/').to_string();
@@ -78,7 +76,7 @@ pub async fn put_contents(
         .as_str()
         .map(str::to_string)
         .unwrap_or_else(|| git::default_branch(&inner.bare(&f)));
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     let refname = format!("refs/heads/{branch}");
     if is_protected(&inner, &f, &branch) {
         return Err(ApiError::new(

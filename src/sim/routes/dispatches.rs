@@ -36,9 +36,7 @@ fn record(inner: &Inner, f: &str, sender: &str, mut entry: Value) -> ApiResult<(
 
 async fn dispatch(
     State(inner): S,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WriteContents>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WriteContents>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     let event_type = req_str(&b, "event_type")?.to_string();
@@ -58,7 +56,7 @@ async fn dispatch(
     {
         return Err(ApiError::invalid("client_payload is 64 KB or more"));
     }
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     record(
         &inner,
         &f,
@@ -74,9 +72,7 @@ async fn dispatch(
 async fn workflow_dispatch(
     State(inner): S,
     Path((_, _, id)): Path<(String, String, String)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WriteActions>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WriteActions>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     let rf = req_str(&b, "ref")?.to_string();
@@ -90,7 +86,7 @@ async fn workflow_dispatch(
             "inputs are too large (at most 25).",
         ));
     }
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     record(
         &inner,
         &f,

@@ -96,16 +96,14 @@ async fn list_issues(
 
 async fn create_issue(
     State(inner): S,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<TakePartIssues>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<TakePartIssues>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     let title = req_str(&b, "title")?.to_string();
     if title.trim().is_empty() {
         return Err(ApiError::invalid("title can't be blank"));
     }
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     let n = {
         let mut st = inner.st.lock().unwrap();
         let id = st.id();
@@ -250,9 +248,7 @@ fn comment_event(
 async fn create_comment(
     State(inner): S,
     Path((_, _, n)): Path<(String, String, u64)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<TakePartIssues>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<TakePartIssues>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     let text = req_str(&b, "body")?.to_string();
@@ -261,7 +257,7 @@ async fn create_comment(
             "Body is too long (maximum is 65536 characters)",
         ));
     }
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     let id = {
         let mut st = inner.st.lock().unwrap();
         let id = st.id();
@@ -367,9 +363,7 @@ const REACTIONS: [&str; 8] = [
 async fn react(
     State(inner): S,
     Path((_, _, id)): Path<(String, String, u64)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<TakePartIssues>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<TakePartIssues>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     let content = req_str(&b, "content")?.to_string();
@@ -379,7 +373,7 @@ async fn react(
             REACTIONS.join(", ")
         )));
     }
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     let mut st = inner.st.lock().unwrap();
     let rid = st.id();
     let user = shapes::user_by_login(&inner.base, &st, &login);

@@ -115,9 +115,7 @@ pub(super) fn emit_pull(
 async fn create_pull(
     State(inner): S,
     Path((o, _)): Path<(String, String)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WritePulls>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WritePulls>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     let head_raw = b["head"]
@@ -153,7 +151,7 @@ async fn create_pull(
             Some(&format!("No commits between {base_ref} and {head_ref}")),
         ));
     }
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     let n = {
         let mut st = inner.st.lock().unwrap();
         let (iid, pid) = (st.id(), st.id());
@@ -269,13 +267,11 @@ async fn get_pull(
 async fn update_pull(
     State(inner): S,
     Path((_, _, n)): Path<(String, String, u64)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WritePulls>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WritePulls>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     let repo = open(&inner, &f)?;
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     let mut changes = Map::new();
     let mut action = None;
     {
@@ -382,9 +378,7 @@ async fn is_merged(
 async fn merge(
     State(inner): S,
     Path((o, _, n)): Path<(String, String, u64)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WriteContents>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WriteContents>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     let method = b["merge_method"].as_str().unwrap_or("merge").to_string();
@@ -424,7 +418,7 @@ async fn merge(
     if !git::mergeable(&repo, base_before, head) {
         return Err(not_mergeable());
     }
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     let title = b["commit_title"]
         .as_str()
         .map(str::to_string)

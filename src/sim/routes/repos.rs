@@ -68,19 +68,15 @@ pub fn open(inner: &Inner, full: &str) -> ApiResult<git2::Repository> {
 
 async fn get_repo(
     State(inner): S,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<ReadMetadata>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<ReadMetadata>,
 ) -> ApiResult {
-    ok(repo_json(&inner, &f, Some(&a))?)
+    ok(repo_json(&inner, &f, Some(&actor))?)
 }
 
 /// `PATCH /repos/{o}/{r}`: only `delete_branch_on_merge` is kept.
 async fn update_repo(
     State(inner): S,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WriteAdministration>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WriteAdministration>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     if let Some(on) = b["delete_branch_on_merge"].as_bool() {
@@ -89,7 +85,7 @@ async fn update_repo(
         }
         inner.persist();
     }
-    ok(repo_json(&inner, &f, Some(&a))?)
+    ok(repo_json(&inner, &f, Some(&actor))?)
 }
 
 async fn contents_root(
@@ -235,9 +231,7 @@ pub(super) fn commit_exists(repo: &git2::Repository, sha: &str) -> Option<Oid> {
 
 async fn create_ref(
     State(inner): S,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WriteContents>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WriteContents>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     let name = req_str(&b, "ref")?.to_string();
@@ -259,7 +253,7 @@ async fn create_ref(
         return Err(ApiError::unprocessable("Reference already exists"));
     }
     git::set_ref(&repo, &name, oid).map_err(|e| ApiError::unprocessable(&e.to_string()))?;
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     let change = vec![(name.clone(), None, Some(sha.clone()))];
     inner.refs_moved(&f, &login, change).await;
     created(ref_json(&inner.base, &f, &name, &sha))
@@ -280,9 +274,7 @@ fn check_protected(inner: &Inner, f: &str, name: &str) -> ApiResult<()> {
 async fn update_ref(
     State(inner): S,
     Path((_, _, name)): Path<(String, String, String)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WriteContents>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WriteContents>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     let sha = req_str(&b, "sha")?.to_string();
@@ -298,7 +290,7 @@ async fn update_ref(
     check_protected(&inner, &f, &name)?;
     if old != new {
         git::set_ref(&repo, &name, new).map_err(|e| ApiError::unprocessable(&e.to_string()))?;
-        let login = inner.login_of(&a);
+        let login = inner.login_of(&actor);
         let change = vec![(name.clone(), Some(old.to_string()), Some(new.to_string()))];
         inner.refs_moved(&f, &login, change).await;
     }
@@ -308,16 +300,14 @@ async fn update_ref(
 async fn delete_ref(
     State(inner): S,
     Path((_, _, name)): Path<(String, String, String)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WriteContents>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WriteContents>,
 ) -> ApiResult {
     let name = ref_name(&name);
     let repo = open(&inner, &f)?;
     let old = existing_ref(&repo, &name)?;
     check_protected(&inner, &f, &name)?;
     git::delete_ref(&repo, &name).map_err(|e| ApiError::unprocessable(&e.to_string()))?;
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     inner
         .refs_moved(&f, &login, vec![(name, Some(old.to_string()), None)])
         .await;
@@ -454,9 +444,7 @@ pub fn commit_json(inner: &Inner, f: &str, repo: &git2::Repository, oid: Oid) ->
 async fn commits_dispatch(
     s: S,
     Path((_, _, rest)): Path<(String, String, String)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<ReadContents>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<ReadContents>,
     q: Q,
     paging: Paging,
     headers: axum::http::HeaderMap,
@@ -470,7 +458,7 @@ async fn commits_dispatch(
     ] {
         if let Some(rf) = rest.strip_suffix(suffix) {
             let perm = if kind <= 2 { "checks" } else { "statuses" };
-            authorize(&inner, &a, &f, perm, false)?;
+            authorize(&inner, &actor, &f, perm, false)?;
             let repo = open(&inner, &f)?;
             let oid = git::resolve(&repo, rf).ok_or_else(|| {
                 ApiError::unprocessable(&format!("No commit found for SHA: {rf}"))

@@ -283,12 +283,10 @@ fn reply_to(inner: &Inner, f: &str, n: u64, to: u64, body: &str, login: &str) ->
 pub async fn create(
     State(inner): S,
     Path((_, _, n)): Path<(String, String, u64)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<TakePartPulls>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<TakePartPulls>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     if let Some(to) = b["in_reply_to"].as_u64() {
         return reply_to(&inner, &f, n, to, b["body"].as_str().unwrap_or(""), &login);
     }
@@ -308,12 +306,10 @@ pub async fn create(
 async fn reply(
     State(inner): S,
     Path((_, _, n, id)): Path<(String, String, u64, u64)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<TakePartPulls>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<TakePartPulls>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     reply_to(&inner, &f, n, id, b["body"].as_str().unwrap_or(""), &login)
 }
 

@@ -115,12 +115,10 @@ pub(super) fn emit_review(
 async fn create_review(
     State(inner): S,
     Path((_, _, n)): Path<(String, String, u64)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<TakePartPulls>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<TakePartPulls>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     let issue = shaped(&inner, &f, |_, r| Ok(pull_issue(r, n)?.clone()))?;
     let event = b["event"].as_str().unwrap_or("").to_string();
     let state = match event.as_str() {
@@ -203,15 +201,13 @@ async fn create_review(
 async fn dismiss(
     State(inner): S,
     Path((_, _, n, id)): Path<(String, String, u64, u64)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WritePulls>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WritePulls>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     if b["message"].as_str().is_none_or(str::is_empty) {
         return Err(review_refused("message is required to dismiss a review"));
     }
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     {
         let mut st = inner.st.lock().unwrap();
         let rp = repo_mut(&mut st, &f)?;
@@ -282,9 +278,7 @@ fn reviewer_list(b: &Value) -> Vec<String> {
 async fn request_reviewers(
     State(inner): S,
     Path((_, _, n)): Path<(String, String, u64)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WritePulls>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WritePulls>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     let wanted = reviewer_list(&b);
@@ -297,7 +291,7 @@ async fn request_reviewers(
             Some("Reviews may only be requested from collaborators. The simulator has no teams."),
         ));
     }
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     let mut added = vec![];
     {
         let mut st = inner.st.lock().unwrap();
@@ -331,13 +325,11 @@ async fn request_reviewers(
 async fn remove_reviewers(
     State(inner): S,
     Path((_, _, n)): Path<(String, String, u64)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WritePulls>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WritePulls>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     let gone = reviewer_list(&b);
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     let mut removed = vec![];
     {
         let mut st = inner.st.lock().unwrap();

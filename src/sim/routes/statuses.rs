@@ -27,9 +27,7 @@ pub fn routes() -> Router<Arc<Inner>> {
 async fn create_status(
     State(inner): S,
     Path((_, _, sha)): Path<(String, String, String)>,
-    RepoAccess {
-        actor: a, full: f, ..
-    }: RepoAccess<WriteStatuses>,
+    RepoAccess { actor, full: f, .. }: RepoAccess<WriteStatuses>,
     JsonBody(b): JsonBody,
 ) -> ApiResult {
     let state = req_str(&b, "state")?.to_string();
@@ -42,7 +40,7 @@ async fn create_status(
     let oid = commit_exists(&repo, &sha)
         .ok_or_else(|| ApiError::unprocessable(&format!("No commit found for SHA: {sha}")))?;
     let context = b["context"].as_str().unwrap_or("default").to_string();
-    let login = inner.login_of(&a);
+    let login = inner.login_of(&actor);
     let mut st = inner.st.lock().unwrap();
     let id = st.id();
     let repo_st = st.repos.get_mut(&f).ok_or_else(ApiError::not_found)?;
