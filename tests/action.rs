@@ -8,6 +8,7 @@
 mod common;
 
 use common::outbox::Outbox;
+use common::{git, repo_with};
 use prflow::github::{AppAuth, Auth, GitHub, GitHubConfig};
 use prflow::sim::{Sim, SimConfig};
 use serde_json::{json, Value};
@@ -352,25 +353,6 @@ fn a_review_of_a_fork_pull_request_is_not_trusted() {
 
 // ---------- end to end against the simulator ----------
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Tess")
-        .env("GIT_AUTHOR_EMAIL", "tess@example.com")
-        .env("GIT_COMMITTER_NAME", "Tess")
-        .env("GIT_COMMITTER_EMAIL", "tess@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
 /// acme/shop: a two-phase workflow of command tasks with a command gate.
 fn shop_workflow() -> Value {
     json!({
@@ -388,19 +370,8 @@ fn shop_workflow() -> Value {
 }
 
 fn shop_repo(wf: &Value) -> tempfile::TempDir {
-    let t = tempfile::tempdir().unwrap();
-    let d = t.path();
-    git(d, &["init", "-q", "-b", "main"]);
-    std::fs::write(d.join("README.md"), "# shop\n").unwrap();
-    std::fs::create_dir_all(d.join("flows")).unwrap();
-    std::fs::write(
-        d.join("flows/shop.json"),
-        serde_json::to_string_pretty(wf).unwrap(),
-    )
-    .unwrap();
-    git(d, &["add", "."]);
-    git(d, &["commit", "-qm", "initial"]);
-    t
+    let wf = serde_json::to_string_pretty(wf).unwrap();
+    repo_with(&[("README.md", "# shop\n"), ("flows/shop.json", &wf)])
 }
 
 struct World {

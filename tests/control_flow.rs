@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{all_refs, git, git_repo as repo, text};
+use common::{all_refs, git, git_repo as repo, prflow_branches, text, write_workflow};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -61,12 +61,6 @@ impl FakeBin {
     }
 }
 
-fn write_workflow(dir: &Path, name: &str, json: serde_json::Value) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
-    path
-}
-
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
@@ -93,17 +87,9 @@ fn commits(repo: &Path, branch: &str) -> Vec<(String, String)> {
 
 /// The one phase branch of a run.
 fn only_branch(repo: &Path) -> String {
-    let b = git(
-        repo,
-        &[
-            "for-each-ref",
-            "--format=%(refname:short)",
-            "refs/heads/prflow",
-        ],
-    );
-    let all: Vec<&str> = b.lines().collect();
-    assert_eq!(all.len(), 1, "{b}");
-    all[0].to_string()
+    let all = prflow_branches(repo);
+    assert_eq!(all.len(), 1, "{all:?}");
+    all[0].clone()
 }
 
 /// Researchers and writers: no template pack serves them, and no runner is named.
@@ -128,7 +114,7 @@ fn a_default_runner_serves_the_tasks_nothing_else_serves() {
     let bin = FakeBin::new();
     let repo = repo();
     let r = repo.path();
-    let wf = write_workflow(r, "research.json", research_workflow());
+    let wf = write_workflow(r, "research.json", &research_workflow());
 
     // Without a default runner: visible everywhere, and nothing is written.
     let before = all_refs(r);
@@ -208,7 +194,7 @@ fn the_workflows_own_runner_wins_and_a_continued_run_keeps_its_default() {
     let r = repo.path();
     let mut w = research_workflow();
     w["execution"] = serde_json::json!({"checkpoints": ["gather"]});
-    let wf = write_workflow(r, "research.json", w.clone());
+    let wf = write_workflow(r, "research.json", &w);
 
     // Phase 1 waits for review; `approve` (no --runner) continues with the run's own.
     let run = bin.prflow(&["run", s(&wf), "--repo", s(r), "--runner", "claude -p"]);
@@ -232,7 +218,7 @@ fn the_workflows_own_runner_wins_and_a_continued_run_keeps_its_default() {
     let r2 = repo2.path();
     let mut w2 = research_workflow();
     w2["settings"] = serde_json::json!({"runner": {"command": "other-agent"}});
-    let wf2 = write_workflow(r2, "research.json", w2);
+    let wf2 = write_workflow(r2, "research.json", &w2);
     let run = bin.prflow(&["run", s(&wf2), "--repo", s(r2), "--runner", "claude -p"]);
     assert!(run.status.success(), "{}", text(&run));
     let b = only_branch(r2);
@@ -243,7 +229,7 @@ fn the_workflows_own_runner_wins_and_a_continued_run_keeps_its_default() {
 fn a_bad_default_runner_is_a_usage_error_that_shows_the_forms() {
     let bin = FakeBin::new();
     let repo = repo();
-    let wf = write_workflow(repo.path(), "research.json", research_workflow());
+    let wf = write_workflow(repo.path(), "research.json", &research_workflow());
     let out = bin.prflow(&[
         "run",
         s(&wf),
@@ -352,7 +338,7 @@ fn a_false_condition_skips_the_task_and_a_reference_to_its_outputs_fails_naming_
     w["variables"] = serde_json::json!({"enable_e2e": false});
     w["conditions"] =
         serde_json::json!([{"id": "e2e-enabled", "expression": "variables.enable_e2e === true"}]);
-    let wf = write_workflow(r, "wf.json", w);
+    let wf = write_workflow(r, "wf.json", &w);
     let v = bin.prflow(&["validate", s(&wf)]);
     assert!(v.status.success(), "{}", text(&v));
     let out = bin.prflow(&["run", s(&wf), "--repo", s(r)]);
@@ -392,7 +378,7 @@ fn a_bad_expression_is_a_validate_error_with_its_place_and_a_fix() {
         {"id": "a", "name": "A", "agentId": "dev", "condition": "outputs['x.y'] &&"}
     ]));
     w["conditions"] = serde_json::json!([{"id": "ok", "expression": "variables.x ==== 1"}]);
-    let wf = write_workflow(dir.path(), "wf.json", w);
+    let wf = write_workflow(dir.path(), "wf.json", &w);
     let v = bin.prflow(&["validate", s(&wf)]);
     assert_eq!(v.status.code(), Some(1), "{}", text(&v));
     let t = text(&v);
@@ -422,7 +408,7 @@ fn loops_and_iterative_tasks_commit_each_iteration_with_its_trailer() {
         {"id": "until-green", "type": "while", "condition": "outputs['fix.green'] !== true", "tasks": ["fix"], "maxIterations": 5},
         {"id": "never", "type": "foreach", "items": [], "tasks": ["empty"]}
     ]);
-    let wf = write_workflow(r, "wf.json", w);
+    let wf = write_workflow(r, "wf.json", &w);
     let out = bin.prflow(&["run", s(&wf), "--repo", s(r)]);
     assert!(out.status.success(), "{}", text(&out));
     let branch = only_branch(r);
@@ -472,7 +458,7 @@ fn a_failure_its_handlers_succeed_for_is_handled_and_hooks_are_part_of_each_comm
         "post-task": "echo \"post ${task.name}\" >> hooks.log",
         "on-error": "echo \"error ${task.id}: ${error.message}\" > /dev/null"
     });
-    let wf = write_workflow(r, "wf.json", w.clone());
+    let wf = write_workflow(r, "wf.json", &w);
     let out = bin.prflow(&["run", s(&wf), "--repo", s(r)]);
     assert!(out.status.success(), "{}", text(&out));
     let branch = only_branch(r);
@@ -504,7 +490,7 @@ fn a_failure_its_handlers_succeed_for_is_handled_and_hooks_are_part_of_each_comm
 
     // --skip-hooks: the same run without them.
     let repo2 = self::repo();
-    let wf2 = write_workflow(repo2.path(), "wf.json", w);
+    let wf2 = write_workflow(repo2.path(), "wf.json", &w);
     let out = bin.prflow(&["run", s(&wf2), "--repo", s(repo2.path()), "--skip-hooks"]);
     assert!(out.status.success(), "{}", text(&out));
     let b2 = only_branch(repo2.path());
@@ -524,7 +510,7 @@ fn failure_policies_ignore_and_continue() {
     let repo = repo();
     let mut w = agent_workflow(tasks.clone());
     w["settings"] = serde_json::json!({"failurePolicy": "ignore"});
-    let wf = write_workflow(repo.path(), "wf.json", w);
+    let wf = write_workflow(repo.path(), "wf.json", &w);
     let out = bin.prflow(&["run", s(&wf), "--repo", s(repo.path())]);
     assert!(out.status.success(), "{}", text(&out));
     let b = only_branch(repo.path());
@@ -535,7 +521,7 @@ fn failure_policies_ignore_and_continue() {
     let repo = self::repo();
     let mut w = agent_workflow(tasks);
     w["settings"] = serde_json::json!({"failurePolicy": "continue"});
-    let wf = write_workflow(repo.path(), "wf.json", w);
+    let wf = write_workflow(repo.path(), "wf.json", &w);
     let out = bin.prflow(&["run", s(&wf), "--repo", s(repo.path())]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(
@@ -633,7 +619,7 @@ fn the_richer_claude_flow_files_run_with_command_runners_standing_in_for_the_age
     }
     let repo = repo();
     let r = repo.path();
-    let wf = write_workflow(r, "research.json", w.clone());
+    let wf = write_workflow(r, "research.json", &w);
     let out = run_to_end(&bin, &wf, r, &claude);
     assert!(out.status.success(), "{}", text(&out));
     let c = all_commits(r);
@@ -652,7 +638,7 @@ fn the_richer_claude_flow_files_run_with_command_runners_standing_in_for_the_age
     std::fs::write(bin.dir.path().join("fail-research"), "").unwrap();
     let repo = self::repo();
     let r = repo.path();
-    let wf = write_workflow(r, "research.json", w);
+    let wf = write_workflow(r, "research.json", &w);
     let out = run_to_end(&bin, &wf, r, &claude);
     std::fs::remove_file(bin.dir.path().join("fail-research")).unwrap();
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -698,7 +684,7 @@ fn the_richer_claude_flow_files_run_with_command_runners_standing_in_for_the_age
         serde_json::json!({"command": "claude -p \"$(cat \"$PRFLOW_PROMPT_FILE\")\""});
     let repo = self::repo();
     let r = repo.path();
-    let wf = write_workflow(r, "development.json", w);
+    let wf = write_workflow(r, "development.json", &w);
     let out = run_to_end(&bin, &wf, r, &claude);
     assert!(out.status.success(), "{}", text(&out));
     let c = all_commits(r);
@@ -903,7 +889,7 @@ fn a_pipeline_runs_its_tasks_in_file_order() {
     let wf = write_workflow(
         r,
         "etl.json",
-        serde_json::json!({
+        &serde_json::json!({
             "name": "ETL",
             "execution": {"mode": "pipeline"},
             "agents": [{"id": "dev", "runner": {"command": "ls > \"$PRFLOW_TASK_ID.saw\""}}],
@@ -930,7 +916,7 @@ async fn a_dry_run_on_github_exits_1_where_a_real_run_would_refuse() {
     let bin = FakeBin::new();
     let src = repo();
     std::fs::create_dir_all(src.path().join(".prflow")).unwrap();
-    write_workflow(src.path(), ".prflow/workflow.json", research_workflow());
+    write_workflow(src.path(), ".prflow/workflow.json", &research_workflow());
     git(src.path(), &["add", "."]);
     git(src.path(), &["commit", "-qm", "workflow"]);
     let sim = common::sim_serving("acme/app", src.path()).await;

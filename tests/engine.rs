@@ -3,20 +3,10 @@
 
 mod common;
 
-use common::{all_refs, git, git_repo as repo, text};
+use common::{all_refs, git, git_repo as repo, prflow, prflow_branches, text, write_workflow};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::{Duration, Instant};
-
-fn prflow() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_prflow"))
-}
-
-fn write_workflow(dir: &Path, name: &str, json: serde_json::Value) -> PathBuf {
-    let path = dir.join(name);
-    std::fs::write(&path, serde_json::to_string_pretty(&json).unwrap()).unwrap();
-    path
-}
 
 fn run(repo: &Path, wf: &Path, extra: &[&str]) -> Output {
     prflow()
@@ -27,20 +17,6 @@ fn run(repo: &Path, wf: &Path, extra: &[&str]) -> Output {
         .args(extra)
         .output()
         .unwrap()
-}
-
-fn branches(repo: &Path) -> Vec<String> {
-    git(
-        repo,
-        &[
-            "for-each-ref",
-            "--format=%(refname:short)",
-            "refs/heads/prflow",
-        ],
-    )
-    .lines()
-    .map(str::to_string)
-    .collect()
 }
 
 /// (task trailer, commit) of every commit on `branch` not on `base`, oldest first.
@@ -80,10 +56,10 @@ fn two_phase_workflow() -> serde_json::Value {
 fn phases_become_branches_and_tasks_commits_with_trailers() {
     let dir = repo();
     let r = dir.path();
-    let wf = write_workflow(r, "wf.json", two_phase_workflow());
+    let wf = write_workflow(r, "wf.json", &two_phase_workflow());
     let out = run(r, &wf, &["--quiet"]);
     assert!(out.status.success(), "{}", text(&out));
-    let b = branches(r);
+    let b = prflow_branches(r);
     assert_eq!(b.len(), 1, "only phase 1 exists before approval: {b:?}");
     let phase1 = &b[0];
     assert!(
@@ -114,7 +90,7 @@ fn phases_become_branches_and_tasks_commits_with_trailers() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
-    let b = branches(r);
+    let b = prflow_branches(r);
     assert_eq!(b.len(), 2, "{b:?}");
     let phase2 = &b[1];
     assert!(
@@ -145,7 +121,7 @@ fn phases_become_branches_and_tasks_commits_with_trailers() {
 fn running_again_creates_nothing_new() {
     let dir = repo();
     let r = dir.path();
-    let wf = write_workflow(r, "wf.json", two_phase_workflow());
+    let wf = write_workflow(r, "wf.json", &two_phase_workflow());
     assert!(run(r, &wf, &["-q"]).status.success());
     let before = all_refs(r);
     let out = run(r, &wf, &["-q", "--json"]);
@@ -190,7 +166,7 @@ fn parallel_tasks_overlap_and_respect_concurrency() {
     let wf = write_workflow(
         r,
         "par.json",
-        serde_json::json!({
+        &serde_json::json!({
             "name": "Parallel",
             "agents": [{"id": "w", "type": "developer", "runner": {"command": script, "env": {"WANT": "4"}}}],
             "tasks": (1..=4).map(|i| serde_json::json!({"id": format!("t{i}"), "agentId": "w"})).collect::<Vec<_>>(),
@@ -201,7 +177,7 @@ fn parallel_tasks_overlap_and_respect_concurrency() {
     let out = run(r, &wf, &["-q"]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(started.elapsed() < Duration::from_secs(20));
-    let b = branches(r);
+    let b = prflow_branches(r);
     let mut tasks = task_commits(r, "main", &b[0]);
     tasks.sort();
     assert_eq!(tasks, vec!["t1", "t2", "t3", "t4"]);
@@ -226,7 +202,7 @@ fn sequential_mode_runs_one_task_at_a_time() {
     let wf = write_workflow(
         r,
         "seq.json",
-        serde_json::json!({
+        &serde_json::json!({
             "name": "Sequential",
             "agents": [{"id": "w", "type": "developer", "runner": {"command": script}}],
             "tasks": (1..=3).map(|i| serde_json::json!({"id": format!("s{i}"), "agentId": "w"})).collect::<Vec<_>>(),
@@ -244,7 +220,7 @@ fn conflicting_parallel_tasks_stop_the_phase_with_whole_commits_only() {
     let wf = write_workflow(
         r,
         "conflict.json",
-        serde_json::json!({
+        &serde_json::json!({
             "name": "Conflict",
             "agents": [{"id": "w", "type": "developer", "runner": {"command": "echo $PRFLOW_TASK_ID > shared.txt; echo x > only-$PRFLOW_TASK_ID.txt"}}],
             "tasks": [{"id": "left", "agentId": "w"}, {"id": "right", "agentId": "w"}],
@@ -258,7 +234,7 @@ fn conflicting_parallel_tasks_stop_the_phase_with_whole_commits_only() {
         t.contains("left") && t.contains("right") && t.contains("shared.txt"),
         "{t}"
     );
-    let b = branches(r);
+    let b = prflow_branches(r);
     let done = task_commits(r, "main", &b[0]);
     assert_eq!(
         done.len(),
@@ -287,7 +263,7 @@ fn tasks_that_change_different_parts_of_one_file_merge() {
     let wf = write_workflow(
         r,
         "merge.json",
-        serde_json::json!({
+        &serde_json::json!({
             "name": "Merge",
             "agents": [
                 {"id": "top", "type": "developer", "runner": {"command": "sed -i 's/^one$/ONE/' list.txt; sleep 0.3"}},
@@ -299,7 +275,7 @@ fn tasks_that_change_different_parts_of_one_file_merge() {
     );
     let out = run(r, &wf, &["-q"]);
     assert!(out.status.success(), "{}", text(&out));
-    let b = branches(r);
+    let b = prflow_branches(r);
     let content = git(r, &["show", &format!("{}:list.txt", b[0])]);
     assert!(
         content.starts_with("ONE\n") && content.ends_with("SEVEN"),
@@ -314,7 +290,7 @@ fn a_path_outside_the_repository_fails_the_task_and_writes_nothing() {
     let wf = write_workflow(
         r,
         "bad.json",
-        serde_json::json!({
+        &serde_json::json!({
             "name": "Bad paths",
             "agents": [{"id": "w", "type": "developer", "runner": {"command": "echo fine > ok.txt; mkdir -p .git/hooks; echo evil > .git/hooks/post-checkout"}}],
             "tasks": [{"id": "sneaky", "agentId": "w"}]
@@ -323,7 +299,7 @@ fn a_path_outside_the_repository_fails_the_task_and_writes_nothing() {
     let out = run(r, &wf, &["-q"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains(".git"), "{}", text(&out));
-    let b = branches(r);
+    let b = prflow_branches(r);
     assert!(task_commits(r, "main", &b[0]).is_empty());
     assert!(!r.join(".git/hooks/post-checkout").exists());
 }
@@ -336,7 +312,7 @@ fn a_task_no_runner_can_serve_stops_the_run_before_anything_is_written() {
     let wf = write_workflow(
         r,
         "missing.json",
-        serde_json::json!({
+        &serde_json::json!({
             "name": "Missing tool",
             "agents": [{"id": "w", "type": "developer", "runner": {"command": ["definitely-not-installed-prflow-tool", "--go"]}}],
             "tasks": [{"id": "x", "agentId": "w"}]
@@ -360,7 +336,7 @@ fn command_runner_environment_outputs_and_failures() {
     let wf = write_workflow(
         r,
         "env.json",
-        serde_json::json!({
+        &serde_json::json!({
             "name": "Env",
             "variables": {"greeting": "hi"},
             "agents": [{"id": "w", "type": "developer", "runner": {"command": "cp \"$PRFLOW_TASK_JSON\" task-$PRFLOW_TASK_ID.json; cp \"$PRFLOW_PROMPT_FILE\" prompt-$PRFLOW_TASK_ID.md; echo \"$PRFLOW_RUN_ID\" > run-id; if [ $PRFLOW_TASK_ID = producer ]; then echo '{\"items\": [1, 2]}' > \"$PRFLOW_OUTPUT_FILE\"; fi"}}],
@@ -372,7 +348,7 @@ fn command_runner_environment_outputs_and_failures() {
     );
     let out = run(r, &wf, &["-q"]);
     assert!(out.status.success(), "{}", text(&out));
-    let b = branches(r);
+    let b = prflow_branches(r);
     let task: serde_json::Value =
         serde_json::from_str(&git(r, &["show", &format!("{}:task-consumer.json", b[0])])).unwrap();
     assert_eq!(task["input"]["got"], serde_json::json!([1, 2]));
@@ -396,7 +372,7 @@ fn a_failing_command_reports_its_stderr_and_a_timeout_kills_its_process_group() 
     let wf = write_workflow(
         r,
         "fail.json",
-        serde_json::json!({
+        &serde_json::json!({
             "name": "Fail",
             "agents": [
                 {"id": "loud", "type": "developer", "runner": {"command": "echo 'the reason it broke' >&2; exit 7"}},
@@ -438,7 +414,7 @@ fn an_on_failure_handler_whose_condition_cannot_be_evaluated_fails_the_run() {
     let wf = write_workflow(
         r,
         "deploy.json",
-        serde_json::json!({
+        &serde_json::json!({
             "name": "Deploy",
             "agents": [{"id": "ops", "type": "devops", "runner": {"command": "if [ $PRFLOW_TASK_ID = deploy ]; then echo 'the cluster is gone' >&2; exit 3; fi; echo $PRFLOW_TASK_ID > $PRFLOW_TASK_ID.txt"}}],
             "tasks": [
@@ -478,7 +454,7 @@ fn killed_mid_phase_resumes_with_every_task_committed_once() {
     let wf = write_workflow(
         r,
         "crash.json",
-        serde_json::json!({
+        &serde_json::json!({
             "name": "Crash",
             "agents": [{"id": "w", "type": "developer", "runner": {"command": script}}],
             "tasks": [
@@ -499,7 +475,7 @@ fn killed_mid_phase_resumes_with_every_task_committed_once() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let b = branches(r);
+        let b = prflow_branches(r);
         if b.len() == 1 && task_commits(r, "main", &b[0]).len() == 2 {
             break;
         }
@@ -513,7 +489,7 @@ fn killed_mid_phase_resumes_with_every_task_committed_once() {
     std::fs::remove_file(&hold).unwrap();
     let out = run(r, &wf, &["-q"]);
     assert!(out.status.success(), "{}", text(&out));
-    let b = branches(r);
+    let b = prflow_branches(r);
     assert_eq!(task_commits(r, "main", &b[0]), vec!["t1", "t2", "t3", "t4"]);
 }
 
@@ -527,7 +503,7 @@ fn a_workflow_outside_the_repository_and_a_custom_base() {
     git(r, &["commit", "-qm", "feature"]);
     git(r, &["checkout", "-q", "main"]);
     let outside = tempfile::tempdir().unwrap();
-    let wf = write_workflow(outside.path(), "wf.yaml", serde_json::json!(null));
+    let wf = write_workflow(outside.path(), "wf.yaml", &serde_json::json!(null));
     std::fs::write(
         &wf,
         "name: Outside\nagents:\n  - id: w\n    type: developer\n    runner:\n      command: ls > listing.txt\ntasks:\n  - id: look\n    agentId: w\n",
@@ -535,7 +511,7 @@ fn a_workflow_outside_the_repository_and_a_custom_base() {
     .unwrap();
     let out = run(r, &wf, &["-q", "--base", "feature"]);
     assert!(out.status.success(), "{}", text(&out));
-    let b = branches(r);
+    let b = prflow_branches(r);
     let listing = git(r, &["show", &format!("{}:listing.txt", b[0])]);
     assert!(
         listing.contains("f.txt"),
@@ -547,7 +523,7 @@ fn a_workflow_outside_the_repository_and_a_custom_base() {
 fn progress_is_plain_lines_when_not_a_terminal_and_silent_with_quiet() {
     let dir = repo();
     let r = dir.path();
-    let wf = write_workflow(r, "wf.json", two_phase_workflow());
+    let wf = write_workflow(r, "wf.json", &two_phase_workflow());
     let out = run(r, &wf, &[]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -561,7 +537,7 @@ fn progress_is_plain_lines_when_not_a_terminal_and_silent_with_quiet() {
     );
 
     let dir = repo();
-    let wf = write_workflow(dir.path(), "wf.json", two_phase_workflow());
+    let wf = write_workflow(dir.path(), "wf.json", &two_phase_workflow());
     let out = run(dir.path(), &wf, &["--quiet"]);
     assert!(
         out.stderr.is_empty(),
@@ -613,7 +589,7 @@ fn microservices_example_runs_offline_through_three_phases_deterministically() {
                 .unwrap();
             assert!(out.status.success(), "{}", text(&out));
         }
-        let b = branches(r);
+        let b = prflow_branches(r);
         assert_eq!(b.len(), 3, "{b:?}");
         assert!(b[0].ends_with("/01-design-architecture"));
         assert_eq!(task_commits(r, "main", &b[0]), vec!["design-architecture"]);

@@ -4,10 +4,12 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command as Proc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+mod common;
+
+use common::{commit_files, git, repo_with};
 use prflow::github::events::{InstallationAction, Verdict};
 use prflow::github::webhook::sign;
 use prflow::github::*;
@@ -589,45 +591,20 @@ fn check_run_push_installation_dispatch_ping() {
 // ---------------------------------------------------------------------------
 // Against the simulator.
 
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Proc::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "t")
-        .env("GIT_AUTHOR_EMAIL", "t@example.com")
-        .env("GIT_COMMITTER_NAME", "t")
-        .env("GIT_COMMITTER_EMAIL", "t@example.com")
-        .output()
-        .expect("git is installed");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
 /// A repository with `main` (1 commit), `feature` (main + 1) and
 /// `other` (main + a different commit).
 fn scratch_repo() -> (tempfile::TempDir, String, String) {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = repo_with(&[
+        ("README.md", "hello\n"),
+        ("flows/ms.json", "{\"tasks\": []}\n"),
+    ]);
     let p = dir.path();
-    git(p, &["init", "-q", "-b", "main"]);
-    std::fs::write(p.join("README.md"), "hello\n").unwrap();
-    std::fs::create_dir_all(p.join("flows")).unwrap();
-    std::fs::write(p.join("flows/ms.json"), "{\"tasks\": []}\n").unwrap();
-    git(p, &["add", "."]);
-    git(p, &["commit", "-q", "-m", "init"]);
     git(p, &["checkout", "-q", "-b", "feature"]);
-    std::fs::write(p.join("a.txt"), "a\n").unwrap();
-    git(p, &["add", "."]);
-    git(p, &["commit", "-q", "-m", "feature"]);
+    commit_files(p, &[("a.txt", "a\n")], "feature");
     let feature = git(p, &["rev-parse", "HEAD"]);
     git(p, &["checkout", "-q", "main"]);
     git(p, &["checkout", "-q", "-b", "other"]);
-    std::fs::write(p.join("b.txt"), "b\n").unwrap();
-    git(p, &["add", "."]);
-    git(p, &["commit", "-q", "-m", "other"]);
+    commit_files(p, &[("b.txt", "b\n")], "other");
     let other = git(p, &["rev-parse", "HEAD"]);
     git(p, &["checkout", "-q", "main"]);
     (dir, feature, other)

@@ -5,31 +5,11 @@
 
 mod common;
 
-use common::json_as;
 use common::outbox::Outbox;
+use common::{git, json_as, repo_with};
 use prflow::sim::Sim;
 use serde_json::{json, Value};
-use std::path::Path;
 use std::process::{Command, Output};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Tess")
-        .env("GIT_AUTHOR_EMAIL", "tess@example.com")
-        .env("GIT_COMMITTER_NAME", "Tess")
-        .env("GIT_COMMITTER_EMAIL", "tess@example.com")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 /// A repository whose workflow has two phases of command tasks; the revision task
 /// writes the review feedback it got into a file so the test can see it arrived.
@@ -48,19 +28,8 @@ fn two_phase_workflow() -> Value {
 }
 
 fn scratch_repo(wf: &Value) -> tempfile::TempDir {
-    let t = tempfile::tempdir().unwrap();
-    let d = t.path();
-    git(d, &["init", "-q", "-b", "main"]);
-    std::fs::write(d.join("README.md"), "# app\n").unwrap();
-    std::fs::create_dir_all(d.join(".prflow")).unwrap();
-    std::fs::write(
-        d.join(".prflow/workflow.json"),
-        serde_json::to_string_pretty(wf).unwrap(),
-    )
-    .unwrap();
-    git(d, &["add", "."]);
-    git(d, &["commit", "-qm", "initial"]);
-    t
+    let wf = serde_json::to_string_pretty(wf).unwrap();
+    repo_with(&[("README.md", "# app\n"), (".prflow/workflow.json", &wf)])
 }
 
 struct World {

@@ -251,12 +251,7 @@ fn a_warning_quotes_at_most_a_few_hundred_characters_of_a_value() {
 #[test]
 fn prflow_run_refuses_an_endless_workflow_file_too() {
     let dir = scratch();
-    let git = std::process::Command::new("git")
-        .args(["init", "-q", "-b", "main"])
-        .current_dir(dir.path())
-        .status()
-        .unwrap();
-    assert!(git.success());
+    common::git(dir.path(), &["init", "-q", "-b", "main"]);
     let start = Instant::now();
     let out = assert_cmd::Command::cargo_bin("prflow")
         .unwrap()

@@ -9,8 +9,8 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 mod common;
 
-use common::{all_refs, git, git_repo as repo, text};
-use std::path::{Path, PathBuf};
+use common::{all_refs, git, git_repo as repo, prflow_branches, text, write_workflow};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
@@ -134,12 +134,6 @@ fn task_of(user: &str) -> String {
         .to_string()
 }
 
-fn write_workflow(dir: &Path, json: &Value) -> PathBuf {
-    let path = dir.join("wf.json");
-    std::fs::write(&path, serde_json::to_string_pretty(json).unwrap()).unwrap();
-    path
-}
-
 /// `prflow run` with the key in the environment (or not).
 fn run(repo: &Path, wf: &Path, key: Option<&str>) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_prflow"));
@@ -158,18 +152,10 @@ fn run(repo: &Path, wf: &Path, key: Option<&str>) -> Output {
 }
 
 fn phase_branch(repo: &Path) -> String {
-    git(
-        repo,
-        &[
-            "for-each-ref",
-            "--format=%(refname:short)",
-            "refs/heads/prflow",
-        ],
-    )
-    .lines()
-    .next()
-    .expect("a phase branch")
-    .to_string()
+    prflow_branches(repo)
+        .into_iter()
+        .next()
+        .expect("a phase branch")
 }
 
 /// A workflow whose one agent is an llm runner at `base`.
@@ -209,6 +195,7 @@ fn a_two_task_workflow_commits_what_the_model_wrote() {
     let r = dir.path();
     let wf = write_workflow(
         r,
+        "wf.json",
         &workflow("openai", &format!("{}/v1", fake.base), two_tasks()),
     );
     let out = run(r, &wf, Some(KEY));
@@ -294,7 +281,7 @@ fn a_rate_limit_is_retried_after_retry_after() {
     let dir = repo();
     let r = dir.path();
     let tasks = json!([{"id": "one", "name": "One", "agentId": "dev"}]);
-    let wf = write_workflow(r, &workflow("openai", &fake.base, tasks));
+    let wf = write_workflow(r, "wf.json", &workflow("openai", &fake.base, tasks));
     let out = run(r, &wf, Some(KEY));
     assert!(out.status.success(), "{}", text(&out));
     assert_eq!(fake.seen().len(), 2);
@@ -308,7 +295,7 @@ fn a_malformed_answer_fails_the_task_by_name_without_leaking_the_key() {
     let dir = repo();
     let r = dir.path();
     let tasks = json!([{"id": "broken", "name": "Broken", "agentId": "dev"}]);
-    let wf = write_workflow(r, &workflow("openai", &fake.base, tasks));
+    let wf = write_workflow(r, "wf.json", &workflow("openai", &fake.base, tasks));
     let out = run(r, &wf, Some(KEY));
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     let t = text(&out);
@@ -339,7 +326,7 @@ fn an_empty_or_misshapen_answer_says_what_was_wrong() {
         let dir = repo();
         let r = dir.path();
         let tasks = json!([{"id": "odd", "name": "Odd", "agentId": "dev"}]);
-        let wf = write_workflow(r, &workflow("openai", &fake.base, tasks));
+        let wf = write_workflow(r, "wf.json", &workflow("openai", &fake.base, tasks));
         let out = run(r, &wf, Some(KEY));
         assert_eq!(out.status.code(), Some(1), "{answer}");
         let t = text(&out);
@@ -359,7 +346,7 @@ fn a_refused_key_is_named_by_its_variable_and_not_retried() {
     let dir = repo();
     let r = dir.path();
     let tasks = json!([{"id": "one", "name": "One", "agentId": "dev"}]);
-    let wf = write_workflow(r, &workflow("openai", &fake.base, tasks));
+    let wf = write_workflow(r, "wf.json", &workflow("openai", &fake.base, tasks));
     let out = run(r, &wf, Some(KEY));
     assert_eq!(out.status.code(), Some(1));
     let t = text(&out);
@@ -379,7 +366,7 @@ fn paths_out_of_the_root_are_refused_by_the_engine() {
         let dir = repo();
         let r = dir.path();
         let tasks = json!([{"id": "sneaky", "name": "Sneaky", "agentId": "dev"}]);
-        let wf = write_workflow(r, &workflow("openai", &fake.base, tasks));
+        let wf = write_workflow(r, "wf.json", &workflow("openai", &fake.base, tasks));
         let out = run(r, &wf, Some(KEY));
         assert_eq!(out.status.code(), Some(1), "{bad}: {}", text(&out));
         let t = text(&out);
@@ -420,7 +407,7 @@ fn anthropic_messages_api() {
     let r = dir.path();
     let tasks =
         json!([{"id": "plan", "name": "Plan", "agentId": "dev", "input": {"goal": "ship"}}]);
-    let wf = write_workflow(r, &workflow("anthropic", &fake.base, tasks));
+    let wf = write_workflow(r, "wf.json", &workflow("anthropic", &fake.base, tasks));
     let out = run(r, &wf, Some(KEY));
     assert!(out.status.success(), "{}", text(&out));
     let b = phase_branch(r);
@@ -447,7 +434,7 @@ fn a_missing_key_stops_the_run_before_anything_is_written() {
     let dir = repo();
     let r = dir.path();
     let before = all_refs(r);
-    let wf = write_workflow(r, &workflow("openai", &fake.base, two_tasks()));
+    let wf = write_workflow(r, "wf.json", &workflow("openai", &fake.base, two_tasks()));
     let out = run(r, &wf, None);
     assert_eq!(out.status.code(), Some(1));
     let t = text(&out);
@@ -471,7 +458,7 @@ fn server_errors_are_retried_three_times_then_reported() {
     let dir = repo();
     let r = dir.path();
     let tasks = json!([{"id": "one", "name": "One", "agentId": "dev"}]);
-    let wf = write_workflow(r, &workflow("openai", &fake.base, tasks));
+    let wf = write_workflow(r, "wf.json", &workflow("openai", &fake.base, tasks));
     let out = run(r, &wf, Some(KEY));
     assert_eq!(out.status.code(), Some(1));
     let t = text(&out);
@@ -491,7 +478,7 @@ fn a_model_that_does_not_answer_in_time_times_out() {
     let dir = repo();
     let r = dir.path();
     let tasks = json!([{"id": "slow", "name": "Slow", "agentId": "dev", "timeout": 1000}]);
-    let wf = write_workflow(r, &workflow("openai", &fake.base, tasks));
+    let wf = write_workflow(r, "wf.json", &workflow("openai", &fake.base, tasks));
     let started = std::time::Instant::now();
     let out = run(r, &wf, Some(KEY));
     assert_eq!(out.status.code(), Some(1));
@@ -526,6 +513,7 @@ fn review_feedback_reaches_the_model() {
     let dir = tempfile::tempdir().unwrap();
     let wf = write_workflow(
         dir.path(),
+        "wf.json",
         &workflow(
             "openai",
             &fake.base,

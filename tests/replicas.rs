@@ -8,28 +8,11 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
 use prflow::sim::{Sim, SimConfig};
 use serde_json::{json, Value};
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
-}
 
 /// The parent process id of `pid`, from /proc.
 fn parent_of(pid: u32) -> Option<u32> {
@@ -104,28 +87,20 @@ async fn three_replicas_survive_a_kill_and_redeliveries_with_one_of_everything()
     let (hold, started) = (dir.path().join("hold"), dir.path().join("started"));
     std::fs::write(&hold, "").unwrap();
     let src = dir.path().join("src");
-    std::fs::create_dir_all(src.join(".prflow")).unwrap();
-    git(&src, &["init", "-q", "-b", "main"]);
     // The task says which process runs it, then waits until the test lets go.
     let task = format!(
         "echo $$ > {s}; while [ -e {h} ]; do sleep 0.05; done; echo $PRFLOW_TASK_ID > $PRFLOW_TASK_ID.txt",
         s = started.display(),
         h = hold.display()
     );
-    std::fs::write(
-        src.join(".prflow/workflow.json"),
-        json!({
-            "name": "Replicated",
-            "agents": [{"id": "dev", "type": "developer", "runner": {"command": task}}],
-            "tasks": [{"id": "one", "agentId": "dev"}, {"id": "two", "agentId": "dev", "dependencies": ["one"]}],
-            "execution": {"checkpoints": ["one"]},
-            "gates": [{"name": "lint", "run": "true"}]
-        })
-        .to_string(),
-    )
-    .unwrap();
-    git(&src, &["add", "."]);
-    git(&src, &["commit", "-qm", "init"]);
+    let wf = json!({
+        "name": "Replicated",
+        "agents": [{"id": "dev", "type": "developer", "runner": {"command": task}}],
+        "tasks": [{"id": "one", "agentId": "dev"}, {"id": "two", "agentId": "dev", "dependencies": ["one"]}],
+        "execution": {"checkpoints": ["one"]},
+        "gates": [{"name": "lint", "run": "true"}]
+    });
+    init_repo(&src, &[(".prflow/workflow.json", &wf.to_string())]);
     let sim = Sim::start(SimConfig {
         repos: vec![("acme/shop".into(), src.clone())],
         webhook_secret: Some(SECRET.into()),
@@ -276,17 +251,14 @@ async fn three_replicas_survive_a_kill_and_redeliveries_with_one_of_everything()
     let pulls = pulls.as_array().unwrap();
     assert_eq!(pulls.len(), 2, "{pulls:?}");
     let bare = sim.bare_repo_path("acme/shop");
-    let branches = Command::new("git")
-        .arg("-C")
-        .arg(&bare)
-        .args([
+    let branches = git(
+        &bare,
+        &[
             "for-each-ref",
             "--format=%(refname:short)",
             "refs/heads/prflow",
-        ])
-        .output()
-        .unwrap();
-    let branches = String::from_utf8_lossy(&branches.stdout).to_string();
+        ],
+    );
     assert_eq!(branches.lines().count(), 2, "{branches}");
     for pr in pulls {
         let head = pr["head"]["sha"].as_str().unwrap();
@@ -313,22 +285,17 @@ async fn three_replicas_survive_a_kill_and_redeliveries_with_one_of_everything()
         .count();
     assert_eq!(status, 1, "{comments}");
     let last = branches.lines().max().unwrap();
-    let tasks = Command::new("git")
-        .arg("-C")
-        .arg(&bare)
-        .args([
+    let tasks = git(
+        &bare,
+        &[
             "log",
             "--reverse",
             "--format=%(trailers:key=Prflow-Task,valueonly)",
             "main..",
             last,
-        ])
-        .output()
-        .unwrap();
-    let tasks: Vec<String> = String::from_utf8_lossy(&tasks.stdout)
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
+        ],
+    );
+    let tasks: Vec<String> = tasks.split_whitespace().map(str::to_string).collect();
     assert_eq!(tasks, ["one", "two"], "every task exactly once");
     drop(replicas);
     sim.shutdown().await;

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{git, SECRET};
+use common::{git, text, SECRET};
 use prflow::sim::{Sim, SimConfig};
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -102,10 +102,6 @@ fn key_file(dir: &Path, marker: &str) -> PathBuf {
     )
     .unwrap();
     path
-}
-
-fn text(o: &Output) -> String {
-    common::text(o)
 }
 
 /// `prflow run` in a local repository, started with every secret a service or a CI

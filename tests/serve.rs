@@ -541,45 +541,18 @@ fn app_manifest_has_least_permissions() {
     assert_eq!(m["default_permissions"]["actions"], "write");
 }
 
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args([
-            "-c",
-            "user.name=t",
-            "-c",
-            "user.email=t@example.com",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// A repository at `dir/src` on `main` with one commit (README.md), for the
 /// simulator to serve.
 fn shop_repo(dir: &Path) -> PathBuf {
     let src = dir.join("src");
-    std::fs::create_dir_all(&src).unwrap();
-    git(&src, &["init", "-q"]);
-    std::fs::write(src.join("README.md"), "shop\n").unwrap();
-    git(&src, &["add", "."]);
-    git(&src, &["commit", "-qm", "init"]);
+    init_repo(&src, &[("README.md", "shop\n")]);
     src
 }
 
 /// Branch `feature` off the current branch of `src`, one commit adding `file`.
 fn feature_branch(src: &Path, file: &str, text: &str) {
     git(src, &["checkout", "-qb", "feature"]);
-    std::fs::write(src.join(file), text).unwrap();
-    git(src, &["add", "."]);
-    git(src, &["commit", "-qm", "feature"]);
+    commit_files(src, &[(file, text)], "feature");
 }
 
 /// The simulator serving `src` as `acme/shop`, signing its webhooks with
@@ -796,27 +769,19 @@ async fn killed_mid_run_the_app_finishes_without_duplicates() {
         let started = dir.path().join("started");
         std::fs::write(&hold, "").unwrap();
         let src = dir.path().join("src");
-        std::fs::create_dir_all(src.join(".prflow")).unwrap();
-        git(&src, &["init", "-q", "-b", "main"]);
         let task = format!(
             "touch {s}; while [ -e {h} ]; do sleep 0.05; done; echo $PRFLOW_TASK_ID > $PRFLOW_TASK_ID.txt",
             s = started.display(),
             h = hold.display()
         );
-        std::fs::write(
-            src.join(".prflow/workflow.json"),
-            json!({
-                "name": "Crash",
-                "agents": [{"id": "dev", "type": "developer", "runner": {"command": task}}],
-                "tasks": [{"id": "one", "agentId": "dev"}, {"id": "two", "agentId": "dev", "dependencies": ["one"]}],
-                "execution": {"checkpoints": ["one"]},
-                "gates": [{"name": "lint", "run": "true"}]
-            })
-            .to_string(),
-        )
-        .unwrap();
-        git(&src, &["add", "."]);
-        git(&src, &["commit", "-qm", "init"]);
+        let wf = json!({
+            "name": "Crash",
+            "agents": [{"id": "dev", "type": "developer", "runner": {"command": task}}],
+            "tasks": [{"id": "one", "agentId": "dev"}, {"id": "two", "agentId": "dev", "dependencies": ["one"]}],
+            "execution": {"checkpoints": ["one"]},
+            "gates": [{"name": "lint", "run": "true"}]
+        });
+        init_repo(&src, &[(".prflow/workflow.json", &wf.to_string())]);
         let sim = shop_sim(&src, None).await;
         let app = App::new(dir.path(), &sim);
         let api = &app.api;
@@ -856,13 +821,7 @@ async fn killed_mid_run_the_app_finishes_without_duplicates() {
                 "during-task" => started.exists(),
                 "after-push" => {
                     let _ = std::fs::remove_file(&hold);
-                    let out = Command::new("git")
-                        .arg("-C")
-                        .arg(&bare)
-                        .args(["for-each-ref", "refs/heads/prflow"])
-                        .output()
-                        .unwrap();
-                    !out.stdout.is_empty()
+                    !git(&bare, &["for-each-ref", "refs/heads/prflow"]).is_empty()
                 }
                 _ => {
                     let _ = std::fs::remove_file(&hold);
@@ -924,26 +883,21 @@ async fn killed_mid_run_the_app_finishes_without_duplicates() {
             .filter(|c| c["body"].as_str().unwrap_or("").contains(marker))
             .count();
         assert_eq!(status, 1, "{point}: {comments}");
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&bare)
-            .args(["for-each-ref", "--format=%(refname)", "refs/heads/prflow"])
-            .output()
-            .unwrap();
-        let branches = String::from_utf8_lossy(&out.stdout).to_string();
+        let branches = git(
+            &bare,
+            &["for-each-ref", "--format=%(refname)", "refs/heads/prflow"],
+        );
         assert_eq!(branches.lines().count(), 1, "{point}: {branches}");
-        let out = Command::new("git")
-            .arg("-C")
-            .arg(&bare)
-            .args([
+        let tasks = git(
+            &bare,
+            &[
                 "log",
                 "--format=%(trailers:key=Prflow-Task,valueonly)",
                 "main..",
                 branches.trim(),
-            ])
-            .output()
-            .unwrap();
-        let tasks = String::from_utf8_lossy(&out.stdout)
+            ],
+        );
+        let tasks = tasks
             .split_whitespace()
             .map(str::to_string)
             .collect::<Vec<_>>();

@@ -69,7 +69,8 @@ async fn start() -> Env {
 
 #[path = "sim_support/mod.rs"]
 mod support;
-use support::{contract, git, git_in, Api, Resp};
+use common::{git, git_in};
+use support::{contract, Api, Resp};
 
 // ---------- App auth helpers ----------
 

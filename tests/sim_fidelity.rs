@@ -5,13 +5,15 @@
 //! that survive a receiver closing its connection. Shapes are checked against
 //! GitHub's OpenAPI description; payloads against GitHub's captured examples.
 
+mod common;
 #[path = "sim_support/mod.rs"]
 mod support;
 
+use common::{git, git_in};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::time::Duration;
-use support::{app_jwt, git, git_in, installation_token, person, serve, Api};
+use support::{app_jwt, installation_token, person, serve, Api};
 
 /// `main` with a 20-line src/lib.rs; `feature` changes lines 2 and 18 (two
 /// hunks) and adds src/new.rs; `conflict` changes line 2 differently.

@@ -4,47 +4,28 @@
 //! API's code, so webhooks fire. Real HTTP on loopback with reqwest; the
 //! browser-level test (Mermaid drawn, a click-through) is tests/web/.
 
+mod common;
+
+use common::{commit_files, git, repo_with};
 use prflow::sim::{Sim, SimConfig};
 use serde_json::{json, Value};
-use std::path::Path;
-use std::process::Command;
-
-fn git(dir: &Path, args: &[&str]) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Tess")
-        .env("GIT_AUTHOR_EMAIL", "tess@example.com")
-        .env("GIT_COMMITTER_NAME", "Tess")
-        .env("GIT_COMMITTER_EMAIL", "tess@example.com")
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// `main` with a README and src/lib.rs; `feature` changes lib.rs and adds a file.
 fn repo() -> tempfile::TempDir {
-    let t = tempfile::tempdir().unwrap();
+    let t = repo_with(&[
+        ("README.md", "# shop\n\nThe **shop** readme.\n"),
+        ("src/lib.rs", "pub fn one() -> u32 {\n    1\n}\n"),
+    ]);
     let d = t.path();
-    git(d, &["init", "-q", "-b", "main"]);
-    std::fs::write(d.join("README.md"), "# shop\n\nThe **shop** readme.\n").unwrap();
-    std::fs::create_dir_all(d.join("src")).unwrap();
-    std::fs::write(d.join("src/lib.rs"), "pub fn one() -> u32 {\n    1\n}\n").unwrap();
-    git(d, &["add", "."]);
-    git(d, &["commit", "-qm", "initial"]);
     git(d, &["checkout", "-qb", "feature"]);
-    std::fs::write(
-        d.join("src/lib.rs"),
-        "pub fn one() -> u32 {\n    1 + 0\n}\n",
-    )
-    .unwrap();
-    std::fs::write(d.join("src/two.rs"), "pub fn two() -> u32 {\n    2\n}\n").unwrap();
-    git(d, &["add", "."]);
-    git(d, &["commit", "-qm", "add two"]);
+    commit_files(
+        d,
+        &[
+            ("src/lib.rs", "pub fn one() -> u32 {\n    1 + 0\n}\n"),
+            ("src/two.rs", "pub fn two() -> u32 {\n    2\n}\n"),
+        ],
+        "add two",
+    );
     git(d, &["checkout", "-q", "main"]);
     t
 }

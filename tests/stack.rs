@@ -7,10 +7,10 @@
 mod common;
 
 use common::outbox::Outbox;
-use common::{git, git_repo, json_as};
+use common::{commit_files, git, git_in, git_repo, json_as, sim_serving};
 use prflow::flow::{self, FlowContext, FlowOptions, Trigger};
 use prflow::github::events::{CommentCommand, EventRepo, WebhookEvent};
-use prflow::sim::{Sim, SimConfig};
+use prflow::sim::Sim;
 use serde_json::{json, Value};
 
 /// Three phases: `a` (checkpoint), `b` (checkpoint), then `c` with no checkpoint.
@@ -45,17 +45,9 @@ struct World {
 impl World {
     async fn new() -> World {
         let repo = git_repo();
-        let d = repo.path();
-        std::fs::create_dir_all(d.join(".prflow")).unwrap();
-        std::fs::write(d.join(".prflow/workflow.json"), workflow().to_string()).unwrap();
-        git(d, &["add", "."]);
-        git(d, &["commit", "-qm", "workflow"]);
-        let sim = Sim::start(SimConfig {
-            repos: vec![("acme/app".into(), d.to_path_buf())],
-            ..Default::default()
-        })
-        .await
-        .unwrap();
+        let wf = workflow().to_string();
+        commit_files(repo.path(), &[(".prflow/workflow.json", &wf)], "workflow");
+        let sim = sim_serving("acme/app", repo.path()).await;
         let bob = sim.create_user("bob", "write").unwrap();
         World {
             bot: sim.create_user("prflow-bot", "write").unwrap(),
@@ -427,13 +419,8 @@ async fn a_conflict_while_restacking_stops_the_phase_until_a_person_resolves_it(
     let phase2 = w.pull(2).await["head"]["ref"].as_str().unwrap().to_string();
     git(me.path(), &["fetch", "-q", "origin"]);
     git(me.path(), &["checkout", "-q", &phase2]);
-    let merged = std::process::Command::new("git")
-        .arg("-C")
-        .arg(me.path())
-        .args(["merge", "-q", "origin/main"])
-        .output()
-        .unwrap();
-    assert!(!merged.status.success(), "the person sees the conflict too");
+    let (merged, said) = git_in(me.path(), &["merge", "-q", "origin/main"]);
+    assert!(!merged, "the person sees the conflict too: {said}");
     std::fs::write(me.path().join("b.txt"), "b\n").unwrap();
     git(me.path(), &["add", "."]);
     git(

@@ -1,14 +1,28 @@
-//! Helpers shared by the tests that run `prflow serve` as a separate process
-//! (tests/serve.rs, tests/serve_retry.rs): start the real binary on a
-//! loopback port with its data and log in a temp dir, sign and deliver
-//! webhooks, read what the test handlers recorded. [`json_as`] also serves
-//! tests/github_flow.rs.
+//! Helpers the test binaries share (each takes it as `mod common;`; the simulator's
+//! tests add tests/sim_support on top):
+//! - git, the one way a test runs it, and scratch repositories ([`repos`]);
+//! - the prflow binary run as a person runs it, and workflow files ([`cli`]);
+//! - the simulator serving a repository ([`sim_serving`]);
+//! - `prflow serve` as a separate process (tests/serve*.rs, tests/replicas.rs): start the
+//!   real binary on a loopback port with its data and log in a temp dir, sign and
+//!   deliver webhooks, read what the test handlers recorded;
+//! - what the bot said and whether a test read it ([`outbox`]).
 #![allow(dead_code)] // each test binary uses only part of it
 
+pub mod cli;
 pub mod outbox;
 pub mod pg;
 pub mod proxy;
+pub mod repos;
 pub mod yaml;
+
+// Re-exported so a test names them `common::git` …; each binary uses only some.
+#[allow(unused_imports)]
+pub use cli::{prflow, text, write_workflow};
+#[allow(unused_imports)]
+pub use repos::{
+    all_refs, commit_files, git, git_in, git_repo, init_repo, prflow_branches, repo_with,
+};
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -241,49 +255,6 @@ pub async fn metrics(svc: &Svc) -> String {
         .text()
         .await
         .unwrap()
-}
-
-/// Runs git in `dir`; panics with git's stderr when it fails. Returns stdout, trimmed.
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("git runs");
-    assert!(
-        out.status.success(),
-        "git {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
-
-/// A repository with one commit (`README.md`) on `main`.
-pub fn git_repo() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let p = dir.path();
-    git(p, &["init", "-q", "-b", "main"]);
-    git(p, &["config", "user.email", "t@example.com"]);
-    git(p, &["config", "user.name", "Test"]);
-    std::fs::write(p.join("README.md"), "hello\n").unwrap();
-    git(p, &["add", "."]);
-    git(p, &["commit", "-qm", "init"]);
-    dir
-}
-
-/// A process's stdout and stderr, one after the other (for assertions and messages).
-pub fn text(o: &std::process::Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-/// Every ref of `repo` with its target, one per line: equal before and after = nothing written.
-pub fn all_refs(repo: &Path) -> String {
-    git(repo, &["for-each-ref", "--format=%(refname) %(objectname)"])
 }
 
 /// The simulator serving the repository at `src` as `full` (`owner/name`), with no

@@ -1,38 +1,12 @@
 //! What the simulator's test files share: a repository fixture, a small REST
 //! client, and the contract check of answers against GitHub's OpenAPI
-//! description (tests/fixtures/sim/github-subset.json).
+//! description (tests/fixtures/sim/github-subset.json). A binary that takes it
+//! takes tests/common too (git lives there).
 #![allow(dead_code)]
 
 use prflow::sim::{Sim, SimConfig};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::Command;
-
-/// Runs git in `dir` with a fixed identity; (success, stdout + stderr).
-pub fn git_in(dir: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new("git")
-        .args(args)
-        .current_dir(dir)
-        .env("GIT_AUTHOR_NAME", "Tess")
-        .env("GIT_AUTHOR_EMAIL", "tess@example.com")
-        .env("GIT_COMMITTER_NAME", "Tess")
-        .env("GIT_COMMITTER_EMAIL", "tess@example.com")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .output()
-        .expect("git runs");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
-pub fn git(dir: &Path, args: &[&str]) -> String {
-    let (ok, text) = git_in(dir, args);
-    assert!(ok, "git {args:?} failed: {text}");
-    text.trim().to_string()
-}
 
 pub struct Resp {
     pub status: u16,
