@@ -6,13 +6,16 @@
 //! `serve`, given no credentials, accepts a webhook the simulator signs.
 //! The same flow clicked through in chromium: tests/web/register.test.mjs.
 
+mod common;
 #[path = "sim_support/mod.rs"]
 mod sim_support;
 
-use prflow::sim::{Sim, SimConfig};
+use common::{free_port, git_repo, prflow, record_handler, serve_command, sim_serving};
+use prflow::sim::Sim;
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Stdio};
 use std::time::{Duration, Instant};
 
 fn attr(html: &str, marker: &str) -> String {
@@ -32,46 +35,94 @@ fn unescape(s: &str) -> String {
         .replace("&amp;", "&")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// The simulator with `acme/shop` imported.
+async fn sim_with_a_repository() -> (Sim, tempfile::TempDir) {
+    let repo = git_repo();
+    (sim_serving("acme/shop", repo.path()).await, repo)
 }
 
-/// The simulator with `acme/shop` imported (an empty first commit).
-async fn sim_with_a_repository() -> (Sim, tempfile::TempDir) {
-    let repo = tempfile::tempdir().unwrap();
-    let r = repo.path();
-    for args in [
-        &["init", "-q", "-b", "main"][..],
-        &[
-            "-c",
-            "user.name=T",
-            "-c",
-            "user.email=t@e.x",
-            "commit",
-            "-q",
-            "--allow-empty",
-            "-m",
-            "init",
-        ],
-    ] {
-        assert!(Command::new("git")
-            .args(args)
-            .current_dir(r)
-            .status()
-            .unwrap()
-            .success());
-    }
-    let sim = Sim::start(SimConfig {
-        repos: vec![("acme/shop".into(), r.to_path_buf())],
-        ..Default::default()
-    })
+/// A browser that stays on the page it is sent to (redirects are what the tests read).
+fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// The page at `url`.
+async fn get_page(http: &reqwest::Client, url: &str) -> String {
+    http.get(url).send().await.unwrap().text().await.unwrap()
+}
+
+/// Clicks "Create GitHub App" on the simulator's creation page `created_page`, with
+/// `state`: the simulator's answer (a redirect to the callback with a code).
+async fn click_create(
+    http: &reqwest::Client,
+    sim: &Sim,
+    created_page: &str,
+    state: &str,
+) -> reqwest::Response {
+    let action = attr(created_page, "<form method=\"post\" action=\"");
+    http.post(format!("{}{action}", sim.api_url()))
+        .header("origin", sim.api_url())
+        .form(&[
+            ("manifest", attr(created_page, "name=\"manifest\" value=\"")),
+            ("state", state.to_string()),
+        ])
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The `code` parameter of a callback URL.
+fn code_of(callback: &str) -> &str {
+    callback
+        .split("code=")
+        .nth(1)
+        .and_then(|c| c.split('&').next())
+        .unwrap_or_else(|| panic!("no code in {callback}"))
+}
+
+/// POST /app-manifests/{code}/conversions: what GitHub answers the App's owner for `code`.
+async fn convert(http: &reqwest::Client, sim: &Sim, code: &str) -> reqwest::Response {
+    http.post(format!(
+        "{}/app-manifests/{code}/conversions",
+        sim.api_url()
+    ))
+    .send()
     .await
-    .unwrap();
-    (sim, repo)
+    .unwrap()
+}
+
+/// `prflow serve` with no App credentials on `port`, data in `data`, GitHub at the
+/// simulator, then `args`; its stdout, read line by line. Killed when dropped.
+fn serve_without_credentials(
+    sim: &Sim,
+    data: &Path,
+    port: u16,
+    args: &[&str],
+) -> (Serve, BufReader<ChildStdout>) {
+    let mut child = serve_command(data)
+        .args(["--port", &port.to_string()])
+        .args(["--github-api-url", &sim.api_url()])
+        .args(["--handler", &record_handler(data)])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let out = BufReader::new(child.stdout.take().unwrap());
+    (Serve(child), out)
+}
+
+/// A running `prflow serve`; killed when dropped.
+struct Serve(Child);
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Opens an issue as bob and waits for the simulator's `issues` delivery to be answered.
@@ -111,7 +162,7 @@ async fn register_writes_credentials_that_serve_uses_to_accept_the_apps_webhooks
     let port = free_port();
     let service = format!("http://127.0.0.1:{port}");
 
-    let mut reg = Command::new(env!("CARGO_BIN_EXE_prflow"))
+    let mut reg = prflow()
         .args([
             "app",
             "register",
@@ -138,12 +189,9 @@ async fn register_writes_credentials_that_serve_uses_to_accept_the_apps_webhooks
         .expect("the page's URL")
         .to_string();
 
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = browser();
     // The local page: a form posting the manifest to the organisation's creation page.
-    let html = http.get(&page).send().await.unwrap().text().await.unwrap();
+    let html = get_page(&http, &page).await;
     let action = attr(&html, "<form method=\"post\" action=\"");
     assert!(
         action.starts_with(&format!(
@@ -171,21 +219,8 @@ async fn register_writes_credentials_that_serve_uses_to_accept_the_apps_webhooks
         created_page.contains("Create GitHub App for acme"),
         "{created_page}"
     );
-    let create = attr(&created_page, "<form method=\"post\" action=\"");
     let state = attr(&created_page, "name=\"state\" value=\"");
-    let r = http
-        .post(format!("{}{create}", sim.api_url()))
-        .header("origin", sim.api_url())
-        .form(&[
-            (
-                "manifest",
-                attr(&created_page, "name=\"manifest\" value=\""),
-            ),
-            ("state", state.clone()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let r = click_create(&http, &sim, &created_page, &state).await;
     assert_eq!(r.status(), 303);
     let callback = r.headers()["location"].to_str().unwrap().to_string();
     assert!(
@@ -195,37 +230,9 @@ async fn register_writes_credentials_that_serve_uses_to_accept_the_apps_webhooks
     );
 
     // The conversion's answer is GitHub's shape (a second code from the same page).
-    let r = http
-        .post(format!("{}{create}", sim.api_url()))
-        .header("origin", sim.api_url())
-        .form(&[
-            (
-                "manifest",
-                attr(&created_page, "name=\"manifest\" value=\""),
-            ),
-            ("state", "x".into()),
-        ])
-        .send()
-        .await
-        .unwrap();
-    let other = r.headers()["location"]
-        .to_str()
-        .unwrap()
-        .split("code=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap()
-        .to_string();
-    let conv = http
-        .post(format!(
-            "{}/app-manifests/{other}/conversions",
-            sim.api_url()
-        ))
-        .send()
-        .await
-        .unwrap();
+    let r = click_create(&http, &sim, &created_page, "x").await;
+    let other = code_of(r.headers()["location"].to_str().unwrap()).to_string();
+    let conv = convert(&http, &sim, &other).await;
     assert_eq!(conv.status(), 201);
     let body: serde_json::Value = conv.json().await.unwrap();
     sim_support::contract().check("POST", "/app-manifests/{code}/conversions", 201, &body);
@@ -233,25 +240,11 @@ async fn register_writes_credentials_that_serve_uses_to_accept_the_apps_webhooks
 
     // A callback with another state is refused and writes nothing.
     let forged = callback.replace(&format!("state={state}"), "state=forged");
-    let html = http
-        .get(&forged)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = get_page(&http, &forged).await;
     assert!(html.contains("does not match"), "{html}");
     assert!(!data.path().join("app.env").exists());
 
-    let done = http
-        .get(&callback)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let done = get_page(&http, &callback).await;
     assert!(
         done.contains(&format!("<code id=\"app-id\">{}</code>", sim.app_id())),
         "{done}"
@@ -266,21 +259,7 @@ async fn register_writes_credentials_that_serve_uses_to_accept_the_apps_webhooks
         "register exits once the App is registered"
     );
     // The code worked once.
-    let code = callback
-        .split("code=")
-        .nth(1)
-        .unwrap()
-        .split('&')
-        .next()
-        .unwrap();
-    let again = http
-        .post(format!(
-            "{}/app-manifests/{code}/conversions",
-            sim.api_url()
-        ))
-        .send()
-        .await
-        .unwrap();
+    let again = convert(&http, &sim, code_of(&callback)).await;
     assert_eq!(again.status(), 404);
     let gone: serde_json::Value = again.json().await.unwrap();
     sim_support::contract().check("POST", "/app-manifests/{code}/conversions", 404, &gone);
@@ -307,41 +286,12 @@ async fn register_writes_credentials_that_serve_uses_to_accept_the_apps_webhooks
     }
 
     // serve, given no credentials, takes them from there and accepts the App's signed webhooks.
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_prflow"))
-        .args([
-            "serve",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            &port.to_string(),
-            "--github-api-url",
-            &sim.api_url(),
-            "--data-dir",
-        ])
-        .arg(data.path())
-        .args([
-            "--handler",
-            &format!("record:{}", data.path().join("record.jsonl").display()),
-        ])
-        .env_remove("APP_ID")
-        .env_remove("PRIVATE_KEY")
-        .env_remove("PRIVATE_KEY_PATH")
-        .env_remove("WEBHOOK_SECRET")
-        .env_remove("PRFLOW_DATA_DIR")
-        .env_remove("PORT")
-        .env_remove("HOST")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (serve, mut out) = serve_without_credentials(&sim, data.path(), port, &[]);
     let mut first = String::new();
-    BufReader::new(serve.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
+    out.read_line(&mut first).unwrap();
     assert!(first.contains("listening"), "serve printed {first:?}");
     let delivered = an_issue_is_delivered(&sim, &http).await;
-    let _ = serve.kill();
-    let _ = serve.wait();
+    drop(serve);
     assert!(
         delivered
             .status_code
@@ -359,44 +309,18 @@ async fn serve_without_credentials_registers_the_app_first() {
     let data = tempfile::tempdir().unwrap();
     let port = free_port();
     let service = format!("http://127.0.0.1:{port}");
-    let mut serve = Command::new(env!("CARGO_BIN_EXE_prflow"))
-        .args(["serve", "--host", "127.0.0.1", "--port", &port.to_string()])
-        .args(["--public-url", &service, "--github-url", &sim.api_url()])
-        .args(["--github-api-url", &sim.api_url(), "--data-dir"])
-        .arg(data.path())
-        .args([
-            "--handler",
-            &format!("record:{}", data.path().join("record.jsonl").display()),
-        ])
-        .env_remove("APP_ID")
-        .env_remove("PRIVATE_KEY")
-        .env_remove("PRIVATE_KEY_PATH")
-        .env_remove("WEBHOOK_SECRET")
-        .env_remove("PRFLOW_DATA_DIR")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut out = BufReader::new(serve.stdout.take().unwrap());
+    let github = sim.api_url();
+    let args = ["--public-url", &service, "--github-url", &github];
+    let (serve, mut out) = serve_without_credentials(&sim, data.path(), port, &args);
     let mut line = String::new();
     out.read_line(&mut line).unwrap();
     assert!(
         line.contains(&format!("Open {service}/ in a browser")),
         "serve printed {line:?}"
     );
-    let http = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let http = browser();
     // The page on serve's address, GitHub's creation page, its button, the callback.
-    let html = http
-        .get(&service)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = get_page(&http, &service).await;
     let action = attr(&html, "<form method=\"post\" action=\"");
     assert!(
         action.starts_with(&format!("{}/settings/apps/new?state=", sim.api_url())),
@@ -413,33 +337,11 @@ async fn serve_without_credentials_registers_the_app_first() {
         .text()
         .await
         .unwrap();
-    let r = http
-        .post(format!(
-            "{}{}",
-            sim.api_url(),
-            attr(&created_page, "<form method=\"post\" action=\"")
-        ))
-        .header("origin", sim.api_url())
-        .form(&[
-            (
-                "manifest",
-                attr(&created_page, "name=\"manifest\" value=\""),
-            ),
-            ("state", attr(&created_page, "name=\"state\" value=\"")),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let state = attr(&created_page, "name=\"state\" value=\"");
+    let r = click_create(&http, &sim, &created_page, &state).await;
     assert_eq!(r.status(), 303);
     let callback = r.headers()["location"].to_str().unwrap().to_string();
-    let done = http
-        .get(&callback)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let done = get_page(&http, &callback).await;
     assert!(
         done.contains(&format!("<code id=\"app-id\">{}</code>", sim.app_id())),
         "{done}"
@@ -454,8 +356,7 @@ async fn serve_without_credentials_registers_the_app_first() {
     }
     assert!(said.contains("Registered the GitHub App prflow"), "{said}");
     let delivered = an_issue_is_delivered(&sim, &http).await;
-    let _ = serve.kill();
-    let _ = serve.wait();
+    drop(serve);
     assert!(
         delivered
             .status_code

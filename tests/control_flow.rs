@@ -5,7 +5,10 @@
 
 mod common;
 
-use common::{all_refs, git, git_repo as repo, prflow_branches, text, write_workflow};
+use common::{
+    all_refs, commit_files, git, git_repo as repo, prflow, prflow_branches, sim_serving, text,
+    write_workflow,
+};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -51,13 +54,18 @@ impl FakeBin {
         )
     }
 
-    fn prflow(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_prflow"))
-            .args(args)
+    /// prflow with `args`, the fakes first on PATH and no default runner taken from
+    /// the environment running the tests.
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = prflow();
+        cmd.args(args)
             .env("PATH", self.path())
-            .env_remove("PRFLOW_DEFAULT_RUNNER")
-            .output()
-            .unwrap()
+            .env_remove("PRFLOW_DEFAULT_RUNNER");
+        cmd
+    }
+
+    fn prflow(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
     }
 }
 
@@ -816,7 +824,7 @@ fn a_dual_mode_file_runs_each_worker_through_its_platforms_cli() {
         assert!(plan.contains(id), "{plan}");
     }
     // Without the CLIs, validate says which worker cannot run, at its place.
-    let bare = Command::new(env!("CARGO_BIN_EXE_prflow"))
+    let bare = prflow()
         .args(["validate", "--strict", s(&fixture)])
         .env("PATH", "/usr/bin:/bin")
         .output()
@@ -915,11 +923,9 @@ fn a_pipeline_runs_its_tasks_in_file_order() {
 async fn a_dry_run_on_github_exits_1_where_a_real_run_would_refuse() {
     let bin = FakeBin::new();
     let src = repo();
-    std::fs::create_dir_all(src.path().join(".prflow")).unwrap();
-    write_workflow(src.path(), ".prflow/workflow.json", &research_workflow());
-    git(src.path(), &["add", "."]);
-    git(src.path(), &["commit", "-qm", "workflow"]);
-    let sim = common::sim_serving("acme/app", src.path()).await;
+    let wf = research_workflow().to_string();
+    commit_files(src.path(), &[(".prflow/workflow.json", &wf)], "workflow");
+    let sim = sim_serving("acme/app", src.path()).await;
     let token = sim.create_user("prflow-bot", "write").unwrap();
     let work = tempfile::tempdir().unwrap();
     let dry_run = |extra: &'static [&'static str]| {
@@ -935,18 +941,11 @@ async fn a_dry_run_on_github_exits_1_where_a_real_run_would_refuse() {
             s(work.path()).into(),
         ];
         args.extend(extra.iter().map(|a| a.to_string()));
-        let path = bin.path();
-        let token = token.clone();
-        tokio::task::spawn_blocking(move || {
-            Command::new(env!("CARGO_BIN_EXE_prflow"))
-                .args(&args)
-                .env("PATH", path)
-                .env("GITHUB_TOKEN", token)
-                .env("PRFLOW_GITHUB_RETRY_BASE_MS", "5")
-                .env_remove("PRFLOW_DEFAULT_RUNNER")
-                .output()
-                .unwrap()
-        })
+        let mut cmd = bin.command(&[]);
+        cmd.args(&args)
+            .env("GITHUB_TOKEN", &token)
+            .env("PRFLOW_GITHUB_RETRY_BASE_MS", "5");
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
     };
     let refused = dry_run(&[]).await.unwrap();
     assert_eq!(refused.status.code(), Some(1), "{}", text(&refused));

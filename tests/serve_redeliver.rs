@@ -12,15 +12,6 @@ use common::*;
 use prflow::sim::{Sim, SimConfig};
 use serde_json::{json, Value};
 
-/// A loopback port nothing listens on (yet).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// The simulator serving `src` as `acme/shop`, sending webhooks to `port` signed with SECRET.
 async fn sim_to(src: &Path, port: u16) -> Sim {
     Sim::start(SimConfig {

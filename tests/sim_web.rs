@@ -5,9 +5,11 @@
 //! browser-level test (Mermaid drawn, a click-through) is tests/web/.
 
 mod common;
+#[path = "sim_support/mod.rs"]
+mod sim_support;
 
-use common::{commit_files, git, repo_with};
-use prflow::sim::{Sim, SimConfig};
+use common::{commit_files, git, repo_with, sim_serving};
+use prflow::sim::Sim;
 use serde_json::{json, Value};
 
 /// `main` with a README and src/lib.rs; `feature` changes lib.rs and adds a file.
@@ -60,43 +62,22 @@ async fn api(w: &World, token: &str, method: &str, path: &str, body: Value) -> V
 /// failing check run with an annotation; bob exists.
 async fn world() -> World {
     let repo = repo();
-    let sim = Sim::start(SimConfig {
-        repos: vec![("acme/shop".into(), repo.path().to_path_buf())],
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = sim_serving("acme/shop", repo.path()).await;
     let alice = sim.create_user("alice", "write").unwrap();
     sim.create_user("bob", "write").unwrap();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    let key = jsonwebtoken::EncodingKey::from_rsa_pem(sim.private_key_pem().as_bytes()).unwrap();
-    let jwt = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256),
-        &json!({"iat": now - 30, "exp": now + 500, "iss": sim.app_id()}),
-        &key,
-    )
-    .unwrap();
     let mut w = World {
         base: sim.api_url(),
+        bot: sim_support::installation_token(&sim).await,
         sim,
         http: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
         alice,
-        bot: String::new(),
         n: 0,
         head: String::new(),
         _repo: repo,
     };
-    let path = format!(
-        "/app/installations/{}/access_tokens",
-        w.sim.installation_id()
-    );
-    w.bot = api(&w, &jwt, "POST", &path, json!({})).await["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
     let body = "### Tasks\n\n| task | agent |\n|---|---|\n| `build` | coder |\n\n- [x] planned\n- [ ] reviewed\n\n```mermaid\ngraph TD\n  a-->b\n```\n<!-- prflow:run=r1 phase=1 -->\n<script>alert(1)</script>";
     let pr = api(
         &w,
@@ -145,8 +126,25 @@ async fn form(
     req.send().await.unwrap()
 }
 
-/// Acts as `login`: the session cookie and the page's CSRF token.
-async fn act_as(w: &World, login: &str) -> (String, String) {
+/// A person logged in on the simulator's pages: the session cookie and the page's
+/// CSRF token.
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+impl Session {
+    /// Submits a form of the simulator's pages at `path` as this person would: from
+    /// the simulator's origin, with the page's CSRF token.
+    async fn submit(&self, w: &World, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        let mut all = vec![("csrf", self.csrf.as_str())];
+        all.extend_from_slice(fields);
+        form(w, path, Some(&self.cookie), &all, &w.base).await
+    }
+}
+
+/// Acts as `login`: logs in on the simulator's pages.
+async fn act_as(w: &World, login: &str) -> Session {
     let r = form(
         w,
         "/_sim/web/session",
@@ -169,7 +167,7 @@ async fn act_as(w: &World, login: &str) -> (String, String) {
         .and_then(|s| s.split('"').next())
         .expect("a logged-in page carries the CSRF token")
         .to_string();
-    (cookie, csrf)
+    Session { cookie, csrf }
 }
 
 #[tokio::test]
@@ -342,8 +340,8 @@ async fn pull_request_pages_show_body_checks_and_diff() {
 #[tokio::test]
 async fn acting_from_the_page_goes_through_the_api_and_fires_webhooks() {
     let w = world().await;
-    let (cookie, csrf) = act_as(&w, "bob").await;
-    let (_, html) = page(&w, "/acme/shop/pull/1", Some(&cookie)).await;
+    let session = act_as(&w, "bob").await;
+    let (_, html) = page(&w, "/acme/shop/pull/1", Some(&session.cookie)).await;
     assert!(
         html.contains("Review as <a class=\"author\" href=\"/bob\">bob</a>"),
         "{html}"
@@ -351,21 +349,19 @@ async fn acting_from_the_page_goes_through_the_api_and_fires_webhooks() {
 
     // Request changes with an inline comment on the new file's line 2 (right side).
     let inline = "src/two.rs\u{1f}RIGHT\u{1f}2";
-    let r = form(
-        &w,
-        "/acme/shop/pull/1/reviews",
-        Some(&cookie),
-        &[
-            ("csrf", &csrf),
-            ("commit_id", &w.head),
-            ("body", "Please compute it."),
-            ("event", "REQUEST_CHANGES"),
-            ("inline", inline),
-            ("inline_body", "why **2**?"),
-        ],
-        &w.base,
-    )
-    .await;
+    let r = session
+        .submit(
+            &w,
+            "/acme/shop/pull/1/reviews",
+            &[
+                ("commit_id", &w.head),
+                ("body", "Please compute it."),
+                ("event", "REQUEST_CHANGES"),
+                ("inline", inline),
+                ("inline_body", "why **2**?"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
     let reviews = api(
         &w,
@@ -399,45 +395,29 @@ async fn acting_from_the_page_goes_through_the_api_and_fires_webhooks() {
     );
 
     // A comment, then approve, then merge.
-    let r = form(
-        &w,
-        "/acme/shop/issues/1/comments",
-        Some(&cookie),
-        &[
-            ("csrf", &csrf),
-            ("body", "fixed?"),
-            ("back", "/acme/shop/pull/1"),
-        ],
-        &w.base,
-    )
-    .await;
+    let r = session
+        .submit(
+            &w,
+            "/acme/shop/issues/1/comments",
+            &[("body", "fixed?"), ("back", "/acme/shop/pull/1")],
+        )
+        .await;
     assert_eq!(r.status(), 303);
-    let r = form(
-        &w,
-        "/acme/shop/pull/1/reviews",
-        Some(&cookie),
-        &[
-            ("csrf", &csrf),
-            ("commit_id", &w.head),
-            ("event", "APPROVE"),
-            ("body", ""),
-        ],
-        &w.base,
-    )
-    .await;
+    let r = session
+        .submit(
+            &w,
+            "/acme/shop/pull/1/reviews",
+            &[("commit_id", &w.head), ("event", "APPROVE"), ("body", "")],
+        )
+        .await;
     assert_eq!(r.status(), 303);
-    let r = form(
-        &w,
-        "/acme/shop/pull/1/merge",
-        Some(&cookie),
-        &[
-            ("csrf", &csrf),
-            ("sha", &w.head),
-            ("merge_method", "squash"),
-        ],
-        &w.base,
-    )
-    .await;
+    let r = session
+        .submit(
+            &w,
+            "/acme/shop/pull/1/merge",
+            &[("sha", &w.head), ("merge_method", "squash")],
+        )
+        .await;
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap());
     let pr = api(&w, &w.alice, "GET", "/repos/acme/shop/pulls/1", json!(null)).await;
     assert_eq!(pr["merged"], true);
@@ -475,41 +455,29 @@ async fn acting_from_the_page_goes_through_the_api_and_fires_webhooks() {
 #[tokio::test]
 async fn forms_are_refused_from_elsewhere_and_errors_are_shown() {
     let w = world().await;
-    let (cookie, csrf) = act_as(&w, "bob").await;
-    let approve = |csrf: String| {
-        vec![
-            ("csrf".to_string(), csrf),
-            ("event".to_string(), "APPROVE".to_string()),
-        ]
-    };
+    let bob = act_as(&w, "bob").await;
+    let approve = |csrf| [("csrf", csrf), ("event", "APPROVE")];
+    let reviews = "/acme/shop/pull/1/reviews";
     // Another origin, even with the session cookie and token: refused.
-    let r = w
-        .http
-        .post(format!("{}/acme/shop/pull/1/reviews", w.base))
-        .header("origin", "http://evil.example")
-        .header("cookie", &cookie)
-        .form(&approve(csrf.clone()))
-        .send()
-        .await
-        .unwrap();
+    let cookie = Some(bob.cookie.as_str());
+    let r = form(
+        &w,
+        reviews,
+        cookie,
+        &approve(&bob.csrf),
+        "http://evil.example",
+    )
+    .await;
     assert_eq!(r.status(), 403);
     // The right origin without the page's token: refused.
-    let r = w
-        .http
-        .post(format!("{}/acme/shop/pull/1/reviews", w.base))
-        .header("origin", &w.base)
-        .header("cookie", &cookie)
-        .form(&approve("csrf_wrong".into()))
-        .send()
-        .await
-        .unwrap();
+    let r = form(&w, reviews, cookie, &approve("csrf_wrong"), &w.base).await;
     assert_eq!(r.status(), 403);
     // No session: told to pick a user.
     let r = form(
         &w,
         "/acme/shop/pull/1/reviews",
         None,
-        &[("csrf", &csrf), ("event", "APPROVE")],
+        &[("csrf", &bob.csrf), ("event", "APPROVE")],
         &w.base,
     )
     .await;
@@ -537,15 +505,10 @@ async fn forms_are_refused_from_elsewhere_and_errors_are_shown() {
     .await;
     assert_eq!(r.status(), 422);
     // The API's refusal is shown: approving your own pull request.
-    let (cookie, csrf) = act_as(&w, "alice").await;
-    let r = form(
-        &w,
-        "/acme/shop/pull/1/reviews",
-        Some(&cookie),
-        &[("csrf", &csrf), ("event", "APPROVE")],
-        &w.base,
-    )
-    .await;
+    let session = act_as(&w, "alice").await;
+    let r = session
+        .submit(&w, "/acme/shop/pull/1/reviews", &[("event", "APPROVE")])
+        .await;
     assert_eq!(r.status(), 422);
     let text = r.text().await.unwrap();
     assert!(

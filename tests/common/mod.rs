@@ -110,41 +110,14 @@ pub fn spawn(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Svc {
         .append(true)
         .open(dir.join("serve.log"))
         .unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prflow"));
-    cmd.arg("serve")
-        .args(["--host", "127.0.0.1", "--data-dir"])
-        .arg(dir);
+    let mut cmd = serve_command(dir);
     if !args.contains(&"--handler") {
-        cmd.arg("--handler")
-            .arg(format!("record:{}", dir.join("record.jsonl").display()));
+        cmd.args(["--handler", &record_handler(dir)]);
     }
     if !args.contains(&"--port") {
         cmd.args(["--port", "0"]);
     }
     cmd.args(args);
-    for v in [
-        "APP_ID",
-        "PRIVATE_KEY",
-        "PRIVATE_KEY_PATH",
-        "PORT",
-        "HOST",
-        "PRFLOW_REPO_ALLOWLIST",
-        "PRFLOW_DATA_DIR",
-        "LOG_FORMAT",
-        "PRFLOW_RECORD_DELAY_MS",
-        "PRFLOW_WORKERS",
-        "PRFLOW_HANDLER",
-        "PRFLOW_MAX_ATTEMPTS",
-        "PRFLOW_RETRY_BASE_MS",
-        "PRFLOW_HEADER_TIMEOUT_MS",
-        "PRFLOW_BODY_TIMEOUT_MS",
-        "PRFLOW_MAX_CONNECTIONS",
-        "PRFLOW_DATABASE_URL",
-        "PRFLOW_CLAIM_LEASE_MS",
-        "PRFLOW_CLAIM_POLL_MS",
-    ] {
-        cmd.env_remove(v);
-    }
     // No redelivery sweeps unless a test asks (tests/serve_redeliver.rs): the
     // others count deliveries, and a sweep would add what the App missed.
     cmd.env("WEBHOOK_SECRET", format!("{SECRET},{OLD_SECRET}"))
@@ -175,6 +148,46 @@ pub fn spawn(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Svc {
         dir: dir.to_path_buf(),
         recovered: v["recovered"].as_u64().unwrap(),
     }
+}
+
+/// `--handler`'s value for the `record:` test handler writing to dir/record.jsonl.
+pub fn record_handler(dir: &Path) -> String {
+    format!("record:{}", dir.join("record.jsonl").display())
+}
+
+/// `prflow serve` on 127.0.0.1 with its data in `dir`, none of the settings the
+/// environment running the tests may hold (App credentials, webhook secret, port,
+/// handler, limits …): what a test does not pass, serve does not get.
+pub fn serve_command(dir: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_prflow"));
+    cmd.arg("serve")
+        .args(["--host", "127.0.0.1", "--data-dir"])
+        .arg(dir);
+    for v in [
+        "APP_ID",
+        "PRIVATE_KEY",
+        "PRIVATE_KEY_PATH",
+        "PORT",
+        "HOST",
+        "PRFLOW_REPO_ALLOWLIST",
+        "PRFLOW_DATA_DIR",
+        "LOG_FORMAT",
+        "PRFLOW_RECORD_DELAY_MS",
+        "PRFLOW_WORKERS",
+        "PRFLOW_HANDLER",
+        "PRFLOW_MAX_ATTEMPTS",
+        "PRFLOW_RETRY_BASE_MS",
+        "PRFLOW_HEADER_TIMEOUT_MS",
+        "PRFLOW_BODY_TIMEOUT_MS",
+        "PRFLOW_MAX_CONNECTIONS",
+        "PRFLOW_DATABASE_URL",
+        "PRFLOW_CLAIM_LEASE_MS",
+        "PRFLOW_CLAIM_POLL_MS",
+        "WEBHOOK_SECRET",
+    ] {
+        cmd.env_remove(v);
+    }
+    cmd
 }
 
 /// A webhook's `repository` object for `owner/name`.
@@ -255,6 +268,15 @@ pub async fn metrics(svc: &Svc) -> String {
         .text()
         .await
         .unwrap()
+}
+
+/// A loopback port nothing listens on (yet).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// The simulator serving the repository at `src` as `full` (`owner/name`), with no
