@@ -8,7 +8,7 @@
 mod common;
 
 use common::outbox::Outbox;
-use common::{git, repo_with};
+use common::{git, json_as, repo_with};
 use prflow::github::{AppAuth, Auth, GitHub, GitHubConfig};
 use prflow::sim::{Sim, SimConfig};
 use serde_json::{json, Value};
@@ -448,33 +448,18 @@ impl World {
     }
 
     async fn get(&self, path: &str) -> Value {
-        self.http
-            .get(format!("{}{path}", self.sim.api_url()))
-            .bearer_auth(&self.bob)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap()
+        let url = format!("{}{path}", self.sim.api_url());
+        json_as(self.http.get(url), &self.bob).await
     }
 
     /// Alice comments `body` on issue or pull `n` (the comment must exist: prflow reacts to it).
     async fn comment(&self, n: u64, body: &str) -> Value {
-        let created: Value = self
-            .http
-            .post(format!(
-                "{}/repos/acme/shop/issues/{n}/comments",
-                self.sim.api_url()
-            ))
-            .bearer_auth(&self.alice)
-            .json(&json!({ "body": body }))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let url = format!("{}/repos/acme/shop/issues/{n}/comments", self.sim.api_url());
+        let created = json_as(
+            self.http.post(url).json(&json!({ "body": body })),
+            &self.alice,
+        )
+        .await;
         let mut p = comment(n, "alice", body);
         p["comment"]["id"] = created["id"].clone();
         p

@@ -9,7 +9,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 mod common;
 
-use common::{all_refs, git, git_repo as repo, prflow_branches, text, write_workflow};
+use common::{all_refs, git, git_repo as repo, json_as, prflow_branches, text, write_workflow};
 use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
@@ -621,15 +621,7 @@ async fn changes_requested_on_the_pull_request_reach_the_model_and_revise_the_ph
     let pr = report["pull_request_number"].as_u64().unwrap();
 
     let http = reqwest::Client::new();
-    let pull: Value = http
-        .get(format!("{api}/repos/acme/app/pulls/{pr}"))
-        .bearer_auth(&bob)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let pull = json_as(http.get(format!("{api}/repos/acme/app/pulls/{pr}")), &bob).await;
     let status = http
         .post(format!("{api}/repos/acme/app/pulls/{pr}/reviews"))
         .bearer_auth(&bob)
