@@ -430,6 +430,12 @@ pub const MAX_RETRIES: u64 = 10;
 /// The longest timeout a task or the settings may ask for: one day, in milliseconds.
 pub const MAX_TIMEOUT_MS: u64 = 24 * 60 * 60 * 1000;
 
+/// The `timeout` of one task or worker, in milliseconds, at most [`MAX_TIMEOUT_MS`].
+fn unit_timeout(obj: &Map<String, Value>, at: &str, r: &mut Report) -> Option<u64> {
+    let what = "a number of milliseconds, e.g. 300000 for five minutes";
+    opt_count_at_most(obj, "timeout", at, what, MAX_TIMEOUT_MS, r)
+}
+
 /// [`opt_count`] with a documented ceiling: a larger value is an error that says the
 /// ceiling, so `retries: 4294967296` cannot keep a run busy for ever.
 fn opt_count_at_most(

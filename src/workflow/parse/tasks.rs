@@ -3,7 +3,7 @@
 
 use super::control::{self, ControlRefs};
 use super::{
-    ids_with_pointers, object_id, opt_count_at_most, opt_string, MAX_RETRIES, MAX_TIMEOUT_MS,
+    ids_with_pointers, object_id, opt_count_at_most, opt_string, unit_timeout, MAX_RETRIES,
 };
 use crate::workflow::diagnostics::Report;
 use crate::workflow::keys;
@@ -91,14 +91,7 @@ fn task(i: usize, item: &Value, refs: &mut ControlRefs, r: &mut Report) -> Optio
     let deps = declared_dependencies(obj, &at, r);
     let output = obj.get("output").cloned().unwrap_or(Value::Null);
     let output_keys = output_keys(&output, &at, r);
-    let timeout_ms = opt_count_at_most(
-        obj,
-        "timeout",
-        &at,
-        "a number of milliseconds, e.g. 300000 for five minutes",
-        MAX_TIMEOUT_MS,
-        r,
-    );
+    let timeout_ms = unit_timeout(obj, &at, r);
     let retries = opt_count_at_most(
         obj,
         "retries",

@@ -7,9 +7,7 @@
 //! that CLI run as a `command` runner in the task's checkout, so each worker becomes one
 //! commit. `taskContext` is the workflow's shared context, which every prompt carries.
 
-use super::{
-    ids_with_pointers, object_id, opt_bool, opt_count_at_most, opt_string, MAX_TIMEOUT_MS,
-};
+use super::{ids_with_pointers, object_id, opt_bool, opt_count_at_most, opt_string, unit_timeout};
 use crate::workflow::diagnostics::Report;
 use crate::workflow::keys;
 use crate::workflow::locate::{child, index};
@@ -102,14 +100,7 @@ fn worker(i: usize, item: &Value, r: &mut Report) -> Option<(Agent, Task, Vec<De
         MAX_TURNS,
         r,
     );
-    let timeout_ms = opt_count_at_most(
-        obj,
-        "timeout",
-        &at,
-        "a number of milliseconds, e.g. 300000 for five minutes",
-        MAX_TIMEOUT_MS,
-        r,
-    );
+    let timeout_ms = unit_timeout(obj, &at, r);
     let read_only = opt_bool(obj, "readOnly", &at, r).unwrap_or(false);
     let deps: Vec<Dep> = ids_with_pointers(
         obj.get("dependsOn"),
