@@ -102,6 +102,40 @@ async fn the_journal_keeps_each_delivery_once_with_its_outcome_and_retries() {
     }
 }
 
+/// A burst, as 32 connections send one: every request answered only with its
+/// delivery written, and a delivery sent twice at once new exactly once — PostgreSQL writes a burst in shared
+/// commits, SQLite in its group commit.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_appends_is_written_whole_and_each_delivery_is_new_once() {
+    const N: usize = 300;
+    for (name, s, _dir) in backends("burst").await {
+        let mut tasks = Vec::new();
+        for i in 0..N {
+            for _copy in 0..2 {
+                let s = s.clone();
+                tasks.push(tokio::spawn(async move {
+                    let mut d = delivery(&format!("burst-{i}"), &format!("run-{}", i % 7));
+                    d.payload = format!(r#"{{"n":{i},"text":"a, \"quoted\" {{brace}} é"}}"#);
+                    (i, s.append(d).await.unwrap())
+                }));
+            }
+        }
+        let mut new = vec![0; N];
+        for t in tasks {
+            let (i, appended) = t.await.unwrap();
+            if appended == Appended::New {
+                new[i] += 1;
+            }
+        }
+        let wrong: Vec<usize> = (0..N).filter(|&i| new[i] != 1).collect();
+        assert!(wrong.is_empty(), "{name}: not new exactly once: {wrong:?}");
+        for i in 0..N {
+            let st = s.status(&format!("burst-{i}")).await.unwrap().unwrap();
+            assert_eq!(st.state, "pending", "{name}: burst-{i}");
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn the_installation_registry_changes_atomically_and_reads_back() {
     for (name, s, _dir) in backends("registry").await {

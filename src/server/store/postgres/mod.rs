@@ -8,17 +8,19 @@
 //! - Run locks are session advisory locks on a hash of the run key, held on
 //!   a pooled connection; a replica that dies loses its session and its locks.
 //! - The installation registry is one row, changed under `FOR UPDATE`.
-//! - The statements of the hot path (append, finish, claim) are prepared once
-//!   per pooled connection (`prepare_cached`): a delivery is one round trip,
-//!   not a parse and an execute.
+//! - Deliveries are written in batches, one statement and one commit each
+//!   ([`intake`]); the statements of the hot path (append, finish, claim) are
+//!   prepared once per pooled connection (`prepare_cached`).
 //!
 //! No TLS: run the database on the cluster network or a sidecar
 //! (`sslmode=require` is refused with that advice).
 
 mod claims;
+mod intake;
 pub mod migrations;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{anyhow, Context, Result};
@@ -46,6 +48,8 @@ pub struct PgStore {
     local_runs: RunLocks,
     /// Connections holding a leader lock, by timer.
     leaders: tokio::sync::Mutex<HashMap<String, Object>>,
+    /// Group commit of new deliveries.
+    intake: intake::Intake,
 }
 
 impl PgStore {
@@ -86,7 +90,15 @@ impl PgStore {
             .create_timeout(Some(Duration::from_secs(10)))
             .build()
             .context("building the PostgreSQL connection pool")?;
+        let scrub: intake::Scrub = {
+            let (shown, password) = (shown.clone(), password.clone());
+            Arc::new(move |e: anyhow::Error| {
+                let e = e.context(format!("writing deliveries to PostgreSQL at {shown}"));
+                scrub_password(password.as_deref(), e)
+            })
+        };
         let store = PgStore {
+            intake: intake::Intake::start(pool.clone(), scrub),
             pool,
             shown,
             password,
@@ -117,48 +129,7 @@ impl PgStore {
 
     /// `e` with the password (should a driver ever echo it) replaced by `***`.
     fn scrub(&self, e: anyhow::Error) -> anyhow::Error {
-        match &self.password {
-            Some(p) if !p.is_empty() => {
-                let text = format!("{e:#}");
-                if text.contains(p.as_str()) {
-                    anyhow!(text.replace(p.as_str(), "***"))
-                } else {
-                    e
-                }
-            }
-            _ => e,
-        }
-    }
-
-    async fn append_now(&self, d: Delivery) -> Result<Appended> {
-        let client = self.client().await?;
-        let insert = client
-            .prepare_cached(
-                "INSERT INTO deliveries (id, event, payload, run_key, trusted, attempts, retry_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-            )
-            .await
-            .map_err(|e| self.scrub(anyhow!("writing delivery {} to PostgreSQL: {e}", d.id)))?;
-        let n = client
-            .execute(
-                &insert,
-                &[
-                    &d.id,
-                    &d.event,
-                    &d.payload,
-                    &d.run_key,
-                    &d.trusted,
-                    &(d.attempts.min(i32::MAX as u32) as i32),
-                    &d.retry_at,
-                ],
-            )
-            .await
-            .map_err(|e| self.scrub(anyhow!("writing delivery {} to PostgreSQL: {e}", d.id)))?;
-        Ok(if n == 1 {
-            Appended::New
-        } else {
-            Appended::Duplicate
-        })
+        scrub_password(self.password.as_deref(), e)
     }
 
     async fn status_now(&self, id: &str) -> Result<Option<DeliveryStatus>> {
@@ -330,7 +301,7 @@ impl Store for PgStore {
     }
 
     fn append(&self, d: Delivery) -> BoxFuture<'_, Result<Appended>> {
-        Box::pin(self.append_now(d))
+        Box::pin(self.intake.append(d))
     }
 
     fn finish<'a>(
@@ -421,5 +392,20 @@ impl Store for PgStore {
 
     fn claims(&self) -> Option<&dyn Claims> {
         Some(self)
+    }
+}
+
+/// `e` with `password` (should a driver ever echo it) replaced by `***`.
+fn scrub_password(password: Option<&str>, e: anyhow::Error) -> anyhow::Error {
+    match password {
+        Some(p) if !p.is_empty() => {
+            let text = format!("{e:#}");
+            if text.contains(p) {
+                anyhow!(text.replace(p, "***"))
+            } else {
+                e
+            }
+        }
+        _ => e,
     }
 }
