@@ -273,17 +273,6 @@ fn prflow_run_refuses_an_endless_workflow_file_too() {
 // Template packs come from the repository, and render within limits.
 
 use prflow::agents::template::TemplateRunner;
-use prflow::agents::{Runner, TaskRequest, TreeView};
-
-struct EmptyTree;
-impl TreeView for EmptyTree {
-    fn read(&self, _: &str) -> Option<Vec<u8>> {
-        None
-    }
-    fn list(&self, _: &str) -> Vec<String> {
-        vec![]
-    }
-}
 
 /// One repository pack `name` under `templates` that serves every `documentation`
 /// task with one template.
@@ -302,21 +291,7 @@ fn write_pack(templates: &Path, name: &str, template: &str) {
 fn render_with(templates: &Path) -> Result<prflow::agents::AgentOutput, String> {
     let runner = TemplateRunner::new(Some(templates)).map_err(|e| e.to_string())?;
     let loaded = prflow::workflow::parse(Path::new("wf.yaml"), &yaml_workflow("")).unwrap();
-    let w = &loaded.workflow;
-    let task = w.task("a").unwrap();
-    runner
-        .run(&TaskRequest {
-            run_id: "r",
-            workflow: w,
-            task,
-            agent: w.agent(&task.agent).unwrap(),
-            phase: 1,
-            feedback: None,
-            base: &EmptyTree,
-            workdir: None,
-            output_dir: &w.output_dir,
-        })
-        .map_err(|e| e.to_string())
+    render::run_task(&runner, &loaded.workflow, "a", 1).map_err(|e| e.to_string())
 }
 
 #[test]
@@ -432,6 +407,7 @@ fn an_alias_bomb_in_a_pack_manifest_is_refused_fast() {
 // The service's door: `prflow serve` on loopback, attacked with raw sockets.
 
 mod common;
+mod render;
 
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;

@@ -2,9 +2,10 @@
 //! determinism, and what the architecture pack derives from the microservices workflow.
 
 mod common;
+mod render;
 
 use prflow::agents::template::TemplateRunner;
-use prflow::agents::{FileChange, Runner, TaskRequest, TreeView};
+use prflow::agents::{FileChange, Runner, TaskRequest};
 use prflow::workflow::{RunnerSpec, Workflow};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -42,33 +43,8 @@ fn task_mut<'a>(v: &'a mut Value, id: &str) -> &'a mut Value {
         .unwrap()
 }
 
-struct EmptyTree;
-impl TreeView for EmptyTree {
-    fn read(&self, _: &str) -> Option<Vec<u8>> {
-        None
-    }
-    fn list(&self, _: &str) -> Vec<String> {
-        vec![]
-    }
-}
-
 fn run(runner: &TemplateRunner, w: &Workflow, task: &str) -> prflow::agents::AgentOutput {
-    let task = w.task(task).unwrap();
-    let agent = w.agent(&task.agent).unwrap();
-    let req = TaskRequest {
-        run_id: "abc123",
-        workflow: w,
-        task,
-        agent,
-        phase: 1,
-        feedback: None,
-        base: &EmptyTree,
-        workdir: None,
-        output_dir: &w.output_dir,
-    };
-    runner
-        .run(&req)
-        .unwrap_or_else(|e| panic!("task {}: {e}", task.id))
+    render::run_task(runner, w, task, 1).unwrap_or_else(|e| panic!("task {task}: {e}"))
 }
 
 fn files(out: &[FileChange]) -> BTreeMap<String, String> {
@@ -334,7 +310,7 @@ fn undefined_variable_at_render_names_template_line() {
         agent: w.agent(&task.agent).unwrap(),
         phase: 1,
         feedback: None,
-        base: &EmptyTree,
+        base: &render::EmptyTree,
         workdir: None,
         output_dir: ".",
     };
@@ -818,7 +794,7 @@ fn review_feedback_reaches_the_architecture_document() {
         agent: w.agent(&task.agent).unwrap(),
         phase: 1,
         feedback: Some(&feedback),
-        base: &EmptyTree,
+        base: &render::EmptyTree,
         workdir: None,
         output_dir: ".",
     };

@@ -6,8 +6,10 @@
 //! Building the apps and running their vitest and Playwright tests is
 //! scripts/verify-frontend.sh's job.
 
+mod render;
+
 use prflow::agents::template::TemplateRunner;
-use prflow::agents::{Runner, TaskRequest, TreeView};
+use prflow::agents::Runner;
 use prflow::workflow::Workflow;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -55,46 +57,13 @@ fn system_json(backends: &[(&str, Value)], auth: bool, frontend_input: Value) ->
     .to_string()
 }
 
-struct EmptyTree;
-impl TreeView for EmptyTree {
-    fn read(&self, _: &str) -> Option<Vec<u8>> {
-        None
-    }
-    fn list(&self, _: &str) -> Vec<String> {
-        vec![]
-    }
-}
-
 /// Renders the frontend task with the embedded packs: path → text.
 fn render(w: &Workflow) -> BTreeMap<String, String> {
     render_task(w, "create-frontend")
 }
 
 fn render_task(w: &Workflow, id: &str) -> BTreeMap<String, String> {
-    let runner = TemplateRunner::new(None).expect("the embedded packs load");
-    let task = w.task(id).unwrap();
-    let agent = w.agent(&task.agent).unwrap();
-    let req = TaskRequest {
-        run_id: "abc123",
-        workflow: w,
-        task,
-        agent,
-        phase: 1,
-        feedback: None,
-        base: &EmptyTree,
-        workdir: None,
-        output_dir: &w.output_dir,
-    };
-    let out = runner.run(&req).unwrap_or_else(|e| panic!("{id}: {e}"));
-    out.files
-        .iter()
-        .map(|f| {
-            (
-                f.path.clone(),
-                String::from_utf8(f.content.clone().unwrap()).unwrap(),
-            )
-        })
-        .collect()
+    render::render_in(w, id, 1)
 }
 
 /// Why the packs refuse the frontend task (panics when they accept it).

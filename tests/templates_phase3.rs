@@ -4,9 +4,8 @@
 //! Running the generated system itself is scripts/verify-frontend.sh's job.
 
 mod common;
+mod render;
 
-use prflow::agents::template::TemplateRunner;
-use prflow::agents::{Runner, TaskRequest, TreeView};
 use prflow::workflow::Workflow;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -54,44 +53,9 @@ fn without_task(v: &mut Value, id: &str) {
     }
 }
 
-struct EmptyTree;
-impl TreeView for EmptyTree {
-    fn read(&self, _: &str) -> Option<Vec<u8>> {
-        None
-    }
-    fn list(&self, _: &str) -> Vec<String> {
-        vec![]
-    }
-}
-
 /// Renders one task with the embedded packs: path → text.
 fn render(w: &Workflow, task: &str) -> BTreeMap<String, String> {
-    let runner = TemplateRunner::new(None).expect("the embedded packs load");
-    let task = w.task(task).unwrap();
-    let agent = w.agent(&task.agent).unwrap();
-    let req = TaskRequest {
-        run_id: "abc123",
-        workflow: w,
-        task,
-        agent,
-        phase: 3,
-        feedback: None,
-        base: &EmptyTree,
-        workdir: None,
-        output_dir: &w.output_dir,
-    };
-    let out = runner
-        .run(&req)
-        .unwrap_or_else(|e| panic!("task {}: {e}", task.id));
-    out.files
-        .iter()
-        .map(|f| {
-            (
-                f.path.clone(),
-                String::from_utf8(f.content.clone().unwrap()).unwrap(),
-            )
-        })
-        .collect()
+    render::render_in(w, task, 3)
 }
 
 fn json_of(files: &BTreeMap<String, String>, path: &str) -> Value {

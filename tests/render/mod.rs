@@ -1,10 +1,10 @@
 //! Renders tasks of the example workflows with the embedded template packs, as the
 //! template runner does in `prflow run`, without git: path → text of every file a task
-//! writes. Shared by tests/generate.rs and tests/templates_system.rs.
+//! writes. Shared by the tests of the packs (generate, templates*, hostile_input).
 #![allow(dead_code)] // each test binary uses only part of it
 
 use prflow::agents::template::TemplateRunner;
-use prflow::agents::{Runner, TaskRequest, TreeView};
+use prflow::agents::{AgentError, AgentOutput, Runner, TaskRequest, TreeView};
 use prflow::workflow::Workflow;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -49,7 +49,7 @@ pub fn system_of(file: &Path) -> serde_json::Value {
 }
 
 /// A base tree with nothing in it: the packs render from the workflow alone.
-struct EmptyTree;
+pub struct EmptyTree;
 impl TreeView for EmptyTree {
     fn read(&self, _: &str) -> Option<Vec<u8>> {
         None
@@ -59,29 +59,45 @@ impl TreeView for EmptyTree {
     }
 }
 
-/// The files task `task` of `w` writes.
-pub fn render(w: &Workflow, task: &str) -> BTreeMap<String, String> {
-    let runner = TemplateRunner::new(None).expect("the embedded packs load");
+/// Task `task` of `w` run by `runner` in phase `phase`, on an empty tree, with no
+/// review to answer.
+pub fn run_task(
+    runner: &TemplateRunner,
+    w: &Workflow,
+    task: &str,
+    phase: usize,
+) -> Result<AgentOutput, AgentError> {
     let task = w.task(task).unwrap_or_else(|| panic!("no task {task}"));
-    let agent = w.agent(&task.agent).unwrap();
-    let req = TaskRequest {
+    runner.run(&TaskRequest {
         run_id: "abc123",
         workflow: w,
         task,
-        agent,
-        phase: 2,
+        agent: w.agent(&task.agent).unwrap(),
+        phase,
         feedback: None,
         base: &EmptyTree,
         workdir: None,
         output_dir: &w.output_dir,
-    };
-    let done = runner
-        .run(&req)
-        .unwrap_or_else(|e| panic!("task {}: {e}", task.id));
-    done.files
+    })
+}
+
+/// Path → text of every file `out` writes.
+pub fn texts(out: AgentOutput) -> BTreeMap<String, String> {
+    out.files
         .into_iter()
         .map(|f| (f.path, String::from_utf8(f.content.unwrap()).unwrap()))
         .collect()
+}
+
+/// The files task `task` of `w` writes (phase `phase`), with the embedded packs.
+pub fn render_in(w: &Workflow, task: &str, phase: usize) -> BTreeMap<String, String> {
+    let runner = TemplateRunner::new(None).expect("the embedded packs load");
+    texts(run_task(&runner, w, task, phase).unwrap_or_else(|e| panic!("task {task}: {e}")))
+}
+
+/// The files task `task` of `w` writes.
+pub fn render(w: &Workflow, task: &str) -> BTreeMap<String, String> {
+    render_in(w, task, 2)
 }
 
 /// The files of every task of example `file` whose id `pick` accepts.

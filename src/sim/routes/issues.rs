@@ -11,7 +11,7 @@ use super::super::shapes;
 use super::super::state::{now, Comment, Issue, Label};
 use super::super::Inner;
 use super::access::{participate, ReadIssues, RepoAccess, TakePartIssues, WriteIssues};
-use super::lookup::{found, repo, repo_mut, shaped};
+use super::lookup::{comment_mut, found, repo, repo_mut, shaped};
 use super::{authorize, full, S};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
@@ -316,12 +316,7 @@ async fn update_comment(
     let text = req_str(&b, "body")?.to_string();
     let old = {
         let mut st = inner.st.lock().unwrap();
-        let c = found(
-            repo_mut(&mut st, &f)?
-                .comments
-                .iter_mut()
-                .find(|c| c.id == id),
-        )?;
+        let c = comment_mut(&mut st, &f, id)?;
         let old = std::mem::replace(&mut c.body, text);
         c.updated_at = now();
         old
@@ -377,12 +372,7 @@ async fn react(
     let mut st = inner.st.lock().unwrap();
     let rid = st.id();
     let user = shapes::user_by_login(&inner.base, &st, &login);
-    let c = found(
-        repo_mut(&mut st, &f)?
-            .comments
-            .iter_mut()
-            .find(|c| c.id == id),
-    )?;
+    let c = comment_mut(&mut st, &f, id)?;
     let who = c.reactions.entry(content.clone()).or_default();
     let existed = who.contains(&login);
     if !existed {

@@ -3,7 +3,7 @@
 //! missing repository, issue or pull request answers the same everywhere.
 
 use super::super::http::{ApiError, ApiResult};
-use super::super::state::{Issue, Repo, State};
+use super::super::state::{Comment, Issue, Repo, State};
 use super::super::Inner;
 
 /// `Some` as `Ok`, `None` as GitHub's 404.
@@ -18,6 +18,11 @@ pub fn repo<'a>(st: &'a State, f: &str) -> ApiResult<&'a Repo> {
 
 pub fn repo_mut<'a>(st: &'a mut State, f: &str) -> ApiResult<&'a mut Repo> {
     found(st.repos.get_mut(f))
+}
+
+/// Issue comment `id` of repository `f`.
+pub fn comment_mut<'a>(st: &'a mut State, f: &str, id: u64) -> ApiResult<&'a mut Comment> {
+    found(repo_mut(st, f)?.comments.iter_mut().find(|c| c.id == id))
 }
 
 /// Issue `n` of `r` when it is a pull request (GitHub numbers both alike).
