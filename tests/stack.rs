@@ -409,6 +409,7 @@ async fn a_conflict_while_restacking_stops_the_phase_until_a_person_resolves_it(
     let r = w.run().await;
     assert_eq!(r["state"], "conflict", "{r}");
     let said = w.outbox.comment_containing(2, "conflicts in `b.txt`").await;
+    let conflict_comment = said["id"].clone();
     let text = said["body"].as_str().unwrap();
     assert!(
         text.starts_with("⚠️ Phase 2 stopped: merging `main`"),
@@ -432,8 +433,18 @@ async fn a_conflict_while_restacking_stops_the_phase_until_a_person_resolves_it(
     assert_eq!(r["state"], "waiting-for-review", "{r}");
     assert_eq!(w.pull(2).await["base"]["ref"], "main");
     assert_eq!(w.stack_said(2).await, [BELOW_MERGED]);
-    // Not asserted, because it is wrong: the conflict comment read above is left as it
-    // was ("Phase 2 stopped …") after the retry resolved it (reported on issue 13).
+    // The conflict comment no longer tells anyone to resolve what was resolved.
+    let resolved = w
+        .outbox
+        .comment_containing(2, "merge conflict was resolved")
+        .await;
+    assert_eq!(
+        resolved["id"], conflict_comment,
+        "the same comment, rewritten"
+    );
+    let text = resolved["body"].as_str().unwrap();
+    assert!(text.starts_with("✅ Phase 2's merge conflict"), "{text}");
+    assert!(!text.contains("stopped"), "{text}");
     w.outbox.assert_all_read(&w.sim);
 }
 

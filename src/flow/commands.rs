@@ -199,7 +199,45 @@ async fn command_retry(
             }
         }
     }
-    drive::continue_run(s, &run).await
+    let report = drive::continue_run(s, &run).await?;
+    mark_conflicts_resolved(s, &run, &st, &prs, &report).await?;
+    Ok(report)
+}
+
+/// Rewrites the conflict comment of every open phase PR the retry got past: a
+/// phase that is no longer where the run stops on a conflict.
+async fn mark_conflicts_resolved(
+    s: &Session<'_>,
+    run: &str,
+    st: &RunState,
+    prs: &[Option<crate::github::Pull>],
+    report: &FlowReport,
+) -> Result<()> {
+    for (p, pr) in st.phases.iter().zip(prs) {
+        let Some(pr) = pr.as_ref().filter(|pr| pr.is_open()) else {
+            continue;
+        };
+        let still = report.state == FlowState::Conflict && report.phase == Some(p.index);
+        let marker = super::stack::conflict_marker(run, p.index);
+        if still
+            || !s
+                .client
+                .list_comments(pr.number)
+                .await?
+                .iter()
+                .any(|c| c.body.contains(&marker))
+        {
+            continue;
+        }
+        s.client
+            .ensure_status_comment(
+                pr.number,
+                &marker,
+                &super::stack::conflict_resolved_text(p.index),
+            )
+            .await?;
+    }
+    Ok(())
 }
 
 /// `/prflow rollback <checkpoint>`: phases after the checkpoint are closed, deleted

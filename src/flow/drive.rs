@@ -366,10 +366,7 @@ impl Driver<'_, '_> {
                         .client
                         .ensure_status_comment(
                             pr.number,
-                            &format!(
-                                "<!-- prflow:conflict run={} phase={index} -->",
-                                self.run.meta.run_id
-                            ),
+                            &stack::conflict_marker(&self.run.meta.run_id, index),
                             &text,
                         )
                         .await?;

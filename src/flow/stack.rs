@@ -218,6 +218,21 @@ pub fn restack(
     Ok(Restack::Settled { changed, notes })
 }
 
+/// The marker of phase `index`'s conflict comment on its PR: one comment per phase
+/// and run, written when restacking stops there and rewritten once it is resolved.
+pub fn conflict_marker(run_id: &str, index: usize) -> String {
+    format!("<!-- prflow:conflict run={run_id} phase={index} -->")
+}
+
+/// What the conflict comment says once `/prflow retry` went past the conflict, so
+/// nobody reading the PR later is told to resolve what was resolved.
+pub fn conflict_resolved_text(index: usize) -> String {
+    format!(
+        "✅ Phase {index}'s merge conflict was resolved on the branch, and `/prflow retry` \
+         restacked it; the run went on."
+    )
+}
+
 /// The status comment's words for a conflict, naming the paths and both sides.
 pub fn conflict_text(
     index: usize,
