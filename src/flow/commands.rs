@@ -217,22 +217,13 @@ async fn mark_conflicts_resolved(
         let Some(pr) = pr.as_ref().filter(|pr| pr.is_open()) else {
             continue;
         };
-        let still = report.state == FlowState::Conflict && report.phase == Some(p.index);
-        let marker = super::stack::conflict_marker(run, p.index);
-        if still
-            || !s
-                .client
-                .list_comments(pr.number)
-                .await?
-                .iter()
-                .any(|c| c.body.contains(&marker))
-        {
-            continue;
+        if report.state == FlowState::Conflict && report.phase == Some(p.index) {
+            continue; // still stopped there: the comment stays as it is
         }
         s.client
-            .ensure_status_comment(
+            .rewrite_status_comment(
                 pr.number,
-                &marker,
+                &super::stack::conflict_marker(run, p.index),
                 &super::stack::conflict_resolved_text(p.index),
             )
             .await?;

@@ -76,6 +76,32 @@ impl RepoClient {
             .await
     }
 
+    /// The comment holding `marker` on `issue` rewritten to `body`, when there is
+    /// one; `None` (and nothing written) when there is none. For a comment that
+    /// only some runs have, such as a phase's conflict comment.
+    pub async fn rewrite_status_comment(
+        &self,
+        issue: u64,
+        marker: &str,
+        body: &str,
+    ) -> Result<Option<Comment>, GithubError> {
+        let wanted = body::with_marker(body, marker);
+        let existing = self
+            .list_comments(issue)
+            .await?
+            .into_iter()
+            .find(|c| c.body.contains(marker));
+        let Some(existing) = existing else {
+            return Ok(None);
+        };
+        let (c, _) = self
+            .write_status_comment(issue, Some(existing), &wanted)
+            .await?;
+        self.gh
+            .remember_comment(&self.repo, issue, marker, Some(&c));
+        Ok(Some(c))
+    }
+
     async fn ensure_status_comment_once(
         &self,
         issue: u64,

@@ -56,13 +56,10 @@ impl Intake {
     /// Write `d`; resolves once it is committed (or found to be a redelivery).
     pub(super) async fn append(&self, d: Delivery) -> Result<Appended> {
         let id = d.id.clone();
+        let stopped = || anyhow!("writing delivery {id}: the PostgreSQL writer has stopped");
         let (reply, answer) = oneshot::channel();
-        self.tx
-            .send((d, reply))
-            .map_err(|_| anyhow!("writing delivery {id}: the PostgreSQL writer has stopped"))?;
-        answer
-            .await
-            .map_err(|_| anyhow!("writing delivery {id}: the PostgreSQL writer has stopped"))?
+        self.tx.send((d, reply)).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 }
 
